@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+/// @title Allmende euro
+/// @notice A euro-denominated token (6 decimals, 1 unit = 1 micro-euro), minted by a treasurer
+/// against received fiat and burned when a holder is paid out to a bank account.
+interface IEuroToken is IERC20 {
+    /// @notice The treasurer minted `amount` to `to` against the fiat receipt `fiatReference`.
+    /// @param to The credited account.
+    /// @param amount Micro-euros minted.
+    /// @param fiatReference Hash of the bank receipt kept off-chain.
+    event Minted(address indexed to, uint256 amount, bytes32 indexed fiatReference);
+
+    /// @notice `holder` burned `amount` to be paid out in fiat under `payoutReference`.
+    /// @param holder The account paid out.
+    /// @param amount Micro-euros burned.
+    /// @param payoutReference Hash of the pay-out instruction kept off-chain.
+    event Redeemed(address indexed holder, uint256 amount, bytes32 indexed payoutReference);
+
+    /// @notice A zero amount was given where money must move.
+    error EuroTokenZeroAmount();
+
+    /// @notice Mints `amount` to `to` against received fiat. Treasurer only.
+    function mint(address to, uint256 amount, bytes32 fiatReference) external;
+
+    /// @notice Burns `amount` of the sender's tokens for a fiat pay-out.
+    function redeem(uint256 amount, bytes32 payoutReference) external;
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+pragma solidity ^0.8.24;
+
+/// @title Allmende fund ledger
+/// @notice Follows money euro by euro: funders deposit lots, lots are allocated to programs,
+/// tranches are released on milestones with maker-checker approval, programs disburse to
+/// pseudonymous accounts, and after expiry the unspent rest of a lot returns to its funder.
+/// Programs draw on their allocations first in, first out, so every disbursed euro is traced
+/// to the lots that paid it by the `AllocationDrawn` events alone.
+interface IFundLedger {
+    /// @notice A deposit: money one funder gave, optionally earmarked for one program.
+    struct Lot {
+        address funder;
+        uint48 expiry; // 0: never expires
+        uint48 earmark; // program id, 0: unearmarked
+        address token;
+        bool refunded;
+        uint128 amount;
+        uint128 unallocated;
+    }
+
+    /// @notice A program run by an NGO, paying out in one token.
+    struct Program {
+        address ngo;
+        uint48 drawCursor; // position in the allocation queue disbursements draw from next
+        address token;
+        uint128 allocated; // allocated and not returned
+        uint128 released; // released by approved tranches, never above `allocated`
+        uint128 disbursed;
+        bytes32 metadataHash;
+    }
+
+    /// @notice Part of a lot given to a program.
+    struct Allocation {
+        uint48 lotId;
+        uint48 programId;
+        uint128 amount; // what the program may still draw in total: reduced on refund
+        uint128 drawn;
+    }
+
+    /// @notice Life of a tranche request.
+    enum TrancheStatus {
+        None,
+        Requested,
+        Approved,
+        Rejected,
+        Cancelled
+    }
+
+    /// @notice A program's request to release money on a milestone.
+    struct Tranche {
+        uint48 programId;
+        TrancheStatus status;
+        address requester;
+        address approver;
+        uint128 amount;
+        bytes32 milestoneHash;
+    }
+
+    /// @notice The admin allowed or disallowed `token` for deposits and programs.
+    event TokenAllowed(address indexed token, bool allowed);
+    /// @notice `funder` deposited `amount` of `token` as lot `lotId`.
+    event LotDeposited(
+        uint48 indexed lotId, address indexed funder, address token, uint128 amount, uint48 earmark, uint48 expiry
+    );
+    /// @notice `ngo` created program `programId` paying in `token`.
+    event ProgramCreated(uint48 indexed programId, address indexed ngo, address token, bytes32 metadataHash);
+    /// @notice `amount` of lot `lotId` was allocated to program `programId` by `allocator`.
+    event Allocated(
+        uint48 indexed allocationId, uint48 indexed lotId, uint48 indexed programId, uint128 amount, address allocator
+    );
+    /// @notice `requester` asked to release `amount` to program `programId` for a milestone.
+    event TrancheRequested(
+        uint48 indexed trancheId, uint48 indexed programId, address indexed requester, uint128 amount, bytes32 milestoneHash
+    );
+    /// @notice `approver` approved tranche `trancheId`; the program may now disburse its amount.
+    event TrancheApproved(uint48 indexed trancheId, uint48 indexed programId, address indexed approver, uint128 amount);
+    /// @notice `approver` rejected tranche `trancheId`.
+    event TrancheRejected(uint48 indexed trancheId, address indexed approver, bytes32 reasonHash);
+    /// @notice The requester withdrew tranche `trancheId`.
+    event TrancheCancelled(uint48 indexed trancheId);
+    /// @notice Disbursement batch `batchId` of program `programId` took `amount` from allocation `allocationId`.
+    event AllocationDrawn(uint48 indexed allocationId, uint48 indexed lotId, uint48 indexed batchId, uint128 amount);
+    /// @notice Program `programId` paid `amount` to the pseudonymous account `recipient` in batch `batchId`.
+    event Disbursed(uint48 indexed programId, address indexed recipient, uint48 batchId, uint128 amount);
+    /// @notice Program `programId` closed batch `batchId` of `count` payments, `total` in all.
+    event BatchDisbursed(uint48 indexed batchId, uint48 indexed programId, uint32 count, uint128 total, bytes32 paymentReference);
+    /// @notice The undrawn `amount` of allocation `allocationId` went back to its expired lot.
+    event AllocationReturned(uint48 indexed allocationId, uint48 indexed programId, uint128 amount, uint128 releasedAfter);
+    /// @notice The unspent `amount` of expired lot `lotId` was returned to `funder`.
+    event LotRefunded(uint48 indexed lotId, address indexed funder, uint128 amount);
+
+    /// @notice `token` is not allowed in this ledger.
+    error FundLedgerTokenNotAllowed(address token);
+    /// @notice A zero amount was given where money must move.
+    error FundLedgerZeroAmount();
+    /// @notice No lot has id `lotId`.
+    error FundLedgerUnknownLot(uint48 lotId);
+    /// @notice No program has id `programId`.
+    error FundLedgerUnknownProgram(uint48 programId);
+    /// @notice No tranche has id `trancheId`.
+    error FundLedgerUnknownTranche(uint48 trancheId);
+    /// @notice `expiry` is not in the future.
+    error FundLedgerExpiryInPast(uint48 expiry, uint256 now_);
+    /// @notice Lot `lotId` has expired at `expiry`: it can only be refunded.
+    error FundLedgerLotExpired(uint48 lotId, uint48 expiry);
+    /// @notice Lot `lotId` does not expire before `expiry`, or never.
+    error FundLedgerLotNotExpired(uint48 lotId, uint48 expiry);
+    /// @notice Lot `lotId` was already refunded.
+    error FundLedgerLotAlreadyRefunded(uint48 lotId);
+    /// @notice Lot `lotId` is earmarked for program `earmark`, not `programId`.
+    error FundLedgerEarmarkMismatch(uint48 lotId, uint48 earmark, uint48 programId);
+    /// @notice Lot token `lotToken` differs from program token `programToken`.
+    error FundLedgerTokenMismatch(address lotToken, address programToken);
+    /// @notice `account` may not allocate lot `lotId`: neither its funder nor an allocator.
+    error FundLedgerNotLotAllocator(uint48 lotId, address account);
+    /// @notice `requested` exceeds the `available` amount.
+    error FundLedgerInsufficientFunds(uint128 requested, uint128 available);
+    /// @notice `account` does not run program `programId`.
+    error FundLedgerNotProgramNgo(uint48 programId, address account);
+    /// @notice Tranche `trancheId` is `status`, not awaiting a decision.
+    error FundLedgerTrancheNotPending(uint48 trancheId, TrancheStatus status);
+    /// @notice The requester `account` may not also approve tranche `trancheId` (maker-checker).
+    error FundLedgerSelfApproval(uint48 trancheId, address account);
+    /// @notice `recipients` and `amounts` differ in length, or are empty.
+    error FundLedgerBadBatch(uint256 recipients, uint256 amounts);
+    /// @notice Payment `index` of a batch goes to the zero address.
+    error FundLedgerZeroRecipient(uint256 index);
+    /// @notice A value does not fit its storage type.
+    error FundLedgerAmountOverflow(uint256 value);
+
+    /// @notice Allows or disallows `token`. Admin only.
+    function setTokenAllowed(address token, bool allowed) external;
+
+    /// @notice Deposits `amount` of `token` from the sender as a new lot. Funder only.
+    /// @param earmark Program the lot may only go to, 0 for none.
+    /// @param expiry Time after which the unspent rest returns to the funder, 0 for never.
+    function deposit(address token, uint128 amount, uint48 earmark, uint48 expiry) external returns (uint48 lotId);
+
+    /// @notice Creates a program run by the sender, paying in `token`. NGO only.
+    function createProgram(address token, bytes32 metadataHash) external returns (uint48 programId);
+
+    /// @notice Allocates `amount` of lot `lotId` to program `programId`.
+    /// The lot's funder may allocate it; an allocator may allocate any lot.
+    function allocate(uint48 lotId, uint48 programId, uint128 amount) external returns (uint48 allocationId);
+
+    /// @notice Asks to release `amount` of program `programId`'s allocations on a milestone. Program NGO only.
+    function requestTranche(uint48 programId, uint128 amount, bytes32 milestoneHash) external returns (uint48 trancheId);
+
+    /// @notice Approves a tranche. Approver only, and never the requester.
+    function approveTranche(uint48 trancheId) external;
+
+    /// @notice Rejects a tranche. Approver only, and never the requester.
+    function rejectTranche(uint48 trancheId, bytes32 reasonHash) external;
+
+    /// @notice Withdraws a pending tranche. Its requester only.
+    function cancelTranche(uint48 trancheId) external;
+
+    /// @notice Pays `amounts[i]` to `recipients[i]` from program `programId`'s released money. Program NGO only.
+    function disburse(
+        uint48 programId,
+        address[] calldata recipients,
+        uint128[] calldata amounts,
+        bytes32 paymentReference
+    ) external returns (uint48 batchId);
+
+    /// @notice Returns the unspent rest of expired lot `lotId` to its funder. Anyone may call it.
+    function refund(uint48 lotId) external returns (uint128 amount);
+
+    /// @notice Whether `token` is allowed.
+    function isTokenAllowed(address token) external view returns (bool);
+    /// @notice Lot `lotId`.
+    function getLot(uint48 lotId) external view returns (Lot memory);
+    /// @notice Program `programId`.
+    function getProgram(uint48 programId) external view returns (Program memory);
+    /// @notice Allocation `allocationId`.
+    function getAllocation(uint48 allocationId) external view returns (Allocation memory);
+    /// @notice Tranche `trancheId`.
+    function getTranche(uint48 trancheId) external view returns (Tranche memory);
+    /// @notice Allocation ids of lot `lotId`, oldest first.
+    function lotAllocations(uint48 lotId) external view returns (uint48[] memory);
+    /// @notice Allocation ids of program `programId`, in drawing order.
+    function programAllocations(uint48 programId) external view returns (uint48[] memory);
+    /// @notice How many lots, programs, allocations, tranches and batches exist (ids start at 1).
+    function counts()
+        external
+        view
+        returns (uint48 lots, uint48 programs, uint48 allocations, uint48 tranches, uint48 batches);
+}

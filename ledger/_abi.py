@@ -1,0 +1,39 @@
+"""Small ABI helpers shared by revert and event decoding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+
+def signature_types(signature: str) -> list[str]:
+    """Argument types of `Name(type,...)`, tuples kept whole."""
+    inner = signature[signature.index("(") + 1 : -1]
+    types, depth, start = [], 0, 0
+    for i, ch in enumerate(inner):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            types.append(inner[start:i])
+            start = i + 1
+    if inner:
+        types.append(inner[start:])
+    return types
+
+
+def normalise(value: Any) -> Any:
+    """Decoded ABI value with addresses checksummed."""
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return to_checksum_address(value)
+    return value
+
+
+def abi_type(param: dict[str, Any]) -> str:
+    """Canonical type of an ABI parameter, tuples spelled out: `(address,uint256)[]`."""
+    kind: str = param["type"]
+    if kind.startswith("tuple"):
+        return "(" + ",".join(abi_type(c) for c in param["components"]) + ")" + kind[5:]
+    return kind

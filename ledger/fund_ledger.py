@@ -1,0 +1,190 @@
+"""Typed access to the FundLedger contract and the plain records it keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from ledger.contracts import ContractClient
+from ledger.transactions import TxResult
+
+
+class TrancheStatus(IntEnum):
+    """Life of a tranche request, as in `IFundLedger.TrancheStatus`."""
+
+    NONE = 0
+    REQUESTED = 1
+    APPROVED = 2
+    REJECTED = 3
+    CANCELLED = 4
+
+
+@dataclass
+class Lot:
+    """A funder's deposit."""
+
+    funder: str
+    expiry: int
+    earmark: int
+    token: str
+    refunded: bool
+    amount: int
+    unallocated: int
+
+
+@dataclass
+class Program:
+    """A program run by an NGO."""
+
+    ngo: str
+    draw_cursor: int
+    token: str
+    allocated: int
+    released: int
+    disbursed: int
+    metadata_hash: bytes
+
+
+@dataclass
+class Allocation:
+    """Part of a lot given to a program."""
+
+    lot_id: int
+    program_id: int
+    amount: int
+    drawn: int
+
+
+@dataclass
+class Tranche:
+    """A request to release money on a milestone."""
+
+    program_id: int
+    status: TrancheStatus
+    requester: str
+    approver: str
+    amount: int
+    milestone_hash: bytes
+
+
+@dataclass
+class FundState:
+    """Everything the fund ledger holds, by id (ids start at 1)."""
+
+    allowed_tokens: dict[str, bool] = field(default_factory=dict)
+    lots: dict[int, Lot] = field(default_factory=dict)
+    programs: dict[int, Program] = field(default_factory=dict)
+    allocations: dict[int, Allocation] = field(default_factory=dict)
+    tranches: dict[int, Tranche] = field(default_factory=dict)
+    lot_allocations: dict[int, list[int]] = field(default_factory=dict)
+    program_allocations: dict[int, list[int]] = field(default_factory=dict)
+    batch_count: int = 0
+
+
+class FundLedgerClient(ContractClient):
+    """The FundLedger contract with typed arguments and results."""
+
+    def __init__(self, sender: Any, address: str) -> None:
+        super().__init__(sender, "FundLedger", address)
+
+    # --- state changes -------------------------------------------------------------------
+
+    def set_token_allowed(self, admin: LocalAccount, token: str, allowed: bool = True) -> TxResult:
+        """Allow (or disallow) a token. Admin only."""
+        return self.transact(admin, "setTokenAllowed", token, allowed)
+
+    def deposit(
+        self, funder: LocalAccount, token: str, amount: int, *, earmark: int = 0, expiry: int = 0
+    ) -> TxResult:
+        """Deposit a lot; the result's `LotDeposited` event carries the lot id."""
+        return self.transact(funder, "deposit", token, amount, earmark, expiry)
+
+    def create_program(self, ngo: LocalAccount, token: str, metadata_hash: bytes = bytes(32)) -> TxResult:
+        """Create a program run by `ngo`."""
+        return self.transact(ngo, "createProgram", token, metadata_hash)
+
+    def allocate(self, account: LocalAccount, lot_id: int, program_id: int, amount: int) -> TxResult:
+        """Allocate part of a lot to a program."""
+        return self.transact(account, "allocate", lot_id, program_id, amount)
+
+    def request_tranche(
+        self, ngo: LocalAccount, program_id: int, amount: int, milestone_hash: bytes = bytes(32)
+    ) -> TxResult:
+        """Ask to release money on a milestone."""
+        return self.transact(ngo, "requestTranche", program_id, amount, milestone_hash)
+
+    def approve_tranche(self, approver: LocalAccount, tranche_id: int) -> TxResult:
+        """Approve a tranche (never by its requester)."""
+        return self.transact(approver, "approveTranche", tranche_id)
+
+    def reject_tranche(
+        self, approver: LocalAccount, tranche_id: int, reason_hash: bytes = bytes(32)
+    ) -> TxResult:
+        """Reject a tranche."""
+        return self.transact(approver, "rejectTranche", tranche_id, reason_hash)
+
+    def cancel_tranche(self, requester: LocalAccount, tranche_id: int) -> TxResult:
+        """Withdraw a pending tranche."""
+        return self.transact(requester, "cancelTranche", tranche_id)
+
+    def disburse(
+        self,
+        ngo: LocalAccount,
+        program_id: int,
+        payments: list[tuple[str, int]],
+        reference: bytes = bytes(32),
+        *,
+        gas: int | None = None,
+    ) -> TxResult:
+        """Pay many pseudonymous recipients in one transaction."""
+        recipients = [r for r, _ in payments]
+        amounts = [a for _, a in payments]
+        return self.transact(ngo, "disburse", program_id, recipients, amounts, reference, gas=gas)
+
+    def refund(self, account: LocalAccount, lot_id: int) -> TxResult:
+        """Return the unspent rest of an expired lot to its funder (anyone may send it)."""
+        return self.transact(account, "refund", lot_id)
+
+    # --- views ---------------------------------------------------------------------------
+
+    def lot(self, lot_id: int) -> Lot:
+        """Lot `lot_id`."""
+        return Lot(*self.call("getLot", lot_id))
+
+    def program(self, program_id: int) -> Program:
+        """Program `program_id`."""
+        return Program(*self.call("getProgram", program_id))
+
+    def allocation(self, allocation_id: int) -> Allocation:
+        """Allocation `allocation_id`."""
+        return Allocation(*self.call("getAllocation", allocation_id))
+
+    def tranche(self, tranche_id: int) -> Tranche:
+        """Tranche `tranche_id`."""
+        program_id, status, *rest = self.call("getTranche", tranche_id)
+        return Tranche(program_id, TrancheStatus(status), *rest)
+
+    def counts(self) -> tuple[int, int, int, int, int]:
+        """Numbers of lots, programs, allocations, tranches and batches."""
+        lots, programs, allocations, tranches, batches = self.call("counts")
+        return lots, programs, allocations, tranches, batches
+
+    def read_state(self, tokens: list[str]) -> FundState:
+        """The whole state as the contract's views report it."""
+        lots, programs, allocations, tranches, batches = self.counts()
+        state = FundState(batch_count=batches)
+        state.allowed_tokens = {t: bool(self.call("isTokenAllowed", t)) for t in tokens}
+        for i in range(1, lots + 1):
+            state.lots[i] = self.lot(i)
+            state.lot_allocations[i] = list(self.call("lotAllocations", i))
+        for i in range(1, programs + 1):
+            state.programs[i] = self.program(i)
+            state.program_allocations[i] = list(self.call("programAllocations", i))
+        for i in range(1, allocations + 1):
+            state.allocations[i] = self.allocation(i)
+        for i in range(1, tranches + 1):
+            state.tranches[i] = self.tranche(i)
+        return state

@@ -1,0 +1,152 @@
+"""Deploy the Allmende contracts idempotently and hand out typed clients for them."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+
+from ledger.address_book import AddressBook, Deployment
+from ledger.artifacts import load_artifact
+from ledger.chain import Chain
+from ledger.contracts import ContractClient
+from ledger.events import Event, EventDecoder
+from ledger.exceptions import DeploymentError
+from ledger.fund_ledger import FundLedgerClient
+from ledger.roles import Role
+from ledger.transactions import TransactionSender, TxResult
+
+DEPLOY_ORDER = ("AllmendeRoles", "AllmendeForwarder", "EuroToken", "FundLedger")
+
+
+def _constructor_args(name: str, book: AddressBook, admin: str) -> list[Any]:
+    roles = book.contracts.get("AllmendeRoles")
+    forwarder = book.contracts.get("AllmendeForwarder")
+    if name == "AllmendeRoles":
+        return [admin]
+    assert roles is not None
+    if name == "AllmendeForwarder":
+        return [roles.address]
+    assert forwarder is not None
+    return [roles.address, forwarder.address]
+
+
+def _deploy_data(sender: TransactionSender, name: str, args: list[Any]) -> bytes:
+    artifact = load_artifact(name)
+    ctor = next((e for e in artifact.abi if e["type"] == "constructor"), {"inputs": []})
+    encoded = sender.web3.codec.encode([i["type"] for i in ctor["inputs"]], args)
+    return bytes(HexBytes(artifact.bytecode)) + encoded
+
+
+def _code_sha256(chain: Chain, address: str) -> str:
+    return hashlib.sha256(bytes(chain.web3.eth.get_code(address))).hexdigest()  # type: ignore[arg-type]
+
+
+def deploy(chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> AddressBook:
+    """Deploy whatever is missing, keep what is already there, and write the address book.
+
+    Running it again against the same chain and book deploys nothing. A book for another
+    chain, or contracts whose code differs from the book, is an error, never overwritten.
+    """
+    book = AddressBook(chain_id=chain.chain_id)
+    if book_path is not None and book_path.exists():
+        book = AddressBook.load(book_path)
+        if book.chain_id != chain.chain_id:
+            raise DeploymentError(f"{book_path} is for chain {book.chain_id}, not {chain.chain_id}")
+    sender = TransactionSender(chain)
+    for name in DEPLOY_ORDER:
+        artifact_hash = load_artifact(name).code_hash
+        existing = book.contracts.get(name)
+        if existing is not None:
+            if existing.artifact_sha256 != artifact_hash:
+                raise DeploymentError(f"{name} in the address book was built from other sources")
+            if _code_sha256(chain, existing.address) != existing.code_sha256:
+                raise DeploymentError(f"{name} at {existing.address} is not the code the book records")
+            continue
+        result = sender.send(
+            admin, None, _deploy_data(sender, name, _constructor_args(name, book, admin.address))
+        )
+        assert result.contract_address is not None
+        book.contracts[name] = Deployment(
+            address=result.contract_address,
+            deploy_block=result.block_number,
+            transaction_hash=result.transaction_hash,
+            artifact_sha256=artifact_hash,
+            code_sha256=_code_sha256(chain, result.contract_address),
+        )
+        if book_path is not None:
+            book.save(book_path)
+    system = Allmende(chain, book)
+    if not system.funds.call("isTokenAllowed", system.token.address):
+        system.funds.set_token_allowed(admin, system.token.address, True)
+    if book_path is not None:
+        book.save(book_path)
+    return book
+
+
+class Allmende:
+    """The deployed system on one chain: typed clients over one transaction sender."""
+
+    def __init__(self, chain: Chain, book: AddressBook) -> None:
+        self.chain = chain
+        self.book = book
+        self.decoder = EventDecoder(book.by_address())
+        self.sender = TransactionSender(chain, self.decoder)
+        self.roles = ContractClient(self.sender, "AllmendeRoles", book.address("AllmendeRoles"))
+        self.forwarder = ContractClient(self.sender, "AllmendeForwarder", book.address("AllmendeForwarder"))
+        self.token = ContractClient(self.sender, "EuroToken", book.address("EuroToken"))
+        self.funds = FundLedgerClient(self.sender, book.address("FundLedger"))
+
+    @classmethod
+    def deploy(cls, chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> Allmende:
+        """Deploy (idempotently) and connect."""
+        return cls(chain, deploy(chain, admin, book_path))
+
+    @classmethod
+    def connect(cls, chain: Chain, book_path: Path) -> Allmende:
+        """Connect to a system deployed earlier, as its address book records it."""
+        book = AddressBook.load(book_path)
+        if book.chain_id != chain.chain_id:
+            raise DeploymentError(f"{book_path} is for chain {book.chain_id}, not {chain.chain_id}")
+        return cls(chain, book)
+
+    def grant(self, admin: LocalAccount, role: Role, account: str) -> TxResult | None:
+        """Grant `role` to `account` unless it already has it."""
+        if self.has_role(role, account):
+            return None
+        return self.roles.transact(admin, "grantRole", role.id, account)
+
+    def has_role(self, role: Role, account: str) -> bool:
+        """Whether `account` holds `role`."""
+        return bool(self.roles.call("hasRole", role.id, account))
+
+    def mint(
+        self, treasurer: LocalAccount, to: str, amount: int, fiat_reference: bytes = bytes(32)
+    ) -> TxResult:
+        """Mint euro tokens against received fiat."""
+        return self.token.transact(treasurer, "mint", to, amount, fiat_reference)
+
+    def approve(self, owner: LocalAccount, spender: str, amount: int) -> TxResult:
+        """Let `spender` move `amount` of `owner`'s euro tokens."""
+        return self.token.transact(owner, "approve", spender, amount)
+
+    def balance(self, account: str) -> int:
+        """Euro token balance of `account` (micro-euros)."""
+        return int(self.token.call("balanceOf", account))
+
+    def events(self, from_block: int | None = None, to_block: int | str = "latest") -> list[Event]:
+        """Every event of every Allmende contract, in chain order."""
+        start = (
+            from_block
+            if from_block is not None
+            else min(d.deploy_block for d in self.book.contracts.values())
+        )
+        logs = self.chain.web3.eth.get_logs(
+            {"fromBlock": start, "toBlock": to_block, "address": list(self.book.by_address())}  # type: ignore[typeddict-item]
+        )
+        events = self.decoder.decode_all(logs)
+        events.sort(key=lambda e: (e.block_number, e.log_index))
+        return events

@@ -1,0 +1,165 @@
+"""Sign and send transactions with locally held keys, and report their outcome.
+
+Nonces are tracked per account here (one lock per account), so many accounts can send
+concurrently without asking the node for a nonce each time. A revert comes back as the typed
+`ContractRevert` named after the Solidity error: before sending when gas is estimated, after
+mining (by replaying the call on the parent block) when an explicit gas limit was given.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3.exceptions import TimeExhausted
+
+from ledger.chain import Chain
+from ledger.events import Event, EventDecoder
+from ledger.exceptions import ContractRevert, TransactionError, UnknownRevert
+from ledger.reverts import as_contract_revert
+
+GAS_HEADROOM = 1.25
+_FEE_REFRESH_EVERY = 200
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """A mined, successful transaction and the events it emitted."""
+
+    transaction_hash: str
+    block_number: int
+    gas_used: int
+    contract_address: str | None
+    events: list[Event] = field(default_factory=list)
+
+    def event(self, name: str) -> Event:
+        """The first event called `name` (raises KeyError when there is none)."""
+        for e in self.events:
+            if e.name == name:
+                return e
+        raise KeyError(name)
+
+    def events_named(self, name: str) -> list[Event]:
+        """All events called `name`, in log order."""
+        return [e for e in self.events if e.name == name]
+
+
+class TransactionSender:
+    """Sends signed transactions to one chain; thread-safe per account."""
+
+    def __init__(self, chain: Chain, decoder: EventDecoder | None = None, *, receipt_timeout: float = 120.0):
+        self.chain = chain
+        self.web3 = chain.web3
+        self.decoder = decoder or EventDecoder({})
+        self.receipt_timeout = receipt_timeout
+        self._chain_id = chain.chain_id
+        self._nonces: dict[str, int] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._fees: dict[str, int] | None = None
+        self._sent_since_fees = 0
+
+    def _lock(self, address: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(address, threading.Lock())
+
+    def fee_fields(self) -> dict[str, int]:
+        """EIP-1559 fee fields that stay valid for a while (zero on free-gas networks)."""
+        if self._fees is None or self._sent_since_fees >= _FEE_REFRESH_EVERY:
+            base = self.web3.eth.get_block("latest").get("baseFeePerGas")
+            if base is None:
+                self._fees = {"gasPrice": int(self.web3.eth.gas_price)}
+            elif base == 0:
+                self._fees = {"maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+            else:
+                self._fees = {"maxFeePerGas": 2 * int(base) + 10**9, "maxPriorityFeePerGas": 10**9}
+            self._sent_since_fees = 0
+        return self._fees
+
+    def call(self, tx: dict[str, Any], block: int | str = "latest") -> bytes:
+        """eth_call with reverts mapped to typed errors."""
+        try:
+            return bytes(self.web3.eth.call(tx, block))  # type: ignore[arg-type]
+        except Exception as exc:
+            raise _mapped(exc) from exc
+
+    def estimate_gas(self, tx: dict[str, Any]) -> int:
+        """Gas estimate with reverts mapped to typed errors."""
+        try:
+            return int(self.web3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+        except Exception as exc:
+            raise _mapped(exc) from exc
+
+    def send(
+        self,
+        account: LocalAccount,
+        to: str | None,
+        data: bytes | str,
+        *,
+        gas: int | None = None,
+        value: int = 0,
+    ) -> TxResult:
+        """Sign and send; returns once mined, raises the typed revert when it failed."""
+        tx: dict[str, Any] = {"from": account.address, "data": HexBytes(data), "value": value}
+        if to is not None:
+            tx["to"] = to
+        if gas is None:
+            gas = int(self.estimate_gas(tx) * GAS_HEADROOM) + 10_000
+        tx.update(self.fee_fields(), gas=gas, chainId=self._chain_id)
+        with self._lock(account.address):
+            nonce = self._nonces.get(account.address)
+            if nonce is None:
+                nonce = int(self.web3.eth.get_transaction_count(account.address, "pending"))
+            tx["nonce"] = nonce
+            signed = account.sign_transaction(tx)
+            try:
+                tx_hash = self.web3.eth.send_raw_transaction(signed.raw_transaction)
+            except Exception as exc:
+                self._nonces.pop(account.address, None)  # re-read from the node next time
+                revert = as_contract_revert(exc)
+                if revert is not None:
+                    raise revert from exc
+                raise TransactionError(f"sending failed: {exc}") from exc
+            self._nonces[account.address] = nonce + 1
+            self._sent_since_fees += 1
+        return self._outcome(tx, tx_hash)
+
+    def _outcome(self, tx: dict[str, Any], tx_hash: bytes) -> TxResult:
+        try:
+            receipt = self.web3.eth.wait_for_transaction_receipt(
+                HexBytes(tx_hash), timeout=self.receipt_timeout, poll_latency=0.05
+            )
+        except TimeExhausted as exc:
+            raise TransactionError(f"transaction {HexBytes(tx_hash).to_0x_hex()} not mined in time") from exc
+        tx_hex = HexBytes(receipt["transactionHash"]).to_0x_hex()
+        if receipt["status"] != 1:
+            raise self._replay_revert(tx, int(receipt["blockNumber"]), tx_hex)
+        contract = receipt.get("contractAddress")
+        return TxResult(
+            transaction_hash=tx_hex,
+            block_number=int(receipt["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
+            contract_address=str(contract) if contract else None,
+            events=self.decoder.decode_all(receipt["logs"]),
+        )
+
+    def _replay_revert(self, tx: dict[str, Any], block_number: int, tx_hash: str) -> ContractRevert:
+        """Re-run a failed transaction on its parent block to learn the revert reason."""
+        replay = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
+        try:
+            self.web3.eth.call(replay, block_number - 1)  # type: ignore[arg-type]
+            error: ContractRevert = UnknownRevert("0x")  # the replay succeeded: out of gas, most likely
+        except Exception as exc:
+            error = _mapped(exc)
+        error.transaction_hash = tx_hash  # type: ignore[attr-defined]
+        return error
+
+
+def _mapped(exc: BaseException) -> Exception:
+    revert = as_contract_revert(exc)
+    if revert is not None:
+        return revert
+    return TransactionError(str(exc))
