@@ -25,9 +25,13 @@ def signature_types(signature: str) -> list[str]:
 
 
 def normalise(value: Any) -> Any:
-    """Decoded ABI value with addresses checksummed."""
+    """Decoded ABI value with addresses checksummed, tuples and arrays as lists of the same."""
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
         return to_checksum_address(value)
+    if isinstance(value, tuple):
+        return tuple(normalise(v) for v in value)
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
     return value
 
 

@@ -15,6 +15,7 @@ from ledger.chain import Chain
 from ledger.contracts import ContractClient
 from ledger.events import Event, EventDecoder
 from ledger.exceptions import DeploymentError
+from ledger.forwarding import Forwarder
 from ledger.fund_ledger import FundLedgerClient
 from ledger.roles import Role
 from ledger.transactions import TransactionSender, TxResult
@@ -99,6 +100,7 @@ class Allmende:
         self.forwarder = ContractClient(self.sender, "AllmendeForwarder", book.address("AllmendeForwarder"))
         self.token = ContractClient(self.sender, "EuroToken", book.address("EuroToken"))
         self.funds = FundLedgerClient(self.sender, book.address("FundLedger"))
+        self.forwarding = Forwarder(self.forwarder)
 
     @classmethod
     def deploy(cls, chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> Allmende:

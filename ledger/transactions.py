@@ -66,6 +66,11 @@ class TransactionSender:
         with self._locks_guard:
             return self._locks.setdefault(address, threading.Lock())
 
+    def forget_nonces(self) -> None:
+        """Re-read every account's nonce from the chain (after a chain revert, say)."""
+        with self._locks_guard:
+            self._nonces.clear()
+
     def fee_fields(self) -> dict[str, int]:
         """EIP-1559 fee fields that stay valid for a while (zero on free-gas networks)."""
         if self._fees is None or self._sent_since_fees >= _FEE_REFRESH_EVERY:

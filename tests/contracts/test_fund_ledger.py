@@ -1,0 +1,469 @@
+"""FundLedger: every function, every revert path, every role denial."""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+
+from ledger.fund_ledger import TrancheStatus
+from ledger.revert_errors import (
+    AccessControlUnauthorizedAccount,
+    FundLedgerBadBatch,
+    FundLedgerEarmarkMismatch,
+    FundLedgerExpiryInPast,
+    FundLedgerInsufficientFunds,
+    FundLedgerLotAlreadyRefunded,
+    FundLedgerLotExpired,
+    FundLedgerLotNotExpired,
+    FundLedgerNotLotAllocator,
+    FundLedgerNotProgramNgo,
+    FundLedgerSelfApproval,
+    FundLedgerTokenMismatch,
+    FundLedgerTokenNotAllowed,
+    FundLedgerTrancheNotPending,
+    FundLedgerUnknownLot,
+    FundLedgerUnknownProgram,
+    FundLedgerUnknownTranche,
+    FundLedgerZeroAmount,
+    FundLedgerZeroRecipient,
+)
+from ledger.roles import Role
+from ledger.system import Allmende
+from tests.conftest import EUR, Actors
+
+DAY = 86_400
+
+
+def _program(system: Allmende, ngo=None, actors: Actors | None = None) -> int:
+    assert ngo is not None
+    return system.funds.create_program(ngo, system.token.address).event("ProgramCreated").args["programId"]
+
+
+def _lot(system: Allmende, funder, amount: int, *, earmark: int = 0, expiry: int = 0) -> int:
+    r = system.funds.deposit(funder, system.token.address, amount, earmark=earmark, expiry=expiry)
+    return r.event("LotDeposited").args["lotId"]
+
+
+def _funded_program(system: Allmende, a: Actors, amount: int = 100 * EUR, released: int | None = None):
+    program = _program(system, a.ngo)
+    lot = _lot(system, a.funder, amount)
+    system.funds.allocate(a.funder, lot, program, amount)
+    if released:
+        tranche = system.funds.request_tranche(a.ngo, program, released).event("TrancheRequested").args
+        system.funds.approve_tranche(a.approver, tranche["trancheId"])
+    return program, lot
+
+
+def _other_token(system: Allmende, a: Actors) -> str:
+    """A second allow-listed token (another EuroToken deployment)."""
+    from ledger.system import _deploy_data
+
+    data = _deploy_data(system.sender, "EuroToken", [system.roles.address, system.forwarder.address])
+    address = system.sender.send(a.admin, None, data).contract_address
+    assert address
+    system.funds.set_token_allowed(a.admin, address, True)
+    return address
+
+
+# --- deposits -----------------------------------------------------------------------------
+
+
+def test_deposit_records_lot_and_takes_the_money(system: Allmende, actors: Actors) -> None:
+    before = system.balance(actors.funder.address)
+    expiry = system.chain.now() + 30 * DAY
+    r = system.funds.deposit(actors.funder, system.token.address, 250 * EUR, expiry=expiry)
+    ev = r.event("LotDeposited").args
+    assert ev == {
+        "lotId": 1,
+        "funder": actors.funder.address,
+        "token": system.token.address,
+        "amount": 250 * EUR,
+        "earmark": 0,
+        "expiry": expiry,
+    }
+    lot = system.funds.lot(1)
+    assert (lot.funder, lot.amount, lot.unallocated, lot.refunded) == (actors.funder.address, 250 * EUR, 250 * EUR, False)
+    assert system.balance(actors.funder.address) == before - 250 * EUR
+    assert system.balance(system.funds.address) == 250 * EUR
+
+
+def test_deposit_reverts_for_non_funder(system: Allmende, actors: Actors) -> None:
+    with pytest.raises(AccessControlUnauthorizedAccount) as err:
+        system.funds.deposit(actors.ngo, system.token.address, EUR)
+    assert err.value.account == actors.ngo.address
+    assert err.value.neededRole == Role.FUNDER.id
+
+
+def test_deposit_reverts_for_token_not_allowed(system: Allmende, actors: Actors) -> None:
+    stranger = Account.create().address
+    with pytest.raises(FundLedgerTokenNotAllowed) as err:
+        system.funds.deposit(actors.funder, stranger, EUR)
+    assert err.value.token == stranger
+
+
+def test_deposit_reverts_for_zero_amount(system: Allmende, actors: Actors) -> None:
+    with pytest.raises(FundLedgerZeroAmount):
+        system.funds.deposit(actors.funder, system.token.address, 0)
+
+
+def test_deposit_reverts_for_unknown_earmark(system: Allmende, actors: Actors) -> None:
+    with pytest.raises(FundLedgerUnknownProgram) as err:
+        system.funds.deposit(actors.funder, system.token.address, EUR, earmark=7)
+    assert err.value.programId == 7
+
+
+def test_deposit_reverts_for_earmark_in_other_token(system: Allmende, actors: Actors) -> None:
+    other = _other_token(system, actors)
+    program = system.funds.create_program(actors.ngo, other).event("ProgramCreated").args["programId"]
+    with pytest.raises(FundLedgerTokenMismatch) as err:
+        system.funds.deposit(actors.funder, system.token.address, EUR, earmark=program)
+    assert (err.value.lotToken, err.value.programToken) == (system.token.address, other)
+
+
+def test_deposit_reverts_for_expiry_in_past(system: Allmende, actors: Actors) -> None:
+    past = system.chain.now() - 1
+    with pytest.raises(FundLedgerExpiryInPast) as err:
+        system.funds.deposit(actors.funder, system.token.address, EUR, expiry=past)
+    assert err.value.expiry == past
+
+
+def test_set_token_allowed_is_admin_only(system: Allmende, actors: Actors) -> None:
+    with pytest.raises(AccessControlUnauthorizedAccount) as err:
+        system.funds.set_token_allowed(actors.funder, system.token.address, False)
+    assert err.value.neededRole == Role.ADMIN.id
+    r = system.funds.set_token_allowed(actors.admin, system.token.address, False)
+    assert r.event("TokenAllowed").args == {"token": system.token.address, "allowed": False}
+    with pytest.raises(FundLedgerTokenNotAllowed):
+        system.funds.deposit(actors.funder, system.token.address, EUR)
+
+
+# --- programs -----------------------------------------------------------------------------
+
+
+def test_create_program_belongs_to_its_ngo(system: Allmende, actors: Actors) -> None:
+    meta = b"\x11" * 32
+    r = system.funds.create_program(actors.ngo, system.token.address, meta)
+    assert r.event("ProgramCreated").args == {
+        "programId": 1,
+        "ngo": actors.ngo.address,
+        "token": system.token.address,
+        "metadataHash": meta,
+    }
+    p = system.funds.program(1)
+    assert (p.ngo, p.token, p.allocated, p.released, p.disbursed, p.metadata_hash) == (
+        actors.ngo.address,
+        system.token.address,
+        0,
+        0,
+        0,
+        meta,
+    )
+
+
+def test_create_program_reverts_for_non_ngo(system: Allmende, actors: Actors) -> None:
+    with pytest.raises(AccessControlUnauthorizedAccount) as err:
+        system.funds.create_program(actors.funder, system.token.address)
+    assert err.value.neededRole == Role.NGO.id
+
+
+def test_create_program_reverts_for_token_not_allowed(system: Allmende, actors: Actors) -> None:
+    with pytest.raises(FundLedgerTokenNotAllowed):
+        system.funds.create_program(actors.ngo, Account.create().address)
+
+
+def test_program_views_revert_for_unknown_ids(system: Allmende) -> None:
+    with pytest.raises(FundLedgerUnknownProgram):
+        system.funds.program(9)
+    with pytest.raises(FundLedgerUnknownLot):
+        system.funds.lot(9)
+    with pytest.raises(FundLedgerUnknownTranche):
+        system.funds.tranche(9)
+
+
+# --- allocations --------------------------------------------------------------------------
+
+
+def test_funder_allocates_own_lot(system: Allmende, actors: Actors) -> None:
+    program = _program(system, actors.ngo)
+    lot = _lot(system, actors.funder, 100 * EUR)
+    r = system.funds.allocate(actors.funder, lot, program, 60 * EUR)
+    assert r.event("Allocated").args == {
+        "allocationId": 1,
+        "lotId": lot,
+        "programId": program,
+        "amount": 60 * EUR,
+        "allocator": actors.funder.address,
+    }
+    assert system.funds.lot(lot).unallocated == 40 * EUR
+    assert system.funds.program(program).allocated == 60 * EUR
+    assert list(system.funds.call("lotAllocations", lot)) == [1]
+    assert list(system.funds.call("programAllocations", program)) == [1]
+
+
+def test_allocator_allocates_any_unearmarked_lot(system: Allmende, actors: Actors) -> None:
+    program = _program(system, actors.ngo)
+    lot = _lot(system, actors.funder, 100 * EUR)
+    r = system.funds.allocate(actors.allocator, lot, program, 100 * EUR)
+    assert r.event("Allocated").args["allocator"] == actors.allocator.address
+
+
+def test_allocate_reverts_for_someone_elses_lot(system: Allmende, actors: Actors) -> None:
+    program = _program(system, actors.ngo)
+    lot = _lot(system, actors.funder, 100 * EUR)
+    with pytest.raises(FundLedgerNotLotAllocator) as err:
+        system.funds.allocate(actors.funder2, lot, program, EUR)
+    assert (err.value.lotId, err.value.account) == (lot, actors.funder2.address)
+
+
+def test_allocate_reverts_for_zero_amount(system: Allmende, actors: Actors) -> None:
+    program = _program(system, actors.ngo)
+    lot = _lot(system, actors.funder, 100 * EUR)
+    with pytest.raises(FundLedgerZeroAmount):
+        system.funds.allocate(actors.funder, lot, program, 0)
+
+
+def test_allocate_reverts_for_unknown_lot_and_program(system: Allmende, actors: Actors) -> None:
+    program = _program(system, actors.ngo)
+    lot = _lot(system, actors.funder, 100 * EUR)
+    with pytest.raises(FundLedgerUnknownLot):
+        system.funds.allocate(actors.funder, 42, program, EUR)
+    with pytest.raises(FundLedgerUnknownProgram):
+        system.funds.allocate(actors.funder, lot, 42, EUR)
+
+
+def test_allocate_reverts_after_expiry(system: Allmende, actors: Actors) -> None:
+    program = _program(system, actors.ngo)
+    expiry = system.chain.now() + DAY
+    lot = _lot(system, actors.funder, 100 * EUR, expiry=expiry)
+    system.chain.advance_time(DAY)
+    with pytest.raises(FundLedgerLotExpired) as err:
+        system.funds.allocate(actors.funder, lot, program, EUR)
+    assert err.value.expiry == expiry
+
+
+def test_allocate_reverts_outside_earmark(system: Allmende, actors: Actors) -> None:
+    earmarked = _program(system, actors.ngo)
+    other = _program(system, actors.ngo2)
+    lot = _lot(system, actors.funder, 100 * EUR, earmark=earmarked)
+    with pytest.raises(FundLedgerEarmarkMismatch) as err:
+        system.funds.allocate(actors.allocator, lot, other, EUR)
+    assert (err.value.earmark, err.value.programId) == (earmarked, other)
+    system.funds.allocate(actors.allocator, lot, earmarked, EUR)
+
+
+def test_allocate_reverts_for_token_mismatch(system: Allmende, actors: Actors) -> None:
+    other = _other_token(system, actors)
+    program = system.funds.create_program(actors.ngo, other).event("ProgramCreated").args["programId"]
+    lot = _lot(system, actors.funder, 100 * EUR)
+    with pytest.raises(FundLedgerTokenMismatch):
+        system.funds.allocate(actors.funder, lot, program, EUR)
+
+
+def test_allocate_reverts_beyond_lot(system: Allmende, actors: Actors) -> None:
+    program = _program(system, actors.ngo)
+    lot = _lot(system, actors.funder, 100 * EUR)
+    system.funds.allocate(actors.funder, lot, program, 70 * EUR)
+    with pytest.raises(FundLedgerInsufficientFunds) as err:
+        system.funds.allocate(actors.funder, lot, program, 31 * EUR)
+    assert (err.value.requested, err.value.available) == (31 * EUR, 30 * EUR)
+
+
+# --- tranches -----------------------------------------------------------------------------
+
+
+def test_tranche_release_needs_a_second_person(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors)
+    milestone = b"\x22" * 32
+    r = system.funds.request_tranche(actors.ngo, program, 40 * EUR, milestone)
+    assert r.event("TrancheRequested").args == {
+        "trancheId": 1,
+        "programId": program,
+        "requester": actors.ngo.address,
+        "amount": 40 * EUR,
+        "milestoneHash": milestone,
+    }
+    system.grant(actors.admin, Role.APPROVER, actors.ngo.address)
+    with pytest.raises(FundLedgerSelfApproval) as err:
+        system.funds.approve_tranche(actors.ngo, 1)
+    assert err.value.account == actors.ngo.address
+    r = system.funds.approve_tranche(actors.approver, 1)
+    assert r.event("TrancheApproved").args["approver"] == actors.approver.address
+    t = system.funds.tranche(1)
+    assert (t.status, t.approver) == (TrancheStatus.APPROVED, actors.approver.address)
+    assert system.funds.program(program).released == 40 * EUR
+
+
+def test_request_tranche_reverts_for_other_ngo(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors)
+    with pytest.raises(FundLedgerNotProgramNgo) as err:
+        system.funds.request_tranche(actors.ngo2, program, EUR)
+    assert (err.value.programId, err.value.account) == (program, actors.ngo2.address)
+
+
+def test_request_tranche_reverts_for_zero_and_unknown(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors)
+    with pytest.raises(FundLedgerZeroAmount):
+        system.funds.request_tranche(actors.ngo, program, 0)
+    with pytest.raises(FundLedgerUnknownProgram):
+        system.funds.request_tranche(actors.ngo, 99, EUR)
+
+
+def test_approve_tranche_reverts_for_non_approver(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors)
+    system.funds.request_tranche(actors.ngo, program, EUR)
+    with pytest.raises(AccessControlUnauthorizedAccount) as err:
+        system.funds.approve_tranche(actors.funder, 1)
+    assert err.value.neededRole == Role.APPROVER.id
+
+
+def test_approve_tranche_reverts_beyond_allocation(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors, amount=100 * EUR, released=80 * EUR)
+    system.funds.request_tranche(actors.ngo, program, 30 * EUR)
+    with pytest.raises(FundLedgerInsufficientFunds) as err:
+        system.funds.approve_tranche(actors.approver, 2)
+    assert (err.value.requested, err.value.available) == (30 * EUR, 20 * EUR)
+
+
+def test_tranche_decided_once(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors)
+    system.funds.request_tranche(actors.ngo, program, EUR)
+    system.funds.approve_tranche(actors.approver, 1)
+    with pytest.raises(FundLedgerTrancheNotPending) as err:
+        system.funds.approve_tranche(actors.approver, 1)
+    assert err.value.status == TrancheStatus.APPROVED
+    with pytest.raises(FundLedgerUnknownTranche):
+        system.funds.approve_tranche(actors.approver, 5)
+
+
+def test_reject_and_cancel_tranche(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors)
+    system.funds.request_tranche(actors.ngo, program, EUR)
+    system.funds.request_tranche(actors.ngo, program, EUR)
+    reason = b"\x33" * 32
+    r = system.funds.reject_tranche(actors.approver, 1, reason)
+    assert r.event("TrancheRejected").args == {"trancheId": 1, "approver": actors.approver.address, "reasonHash": reason}
+    with pytest.raises(FundLedgerTrancheNotPending):
+        system.funds.approve_tranche(actors.approver, 1)
+    with pytest.raises(FundLedgerNotProgramNgo):
+        system.funds.cancel_tranche(actors.ngo2, 2)
+    system.funds.cancel_tranche(actors.ngo, 2)
+    assert system.funds.tranche(2).status == TrancheStatus.CANCELLED
+    with pytest.raises(FundLedgerTrancheNotPending):
+        system.funds.cancel_tranche(actors.ngo, 2)
+    assert system.funds.program(program).released == 0
+
+
+def test_reject_tranche_reverts_for_requester_and_non_approver(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors)
+    system.funds.request_tranche(actors.ngo, program, EUR)
+    with pytest.raises(AccessControlUnauthorizedAccount):
+        system.funds.reject_tranche(actors.outsider, 1)
+    system.grant(actors.admin, Role.APPROVER, actors.ngo.address)
+    with pytest.raises(FundLedgerSelfApproval):
+        system.funds.reject_tranche(actors.ngo, 1)
+
+
+# --- disbursement -------------------------------------------------------------------------
+
+
+def test_disburse_pays_recipients_and_traces_lots_first_in_first_out(system: Allmende, actors: Actors) -> None:
+    program = _program(system, actors.ngo)
+    lot_a = _lot(system, actors.funder, 30 * EUR)
+    lot_b = _lot(system, actors.funder2, 50 * EUR)
+    system.funds.allocate(actors.funder, lot_a, program, 30 * EUR)
+    system.funds.allocate(actors.funder2, lot_b, program, 50 * EUR)
+    system.funds.request_tranche(actors.ngo, program, 80 * EUR)
+    system.funds.approve_tranche(actors.approver, 1)
+    alice, bob = Account.create().address, Account.create().address
+    r = system.funds.disburse(actors.ngo, program, [(alice, 20 * EUR), (bob, 25 * EUR)], b"\x44" * 32)
+    assert system.balance(alice) == 20 * EUR and system.balance(bob) == 25 * EUR
+    drawn = [(e.args["lotId"], e.args["amount"]) for e in r.events_named("AllocationDrawn")]
+    assert drawn == [(lot_a, 30 * EUR), (lot_b, 15 * EUR)]
+    assert [(e.args["recipient"], e.args["amount"]) for e in r.events_named("Disbursed")] == [
+        (alice, 20 * EUR),
+        (bob, 25 * EUR),
+    ]
+    batch = r.event("BatchDisbursed").args
+    assert (batch["batchId"], batch["count"], batch["total"]) == (1, 2, 45 * EUR)
+    p = system.funds.program(program)
+    assert (p.disbursed, p.draw_cursor) == (45 * EUR, 1)
+    assert system.funds.allocation(2).drawn == 15 * EUR
+
+
+def test_disburse_reverts_for_other_ngo(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors, released=10 * EUR)
+    with pytest.raises(FundLedgerNotProgramNgo):
+        system.funds.disburse(actors.ngo2, program, [(Account.create().address, EUR)])
+
+
+def test_disburse_reverts_for_malformed_batches(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors, released=10 * EUR)
+    with pytest.raises(FundLedgerBadBatch) as err:
+        system.funds.disburse(actors.ngo, program, [])
+    assert (err.value.recipients, err.value.amounts) == (0, 0)
+    with pytest.raises(FundLedgerBadBatch):
+        system.funds.transact(actors.ngo, "disburse", program, [Account.create().address], [1, 2], bytes(32))
+    with pytest.raises(FundLedgerZeroRecipient) as zero:
+        system.funds.disburse(actors.ngo, program, [(Account.create().address, EUR), ("0x" + "00" * 20, EUR)])
+    assert zero.value.index == 1
+    with pytest.raises(FundLedgerZeroAmount):
+        system.funds.disburse(actors.ngo, program, [(Account.create().address, 0)])
+
+
+def test_disburse_reverts_beyond_released(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors, amount=100 * EUR, released=10 * EUR)
+    system.funds.disburse(actors.ngo, program, [(Account.create().address, 4 * EUR)])
+    with pytest.raises(FundLedgerInsufficientFunds) as err:
+        system.funds.disburse(actors.ngo, program, [(Account.create().address, 7 * EUR)])
+    assert (err.value.requested, err.value.available) == (7 * EUR, 6 * EUR)
+
+
+def test_disburse_with_explicit_gas_still_raises_typed_error(system: Allmende, actors: Actors) -> None:
+    program, _ = _funded_program(system, actors, released=EUR)
+    with pytest.raises(FundLedgerInsufficientFunds) as err:
+        system.funds.disburse(actors.ngo, program, [(Account.create().address, 2 * EUR)], gas=500_000)
+    assert err.value.transaction_hash.startswith("0x")  # type: ignore[attr-defined]
+
+
+# --- refunds ------------------------------------------------------------------------------
+
+
+def test_refund_returns_unallocated_and_undrawn_rest_to_funder(system: Allmende, actors: Actors) -> None:
+    program = _program(system, actors.ngo)
+    expiry = system.chain.now() + 10 * DAY
+    lot = _lot(system, actors.funder, 100 * EUR, earmark=program, expiry=expiry)
+    system.funds.allocate(actors.funder, lot, program, 80 * EUR)
+    system.funds.request_tranche(actors.ngo, program, 50 * EUR)
+    system.funds.approve_tranche(actors.approver, 1)
+    system.funds.disburse(actors.ngo, program, [(Account.create().address, 30 * EUR)])
+    with pytest.raises(FundLedgerLotNotExpired) as err:
+        system.funds.refund(actors.outsider, lot)
+    assert err.value.expiry == expiry
+    system.chain.advance_time(10 * DAY)
+    before = system.balance(actors.funder.address)
+    r = system.funds.refund(actors.outsider, lot)  # anyone may trigger it; only the funder gains
+    assert r.event("LotRefunded").args == {"lotId": lot, "funder": actors.funder.address, "amount": 70 * EUR}
+    assert r.event("AllocationReturned").args == {
+        "allocationId": 1,
+        "programId": program,
+        "amount": 50 * EUR,
+        "releasedAfter": 30 * EUR,
+    }
+    assert system.balance(actors.funder.address) == before + 70 * EUR
+    p = system.funds.program(program)
+    assert (p.allocated, p.released, p.disbursed) == (30 * EUR, 30 * EUR, 30 * EUR)
+    assert system.balance(system.funds.address) == 0
+    with pytest.raises(FundLedgerLotAlreadyRefunded):
+        system.funds.refund(actors.funder, lot)
+    with pytest.raises(FundLedgerInsufficientFunds):
+        system.funds.disburse(actors.ngo, program, [(Account.create().address, 1)])
+
+
+def test_refund_reverts_for_lot_without_expiry(system: Allmende, actors: Actors) -> None:
+    lot = _lot(system, actors.funder, EUR)
+    system.chain.advance_time(365 * DAY)
+    with pytest.raises(FundLedgerLotNotExpired) as err:
+        system.funds.refund(actors.funder, lot)
+    assert err.value.expiry == 0
+    with pytest.raises(FundLedgerUnknownLot):
+        system.funds.refund(actors.funder, 77)
