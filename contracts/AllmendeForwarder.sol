@@ -32,6 +32,17 @@ contract AllmendeForwarder is ERC2771Forwarder, IAllmendeForwarder {
         super.executeBatch(requests, refundReceiver);
     }
 
+    /// @inheritdoc IAllmendeForwarder
+    function simulate(address from, address to, uint256 gas, bytes calldata data) external {
+        (bool success, bytes memory result) = to.call{gas: gas}(abi.encodePacked(data, from));
+        if (!success) {
+            assembly ("memory-safe") {
+                revert(add(result, 0x20), mload(result))
+            }
+        }
+        revert AllmendeForwarderSimulated(result);
+    }
+
     function _requireRelayer() private view {
         if (!roles.hasRole(RoleIds.RELAYER, msg.sender)) {
             revert AllmendeForwarderUnauthorizedRelayer(msg.sender);

@@ -61,3 +61,7 @@ class UnknownRevert(ContractRevert):
     """A revert whose data matches no error in any Allmende ABI."""
 
     field_names = ("data",)
+
+
+class InconsistentEvents(LedgerError):
+    """The events contradict each other: rebuilding the state from them found a mismatch."""

@@ -1,8 +1,9 @@
 """ERC-2771 meta-transactions: a user signs a request with their own key, a relayer submits it.
 
 The on-chain sender of a forwarded call is the user's address, never the relayer's. OpenZeppelin's
-forwarder swallows the inner revert data, so a request is first simulated exactly as the forwarder
-would call it (from the forwarder, with the user's address appended) to raise the typed error.
+forwarder reports a failed inner call only as `FailedCall`, so a request is first simulated with the
+Allmende forwarder's `simulate` (the same call from the forwarder, always reverting) to raise the
+typed error of the inner call.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 
 from ledger.contracts import ContractClient
+from ledger.exceptions import TransactionError
+from ledger.revert_errors import AllmendeForwarderSimulated
 from ledger.transactions import TxResult
 
 DEFAULT_REQUEST_GAS = 1_000_000
@@ -111,15 +114,13 @@ class Forwarder:
         return ForwardRequest(account.address, to, 0, gas, nonce, deadline, data, signature)
 
     def simulate(self, request: ForwardRequest) -> bytes:
-        """Run the inner call as the forwarder would; raises the typed revert if it fails."""
-        return self.sender.call(
-            {
-                "from": self.client.address,
-                "to": request.to,
-                "data": HexBytes(request.data + HexBytes(request.sender)),
-                "gas": request.gas,
-            }
-        )
+        """Run the inner call as the forwarder would; returns its result or raises its typed revert."""
+        data = self.client.encode("simulate", request.sender, request.to, request.gas, request.data)
+        try:
+            self.sender.call({"to": self.client.address, "data": data})
+        except AllmendeForwarderSimulated as done:
+            return bytes(done.returnData)
+        raise TransactionError("the forwarder's simulate returned instead of reverting")
 
     def execute(self, relayer: LocalAccount, request: ForwardRequest, *, gas: int | None = None) -> TxResult:
         """Simulate, then have `relayer` submit the request; returns the mined result."""

@@ -24,6 +24,14 @@ class AccessControlUnauthorizedAccount(ContractRevert):
     field_names = ("account", "neededRole")
 
 
+class AllmendeForwarderSimulated(ContractRevert):
+    """A simulated request succeeded; `returnData` is what its call returned."""
+
+    signature = "AllmendeForwarderSimulated(bytes)"
+    selector = bytes.fromhex("fda9c16c")
+    field_names = ("returnData",)
+
+
 class AllmendeForwarderUnauthorizedRelayer(ContractRevert):
     """`relayer` submitted forwarded requests without holding the relayer role."""
 
@@ -339,6 +347,7 @@ class StringTooLong(ContractRevert):
 ERRORS: tuple[type[ContractRevert], ...] = (
     AccessControlBadConfirmation,
     AccessControlUnauthorizedAccount,
+    AllmendeForwarderSimulated,
     AllmendeForwarderUnauthorizedRelayer,
     ERC20InsufficientAllowance,
     ERC20InsufficientBalance,

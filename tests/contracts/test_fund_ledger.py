@@ -82,7 +82,12 @@ def test_deposit_records_lot_and_takes_the_money(system: Allmende, actors: Actor
         "expiry": expiry,
     }
     lot = system.funds.lot(1)
-    assert (lot.funder, lot.amount, lot.unallocated, lot.refunded) == (actors.funder.address, 250 * EUR, 250 * EUR, False)
+    assert (lot.funder, lot.amount, lot.unallocated, lot.refunded) == (
+        actors.funder.address,
+        250 * EUR,
+        250 * EUR,
+        False,
+    )
     assert system.balance(actors.funder.address) == before - 250 * EUR
     assert system.balance(system.funds.address) == 250 * EUR
 
@@ -341,7 +346,11 @@ def test_reject_and_cancel_tranche(system: Allmende, actors: Actors) -> None:
     system.funds.request_tranche(actors.ngo, program, EUR)
     reason = b"\x33" * 32
     r = system.funds.reject_tranche(actors.approver, 1, reason)
-    assert r.event("TrancheRejected").args == {"trancheId": 1, "approver": actors.approver.address, "reasonHash": reason}
+    assert r.event("TrancheRejected").args == {
+        "trancheId": 1,
+        "approver": actors.approver.address,
+        "reasonHash": reason,
+    }
     with pytest.raises(FundLedgerTrancheNotPending):
         system.funds.approve_tranche(actors.approver, 1)
     with pytest.raises(FundLedgerNotProgramNgo):
@@ -366,7 +375,9 @@ def test_reject_tranche_reverts_for_requester_and_non_approver(system: Allmende,
 # --- disbursement -------------------------------------------------------------------------
 
 
-def test_disburse_pays_recipients_and_traces_lots_first_in_first_out(system: Allmende, actors: Actors) -> None:
+def test_disburse_pays_recipients_and_traces_lots_first_in_first_out(
+    system: Allmende, actors: Actors
+) -> None:
     program = _program(system, actors.ngo)
     lot_a = _lot(system, actors.funder, 30 * EUR)
     lot_b = _lot(system, actors.funder2, 50 * EUR)
@@ -467,3 +478,37 @@ def test_refund_reverts_for_lot_without_expiry(system: Allmende, actors: Actors)
     assert err.value.expiry == 0
     with pytest.raises(FundLedgerUnknownLot):
         system.funds.refund(actors.funder, 77)
+
+
+# --- the state from events alone -------------------------------------------------------------
+
+
+def test_state_rebuilt_from_events_equals_contract_views(system: Allmende, actors: Actors) -> None:
+    from ledger.fund_events import rebuild_fund_state, trace_payments
+
+    program = _program(system, actors.ngo)
+    program2 = _program(system, actors.ngo2)
+    lot_a = _lot(system, actors.funder, 40 * EUR, expiry=system.chain.now() + DAY)
+    lot_b = _lot(system, actors.funder2, 60 * EUR, earmark=program)
+    system.funds.allocate(actors.funder, lot_a, program, 25 * EUR)
+    system.funds.allocate(actors.allocator, lot_a, program2, 10 * EUR)
+    system.funds.allocate(actors.funder2, lot_b, program, 60 * EUR)
+    system.funds.request_tranche(actors.ngo, program, 70 * EUR)
+    system.funds.approve_tranche(actors.approver, 1)
+    system.funds.request_tranche(actors.ngo, program, 5 * EUR)
+    system.funds.reject_tranche(actors.approver, 2)
+    carol, dave = Account.create().address, Account.create().address
+    system.funds.disburse(actors.ngo, program, [(carol, 20 * EUR), (dave, 10 * EUR)])
+    system.chain.advance_time(DAY)
+    system.funds.refund(actors.funder, lot_a)
+
+    events = system.events()
+    tokens = [system.token.address]
+    assert rebuild_fund_state(events) == system.funds.read_state(tokens)
+
+    payments = trace_payments(events)
+    assert [(p.recipient, p.amount) for p in payments] == [(carol, 20 * EUR), (dave, 10 * EUR)]
+    assert [(s.lot_id, s.funder, s.amount) for s in payments[0].sources] == [
+        (lot_a, actors.funder.address, 20 * EUR)
+    ]
+    assert [(s.lot_id, s.amount) for s in payments[1].sources] == [(lot_a, 5 * EUR), (lot_b, 5 * EUR)]

@@ -1,0 +1,210 @@
+"""Rebuild the fund ledger from its events alone, and trace every payment to the lots that paid it.
+
+An auditor needs nothing but a chain endpoint and the address book: `rebuild_fund_state` replays
+the FundLedger events, re-running the first-in-first-out draw the contract performs, and fails
+loudly when an event disagrees with what the replay computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ledger.events import Event
+from ledger.exceptions import InconsistentEvents
+from ledger.fund_ledger import Allocation, FundState, Lot, Program, Tranche, TrancheStatus
+
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+@dataclass(frozen=True)
+class Source:
+    """The part of a payment one lot paid."""
+
+    lot_id: int
+    funder: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Payment:
+    """One disbursement to one pseudonymous recipient, with the lots that paid it."""
+
+    batch_id: int
+    program_id: int
+    recipient: str
+    amount: int
+    transaction_hash: str
+    sources: tuple[Source, ...]
+
+
+@dataclass
+class _Replay:
+    state: FundState = field(default_factory=FundState)
+    draws: list[tuple[int, int, int]] = field(default_factory=list)  # (allocation, lot, amount)
+    batch_draws: list[tuple[int, int, int]] = field(default_factory=list)  # of the open batch
+    batch_unpaid: int = 0  # what the open batch has still to pay out
+    payments: list[Event] = field(default_factory=list)
+    traced: list[Payment] = field(default_factory=list)
+
+    def apply(self, e: Event) -> None:
+        handler = getattr(self, "_on_" + e.name, None)
+        if handler is not None:
+            handler(e, e.args)
+
+    def _on_TokenAllowed(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        self.state.allowed_tokens[a["token"]] = a["allowed"]
+
+    def _on_LotDeposited(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        s = self.state
+        s.lots[a["lotId"]] = Lot(
+            a["funder"], a["expiry"], a["earmark"], a["token"], False, a["amount"], a["amount"]
+        )
+        s.lot_allocations[a["lotId"]] = []
+
+    def _on_ProgramCreated(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        self.state.programs[a["programId"]] = Program(a["ngo"], 0, a["token"], 0, 0, 0, a["metadataHash"])
+        self.state.program_allocations[a["programId"]] = []
+
+    def _on_Allocated(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        s = self.state
+        lot, program = s.lots[a["lotId"]], s.programs[a["programId"]]
+        lot.unallocated -= a["amount"]
+        program.allocated += a["amount"]
+        s.allocations[a["allocationId"]] = Allocation(a["lotId"], a["programId"], a["amount"], 0)
+        s.lot_allocations[a["lotId"]].append(a["allocationId"])
+        s.program_allocations[a["programId"]].append(a["allocationId"])
+
+    def _on_TrancheRequested(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        self.state.tranches[a["trancheId"]] = Tranche(
+            a["programId"],
+            TrancheStatus.REQUESTED,
+            a["requester"],
+            ZERO_ADDRESS,
+            a["amount"],
+            a["milestoneHash"],
+        )
+
+    def _on_TrancheApproved(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        t = self.state.tranches[a["trancheId"]]
+        t.status, t.approver = TrancheStatus.APPROVED, a["approver"]
+        self.state.programs[t.program_id].released += t.amount
+
+    def _on_TrancheRejected(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        t = self.state.tranches[a["trancheId"]]
+        t.status, t.approver = TrancheStatus.REJECTED, a["approver"]
+
+    def _on_TrancheCancelled(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        self.state.tranches[a["trancheId"]].status = TrancheStatus.CANCELLED
+
+    def _on_AllocationDrawn(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        self.draws.append((a["allocationId"], a["lotId"], a["amount"]))
+
+    def _on_BatchDisbursed(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        s = self.state
+        program = s.programs[a["programId"]]
+        expected = _fifo_draw(s, a["programId"], a["total"])
+        if expected != self.draws:
+            raise InconsistentEvents(
+                f"batch {a['batchId']}: drawn {self.draws}, first-in-first-out gives {expected}"
+            )
+        program.disbursed += a["total"]
+        s.batch_count = a["batchId"]
+        self.batch_draws, self.batch_unpaid, self.draws = self.draws, a["total"], []
+
+    def _on_Disbursed(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        self.payments.append(e)
+        self.batch_unpaid -= a["amount"]
+        if self.batch_unpaid == 0:
+            self.traced.extend(_trace(self.payments, self.batch_draws, self.state))
+            self.batch_draws, self.payments = [], []
+
+    def _on_AllocationReturned(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        s = self.state
+        allocation, program = s.allocations[a["allocationId"]], s.programs[a["programId"]]
+        allocation.amount -= a["amount"]
+        program.allocated -= a["amount"]
+        program.released = min(program.released, program.allocated)
+        if program.released != a["releasedAfter"]:
+            raise InconsistentEvents(f"allocation {a['allocationId']}: released {program.released} != event")
+
+    def _on_LotRefunded(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        lot = self.state.lots[a["lotId"]]
+        lot.refunded, lot.unallocated = True, 0
+
+
+def _fifo_draw(s: FundState, program_id: int, total: int) -> list[tuple[int, int, int]]:
+    """Draw `total` from the program's allocations as the contract does; moves the cursor."""
+    program = s.programs[program_id]
+    queue = s.program_allocations[program_id]
+    draws = []
+    remaining = total
+    while remaining:
+        if program.draw_cursor >= len(queue):
+            raise InconsistentEvents(f"program {program_id} disbursed more than was allocated")
+        allocation_id = queue[program.draw_cursor]
+        allocation = s.allocations[allocation_id]
+        free = allocation.amount - allocation.drawn
+        take = min(free, remaining)
+        if take:
+            allocation.drawn += take
+            remaining -= take
+            draws.append((allocation_id, allocation.lot_id, take))
+        if take == free:
+            program.draw_cursor += 1
+    return draws
+
+
+def _trace(payments: list[Event], draws: list[tuple[int, int, int]], s: FundState) -> list[Payment]:
+    """Split a batch's payments over its draws, both in order."""
+    pool = [[lot_id, amount] for _, lot_id, amount in draws]
+    out = []
+    for p in payments:
+        need, sources = p.args["amount"], []
+        while need:
+            lot_id, left = pool[0]
+            take = min(need, left)
+            sources.append(Source(lot_id, s.lots[lot_id].funder, take))
+            need -= take
+            pool[0][1] -= take
+            if pool[0][1] == 0:
+                pool.pop(0)
+        out.append(
+            Payment(
+                p.args["batchId"],
+                p.args["programId"],
+                p.args["recipient"],
+                p.args["amount"],
+                p.transaction_hash,
+                tuple(_merge(sources)),
+            )
+        )
+    return out
+
+
+def _merge(sources: list[Source]) -> list[Source]:
+    merged: dict[int, Source] = {}
+    for src in sources:
+        prev = merged.get(src.lot_id)
+        merged[src.lot_id] = Source(src.lot_id, src.funder, src.amount + (prev.amount if prev else 0))
+    return list(merged.values())
+
+
+def _fund_events(events: Iterable[Event]) -> list[Event]:
+    return [e for e in events if e.contract == "FundLedger"]
+
+
+def rebuild_fund_state(events: Iterable[Event]) -> FundState:
+    """The fund ledger's state, from its events alone (events in chain order)."""
+    replay = _Replay()
+    for e in _fund_events(events):
+        replay.apply(e)
+    return replay.state
+
+
+def trace_payments(events: Iterable[Event]) -> list[Payment]:
+    """Every disbursement with the lots (and so the funders) that paid it."""
+    replay = _Replay()
+    for e in _fund_events(events):
+        replay.apply(e)
+    return replay.traced
