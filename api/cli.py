@@ -1,0 +1,89 @@
+"""The `allmende` command line: compile, devnet, deploy, audit and bench."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Allmende: transparent aid and participatory budgeting on a permissioned ledger.")
+console = Console()
+
+DataDir = Annotated[Path, typer.Option(help="Where the embedded chain and the address book live.")]
+
+
+@app.command()
+def compile() -> None:
+    """Compile the contracts with the pinned solc and rewrite the committed artifacts."""
+    from ledger._errorgen import write_module
+    from ledger.compiler import write_artifacts
+
+    for path in write_artifacts():
+        console.print(f"wrote {path}")
+    console.print(f"wrote {write_module()}")
+
+
+@app.command()
+def devnet(data_dir: DataDir = Path(".allmende")) -> None:
+    """Run the embedded devnet: deploy, play the demo once, print where the money went."""
+    from scripts.devnet import run_devnet
+
+    if not run_devnet(data_dir, console):
+        raise typer.Exit(1)
+
+
+@app.command()
+def deploy(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC endpoint of the chain.")],
+    key_file: Annotated[Path, typer.Option(help="File holding the deployer's hex private key.")],
+    book: Annotated[Path, typer.Option(help="Address book to write (kept if it exists).")] = Path(
+        "address-book.json"
+    ),
+) -> None:
+    """Deploy the system (idempotently) to an external chain and write its address book."""
+    from ledger.rpc import RpcChain
+    from ledger.system import deploy as deploy_system
+
+    key = key_file.read_text(encoding="utf-8").strip()
+    chain = RpcChain(rpc, [key])
+    result = deploy_system(chain, chain.accounts[0], book)
+    for name, d in result.contracts.items():
+        console.print(f"{name:20} {d.address} (block {d.deploy_block})")
+
+
+@app.command()
+def audit(
+    rpc: Annotated[str | None, typer.Option(help="JSON-RPC endpoint; default: the embedded chain.")] = None,
+    book: Annotated[Path | None, typer.Option(help="Address book of the deployment.")] = None,
+    data_dir: DataDir = Path(".allmende"),
+) -> None:
+    """Rebuild the fund ledger from events alone and compare it with the contracts' views."""
+    from ledger.system import Allmende
+    from scripts.devnet import BOOK_FILE, summary
+
+    book_path = book or data_dir / BOOK_FILE
+    if rpc is not None:
+        from ledger.rpc import RpcChain
+
+        ok = summary(Allmende.connect(RpcChain(rpc, []), book_path), console)
+    else:
+        from ledger.embedded import EmbeddedChain
+
+        with EmbeddedChain.open(data_dir / "chain") as chain:
+            ok = summary(Allmende.connect(chain, book_path), console)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def bench() -> None:
+    """Measure gas and throughput; writes benchmarks/results.json and docs/benchmarks.md."""
+    from scripts.bench import main
+
+    main()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,147 @@
+"""The embedded devnet: deploy (idempotently), play the demo scenario once, print a summary.
+
+The chain stays on disk under the data directory, so the next start resumes where this one ended.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from rich.console import Console
+from rich.table import Table
+
+from ledger.chain import Chain
+from ledger.fund_events import rebuild_fund_state, trace_payments
+from ledger.roles import Role
+from ledger.system import Allmende
+
+EUR = 1_000_000
+DAY = 86_400
+BOOK_FILE = "address-book.json"
+
+
+@dataclass(frozen=True)
+class DemoCast:
+    """Operator-held accounts that play the demo's organisations."""
+
+    admin: LocalAccount
+    treasurer: LocalAccount
+    foundation: LocalAccount  # a funder
+    city: LocalAccount  # another funder
+    ngo: LocalAccount
+    approver: LocalAccount
+    relayer: LocalAccount
+
+    @classmethod
+    def from_chain(cls, chain: Chain) -> DemoCast:
+        """The first seven funded accounts of the chain."""
+        if len(chain.accounts) < 7:
+            raise ValueError("the demo needs seven funded operator accounts")
+        return cls(*chain.accounts[:7])
+
+
+def _h(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+def play_demo(system: Allmende, cast: DemoCast) -> None:
+    """A month of a food-aid program: deposits, allocation, a tranche, a disbursement, a refund."""
+    c = cast
+    for role, who in [
+        (Role.TREASURER, c.treasurer),
+        (Role.FUNDER, c.foundation),
+        (Role.FUNDER, c.city),
+        (Role.NGO, c.ngo),
+        (Role.APPROVER, c.approver),
+        (Role.ALLOCATOR, c.admin),
+        (Role.RELAYER, c.relayer),
+    ]:
+        system.grant(c.admin, role, who.address)
+    token = system.token.address
+    for funder, amount in ((c.foundation, 50_000 * EUR), (c.city, 20_000 * EUR)):
+        system.mint(c.treasurer, funder.address, amount, _h(f"bank receipt {funder.address}"))
+        system.approve(funder, system.funds.address, amount)
+
+    food = system.funds.create_program(c.ngo, token, _h("Lebensmittelhilfe Nord")).event("ProgramCreated")
+    program = food.args["programId"]
+    now = system.chain.now()
+    lot_a = system.funds.deposit(c.foundation, token, 30_000 * EUR, earmark=program, expiry=now + 30 * DAY)
+    lot_b = system.funds.deposit(c.city, token, 15_000 * EUR)
+    lot_a_id = lot_a.event("LotDeposited").args["lotId"]
+    lot_b_id = lot_b.event("LotDeposited").args["lotId"]
+    system.funds.allocate(c.foundation, lot_a_id, program, 12_000 * EUR)
+    system.funds.allocate(c.admin, lot_b_id, program, 10_000 * EUR)
+    tranche = system.funds.request_tranche(c.ngo, program, 15_000 * EUR, _h("milestone 1: 300 households"))
+    system.funds.approve_tranche(c.approver, tranche.event("TrancheRequested").args["trancheId"])
+    households = [Account.create().address for _ in range(40)]
+    system.funds.disburse(c.ngo, program, [(h, 350 * EUR) for h in households], _h("November payments"))
+    system.chain.advance_time(31 * DAY)
+    system.funds.refund(c.admin, lot_a_id)
+
+
+def summary(system: Allmende, console: Console) -> bool:
+    """Print where the money is and whether the events rebuild the state; True when they do."""
+    events = system.events()
+    rebuilt = rebuild_fund_state(events)
+    on_chain = system.funds.read_state([system.token.address])
+    payments = trace_payments(events)
+
+    contracts = Table(title=f"Allmende on chain {system.chain.chain_id}")
+    contracts.add_column("contract")
+    contracts.add_column("address")
+    contracts.add_column("block", justify="right")
+    for name, d in system.book.contracts.items():
+        contracts.add_row(name, d.address, str(d.deploy_block))
+    console.print(contracts)
+
+    lots = Table(title="Lots (funders' deposits)")
+    for col in ("lot", "funder", "deposited €", "unallocated €", "earmark", "refunded"):
+        lots.add_column(col)
+    for lot_id, lot in on_chain.lots.items():
+        lots.add_row(
+            str(lot_id), lot.funder[:10] + "…", f"{lot.amount / EUR:,.2f}", f"{lot.unallocated / EUR:,.2f}",
+            str(lot.earmark or "-"), "yes" if lot.refunded else "no",
+        )
+    console.print(lots)
+
+    programs = Table(title="Programs")
+    for col in ("program", "allocated €", "released €", "disbursed €"):
+        programs.add_column(col)
+    for pid, p in on_chain.programs.items():
+        programs.add_row(str(pid), f"{p.allocated / EUR:,.2f}", f"{p.released / EUR:,.2f}", f"{p.disbursed / EUR:,.2f}")
+    console.print(programs)
+
+    by_lot: dict[int, int] = {}
+    for payment in payments:
+        for src in payment.sources:
+            by_lot[src.lot_id] = by_lot.get(src.lot_id, 0) + src.amount
+    console.print(
+        f"{len(payments)} payments to pseudonymous accounts, traced to lots: "
+        + ", ".join(f"lot {k}: {v / EUR:,.2f} €" for k, v in sorted(by_lot.items()))
+    )
+    ok = rebuilt == on_chain
+    console.print(
+        f"audit: {len(events)} events rebuild the fund ledger's state: "
+        + ("[green]matches the contract[/green]" if ok else "[red]MISMATCH[/red]")
+    )
+    return ok
+
+
+def run_devnet(data_dir: Path, console: Console | None = None) -> bool:
+    """Open (or create) the durable embedded chain, deploy, play the demo once, print the summary."""
+    from ledger.embedded import EmbeddedChain
+
+    console = console or Console()
+    with EmbeddedChain.open(data_dir / "chain") as chain:
+        cast = DemoCast.from_chain(chain)
+        system = Allmende.deploy(chain, cast.admin, data_dir / BOOK_FILE)
+        if system.funds.counts()[0] == 0:
+            console.print("playing the demo scenario …")
+            play_demo(system, cast)
+        else:
+            console.print(f"resumed the chain in {data_dir} at block {chain.web3.eth.block_number}")
+        return summary(system, console)
