@@ -1,0 +1,169 @@
+"""Benchmarks: gas of the fund ledger's operations and the embedded chain's throughput.
+
+Writes `benchmarks/results.json` (a flat object: metric name -> number) and `docs/benchmarks.md`.
+Throughput is reported with its in-memory baseline measured in the same process.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eth_account import Account
+
+from ledger.embedded import EmbeddedChain
+from ledger.roles import Role
+from ledger.system import Allmende
+from ledger.transactions import TransactionSender
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results.json"
+REPORT = ROOT / "docs" / "benchmarks.md"
+EUR = 1_000_000
+THROUGHPUT_TXS = 500
+TRANSFER_GAS = 60_000
+
+
+def _setup(chain: EmbeddedChain) -> tuple[Allmende, list]:  # type: ignore[type-arg]
+    admin, treasurer, funder, ngo, approver = chain.accounts[:5]
+    system = Allmende.deploy(chain, admin)
+    for role, who in [
+        (Role.TREASURER, treasurer),
+        (Role.FUNDER, funder),
+        (Role.NGO, ngo),
+        (Role.APPROVER, approver),
+    ]:
+        system.grant(admin, role, who.address)
+    system.mint(treasurer, funder.address, 10_000_000 * EUR)
+    system.approve(funder, system.funds.address, 2**256 - 1)
+    return system, [admin, treasurer, funder, ngo, approver]
+
+
+def fund_ledger_gas() -> dict[str, float]:
+    """Gas of deposit, allocate, tranche release and batch disbursement to fresh recipients."""
+    chain = EmbeddedChain.open(None)
+    system, (_, _, funder, ngo, approver) = _setup(chain)
+    token = system.token.address
+    program = system.funds.create_program(ngo, token).event("ProgramCreated").args["programId"]
+    system.funds.deposit(funder, token, 1_000 * EUR)  # first lot: counters and balances warm
+    deposit = system.funds.deposit(funder, token, 5_000_000 * EUR, expiry=chain.now() + 365 * 86_400)
+    lot = deposit.event("LotDeposited").args["lotId"]
+    system.funds.allocate(funder, 1, program, 10 * EUR)
+    allocate = system.funds.allocate(funder, lot, program, 4_000_000 * EUR)
+    request = system.funds.request_tranche(ngo, program, 3_000_000 * EUR)
+    release = system.funds.approve_tranche(approver, request.event("TrancheRequested").args["trancheId"])
+    system.funds.disburse(ngo, program, [(Account.create().address, EUR)])  # first batch: counters warm
+    out = {
+        "gas.deposit": deposit.gas_used,
+        "gas.allocate": allocate.gas_used,
+        "gas.request_tranche": request.gas_used,
+        "gas.release_tranche": release.gas_used,
+    }
+    for size in (1, 10, 100):
+        payments = [(Account.create().address, 100 * EUR) for _ in range(size)]
+        result = system.funds.disburse(ngo, program, payments)
+        out[f"gas.disburse_per_recipient.batch{size}"] = round(result.gas_used / size, 1)
+    chain.close()
+    return out
+
+
+def _throughput(chain: EmbeddedChain) -> float:
+    """Signed ERC-20 transfers per second, each mined in its own block, explicit gas."""
+    system, (_, _, funder, _, _) = _setup(chain)
+    sender = TransactionSender(chain)
+    recipients = [Account.create().address for _ in range(10)]
+    calls = [system.token.encode("transfer", recipients[i % 10], 1) for i in range(THROUGHPUT_TXS)]
+    sender.send(funder, system.token.address, calls[0], gas=TRANSFER_GAS)  # warm caches
+    start = time.perf_counter()
+    for data in calls:
+        sender.send(funder, system.token.address, data, gas=TRANSFER_GAS)
+    return THROUGHPUT_TXS / (time.perf_counter() - start)
+
+
+def chain_throughput() -> dict[str, float]:
+    """Durable vs in-memory embedded chain, measured back to back in this process."""
+    memory = EmbeddedChain.open(None)
+    memory_tps = _throughput(memory)
+    memory.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        durable = EmbeddedChain.open(Path(tmp))
+        durable_tps = _throughput(durable)
+        head = durable.web3.eth.block_number
+        durable.close()
+        size = sum(p.stat().st_size for p in Path(tmp).iterdir() if p.is_file())
+    return {
+        "chain.embedded_tx_per_s": round(durable_tps, 1),
+        "chain.embedded_memory_tx_per_s": round(memory_tps, 1),
+        "chain.embedded_durable_vs_memory": round(durable_tps / memory_tps, 3),
+        "chain.embedded_disk_bytes_per_block": round(size / head),
+    }
+
+
+TARGETS: dict[str, tuple[str, float]] = {
+    "gas.disburse_per_recipient.batch100": ("<=", 35_000),
+    "chain.embedded_durable_vs_memory": (">=", 0.8),
+}
+
+
+def _meets(metric: str, value: float) -> str:
+    if metric not in TARGETS:
+        return ""
+    op, bound = TARGETS[metric]
+    ok = value <= bound if op == "<=" else value >= bound
+    return f"{op} {bound:g}: {'met' if ok else 'NOT met'}"
+
+
+def write_report(results: dict[str, float], seconds: float) -> None:
+    """Write the JSON results and the Markdown report."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    merged = {**existing, **results}
+    RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`scripts/bench.py`); do not edit by hand.",
+        "",
+        f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {seconds:.0f} s",
+        f"- machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}",
+        f"- throughput: {THROUGHPUT_TXS} signed ERC-20 transfers, one block each, explicit gas;"
+        " durable and in-memory chains measured back to back in one process",
+        "- gas: fresh recipients (a zero balance becomes non-zero) for every disbursement",
+        "",
+        "| metric | value | target |",
+        "|---|---:|---|",
+    ]
+    for metric, value in sorted(merged.items()):
+        lines.append(f"| `{metric}` | {value:,} | {_meets(metric, value)} |")
+    lines += [
+        "",
+        "For comparison: a plain ERC-20 transfer to a fresh holder costs 51,553 gas on this EVM as a",
+        "transaction of its own; Rahat's published disbursement costs 157k-173k gas per beneficiary.",
+        "",
+    ]
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text("\n".join(lines))
+
+
+SUITES: list[Callable[[], dict[str, float]]] = [fund_ledger_gas, chain_throughput]
+
+
+def main() -> dict[str, float]:
+    """Run every benchmark suite and write the report."""
+    start = time.perf_counter()
+    results: dict[str, float] = {}
+    for suite in SUITES:
+        results.update(suite())
+    write_report(results, time.perf_counter() - start)
+    for metric, value in sorted(results.items()):
+        print(f"{metric:45} {value:>14,} {_meets(metric, value)}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
