@@ -1,7 +1,9 @@
 """A py-evm key-value database in one SQLite file.
 
 Every write goes into one open SQLite transaction; `commit()` makes the writes so far
-durable. Reads use the same connection, so they see uncommitted writes.
+durable. Reads use the same connection, so they see uncommitted writes. A small
+write-through cache in front answers most reads (py-evm reads the same trie nodes over and
+over); `rollback()` empties it.
 
 Durability (WAL journal):
 
@@ -35,10 +37,14 @@ class SqliteDB(BaseDB):
     Not thread-safe: the caller serializes access (one connection, one open transaction).
     """
 
-    def __init__(self, path: Path | str, *, synchronous: Synchronous = "NORMAL") -> None:
+    def __init__(
+        self, path: Path | str, *, synchronous: Synchronous = "NORMAL", cache_entries: int = 8192
+    ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.path = Path(path)
+        self._cache: dict[bytes, bytes] = {}
+        self._cache_entries = cache_entries
         # Owner-only; SQLite gives the -wal and -shm files the same mode.
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         # isolation_level=None: no implicit transactions; we BEGIN and COMMIT ourselves.
@@ -64,27 +70,37 @@ class SqliteDB(BaseDB):
             conn.execute("BEGIN")
         return conn
 
+    def _remember(self, key: bytes, value: bytes) -> None:
+        if len(self._cache) >= self._cache_entries:
+            del self._cache[next(iter(self._cache))]  # oldest first
+        self._cache[key] = value
+
     def __getitem__(self, key: bytes) -> bytes:
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
         row = self._db.execute(_GET, (key,)).fetchone()
         if row is None:
             raise KeyError(key)
         value: bytes = row[0]
+        self._remember(key, value)
         return value
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self._write().execute(_PUT, (key, value))
+        self._cache.pop(key, None)
+        self._remember(key, value)
 
     def __delitem__(self, key: bytes) -> None:
+        self._cache.pop(key, None)
         if self._write().execute(_DELETE, (key,)).rowcount == 0:
             raise KeyError(key)
 
     def _exists(self, key: bytes) -> bool:
+        if key in self._cache:
+            return True
         return self._db.execute(_EXISTS, (key,)).fetchone() is not None
-
-    @property
-    def has_uncommitted(self) -> bool:
-        """True while writes are waiting for `commit()`."""
-        return self._conn is not None and self._conn.in_transaction
 
     def commit(self) -> None:
         """Make all writes so far durable (see the module docstring for how durable)."""
@@ -93,6 +109,7 @@ class SqliteDB(BaseDB):
 
     def rollback(self) -> None:
         """Drop all writes since the last `commit()`."""
+        self._cache.clear()  # it may hold some of them
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 

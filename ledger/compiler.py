@@ -99,7 +99,7 @@ def _native_solc() -> Path | None:
 
         for version in solcx.get_installed_solc_versions():
             if str(version) == SOLC_VERSION:
-                return Path(solcx.get_executable(version))
+                return Path(solcx.install.get_executable(version))
     except Exception:  # py-solc-x is optional at run time
         pass
     found = shutil.which("solc")

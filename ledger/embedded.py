@@ -111,6 +111,10 @@ class DurablePyEVMBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is 
         self.commit()
         return result
 
+    def apply_withdrawals(self, withdrawals_list: list[dict[str, int | str]]) -> None:
+        super().apply_withdrawals(withdrawals_list)  # mines a block, bypassing mine_blocks
+        self.commit()
+
     def revert_to_snapshot(self, snapshot: bytes) -> None:
         # Rewrites the stored canonical head; an uncommitted revert would come back
         # to life after a crash.

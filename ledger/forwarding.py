@@ -13,7 +13,6 @@ from typing import Any
 
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
 
 from ledger.contracts import ContractClient
 from ledger.exceptions import TransactionError
@@ -119,7 +118,7 @@ class Forwarder:
         try:
             self.sender.call({"to": self.client.address, "data": data})
         except AllmendeForwarderSimulated as done:
-            return bytes(done.returnData)
+            return bytes(done.fields["returnData"])
         raise TransactionError("the forwarder's simulate returned instead of reverting")
 
     def execute(self, relayer: LocalAccount, request: ForwardRequest, *, gas: int | None = None) -> TxResult:

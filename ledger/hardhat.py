@@ -66,9 +66,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _config_text(chain_id: int, hardfork: str) -> str:
-    network = json.dumps({"hardhat": {"chainId": chain_id, "hardfork": hardfork}})
-    return f"module.exports = {{networks: {network}}};\n"
+def _config_text(chain_id: int, hardfork: str, throw_on_transaction_failures: bool) -> str:
+    network: dict[str, object] = {"chainId": chain_id, "hardfork": hardfork}
+    if not throw_on_transaction_failures:
+        network["throwOnTransactionFailures"] = False
+    return f"module.exports = {{networks: {json.dumps({'hardhat': network})}}};\n"
 
 
 class HardhatNode:
@@ -76,6 +78,12 @@ class HardhatNode:
 
     `url` is the JSON-RPC endpoint and `private_keys` the keys of the node's funded accounts.
     Hardhat's output goes to `log_path` (in the node's temporary folder, deleted on stop).
+
+    Hardhat mines every transaction as it arrives and, by default, answers
+    `eth_sendRawTransaction` of a failing transaction with an error (carrying the revert data
+    and the mined transaction's hash) instead of the hash. With
+    `throw_on_transaction_failures=False` it behaves like Besu or geth: it returns the hash
+    and the receipt has status 0.
     """
 
     def __init__(
@@ -86,6 +94,7 @@ class HardhatNode:
         port: int | None = None,
         chain_id: int = CHAIN_ID,
         hardfork: str = HARDFORK,
+        throw_on_transaction_failures: bool = True,
         startup_timeout: float = 60.0,
         stop_timeout: float = 10.0,
     ) -> None:
@@ -93,6 +102,7 @@ class HardhatNode:
         self.host = host
         self.chain_id = chain_id
         self.hardfork = hardfork
+        self.throw_on_transaction_failures = throw_on_transaction_failures
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self._requested_port = port
@@ -131,7 +141,9 @@ class HardhatNode:
         path = self.log_path
         if path is None or not path.exists():
             return ""
-        return path.read_text(encoding="utf-8", errors="replace")[-max_chars:]
+        with path.open("rb") as log:  # hardhat logs every RPC call: read the end only
+            log.seek(max(0, path.stat().st_size - 4 * max_chars))
+            return log.read().decode("utf-8", errors="replace")[-max_chars:]
 
     def chain(self, *, timeout: float = 30.0) -> RpcChain:
         """An `RpcChain` on this node that signs with all its funded accounts."""
@@ -144,7 +156,9 @@ class HardhatNode:
         node, script = self._executables()
         self._tmp = tempfile.TemporaryDirectory(prefix="allmende-hardhat-")
         config = Path(self._tmp.name) / "hardhat.config.js"
-        config.write_text(_config_text(self.chain_id, self.hardfork), encoding="utf-8")
+        config.write_text(
+            _config_text(self.chain_id, self.hardfork, self.throw_on_transaction_failures), encoding="utf-8"
+        )
         attempts = 1 if self._requested_port is not None else _PORT_ATTEMPTS
         try:
             for attempt in range(1, attempts + 1):

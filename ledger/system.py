@@ -37,7 +37,7 @@ def _constructor_args(name: str, book: AddressBook, admin: str) -> list[Any]:
 
 def _deploy_data(sender: TransactionSender, name: str, args: list[Any]) -> bytes:
     artifact = load_artifact(name)
-    ctor = next((e for e in artifact.abi if e["type"] == "constructor"), {"inputs": []})
+    ctor: dict[str, Any] = next((e for e in artifact.abi if e["type"] == "constructor"), {"inputs": []})
     encoded = sender.web3.codec.encode([i["type"] for i in ctor["inputs"]], args)
     return bytes(HexBytes(artifact.bytecode)) + encoded
 

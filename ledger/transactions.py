@@ -18,7 +18,7 @@ from web3.exceptions import TimeExhausted
 
 from ledger.chain import Chain
 from ledger.events import Event, EventDecoder
-from ledger.exceptions import ContractRevert, TransactionError, UnknownRevert
+from ledger.exceptions import TransactionError, UnknownRevert
 from ledger.reverts import as_contract_revert
 
 GAS_HEADROOM = 1.25
@@ -151,12 +151,12 @@ class TransactionSender:
             events=self.decoder.decode_all(receipt["logs"]),
         )
 
-    def _replay_revert(self, tx: dict[str, Any], block_number: int, tx_hash: str) -> ContractRevert:
+    def _replay_revert(self, tx: dict[str, Any], block_number: int, tx_hash: str) -> Exception:
         """Re-run a failed transaction on its parent block to learn the revert reason."""
         replay = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
         try:
             self.web3.eth.call(replay, block_number - 1)  # type: ignore[arg-type]
-            error: ContractRevert = UnknownRevert("0x")  # the replay succeeded: out of gas, most likely
+            error: Exception = UnknownRevert("0x")  # the replay succeeded: out of gas, most likely
         except Exception as exc:
             error = _mapped(exc)
         error.transaction_hash = tx_hash  # type: ignore[attr-defined]

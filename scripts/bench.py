@@ -58,7 +58,7 @@ def fund_ledger_gas() -> dict[str, float]:
     request = system.funds.request_tranche(ngo, program, 3_000_000 * EUR)
     release = system.funds.approve_tranche(approver, request.event("TrancheRequested").args["trancheId"])
     system.funds.disburse(ngo, program, [(Account.create().address, EUR)])  # first batch: counters warm
-    out = {
+    out: dict[str, float] = {
         "gas.deposit": deposit.gas_used,
         "gas.allocate": allocate.gas_used,
         "gas.request_tranche": request.gas_used,

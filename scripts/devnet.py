@@ -103,8 +103,12 @@ def summary(system: Allmende, console: Console) -> bool:
         lots.add_column(col)
     for lot_id, lot in on_chain.lots.items():
         lots.add_row(
-            str(lot_id), lot.funder[:10] + "…", f"{lot.amount / EUR:,.2f}", f"{lot.unallocated / EUR:,.2f}",
-            str(lot.earmark or "-"), "yes" if lot.refunded else "no",
+            str(lot_id),
+            lot.funder[:10] + "…",
+            f"{lot.amount / EUR:,.2f}",
+            f"{lot.unallocated / EUR:,.2f}",
+            str(lot.earmark or "-"),
+            "yes" if lot.refunded else "no",
         )
     console.print(lots)
 
@@ -112,7 +116,9 @@ def summary(system: Allmende, console: Console) -> bool:
     for col in ("program", "allocated €", "released €", "disbursed €"):
         programs.add_column(col)
     for pid, p in on_chain.programs.items():
-        programs.add_row(str(pid), f"{p.allocated / EUR:,.2f}", f"{p.released / EUR:,.2f}", f"{p.disbursed / EUR:,.2f}")
+        programs.add_row(
+            str(pid), f"{p.allocated / EUR:,.2f}", f"{p.released / EUR:,.2f}", f"{p.disbursed / EUR:,.2f}"
+        )
     console.print(programs)
 
     by_lot: dict[int, int] = {}

@@ -24,14 +24,16 @@ MAX_TXS = 5_000  # a bound in case nobody kills us
 
 def _runtime() -> bytes:
     """On every call: slot0 += 1; emit Counted(slot0) (the new value as log data)."""
-    return bytes(
-        [0x60, COUNTER_SLOT, 0x54]  # PUSH1 slot; SLOAD
-        + [0x60, 0x01, 0x01, 0x80]  # PUSH1 1; ADD; DUP1
-        + [0x60, COUNTER_SLOT, 0x55]  # PUSH1 slot; SSTORE        (stack: counter)
-        + [0x60, 0x00, 0x52]  # PUSH1 0; MSTORE                   (memory[0:32] = counter)
-        + [0x7F, *COUNTED_TOPIC]  # PUSH32 topic
-        + [0x60, 0x20, 0x60, 0x00, 0xA1]  # PUSH1 32; PUSH1 0; LOG1(0, 32, topic)
-        + [0x00]  # STOP
+    return b"".join(
+        [
+            bytes([0x60, COUNTER_SLOT, 0x54]),  # PUSH1 slot; SLOAD
+            bytes([0x60, 0x01, 0x01, 0x80]),  # PUSH1 1; ADD; DUP1
+            bytes([0x60, COUNTER_SLOT, 0x55]),  # PUSH1 slot; SSTORE   (stack: counter)
+            bytes([0x60, 0x00, 0x52]),  # PUSH1 0; MSTORE              (memory[0:32] = counter)
+            bytes([0x7F]) + COUNTED_TOPIC,  # PUSH32 topic
+            bytes([0x60, 0x20, 0x60, 0x00, 0xA1]),  # PUSH1 32; PUSH1 0; LOG1(0, 32, topic)
+            bytes([0x00]),  # STOP
+        ]
     )
 
 
@@ -39,10 +41,12 @@ def counter_init_code() -> bytes:
     """Creation code: copy the runtime code (appended after it) to memory and return it."""
     runtime = _runtime()
     init_len = 11
-    init = bytes(
-        [0x60, len(runtime), 0x80]  # PUSH1 len; DUP1
-        + [0x60, init_len, 0x60, 0x00, 0x39]  # PUSH1 offset; PUSH1 0; CODECOPY(0, offset, len)
-        + [0x60, 0x00, 0xF3]  # PUSH1 0; RETURN(0, len)
+    init = b"".join(
+        [
+            bytes([0x60, len(runtime), 0x80]),  # PUSH1 len; DUP1
+            bytes([0x60, init_len, 0x60, 0x00, 0x39]),  # PUSH1 offset; PUSH1 0; CODECOPY
+            bytes([0x60, 0x00, 0xF3]),  # PUSH1 0; RETURN(0, len)
+        ]
     )
     assert len(init) == init_len
     return init + runtime
