@@ -7,6 +7,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IAllmendeRoles} from "./interfaces/IAllmendeRoles.sol";
 import {RoleIds} from "./libraries/RoleIds.sol";
 import {IFundLedger} from "./interfaces/IFundLedger.sol";
+import {IFundsReceiver} from "./interfaces/IFundsReceiver.sol";
 import {Permissioned} from "./Permissioned.sol";
 
 /// @title Allmende fund ledger
@@ -21,12 +22,23 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     mapping(uint48 => Tranche) private _tranches;
     mapping(uint48 lotId => uint48[]) private _lotAllocations;
     mapping(uint48 programId => uint48[]) private _programAllocations;
+    mapping(uint48 => Reservation) private _reservations;
+    mapping(uint48 batchId => ReceiverBatch) private _receiverBatches;
+    mapping(uint48 batchId => Draw[]) private _receiverBatchDraws;
+
+    /// @dev What one receiver batch took from one allocation, and how much of it came back.
+    struct Draw {
+        uint48 allocationId;
+        uint128 amount;
+        uint128 returned;
+    }
 
     uint48 private _lotCount;
     uint48 private _programCount;
     uint48 private _allocationCount;
     uint48 private _trancheCount;
     uint48 private _batchCount;
+    uint48 private _reservationCount;
 
     constructor(IAllmendeRoles roles_, address forwarder) Permissioned(roles_, forwarder) {}
 
@@ -88,24 +100,50 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
         if (sender != lot.funder && !roles.hasRole(RoleIds.ALLOCATOR, sender)) {
             revert FundLedgerNotLotAllocator(lotId, sender);
         }
-        if (amount == 0) revert FundLedgerZeroAmount();
-        if (lot.expiry != 0 && block.timestamp >= lot.expiry) revert FundLedgerLotExpired(lotId, lot.expiry);
-        if (lot.earmark != 0 && lot.earmark != programId) {
-            revert FundLedgerEarmarkMismatch(lotId, lot.earmark, programId);
-        }
-        if (lot.token != p.token) revert FundLedgerTokenMismatch(lot.token, p.token);
-        if (amount > lot.unallocated) revert FundLedgerInsufficientFunds(amount, lot.unallocated);
+        _takeFromLot(lotId, lot, programId, p.token, amount);
+        allocationId = _allocate(lotId, p, programId, amount, sender, 0);
+    }
 
+    /// @inheritdoc IFundLedger
+    function reserve(uint48 lotId, uint128 amount) external returns (uint48 reservationId) {
+        address holder = _msgSender();
+        _requireRole(RoleIds.ALLOCATOR, holder);
+        Lot storage lot = _lot(lotId);
+        _takeFromLot(lotId, lot, 0, address(0), amount);
+        reservationId = ++_reservationCount;
+        _reservations[reservationId] = Reservation({lotId: lotId, holder: holder, amount: amount});
+        emit Reserved(reservationId, lotId, holder, amount);
+    }
+
+    /// @inheritdoc IFundLedger
+    function allocateReserved(uint48 reservationId, uint48 programId, uint128 amount)
+        external
+        returns (uint48 allocationId)
+    {
+        address holder = _msgSender();
+        Reservation storage r = _heldReservation(reservationId, holder);
+        Program storage p = _program(programId);
+        address lotToken = _lots[r.lotId].token;
+        if (lotToken != p.token) revert FundLedgerTokenMismatch(lotToken, p.token);
+        if (amount == 0) revert FundLedgerZeroAmount();
+        if (amount > r.amount) revert FundLedgerInsufficientFunds(amount, r.amount);
         // Cannot underflow: checked just above.
         unchecked {
-            lot.unallocated -= amount;
+            r.amount -= amount;
         }
-        p.allocated += amount;
-        allocationId = ++_allocationCount;
-        _allocations[allocationId] = Allocation({lotId: lotId, programId: programId, amount: amount, drawn: 0});
-        _lotAllocations[lotId].push(allocationId);
-        _programAllocations[programId].push(allocationId);
-        emit Allocated(allocationId, lotId, programId, amount, sender);
+        allocationId = _allocate(r.lotId, p, programId, amount, holder, reservationId);
+    }
+
+    /// @inheritdoc IFundLedger
+    function releaseReservation(uint48 reservationId) external nonReentrant returns (uint128 amount) {
+        Reservation storage r = _heldReservation(reservationId, _msgSender());
+        amount = r.amount;
+        r.amount = 0;
+        Lot storage lot = _lots[r.lotId];
+        bool toFunder = lot.refunded;
+        if (!toFunder) lot.unallocated += amount;
+        emit ReservationReleased(reservationId, r.lotId, amount, toFunder);
+        if (toFunder && amount != 0) IERC20(lot.token).safeTransfer(lot.funder, amount);
     }
 
     /// @inheritdoc IFundLedger
@@ -183,7 +221,7 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
 
         batchId = ++_batchCount;
         p.disbursed += total;
-        _draw(programId, p, batchId, total);
+        _draw(programId, p, batchId, total, false);
         emit BatchDisbursed(batchId, programId, uint32(count), total, paymentReference);
 
         IERC20 token = IERC20(p.token);
@@ -191,6 +229,65 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
             token.safeTransfer(recipients[i], amounts[i]);
             emit Disbursed(programId, recipients[i], batchId, amounts[i]);
         }
+    }
+
+    /// @inheritdoc IFundLedger
+    function disburseTo(uint48 programId, address receiver, uint128 amount, bytes calldata data)
+        external
+        nonReentrant
+        returns (uint48 batchId)
+    {
+        Program storage p = _requireProgramNgo(programId, _msgSender());
+        if (receiver == address(0)) revert FundLedgerZeroRecipient(0);
+        if (amount == 0) revert FundLedgerZeroAmount();
+        uint128 available = p.released - p.disbursed;
+        if (amount > available) revert FundLedgerInsufficientFunds(amount, available);
+
+        batchId = ++_batchCount;
+        p.disbursed += amount;
+        _draw(programId, p, batchId, amount, true);
+        _receiverBatches[batchId] = ReceiverBatch({receiver: receiver, programId: programId, returnable: amount});
+        bytes32 dataHash = keccak256(data);
+        emit BatchDisbursed(batchId, programId, 1, amount, dataHash);
+        emit ReceiverFunded(batchId, receiver, dataHash);
+        emit Disbursed(programId, receiver, batchId, amount);
+
+        IERC20(p.token).safeTransfer(receiver, amount);
+        if (IFundsReceiver(receiver).onFundsReceived(programId, batchId, amount, data) != IFundsReceiver.onFundsReceived.selector) {
+            revert FundLedgerReceiverRejected(receiver);
+        }
+    }
+
+    /// @inheritdoc IFundLedger
+    function returnFunds(uint48 batchId, uint128 amount) external nonReentrant {
+        address sender = _msgSender();
+        ReceiverBatch storage b = _receiverBatches[batchId];
+        if (b.receiver == address(0) || b.receiver != sender) revert FundLedgerNotBatchReceiver(batchId, sender);
+        if (amount == 0) revert FundLedgerZeroAmount();
+        if (amount > b.returnable) revert FundLedgerInsufficientFunds(amount, b.returnable);
+        // Cannot underflow: checked just above.
+        unchecked {
+            b.returnable -= amount;
+        }
+        uint48 programId = b.programId;
+        Program storage p = _programs[programId];
+        p.allocated += amount;
+        p.released += amount;
+
+        Draw[] storage draws = _receiverBatchDraws[batchId];
+        uint128 remaining = amount;
+        for (uint256 i = draws.length; remaining != 0; --i) {
+            Draw storage d = draws[i - 1];
+            uint128 back = d.amount - d.returned;
+            if (back > remaining) back = remaining;
+            if (back == 0) continue;
+            d.returned += back;
+            remaining -= back;
+            uint48 lotId = _allocations[d.allocationId].lotId;
+            uint48 allocationId = _newAllocation(lotId, programId, back);
+            emit FundsReturned(batchId, allocationId, lotId, programId, back);
+        }
+        IERC20(p.token).safeTransferFrom(sender, address(this), amount);
     }
 
     /// @inheritdoc IFundLedger
@@ -245,6 +342,18 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IFundLedger
+    function getReservation(uint48 reservationId) external view returns (Reservation memory) {
+        Reservation storage r = _reservations[reservationId];
+        if (r.holder == address(0)) revert FundLedgerUnknownReservation(reservationId);
+        return r;
+    }
+
+    /// @inheritdoc IFundLedger
+    function getReceiverBatch(uint48 batchId) external view returns (ReceiverBatch memory) {
+        return _receiverBatches[batchId];
+    }
+
+    /// @inheritdoc IFundLedger
     function lotAllocations(uint48 lotId) external view returns (uint48[] memory) {
         return _lotAllocations[lotId];
     }
@@ -258,15 +367,22 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     function counts()
         external
         view
-        returns (uint48 lots, uint48 programs, uint48 allocations, uint48 tranches, uint48 batches)
+        returns (
+            uint48 lots,
+            uint48 programs,
+            uint48 allocations,
+            uint48 tranches,
+            uint48 batches,
+            uint48 reservations
+        )
     {
-        return (_lotCount, _programCount, _allocationCount, _trancheCount, _batchCount);
+        return (_lotCount, _programCount, _allocationCount, _trancheCount, _batchCount, _reservationCount);
     }
 
     /// @dev Takes `total` from the program's allocations, oldest first, and records which lots paid.
     /// Everything before the cursor is fully drawn, and the undrawn rest after it equals
     /// `allocated - disbursed`, which covers `total`, so the loop ends inside the queue.
-    function _draw(uint48 programId, Program storage p, uint48 batchId, uint128 total) private {
+    function _draw(uint48 programId, Program storage p, uint48 batchId, uint128 total, bool record) private {
         uint48[] storage queue = _programAllocations[programId];
         uint256 cursor = p.drawCursor;
         uint128 remaining = total;
@@ -279,10 +395,58 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
                 a.drawn += take;
                 remaining -= take;
                 emit AllocationDrawn(allocationId, a.lotId, batchId, take);
+                if (record) _receiverBatchDraws[batchId].push(Draw({allocationId: allocationId, amount: take, returned: 0}));
             }
             if (take == free) ++cursor;
         }
         p.drawCursor = uint48(cursor); // cursor <= queue length <= allocation count, a uint48
+    }
+
+    /// @dev Checks that `amount` of the lot may go to `programId` paying in `programToken`
+    /// (0 and the zero address for a reservation) and takes it from the lot.
+    function _takeFromLot(uint48 lotId, Lot storage lot, uint48 programId, address programToken, uint128 amount)
+        private
+    {
+        if (amount == 0) revert FundLedgerZeroAmount();
+        if (lot.expiry != 0 && block.timestamp >= lot.expiry) revert FundLedgerLotExpired(lotId, lot.expiry);
+        if (lot.earmark != 0 && lot.earmark != programId) {
+            revert FundLedgerEarmarkMismatch(lotId, lot.earmark, programId);
+        }
+        if (programToken != address(0) && lot.token != programToken) {
+            revert FundLedgerTokenMismatch(lot.token, programToken);
+        }
+        if (amount > lot.unallocated) revert FundLedgerInsufficientFunds(amount, lot.unallocated);
+        // Cannot underflow: checked just above.
+        unchecked {
+            lot.unallocated -= amount;
+        }
+    }
+
+    /// @dev Records a new allocation of already-taken lot money to a program.
+    function _allocate(
+        uint48 lotId,
+        Program storage p,
+        uint48 programId,
+        uint128 amount,
+        address allocator,
+        uint48 reservationId
+    ) private returns (uint48 allocationId) {
+        p.allocated += amount;
+        allocationId = _newAllocation(lotId, programId, amount);
+        emit Allocated(allocationId, lotId, programId, amount, allocator, reservationId);
+    }
+
+    function _newAllocation(uint48 lotId, uint48 programId, uint128 amount) private returns (uint48 allocationId) {
+        allocationId = ++_allocationCount;
+        _allocations[allocationId] = Allocation({lotId: lotId, programId: programId, amount: amount, drawn: 0});
+        _lotAllocations[lotId].push(allocationId);
+        _programAllocations[programId].push(allocationId);
+    }
+
+    function _heldReservation(uint48 reservationId, address account) private view returns (Reservation storage r) {
+        r = _reservations[reservationId];
+        if (r.holder == address(0)) revert FundLedgerUnknownReservation(reservationId);
+        if (r.holder != account) revert FundLedgerNotReservationHolder(reservationId, account);
     }
 
     function _lot(uint48 lotId) private view returns (Lot storage lot) {

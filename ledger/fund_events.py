@@ -12,9 +12,17 @@ from dataclasses import dataclass, field
 
 from ledger.events import Event
 from ledger.exceptions import InconsistentEvents
-from ledger.fund_ledger import Allocation, FundState, Lot, Program, Tranche, TrancheStatus
-
-ZERO_ADDRESS = "0x" + "00" * 20
+from ledger.fund_ledger import (
+    ZERO_ADDRESS,
+    Allocation,
+    FundState,
+    Lot,
+    Program,
+    ReceiverBatch,
+    Reservation,
+    Tranche,
+    TrancheStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class _Replay:
     draws: list[tuple[int, int, int]] = field(default_factory=list)  # (allocation, lot, amount)
     batch_draws: list[tuple[int, int, int]] = field(default_factory=list)  # of the open batch
     batch_unpaid: int = 0  # what the open batch has still to pay out
+    open_batch: tuple[int, int] = (0, 0)  # (program, total) of the latest batch
     payments: list[Event] = field(default_factory=list)
     traced: list[Payment] = field(default_factory=list)
 
@@ -68,12 +77,39 @@ class _Replay:
 
     def _on_Allocated(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
         s = self.state
-        lot, program = s.lots[a["lotId"]], s.programs[a["programId"]]
-        lot.unallocated -= a["amount"]
+        if a["reservationId"]:
+            s.reservations[a["reservationId"]].amount -= a["amount"]
+        else:
+            s.lots[a["lotId"]].unallocated -= a["amount"]
+        s.programs[a["programId"]].allocated += a["amount"]
+        self._new_allocation(a["allocationId"], a["lotId"], a["programId"], a["amount"])
+
+    def _new_allocation(self, allocation_id: int, lot_id: int, program_id: int, amount: int) -> None:
+        s = self.state
+        s.allocations[allocation_id] = Allocation(lot_id, program_id, amount, 0)
+        s.lot_allocations[lot_id].append(allocation_id)
+        s.program_allocations[program_id].append(allocation_id)
+
+    def _on_Reserved(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        self.state.lots[a["lotId"]].unallocated -= a["amount"]
+        self.state.reservations[a["reservationId"]] = Reservation(a["lotId"], a["holder"], a["amount"])
+
+    def _on_ReservationReleased(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        self.state.reservations[a["reservationId"]].amount -= a["amount"]
+        if not a["toFunder"]:
+            self.state.lots[a["lotId"]].unallocated += a["amount"]
+
+    def _on_ReceiverFunded(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        program_id, total = self.open_batch
+        self.state.receiver_batches[a["batchId"]] = ReceiverBatch(a["receiver"], program_id, total)
+
+    def _on_FundsReturned(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        s = self.state
+        program = s.programs[a["programId"]]
         program.allocated += a["amount"]
-        s.allocations[a["allocationId"]] = Allocation(a["lotId"], a["programId"], a["amount"], 0)
-        s.lot_allocations[a["lotId"]].append(a["allocationId"])
-        s.program_allocations[a["programId"]].append(a["allocationId"])
+        program.released += a["amount"]
+        s.receiver_batches[a["batchId"]].returnable -= a["amount"]
+        self._new_allocation(a["allocationId"], a["lotId"], a["programId"], a["amount"])
 
     def _on_TrancheRequested(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
         self.state.tranches[a["trancheId"]] = Tranche(
@@ -111,6 +147,7 @@ class _Replay:
         program.disbursed += a["total"]
         s.batch_count = a["batchId"]
         self.batch_draws, self.batch_unpaid, self.draws = self.draws, a["total"], []
+        self.open_batch = (a["programId"], a["total"])
 
     def _on_Disbursed(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
         self.payments.append(e)

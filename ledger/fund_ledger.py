@@ -11,6 +11,8 @@ from eth_account.signers.local import LocalAccount
 from ledger.contracts import ContractClient
 from ledger.transactions import TxResult
 
+ZERO_ADDRESS = "0x" + "00" * 20
+
 
 class TrancheStatus(IntEnum):
     """Life of a tranche request, as in `IFundLedger.TrancheStatus`."""
@@ -71,6 +73,24 @@ class Tranche:
 
 
 @dataclass
+class Reservation:
+    """Lot money held back for an allocator (a budget round)."""
+
+    lot_id: int
+    holder: str
+    amount: int
+
+
+@dataclass
+class ReceiverBatch:
+    """A disbursement to a receiver contract and what it may still return."""
+
+    receiver: str
+    program_id: int
+    returnable: int
+
+
+@dataclass
 class FundState:
     """Everything the fund ledger holds, by id (ids start at 1)."""
 
@@ -81,6 +101,8 @@ class FundState:
     tranches: dict[int, Tranche] = field(default_factory=dict)
     lot_allocations: dict[int, list[int]] = field(default_factory=dict)
     program_allocations: dict[int, list[int]] = field(default_factory=dict)
+    reservations: dict[int, Reservation] = field(default_factory=dict)
+    receiver_batches: dict[int, ReceiverBatch] = field(default_factory=dict)
     batch_count: int = 0
 
 
@@ -144,6 +166,26 @@ class FundLedgerClient(ContractClient):
         amounts = [a for _, a in payments]
         return self.transact(ngo, "disburse", program_id, recipients, amounts, reference, gas=gas)
 
+    def reserve(self, allocator: LocalAccount, lot_id: int, amount: int) -> TxResult:
+        """Hold part of an unearmarked lot back for `allocator`."""
+        return self.transact(allocator, "reserve", lot_id, amount)
+
+    def allocate_reserved(
+        self, holder: LocalAccount, reservation_id: int, program_id: int, amount: int
+    ) -> TxResult:
+        """Allocate reserved money to a program."""
+        return self.transact(holder, "allocateReserved", reservation_id, program_id, amount)
+
+    def release_reservation(self, holder: LocalAccount, reservation_id: int) -> TxResult:
+        """Give the rest of a reservation back to its lot."""
+        return self.transact(holder, "releaseReservation", reservation_id)
+
+    def disburse_to(
+        self, ngo: LocalAccount, program_id: int, receiver: str, amount: int, data: bytes = b""
+    ) -> TxResult:
+        """Pay a receiver contract, which learns program and batch through `onFundsReceived`."""
+        return self.transact(ngo, "disburseTo", program_id, receiver, amount, data)
+
     def refund(self, account: LocalAccount, lot_id: int) -> TxResult:
         """Return the unspent rest of an expired lot to its funder (anyone may send it)."""
         return self.transact(account, "refund", lot_id)
@@ -167,14 +209,18 @@ class FundLedgerClient(ContractClient):
         program_id, status, *rest = self.call("getTranche", tranche_id)
         return Tranche(program_id, TrancheStatus(status), *rest)
 
-    def counts(self) -> tuple[int, int, int, int, int]:
-        """Numbers of lots, programs, allocations, tranches and batches."""
-        lots, programs, allocations, tranches, batches = self.call("counts")
-        return lots, programs, allocations, tranches, batches
+    def reservation(self, reservation_id: int) -> Reservation:
+        """Reservation `reservation_id`."""
+        return Reservation(*self.call("getReservation", reservation_id))
+
+    def counts(self) -> tuple[int, int, int, int, int, int]:
+        """Numbers of lots, programs, allocations, tranches, batches and reservations."""
+        lots, programs, allocations, tranches, batches, reservations = self.call("counts")
+        return lots, programs, allocations, tranches, batches, reservations
 
     def read_state(self, tokens: list[str]) -> FundState:
         """The whole state as the contract's views report it."""
-        lots, programs, allocations, tranches, batches = self.counts()
+        lots, programs, allocations, tranches, batches, reservations = self.counts()
         state = FundState(batch_count=batches)
         state.allowed_tokens = {t: bool(self.call("isTokenAllowed", t)) for t in tokens}
         for i in range(1, lots + 1):
@@ -187,4 +233,10 @@ class FundLedgerClient(ContractClient):
             state.allocations[i] = self.allocation(i)
         for i in range(1, tranches + 1):
             state.tranches[i] = self.tranche(i)
+        for i in range(1, reservations + 1):
+            state.reservations[i] = self.reservation(i)
+        for i in range(1, batches + 1):
+            batch = ReceiverBatch(*self.call("getReceiverBatch", i))
+            if batch.receiver != ZERO_ADDRESS:
+                state.receiver_batches[i] = batch
         return state

@@ -208,6 +208,14 @@ class FundLedgerLotNotExpired(ContractRevert):
     field_names = ("lotId", "expiry")
 
 
+class FundLedgerNotBatchReceiver(ContractRevert):
+    """`account` is not the receiver of batch `batchId`."""
+
+    signature = "FundLedgerNotBatchReceiver(uint48,address)"
+    selector = bytes.fromhex("3e82bf9a")
+    field_names = ("batchId", "account")
+
+
 class FundLedgerNotLotAllocator(ContractRevert):
     """`account` may not allocate lot `lotId`: neither its funder nor an allocator."""
 
@@ -222,6 +230,22 @@ class FundLedgerNotProgramNgo(ContractRevert):
     signature = "FundLedgerNotProgramNgo(uint48,address)"
     selector = bytes.fromhex("3afdb93f")
     field_names = ("programId", "account")
+
+
+class FundLedgerNotReservationHolder(ContractRevert):
+    """`account` does not hold reservation `reservationId`."""
+
+    signature = "FundLedgerNotReservationHolder(uint48,address)"
+    selector = bytes.fromhex("979c2f57")
+    field_names = ("reservationId", "account")
+
+
+class FundLedgerReceiverRejected(ContractRevert):
+    """Receiver `receiver` did not accept the money."""
+
+    signature = "FundLedgerReceiverRejected(address)"
+    selector = bytes.fromhex("e7966d33")
+    field_names = ("receiver",)
 
 
 class FundLedgerSelfApproval(ContractRevert):
@@ -270,6 +294,14 @@ class FundLedgerUnknownProgram(ContractRevert):
     signature = "FundLedgerUnknownProgram(uint48)"
     selector = bytes.fromhex("1b42a4c0")
     field_names = ("programId",)
+
+
+class FundLedgerUnknownReservation(ContractRevert):
+    """No reservation has id `reservationId`."""
+
+    signature = "FundLedgerUnknownReservation(uint48)"
+    selector = bytes.fromhex("335392d6")
+    field_names = ("reservationId",)
 
 
 class FundLedgerUnknownTranche(ContractRevert):
@@ -370,14 +402,18 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     FundLedgerLotAlreadyRefunded,
     FundLedgerLotExpired,
     FundLedgerLotNotExpired,
+    FundLedgerNotBatchReceiver,
     FundLedgerNotLotAllocator,
     FundLedgerNotProgramNgo,
+    FundLedgerNotReservationHolder,
+    FundLedgerReceiverRejected,
     FundLedgerSelfApproval,
     FundLedgerTokenMismatch,
     FundLedgerTokenNotAllowed,
     FundLedgerTrancheNotPending,
     FundLedgerUnknownLot,
     FundLedgerUnknownProgram,
+    FundLedgerUnknownReservation,
     FundLedgerUnknownTranche,
     FundLedgerZeroAmount,
     FundLedgerZeroRecipient,

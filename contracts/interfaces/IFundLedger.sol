@@ -47,6 +47,21 @@ interface IFundLedger {
         Cancelled
     }
 
+    /// @notice Money of an unearmarked lot held back for an allocator (a budget round, say),
+    /// which later allocates it to programs or releases the rest back to the lot.
+    struct Reservation {
+        uint48 lotId;
+        address holder;
+        uint128 amount; // still reserved
+    }
+
+    /// @notice A disbursement to a receiver contract, which may return what it does not use.
+    struct ReceiverBatch {
+        address receiver;
+        uint48 programId;
+        uint128 returnable;
+    }
+
     /// @notice A program's request to release money on a milestone.
     struct Tranche {
         uint48 programId;
@@ -66,8 +81,26 @@ interface IFundLedger {
     /// @notice `ngo` created program `programId` paying in `token`.
     event ProgramCreated(uint48 indexed programId, address indexed ngo, address token, bytes32 metadataHash);
     /// @notice `amount` of lot `lotId` was allocated to program `programId` by `allocator`.
+    /// `reservationId` is 0 for a direct allocation, else the reservation the money came from.
     event Allocated(
-        uint48 indexed allocationId, uint48 indexed lotId, uint48 indexed programId, uint128 amount, address allocator
+        uint48 indexed allocationId,
+        uint48 indexed lotId,
+        uint48 indexed programId,
+        uint128 amount,
+        address allocator,
+        uint48 reservationId
+    );
+    /// @notice `holder` reserved `amount` of lot `lotId`.
+    event Reserved(uint48 indexed reservationId, uint48 indexed lotId, address indexed holder, uint128 amount);
+    /// @notice The unused `amount` of reservation `reservationId` went back to its lot, or to the
+    /// lot's funder when the lot has been refunded meanwhile.
+    event ReservationReleased(uint48 indexed reservationId, uint48 indexed lotId, uint128 amount, bool toFunder);
+    /// @notice Batch `batchId` paid receiver contract `receiver`, which may return unused money.
+    event ReceiverFunded(uint48 indexed batchId, address indexed receiver, bytes32 dataHash);
+    /// @notice The receiver of batch `batchId` returned `amount`, credited to program `programId` as new
+    /// allocation `allocationId` of the lot `lotId` it was first drawn from (so lineage holds).
+    event FundsReturned(
+        uint48 indexed batchId, uint48 indexed allocationId, uint48 indexed lotId, uint48 programId, uint128 amount
     );
     /// @notice `requester` asked to release `amount` to program `programId` for a milestone.
     event TrancheRequested(
@@ -126,6 +159,14 @@ interface IFundLedger {
     error FundLedgerBadBatch(uint256 recipients, uint256 amounts);
     /// @notice Payment `index` of a batch goes to the zero address.
     error FundLedgerZeroRecipient(uint256 index);
+    /// @notice No reservation has id `reservationId`.
+    error FundLedgerUnknownReservation(uint48 reservationId);
+    /// @notice `account` does not hold reservation `reservationId`.
+    error FundLedgerNotReservationHolder(uint48 reservationId, address account);
+    /// @notice Receiver `receiver` did not accept the money.
+    error FundLedgerReceiverRejected(address receiver);
+    /// @notice `account` is not the receiver of batch `batchId`.
+    error FundLedgerNotBatchReceiver(uint48 batchId, address account);
     /// @notice A value does not fit its storage type.
     error FundLedgerAmountOverflow(uint256 value);
 
@@ -164,6 +205,27 @@ interface IFundLedger {
         bytes32 paymentReference
     ) external returns (uint48 batchId);
 
+    /// @notice Holds `amount` of unearmarked lot `lotId` back for the sender. Allocator only.
+    function reserve(uint48 lotId, uint128 amount) external returns (uint48 reservationId);
+
+    /// @notice Allocates `amount` of a reservation to program `programId`. Its holder only.
+    function allocateReserved(uint48 reservationId, uint48 programId, uint128 amount)
+        external
+        returns (uint48 allocationId);
+
+    /// @notice Gives what is left of a reservation back to its lot (or the refunded lot's funder). Holder only.
+    function releaseReservation(uint48 reservationId) external returns (uint128 amount);
+
+    /// @notice Pays `amount` of program `programId`'s released money to the contract `receiver` and
+    /// calls its `onFundsReceived` with `data`. Program NGO only.
+    function disburseTo(uint48 programId, address receiver, uint128 amount, bytes calldata data)
+        external
+        returns (uint48 batchId);
+
+    /// @notice The receiver of batch `batchId` returns `amount` to the program (pulled from the sender
+    /// with `transferFrom`), credited back to the lots it came from, last drawn first.
+    function returnFunds(uint48 batchId, uint128 amount) external;
+
     /// @notice Returns the unspent rest of expired lot `lotId` to its funder. Anyone may call it.
     function refund(uint48 lotId) external returns (uint128 amount);
 
@@ -177,13 +239,24 @@ interface IFundLedger {
     function getAllocation(uint48 allocationId) external view returns (Allocation memory);
     /// @notice Tranche `trancheId`.
     function getTranche(uint48 trancheId) external view returns (Tranche memory);
+    /// @notice Reservation `reservationId`.
+    function getReservation(uint48 reservationId) external view returns (Reservation memory);
+    /// @notice Receiver batch `batchId` (zero receiver for an ordinary batch).
+    function getReceiverBatch(uint48 batchId) external view returns (ReceiverBatch memory);
     /// @notice Allocation ids of lot `lotId`, oldest first.
     function lotAllocations(uint48 lotId) external view returns (uint48[] memory);
     /// @notice Allocation ids of program `programId`, in drawing order.
     function programAllocations(uint48 programId) external view returns (uint48[] memory);
-    /// @notice How many lots, programs, allocations, tranches and batches exist (ids start at 1).
+    /// @notice How many lots, programs, allocations, tranches, batches and reservations exist (ids start at 1).
     function counts()
         external
         view
-        returns (uint48 lots, uint48 programs, uint48 allocations, uint48 tranches, uint48 batches);
+        returns (
+            uint48 lots,
+            uint48 programs,
+            uint48 allocations,
+            uint48 tranches,
+            uint48 batches,
+            uint48 reservations
+        );
 }

@@ -198,6 +198,7 @@ def test_funder_allocates_own_lot(system: Allmende, actors: Actors) -> None:
         "programId": program,
         "amount": 60 * EUR,
         "allocator": actors.funder.address,
+        "reservationId": 0,
     }
     assert system.funds.lot(lot).unallocated == 40 * EUR
     assert system.funds.program(program).allocated == 60 * EUR

@@ -178,7 +178,7 @@ def test_scenario_moves_the_money_the_same_way(system: Allmende, people: People)
         0,
         True,
     )
-    assert system.funds.counts() == (1, 1, 1, 1, 1)
+    assert system.funds.counts() == (1, 1, 1, 1, 1, 0)
 
 
 def test_state_rebuilt_from_events_equals_the_contract_views(system: Allmende, people: People) -> None:

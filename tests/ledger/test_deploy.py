@@ -58,5 +58,8 @@ def test_book_pointing_at_other_code_is_refused(tmp_path: Path) -> None:
     book_path = tmp_path / "book.json"
     with EmbeddedChain.open(None) as chain:
         deploy(chain, chain.accounts[0], book_path)
-    with EmbeddedChain.open(None) as fresh, pytest.raises(DeploymentError, match="not the code the book records"):
+    with (
+        EmbeddedChain.open(None) as fresh,
+        pytest.raises(DeploymentError, match="not the code the book records"),
+    ):
         deploy(fresh, fresh.accounts[0], book_path)  # same chain id, but nothing deployed there

@@ -1,0 +1,210 @@
+"""FundLedger reservations (budget rounds) and receiver contracts (claim programs)."""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+
+from ledger.contracts import ContractClient
+from ledger.fund_events import rebuild_fund_state, trace_payments
+from ledger.revert_errors import (
+    AccessControlUnauthorizedAccount,
+    FundLedgerEarmarkMismatch,
+    FundLedgerInsufficientFunds,
+    FundLedgerNotBatchReceiver,
+    FundLedgerNotReservationHolder,
+    FundLedgerReceiverRejected,
+    FundLedgerUnknownReservation,
+    FundLedgerZeroAmount,
+    FundLedgerZeroRecipient,
+)
+from ledger.roles import Role
+from ledger.system import Allmende, _deploy_data
+from tests.conftest import EUR, Actors
+
+DAY = 86_400
+
+
+def _program(system: Allmende, ngo) -> int:  # type: ignore[no-untyped-def]
+    return system.funds.create_program(ngo, system.token.address).event("ProgramCreated").args["programId"]
+
+
+def _lot(system: Allmende, funder, amount: int, **kw: int) -> int:  # type: ignore[no-untyped-def]
+    return (
+        system.funds.deposit(funder, system.token.address, amount, **kw).event("LotDeposited").args["lotId"]
+    )
+
+
+def _probe(system: Allmende, a: Actors) -> ContractClient:
+    data = _deploy_data(system.sender, "FundsReceiverProbe", [system.funds.address])
+    address = system.sender.send(a.admin, None, data).contract_address
+    assert address
+    return ContractClient(system.sender, "FundsReceiverProbe", address)
+
+
+def _state_matches_events(system: Allmende) -> None:
+    assert rebuild_fund_state(system.events()) == system.funds.read_state([system.token.address])
+
+
+# --- reservations ---------------------------------------------------------------------------
+
+
+def test_reservation_allocates_to_programs_and_releases_the_rest(system: Allmende, actors: Actors) -> None:
+    a = actors
+    p1, p2 = _program(system, a.ngo), _program(system, a.ngo2)
+    lot = _lot(system, a.funder, 100 * EUR)
+    r = system.funds.reserve(a.allocator, lot, 80 * EUR)
+    assert r.event("Reserved").args == {
+        "reservationId": 1,
+        "lotId": lot,
+        "holder": a.allocator.address,
+        "amount": 80 * EUR,
+    }
+    assert system.funds.lot(lot).unallocated == 20 * EUR
+    with pytest.raises(FundLedgerInsufficientFunds):
+        system.funds.allocate(a.funder, lot, p1, 21 * EUR)  # the reserved part is out of reach
+    alloc = system.funds.allocate_reserved(a.allocator, 1, p1, 50 * EUR).event("Allocated").args
+    assert (alloc["lotId"], alloc["programId"], alloc["reservationId"]) == (lot, p1, 1)
+    system.funds.allocate_reserved(a.allocator, 1, p2, 10 * EUR)
+    with pytest.raises(FundLedgerInsufficientFunds) as err:
+        system.funds.allocate_reserved(a.allocator, 1, p2, 21 * EUR)
+    assert (err.value.requested, err.value.available) == (21 * EUR, 20 * EUR)
+    released = system.funds.release_reservation(a.allocator, 1).event("ReservationReleased").args
+    assert (released["amount"], released["toFunder"]) == (20 * EUR, False)
+    assert system.funds.lot(lot).unallocated == 40 * EUR
+    assert system.funds.reservation(1).amount == 0
+    _state_matches_events(system)
+
+
+def test_reserve_is_for_allocators_and_unearmarked_lots(system: Allmende, actors: Actors) -> None:
+    a = actors
+    program = _program(system, a.ngo)
+    lot = _lot(system, a.funder, 10 * EUR)
+    earmarked = _lot(system, a.funder, 10 * EUR, earmark=program)
+    with pytest.raises(AccessControlUnauthorizedAccount) as err:
+        system.funds.reserve(a.funder, lot, EUR)
+    assert err.value.neededRole == Role.ALLOCATOR.id
+    with pytest.raises(FundLedgerEarmarkMismatch):
+        system.funds.reserve(a.allocator, earmarked, EUR)
+    with pytest.raises(FundLedgerZeroAmount):
+        system.funds.reserve(a.allocator, lot, 0)
+    with pytest.raises(FundLedgerInsufficientFunds):
+        system.funds.reserve(a.allocator, lot, 11 * EUR)
+
+
+def test_only_the_holder_uses_a_reservation(system: Allmende, actors: Actors) -> None:
+    a = actors
+    program = _program(system, a.ngo)
+    lot = _lot(system, a.funder, 10 * EUR)
+    system.funds.reserve(a.allocator, lot, 5 * EUR)
+    system.grant(a.admin, Role.ALLOCATOR, a.outsider.address)
+    with pytest.raises(FundLedgerNotReservationHolder) as err:
+        system.funds.allocate_reserved(a.outsider, 1, program, EUR)
+    assert err.value.account == a.outsider.address
+    with pytest.raises(FundLedgerNotReservationHolder):
+        system.funds.release_reservation(a.outsider, 1)
+    with pytest.raises(FundLedgerUnknownReservation):
+        system.funds.release_reservation(a.allocator, 2)
+    with pytest.raises(FundLedgerUnknownReservation):
+        system.funds.reservation(2)
+    with pytest.raises(FundLedgerZeroAmount):
+        system.funds.allocate_reserved(a.allocator, 1, program, 0)
+
+
+def test_released_reservation_of_refunded_lot_goes_to_the_funder(system: Allmende, actors: Actors) -> None:
+    a = actors
+    lot = _lot(system, a.funder, 10 * EUR, expiry=system.chain.now() + DAY)
+    system.funds.reserve(a.allocator, lot, 6 * EUR)
+    system.chain.advance_time(DAY)
+    refunded = system.funds.refund(a.funder, lot).event("LotRefunded").args["amount"]
+    assert refunded == 4 * EUR  # the reserved part is the round's until it is released
+    before = system.balance(a.funder.address)
+    ev = system.funds.release_reservation(a.allocator, 1).event("ReservationReleased").args
+    assert (ev["amount"], ev["toFunder"]) == (6 * EUR, True)
+    assert system.balance(a.funder.address) == before + 6 * EUR
+    assert system.balance(system.funds.address) == 0
+    _state_matches_events(system)
+
+
+# --- receivers ------------------------------------------------------------------------------
+
+
+def _released_program(system: Allmende, a: Actors) -> tuple[int, int, int]:
+    program = _program(system, a.ngo)
+    lot_a = _lot(system, a.funder, 30 * EUR)
+    lot_b = _lot(system, a.funder2, 30 * EUR)
+    system.funds.allocate(a.funder, lot_a, program, 30 * EUR)
+    system.funds.allocate(a.funder2, lot_b, program, 30 * EUR)
+    system.funds.request_tranche(a.ngo, program, 60 * EUR)
+    system.funds.approve_tranche(a.approver, 1)
+    return program, lot_a, lot_b
+
+
+def test_disburse_to_receiver_tells_it_program_and_batch(system: Allmende, actors: Actors) -> None:
+    a = actors
+    program, lot_a, lot_b = _released_program(system, a)
+    probe = _probe(system, a)
+    system.funds.disburse(a.ngo, program, [(Account.create().address, 10 * EUR)])
+    r = system.funds.disburse_to(a.ngo, program, probe.address, 40 * EUR, b"claim program 7")
+    assert r.event("ReceiverFunded").args["receiver"] == probe.address
+    assert [(e.args["lotId"], e.args["amount"]) for e in r.events_named("AllocationDrawn")] == [
+        (lot_a, 20 * EUR),
+        (lot_b, 20 * EUR),
+    ]
+    assert (probe.call("lastProgramId"), probe.call("lastBatchId"), probe.call("lastAmount")) == (
+        program,
+        2,
+        40 * EUR,
+    )
+    assert probe.call("lastData") == b"claim program 7"
+    assert system.balance(probe.address) == 40 * EUR
+    batch = system.funds.call("getReceiverBatch", 2)
+    assert batch == (probe.address, program, 40 * EUR)
+    _state_matches_events(system)
+
+
+def test_returned_funds_go_back_to_the_lots_they_came_from(system: Allmende, actors: Actors) -> None:
+    a = actors
+    program, lot_a, lot_b = _released_program(system, a)
+    probe = _probe(system, a)
+    system.funds.disburse_to(a.ngo, program, probe.address, 50 * EUR)  # 30 from lot a, 20 from lot b
+    r = probe.transact(a.outsider, "giveBack", system.token.address, 1, 25 * EUR)
+    returned = [(e.args["lotId"], e.args["amount"]) for e in r.events_named("FundsReturned")]
+    assert returned == [(lot_b, 20 * EUR), (lot_a, 5 * EUR)]  # last drawn, first returned
+    p = system.funds.program(program)
+    assert (p.allocated, p.released, p.disbursed) == (85 * EUR, 85 * EUR, 50 * EUR)
+    assert system.balance(system.funds.address) == 35 * EUR
+    with pytest.raises(FundLedgerInsufficientFunds) as err:
+        probe.transact(a.outsider, "giveBack", system.token.address, 1, 26 * EUR)
+    assert err.value.available == 25 * EUR
+    alice = Account.create().address
+    system.funds.disburse(a.ngo, program, [(alice, 35 * EUR)])
+    _state_matches_events(system)
+    last = trace_payments(system.events())[-1]
+    assert (last.recipient, sum(s.amount for s in last.sources)) == (alice, 35 * EUR)
+
+
+def test_receiver_calls_are_guarded(system: Allmende, actors: Actors) -> None:
+    a = actors
+    program, _, _ = _released_program(system, a)
+    probe = _probe(system, a)
+    probe.transact(a.admin, "setAccept", False)
+    with pytest.raises(FundLedgerReceiverRejected) as err:
+        system.funds.disburse_to(a.ngo, program, probe.address, EUR)
+    assert err.value.receiver == probe.address
+    probe.transact(a.admin, "setAccept", True)
+    with pytest.raises(FundLedgerZeroRecipient):
+        system.funds.disburse_to(a.ngo, program, "0x" + "00" * 20, EUR)
+    with pytest.raises(FundLedgerZeroAmount):
+        system.funds.disburse_to(a.ngo, program, probe.address, 0)
+    with pytest.raises(FundLedgerInsufficientFunds):
+        system.funds.disburse_to(a.ngo, program, probe.address, 61 * EUR)
+    system.funds.disburse(a.ngo, program, [(Account.create().address, EUR)])  # an ordinary batch
+    with pytest.raises(FundLedgerNotBatchReceiver):
+        probe.transact(a.outsider, "giveBack", system.token.address, 1, EUR)
+    system.funds.disburse_to(a.ngo, program, probe.address, EUR)
+    with pytest.raises(FundLedgerNotBatchReceiver) as err2:
+        system.funds.transact(a.outsider, "returnFunds", 2, EUR)
+    assert err2.value.account == a.outsider.address
+    with pytest.raises(FundLedgerZeroAmount):
+        probe.transact(a.outsider, "giveBack", system.token.address, 2, 0)
