@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +21,20 @@ from ledger.fund_ledger import FundLedgerClient
 from ledger.roles import Role
 from ledger.transactions import TransactionSender, TxResult
 
-DEPLOY_ORDER = ("AllmendeRoles", "AllmendeForwarder", "EuroToken", "FundLedger")
+
+def _roles_and_forwarder(book: AddressBook, admin: str) -> list[Any]:
+    return [book.address("AllmendeRoles"), book.address("AllmendeForwarder")]
 
 
-def _constructor_args(name: str, book: AddressBook, admin: str) -> list[Any]:
-    roles = book.contracts.get("AllmendeRoles")
-    forwarder = book.contracts.get("AllmendeForwarder")
-    if name == "AllmendeRoles":
-        return [admin]
-    assert roles is not None
-    if name == "AllmendeForwarder":
-        return [roles.address]
-    assert forwarder is not None
-    return [roles.address, forwarder.address]
+CONSTRUCTOR_ARGS: dict[str, Callable[[AddressBook, str], list[Any]]] = {
+    "AllmendeRoles": lambda book, admin: [admin],
+    "AllmendeForwarder": lambda book, admin: [book.address("AllmendeRoles")],
+    "EuroToken": _roles_and_forwarder,
+    "FundLedger": _roles_and_forwarder,
+}
+"""Every contract of the system, in deploy order, with its constructor arguments."""
+
+DEPLOY_ORDER = tuple(CONSTRUCTOR_ARGS)
 
 
 def _deploy_data(sender: TransactionSender, name: str, args: list[Any]) -> bytes:
@@ -67,9 +69,8 @@ def deploy(chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> 
             if _code_sha256(chain, existing.address) != existing.code_sha256:
                 raise DeploymentError(f"{name} at {existing.address} is not the code the book records")
             continue
-        result = sender.send(
-            admin, None, _deploy_data(sender, name, _constructor_args(name, book, admin.address))
-        )
+        args = CONSTRUCTOR_ARGS[name](book, admin.address)
+        result = sender.send(admin, None, _deploy_data(sender, name, args))
         assert result.contract_address is not None
         book.contracts[name] = Deployment(
             address=result.contract_address,
@@ -80,12 +81,16 @@ def deploy(chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> 
         )
         if book_path is not None:
             book.save(book_path)
-    system = Allmende(chain, book)
-    if not system.funds.call("isTokenAllowed", system.token.address):
-        system.funds.set_token_allowed(admin, system.token.address, True)
+    _configure(Allmende(chain, book), admin)
     if book_path is not None:
         book.save(book_path)
     return book
+
+
+def _configure(system: Allmende, admin: LocalAccount) -> None:
+    """Wire the contracts together; each step is skipped when already done."""
+    if not system.funds.call("isTokenAllowed", system.token.address):
+        system.funds.set_token_allowed(admin, system.token.address, True)
 
 
 class Allmende:
