@@ -1,0 +1,164 @@
+"""Relay users' signed requests to the chain in batches, each caller getting its own outcome.
+
+Requests go to the forwarder's `executeBatch` with the relayer as refund receiver, so an invalid or
+failing request is skipped instead of sinking the batch. A user's requests always go through the
+same relayer account (chosen by address), so their forwarder nonces stay in order. The logs of a
+batch are split per request at each `ExecutedForwardRequest` the forwarder emits.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from ledger.events import Event
+from ledger.exceptions import LedgerError, TransactionError
+from ledger.forwarding import ForwardRequest
+from ledger.system import Allmende
+
+BATCH_OVERHEAD_GAS = 60_000
+PER_REQUEST_OVERHEAD_GAS = 40_000
+MAX_BATCH_GAS = 25_000_000  # below the embedded chain's 30M block gas limit
+
+
+class RequestNotExecuted(LedgerError):
+    """The forwarder skipped the request (bad signature or nonce, expired, or the relayer failed)."""
+
+
+class ForwardedCallFailed(LedgerError):
+    """The forwarder executed the request but its call reverted on chain."""
+
+
+@dataclass(frozen=True)
+class RelayOutcome:
+    """What happened to one relayed request."""
+
+    transaction_hash: str
+    block_number: int
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    request: ForwardRequest
+    future: Future[RelayOutcome]
+
+
+class Relayer:
+    """A pool of relayer accounts submitting batches of signed requests."""
+
+    def __init__(
+        self,
+        system: Allmende,
+        accounts: list[LocalAccount],
+        *,
+        max_batch: int = 64,
+        max_wait_s: float = 0.002,
+        max_batch_gas: int = MAX_BATCH_GAS,
+    ) -> None:
+        if not accounts:
+            raise ValueError("a relayer needs at least one account")
+        self.system = system
+        self.accounts = accounts
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self.max_batch_gas = max_batch_gas
+        self._queues: list[queue.Queue[_Pending | None]] = [queue.Queue() for _ in accounts]
+        self._threads = [
+            threading.Thread(target=self._run, args=(i,), name=f"relayer-{i}", daemon=True)
+            for i in range(len(accounts))
+        ]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, request: ForwardRequest) -> Future[RelayOutcome]:
+        """Queue a signed request; the future resolves once its batch is mined."""
+        future: Future[RelayOutcome] = Future()
+        lane = int(request.sender, 16) % len(self._queues)
+        self._queues[lane].put(_Pending(request, future))
+        return future
+
+    def relay(self, request: ForwardRequest, timeout: float = 120.0) -> RelayOutcome:
+        """Submit and wait."""
+        return self.submit(request).result(timeout)
+
+    def close(self) -> None:
+        """Finish queued work and stop the relayer threads."""
+        for q in self._queues:
+            q.put(None)
+        for t in self._threads:
+            t.join(timeout=30)
+
+    def _run(self, lane: int) -> None:
+        q = self._queues[lane]
+        account = self.accounts[lane]
+        carry: _Pending | None = None
+        while True:
+            first = carry if carry is not None else q.get()
+            carry = None
+            if first is None:
+                return
+            batch, gas = [first], _gas(first)
+            deadline = time.monotonic() + self.max_wait_s
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    item = q.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                if gas + _gas(item) > self.max_batch_gas:
+                    carry = item
+                    break
+                batch.append(item)
+                gas += _gas(item)
+            self._execute(account, batch, BATCH_OVERHEAD_GAS + gas)
+            if stop:
+                return
+
+    def _execute(self, account: LocalAccount, batch: list[_Pending], gas: int) -> None:
+        requests = [p.request.as_tuple() for p in batch]
+        forwarder = self.system.forwarder
+        try:
+            result = forwarder.transact(account, "executeBatch", requests, account.address, gas=gas)
+        except Exception as exc:  # the whole batch failed: every caller learns why
+            for p in batch:
+                p.future.set_exception(TransactionError(f"batch failed: {exc}"))
+            return
+        outcomes = _split(result.events, self.system.forwarder.address)
+        for p in batch:
+            key = (to_checksum_address(p.request.sender), p.request.nonce)
+            found = outcomes.get(key)
+            if found is None:
+                p.future.set_exception(RequestNotExecuted(f"request {key} was skipped by the forwarder"))
+            elif not found[0]:
+                p.future.set_exception(
+                    ForwardedCallFailed(f"request {key} reverted in {result.transaction_hash}")
+                )
+            else:
+                p.future.set_result(RelayOutcome(result.transaction_hash, result.block_number, found[1]))
+
+
+def _gas(p: _Pending) -> int:
+    return p.request.gas + PER_REQUEST_OVERHEAD_GAS
+
+
+def _split(events: list[Event], forwarder: str) -> dict[tuple[str, int], tuple[bool, list[Event]]]:
+    """(signer, nonce) -> (success, the events its call emitted)."""
+    out: dict[tuple[str, int], tuple[bool, list[Event]]] = {}
+    pending: list[Event] = []
+    for e in events:
+        if e.name == "ExecutedForwardRequest" and e.address == forwarder:
+            out[(e.args["signer"], e.args["nonce"])] = (e.args["success"], pending)
+            pending = []
+        else:
+            pending.append(e)
+    return out

@@ -1,0 +1,78 @@
+"""Batched relaying: many users' requests in one transaction, each caller with its own outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from eth_account import Account
+
+from ledger.relayer import ForwardedCallFailed, Relayer, RequestNotExecuted
+from ledger.roles import Role
+from ledger.system import Allmende
+from tests.conftest import EUR, Actors
+
+
+@pytest.fixture
+def relayer(system: Allmende, actors: Actors) -> Iterator[Relayer]:
+    r = Relayer(system, [actors.relayer], max_batch=16, max_wait_s=0.05)
+    yield r
+    r.close()
+
+
+def test_batch_gives_each_caller_its_own_outcome(system: Allmende, actors: Actors, relayer: Relayer) -> None:
+    users = [Account.create() for _ in range(4)]
+    for u in users:
+        system.grant(actors.admin, Role.FUNDER, u.address)
+        system.mint(actors.treasurer, u.address, 10 * EUR)
+    fwd = system.forwarding
+    token, funds = system.token, system.funds
+    futures = []
+    for u in users:  # two requests per user, nonces in order, all in one batch
+        approve = fwd.sign(
+            u, token.address, token.encode("approve", funds.address, 10 * EUR), nonce=0, gas=100_000
+        )
+        amount = 0 if u is users[1] else 4 * EUR  # users[1]'s deposit reverts (zero amount)
+        deposit = fwd.sign(
+            u, funds.address, funds.encode("deposit", token.address, amount, 0, 0), nonce=1, gas=300_000
+        )
+        futures += [relayer.submit(approve), relayer.submit(deposit)]
+    forged = fwd.sign(users[0], token.address, token.encode("approve", actors.ngo.address, 1), nonce=7)
+    futures.append(relayer.submit(forged))
+
+    outcomes = []
+    for f in futures:
+        try:
+            outcomes.append(f.result(timeout=60))
+        except Exception as exc:
+            outcomes.append(exc)
+    assert isinstance(outcomes[3], ForwardedCallFailed)
+    assert isinstance(outcomes[-1], RequestNotExecuted)
+    good = [o for i, o in enumerate(outcomes[:-1]) if i != 3]
+    assert len({o.transaction_hash for o in good}) == 1  # one transaction for all of them
+    deposits = [outcomes[1], outcomes[5], outcomes[7]]  # users 0, 2 and 3
+    lots = [next(e for e in o.events if e.name == "LotDeposited") for o in deposits]  # type: ignore[union-attr]
+    assert [e.args["funder"] for e in lots] == [users[0].address, users[2].address, users[3].address]
+    assert all(e.name != "LotDeposited" for e in outcomes[0].events)  # type: ignore[union-attr]
+    for u in (users[0], users[2], users[3]):
+        assert system.balance(u.address) == 6 * EUR
+    assert system.balance(users[1].address) == 10 * EUR  # nothing paid for the failed request
+
+
+def test_requests_beyond_the_gas_budget_go_into_the_next_batch(system: Allmende, actors: Actors) -> None:
+    relayer = Relayer(system, [actors.relayer], max_batch=64, max_wait_s=0.05, max_batch_gas=400_000)
+    try:
+        fwd, token = system.forwarding, system.token
+        users = [Account.create() for _ in range(3)]
+        futures = [
+            relayer.submit(
+                fwd.sign(u, token.address, token.encode("approve", actors.ngo.address, 1), gas=150_000)
+            )
+            for u in users
+        ]
+        blocks = {f.result(timeout=60).block_number for f in futures}
+        assert len(blocks) >= 2
+        for u in users:
+            assert system.token.call("allowance", u.address, actors.ngo.address) == 1
+    finally:
+        relayer.close()
