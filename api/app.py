@@ -1,0 +1,52 @@
+"""The FastAPI gateway: wallet-free access to Allmende for NGOs, funders, auditors and clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.gateway import Gateway
+from api.idempotency import IdempotencyMiddleware
+from api.routes import admin, audit, funds
+from api.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, gateway: Gateway | None = None) -> FastAPI:
+    """The app; opens (or uses) a gateway for its lifetime."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = gateway is None
+        app.state.gateway = gateway or Gateway.open(settings)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.gateway.close()
+
+    app = FastAPI(
+        title="Allmende gateway",
+        version="0.1.0",
+        description="Transparent aid and participatory budgeting without a wallet. "
+        "Errors are RFC 9457 problem details with a stable `code`.",
+        lifespan=lifespan,
+    )
+    if gateway is not None:
+        app.state.gateway = gateway
+    problems.install(app)
+    app.add_middleware(IdempotencyMiddleware)
+    app.include_router(admin.router)
+    app.include_router(funds.router)
+    app.include_router(audit.router)
+    app.include_router(audit.public)
+
+    @app.get("/health", tags=["public"])
+    def health() -> dict[str, str]:
+        """Liveness."""
+        return {"status": "ok"}
+
+    return app

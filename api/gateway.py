@@ -1,0 +1,407 @@
+"""The gateway's engine room: custody, organisations, clients and relayed operations. No HTTP here.
+
+Every state change a user makes is an ERC-2771 request signed with that user's own custodial key,
+simulated first (a revert becomes its typed error before anything is sent), recorded as a pending
+operation, relayed in a batch, and recorded as done with its transaction hash and events. On start,
+pending operations are reconciled with the chain, so a crash never loses an acknowledged write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
+
+from api.db import Database, migrate
+from api.models import ApiKey, Operation, Organisation
+from api.settings import Settings
+from ledger.chain import Chain
+from ledger.contracts import ContractClient
+from ledger.custody import Sealer, new_account
+from ledger.events import Event
+from ledger.indexer import EventIndex
+from ledger.relayer import Relayer, RelayOutcome, RequestNotExecuted
+from ledger.roles import Role
+from ledger.system import Allmende
+
+ORG_ROLES: dict[str, tuple[Role, ...]] = {
+    "admin": (Role.ADMIN, Role.TREASURER, Role.ALLOCATOR),
+    "funder": (Role.FUNDER, Role.APPROVER),
+    "ngo": (Role.NGO,),
+    "auditor": (Role.AUDITOR,),
+}
+API_KEY_PREFIX = "alm"
+DEFAULT_GAS = 500_000
+REQUEST_VALIDITY_S = 3600
+
+
+class GatewayError(Exception):
+    """A domain error of the gateway, with a stable code and an HTTP-agnostic kind."""
+
+    kind = "conflict"  # conflict | not_found | forbidden | invalid | locked | unavailable
+
+    def __init__(self, code: str, detail: str, **fields: Any) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.fields = fields
+
+
+class NotFound(GatewayError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+    kind = "not_found"
+
+
+class Forbidden(GatewayError):
+    """The caller may not do this."""
+
+    kind = "forbidden"
+
+
+class Invalid(GatewayError):
+    """The request is malformed in a way the schema cannot express."""
+
+    kind = "invalid"
+
+
+class Unavailable(GatewayError):
+    """The chain did not take the request; retrying later may work."""
+
+    kind = "unavailable"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an organisation by API key (clients come with their own sessions)."""
+
+    organisation_id: str
+    kind: str
+    name: str
+    address: str
+    scopes: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        """A stable identifier for idempotency and audit records."""
+        return f"org:{self.organisation_id}"
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """What a mutating call returns: where it landed on chain and the events it emitted."""
+
+    operation_id: str
+    transaction_hash: str
+    block_number: int
+    events: list[Event]
+
+    def event(self, name: str) -> Event:
+        """The first event called `name`."""
+        return next(e for e in self.events if e.name == name)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for responses."""
+        return {
+            "operationId": self.operation_id,
+            "transactionHash": self.transaction_hash,
+            "blockNumber": self.block_number,
+            "events": [e.to_json() for e in self.events],
+        }
+
+
+class NonceBook:
+    """The next forwarder nonce per signer, so a signer's requests are numbered without a round trip."""
+
+    def __init__(self, system: Allmende) -> None:
+        self._system = system
+        self._next: dict[str, int] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, signer: str) -> threading.Lock:
+        """The lock serialising `signer`'s requests from numbering to queueing."""
+        with self._guard:
+            return self._locks.setdefault(signer, threading.Lock())
+
+    def take(self, signer: str) -> int:
+        """The nonce for `signer`'s next request (call with the signer's lock held)."""
+        nonce = self._next.get(signer)
+        if nonce is None:
+            nonce = self._system.forwarding.nonce(signer)
+        self._next[signer] = nonce + 1
+        return nonce
+
+    def give_back(self, signer: str, nonce: int) -> None:
+        """The request with `nonce` was never queued (call with the signer's lock held)."""
+        if self._next.get(signer) == nonce + 1:
+            self._next[signer] = nonce
+
+    def forget(self, signer: str) -> None:
+        """Read `signer`'s nonce from the chain next time."""
+        self._next.pop(signer, None)
+
+
+class Gateway:
+    """Everything the HTTP layer needs, over one chain and one database."""
+
+    def __init__(self, settings: Settings, chain: Chain, system: Allmende, db: Database) -> None:
+        self.settings = settings
+        self.chain = chain
+        self.system = system
+        self.db = db
+        self.master = Sealer(settings.load_master_key())
+        self._tag_key = hmac.new(settings.load_master_key(), b"allmende lookup tags", hashlib.sha256).digest()
+        operators = chain.accounts
+        self.admin = operators[0]
+        relayers = operators[-settings.relayers :] if len(operators) > settings.relayers else operators[-1:]
+        for relayer in relayers:
+            system.grant(self.admin, Role.RELAYER, relayer.address)
+        for role in (Role.TREASURER, Role.ALLOCATOR):
+            system.grant(self.admin, role, self.admin.address)
+        self.relayer = Relayer(
+            system, relayers, max_batch=settings.relay_batch, max_wait_s=settings.relay_wait_ms / 1000
+        )
+        self.nonces = NonceBook(system)
+        self.index = EventIndex(system)
+        self._accounts: dict[str, LocalAccount] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: Settings) -> Gateway:
+        """Open the chain (embedded under the data dir, or JSON-RPC), deploy, migrate, reconcile."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        chain: Chain
+        if settings.rpc_url:
+            from ledger.rpc import RpcChain
+
+            keys = []
+            if settings.rpc_key_file is not None:
+                keys = [k.strip() for k in settings.rpc_key_file.read_text().split() if k.strip()]
+            chain = RpcChain(settings.rpc_url, keys)
+        else:
+            from ledger.embedded import EmbeddedChain
+
+            chain = EmbeddedChain.open(settings.data_dir / "chain")
+        system = Allmende.deploy(chain, chain.accounts[0], settings.data_dir / "address-book.json")
+        db = Database(settings.db_url)
+        migrate(db.engine)
+        gateway = cls(settings, chain, system, db)
+        gateway.reconcile()
+        return gateway
+
+    def close(self) -> None:
+        """Stop relaying and close the chain."""
+        self.relayer.close()
+        self.chain.close()
+
+    # --- tags and keys -----------------------------------------------------------------------
+
+    def tag(self, purpose: str, value: str) -> str:
+        """A keyed hash for looking things up without storing them (API key secrets, voucher codes)."""
+        return hmac.new(self._tag_key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+    def organisation_account(self, org: Organisation) -> LocalAccount:
+        """The organisation's custodial signing account."""
+        account = self._accounts.get(org.id)
+        if account is None:
+            account = Account.from_key(self.master.open(org.key_sealed, f"org:{org.id}"))
+            self._accounts[org.id] = account
+        return account
+
+    # --- organisations and API keys ----------------------------------------------------------
+
+    def create_organisation(self, kind: str, name: str) -> tuple[Organisation, str]:
+        """A new organisation with a custodial key, its on-chain roles and a first API key."""
+        if kind not in ORG_ROLES or kind == "admin":
+            raise Invalid(
+                "UnknownOrganisationKind", f"kind must be one of funder, ngo, auditor, not {kind!r}"
+            )
+        account, key = new_account()
+        with self.db.session() as s:
+            org = Organisation(kind=kind, name=name, address=account.address, key_sealed=b"")
+            s.add(org)
+            s.flush()
+            org.key_sealed = self.master.seal(key, f"org:{org.id}")
+        for role in ORG_ROLES[kind]:
+            self.system.grant(self.admin, role, account.address)
+        if kind == "funder":  # a funder's deposits are pulled by the fund ledger: allow it once
+            self.execute(
+                _operator(org), org, self.system.token, "approve", self.system.funds.address, 2**256 - 1
+            )
+        return org, self.issue_api_key(org.id)
+
+    def issue_api_key(self, organisation_id: str, scopes: tuple[str, ...] = ("*",)) -> str:
+        """A new API key for the organisation; the secret is returned once and stored only hashed."""
+        prefix = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        with self.db.session() as s:
+            s.add(
+                ApiKey(
+                    organisation_id=organisation_id,
+                    prefix=prefix,
+                    secret_hash=self.tag("api-key", secret),
+                    scopes=list(scopes),
+                )
+            )
+        return f"{API_KEY_PREFIX}_{prefix}_{secret}"
+
+    def rotate_api_key(self, principal: Principal, old_prefix: str | None = None) -> str:
+        """Issue a new key and revoke the old one (or all others when no prefix is given)."""
+        new_key = self.issue_api_key(principal.organisation_id, principal.scopes)
+        new_prefix = new_key.split("_")[1]
+        with self.db.session() as s:
+            keys = s.scalars(select(ApiKey).where(ApiKey.organisation_id == principal.organisation_id))
+            for k in keys:
+                if k.prefix != new_prefix and (old_prefix is None or k.prefix == old_prefix):
+                    k.revoked_at = datetime.now(UTC)
+        return new_key
+
+    def authenticate(self, token: str) -> Principal:
+        """The organisation behind an API key; Forbidden for anything else."""
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+            raise Forbidden("InvalidApiKey", "the API key is not valid")
+        with self.db.session() as s:
+            key = s.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+            if (
+                key is None
+                or key.revoked_at is not None
+                or not hmac.compare_digest(key.secret_hash, self.tag("api-key", parts[2]))
+            ):
+                raise Forbidden("InvalidApiKey", "the API key is not valid")
+            org = s.get(Organisation, key.organisation_id)
+            assert org is not None
+            return Principal(org.id, org.kind, org.name, org.address, tuple(key.scopes))
+
+    def organisation(self, organisation_id: str) -> Organisation:
+        """An organisation by id."""
+        with self.db.session() as s:
+            org = s.get(Organisation, organisation_id)
+        if org is None:
+            raise NotFound("UnknownOrganisation", f"no organisation {organisation_id}")
+        return org
+
+    def bootstrap_admin(self) -> tuple[Organisation, str] | None:
+        """Create the operator's admin organisation (holding the deploy key) if there is none yet."""
+        with self.db.session() as s:
+            if s.scalar(select(Organisation).where(Organisation.kind == "admin")) is not None:
+                return None
+            org = Organisation(kind="admin", name="Operator", address=self.admin.address, key_sealed=b"")
+            s.add(org)
+            s.flush()
+            org.key_sealed = self.master.seal(bytes(self.admin.key), f"org:{org.id}")
+        return org, self.issue_api_key(org.id)
+
+    # --- relayed operations ------------------------------------------------------------------
+
+    def execute(
+        self,
+        principal: str,
+        signer: Organisation | LocalAccount,
+        target: ContractClient,
+        function: str,
+        *args: Any,
+        gas: int = DEFAULT_GAS,
+        acting_for: str | None = None,
+    ) -> OperationResult:
+        """Sign `target.function(*args)` as `signer`, relay it, and record it as an operation."""
+        account = signer if isinstance(signer, LocalAccount) else self.organisation_account(signer)
+        data = target.encode(function, *args)
+        fwd = self.system.forwarding
+        with self.nonces.lock(account.address):
+            nonce = self.nonces.take(account.address)
+            request = fwd.sign(account, target.address, data, gas=gas, nonce=nonce, deadline=self._deadline())
+            try:
+                fwd.simulate(request)
+            except BaseException:
+                self.nonces.give_back(account.address, nonce)
+                raise
+            with self.db.session() as s:
+                op = Operation(
+                    principal=principal,
+                    acting_for=acting_for,
+                    kind=f"{target.name}.{function}",
+                    signer=account.address,
+                    forward_nonce=nonce,
+                )
+                s.add(op)
+            future = self.relayer.submit(request)
+        try:
+            outcome: RelayOutcome = future.result(timeout=120)
+        except RequestNotExecuted as exc:
+            self.nonces.forget(account.address)
+            self._finish(op.id, "failed", None)
+            raise Unavailable("RequestNotExecuted", "the chain did not execute the request; retry") from exc
+        except Exception as exc:
+            self.nonces.forget(account.address)
+            self._finish(op.id, "failed", None)
+            raise Unavailable("RelayFailed", f"relaying failed: {exc}") from exc
+        self._finish(op.id, "done", outcome)
+        return OperationResult(op.id, outcome.transaction_hash, outcome.block_number, outcome.events)
+
+    def _deadline(self) -> int:
+        return max(int(time.time()), self.chain.now()) + REQUEST_VALIDITY_S
+
+    def _finish(self, operation_id: str, status: str, outcome: RelayOutcome | None) -> None:
+        with self.db.session() as s:
+            op = s.get(Operation, operation_id)
+            assert op is not None
+            op.status = status
+            if outcome is not None:
+                op.transaction_hash = outcome.transaction_hash
+                op.block_number = outcome.block_number
+                op.result = {"events": [e.to_json() for e in outcome.events]}
+
+    def reconcile(self) -> dict[str, int]:
+        """Settle operations left pending by a crash: done if the chain executed them, else failed."""
+        counts = {"done": 0, "failed": 0}
+        with self.db.session() as s:
+            pending = list(s.scalars(select(Operation).where(Operation.status == "pending")))
+        if not pending:
+            return counts
+        executed = {
+            (e.args["signer"], e.args["nonce"]): e
+            for e in self.index.refresh()
+            if e.name == "ExecutedForwardRequest"
+        }
+        for op in pending:
+            event = executed.get((op.signer, op.forward_nonce))
+            with self.db.session() as s:
+                row = s.get(Operation, op.id)
+                assert row is not None
+                if event is not None and event.args["success"]:
+                    tx_events = [
+                        e for e in self.index.events() if e.transaction_hash == event.transaction_hash
+                    ]
+                    row.status, row.transaction_hash, row.block_number = (
+                        "done",
+                        event.transaction_hash,
+                        event.block_number,
+                    )
+                    row.result = {"events": [e.to_json() for e in tx_events], "reconciled": True}
+                    counts["done"] += 1
+                else:
+                    row.status = "failed"
+                    counts["failed"] += 1
+        return counts
+
+
+def _operator(org: Organisation) -> str:
+    return f"org:{org.id}"
+
+
+def data_dir_exists(path: Path) -> bool:
+    """Whether a gateway data directory was used before."""
+    return (path / "address-book.json").exists()

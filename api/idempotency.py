@@ -1,0 +1,105 @@
+"""`Idempotency-Key` on POST: a retried request gets the first response and never acts twice.
+
+The first request with a key claims it in the database before doing anything; a concurrent
+duplicate waits for that first one to finish and then replays its response. Reusing a key with a
+different request is refused. Server errors release the key so the request can be retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from api.models import IdempotencyRecord
+from api.problems import problem
+
+WAIT_FOR_FIRST_S = 120.0
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyMiddleware(BaseHTTPMiddleware):
+    """Stores and replays responses to POST requests that carry an `Idempotency-Key`."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        key = request.headers.get("idempotency-key")
+        if request.method != "POST" or key is None:
+            return await call_next(request)
+        if not key or len(key) > MAX_KEY_LENGTH:
+            return problem(422, "InvalidIdempotencyKey", "invalid Idempotency-Key", "use 1 to 200 characters")
+        body = await request.body()
+        principal = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()[:64]
+        digest = hashlib.sha256(
+            b"|".join([request.method.encode(), request.url.path.encode(), request.url.query.encode(), body])
+        ).hexdigest()
+        db = request.app.state.gateway.db
+        claimed = await run_in_threadpool(_claim, db, principal, key, digest)
+        if claimed is not None:
+            return claimed
+        response = await call_next(request)
+        chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
+        content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+        await run_in_threadpool(_store, db, principal, key, response.status_code, content)
+        return Response(content, response.status_code, dict(response.headers), response.media_type)
+
+
+def _claim(db: Any, principal: str, key: str, digest: str) -> Response | None:
+    """None when this request owns the key now; else the response to give (a replay or an error)."""
+    try:
+        with db.session() as s:
+            s.add(IdempotencyRecord(principal=principal, key=key, request_hash=digest))
+        return None
+    except IntegrityError:
+        pass
+    deadline = time.monotonic() + WAIT_FOR_FIRST_S
+    while True:
+        with db.session() as s:
+            record = s.get(IdempotencyRecord, (principal, key))
+        if record is None:  # the first request failed and released the key: take it
+            return _claim(db, principal, key, digest)
+        if record.request_hash != digest:
+            return problem(
+                422,
+                "IdempotencyKeyReused",
+                "Idempotency-Key reused",
+                "this key was used for a different request",
+            )
+        if record.status_code is not None:
+            headers = {"Idempotent-Replayed": "true"}
+            return JSONResponse(
+                record.body,
+                status_code=record.status_code,
+                headers=headers,
+                media_type="application/problem+json" if record.status_code >= 400 else None,
+            )
+        if time.monotonic() > deadline:
+            return problem(
+                409,
+                "IdempotentRequestInProgress",
+                "request in progress",
+                "the first request with this key has not finished",
+                retryAfter=1,
+            )
+        time.sleep(0.02)
+
+
+def _store(db: Any, principal: str, key: str, status: int, content: bytes) -> None:
+    with db.session() as s:
+        record = s.get(IdempotencyRecord, (principal, key))
+        if record is None:
+            return
+        if status >= 500:
+            s.delete(record)
+            return
+        try:
+            record.body = json.loads(content) if content else None
+        except ValueError:
+            record.body = content.decode(errors="replace")
+        record.status_code = status

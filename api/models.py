@@ -1,0 +1,119 @@
+"""The gateway's database: organisations, API keys, clients, operations and idempotency records.
+
+Personal data lives only here, encrypted per field under a per-client data key; deleting that key
+(erasure) leaves the ciphertext unreadable and the on-chain pseudonym unlinkable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _id() -> str:
+    return uuid4().hex
+
+
+class Base(DeclarativeBase):
+    """Base of every table."""
+
+
+class Organisation(Base):
+    """A funder, NGO, auditor or the operator's admin organisation, with its custodial key."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_id)
+    kind: Mapped[str] = mapped_column(String(16))  # admin | funder | ngo | auditor
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(42), unique=True)
+    key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    key_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class ApiKey(Base):
+    """An organisation's API key: only a hash is stored; the prefix finds the row."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_id)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ProgramInfo(Base):
+    """Public description of an on-chain program (its metadata hash is on chain)."""
+
+    __tablename__ = "programs"
+
+    program_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    ngo_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(4000), default="")
+
+
+class Client(Base):
+    """A person an NGO serves. On-chain they exist only as pseudonyms derived from their secret."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_id)
+    ngo_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    data_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once erased
+    personal_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    dedup_tag: Mapped[str | None] = mapped_column(String(64))  # keyed hash of identifying fields
+    secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed with master key and PIN
+    voucher_tag: Mapped[str | None] = mapped_column(String(64), unique=True)  # keyed hash of the code
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_clients_ngo_dedup", "ngo_id", "dedup_tag"),)
+
+
+class Operation(Base):
+    """A state change the gateway sent to the chain, written before sending, so a crash between
+    sending and recording is reconciled from the chain on restart."""
+
+    __tablename__ = "operations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_id)
+    principal: Mapped[str] = mapped_column(String(80))
+    acting_for: Mapped[str | None] = mapped_column(String(32))  # a client, in staff-assisted mode
+    kind: Mapped[str] = mapped_column(String(40))
+    signer: Mapped[str] = mapped_column(String(42))
+    forward_nonce: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
+    transaction_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column()
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+    __table_args__ = (UniqueConstraint("signer", "forward_nonce"),)
+
+
+class IdempotencyRecord(Base):
+    """The first response to a request carrying an `Idempotency-Key`, replayed for retries."""
+
+    __tablename__ = "idempotency"
+
+    principal: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column()
+    body: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=_now)

@@ -1,0 +1,154 @@
+"""RFC 9457 problem details: every error the gateway can meet becomes a 4xx with a stable `code`.
+
+Contract reverts keep the Solidity error's name as `code` and its decoded arguments as `args`.
+Each revert has an explicit status below; a test fails when a contract error is missing here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.gateway import GatewayError
+from ledger.exceptions import ContractRevert, LedgerError
+
+FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE = 403, 404, 409, 422
+
+REVERT_STATUS: dict[str, int] = {
+    # who may do what
+    "AccessControlBadConfirmation": FORBIDDEN,
+    "AccessControlUnauthorizedAccount": FORBIDDEN,
+    "AllmendeForwarderUnauthorizedRelayer": FORBIDDEN,
+    "ERC2771ForwarderInvalidSigner": FORBIDDEN,
+    "ERC2771UntrustfulTarget": FORBIDDEN,
+    "FundLedgerNotLotAllocator": FORBIDDEN,
+    "FundLedgerNotProgramNgo": FORBIDDEN,
+    "FundLedgerNotReservationHolder": FORBIDDEN,
+    "FundLedgerNotBatchReceiver": FORBIDDEN,
+    "FundLedgerSelfApproval": FORBIDDEN,
+    # what does not exist
+    "FundLedgerUnknownLot": NOT_FOUND,
+    "FundLedgerUnknownProgram": NOT_FOUND,
+    "FundLedgerUnknownReservation": NOT_FOUND,
+    "FundLedgerUnknownTranche": NOT_FOUND,
+    # what the ledger's state does not allow now
+    "ERC20InsufficientAllowance": CONFLICT,
+    "ERC20InsufficientBalance": CONFLICT,
+    "ERC2771ForwarderExpiredRequest": CONFLICT,
+    "InvalidAccountNonce": CONFLICT,
+    "FundLedgerInsufficientFunds": CONFLICT,
+    "FundLedgerLotAlreadyRefunded": CONFLICT,
+    "FundLedgerLotExpired": CONFLICT,
+    "FundLedgerLotNotExpired": CONFLICT,
+    "FundLedgerTrancheNotPending": CONFLICT,
+    "FundLedgerReceiverRejected": CONFLICT,
+    "InsufficientBalance": CONFLICT,
+    "ReentrancyGuardReentrantCall": CONFLICT,
+    "SafeERC20FailedOperation": CONFLICT,
+    "FailedCall": CONFLICT,
+    # what is malformed
+    "EuroTokenZeroAmount": UNPROCESSABLE,
+    "FundLedgerZeroAmount": UNPROCESSABLE,
+    "FundLedgerZeroRecipient": UNPROCESSABLE,
+    "FundLedgerBadBatch": UNPROCESSABLE,
+    "FundLedgerAmountOverflow": UNPROCESSABLE,
+    "FundLedgerEarmarkMismatch": UNPROCESSABLE,
+    "FundLedgerExpiryInPast": UNPROCESSABLE,
+    "FundLedgerTokenMismatch": UNPROCESSABLE,
+    "FundLedgerTokenNotAllowed": UNPROCESSABLE,
+    "ERC20InvalidApprover": UNPROCESSABLE,
+    "ERC20InvalidReceiver": UNPROCESSABLE,
+    "ERC20InvalidSender": UNPROCESSABLE,
+    "ERC20InvalidSpender": UNPROCESSABLE,
+    "ERC2771ForwarderMismatchedValue": UNPROCESSABLE,
+    "ERC2771ForwarderNoRefundReceiver": UNPROCESSABLE,
+    "InvalidShortString": UNPROCESSABLE,
+    "StringTooLong": UNPROCESSABLE,
+    # a simulation that succeeded is never an error to a caller; listed for completeness
+    "AllmendeForwarderSimulated": CONFLICT,
+    # built-in reverts
+    "RevertWithReason": CONFLICT,
+    "Panic": CONFLICT,
+    "UnknownRevert": CONFLICT,
+}
+
+GATEWAY_STATUS = {
+    "conflict": 409,
+    "not_found": 404,
+    "forbidden": 403,
+    "invalid": 422,
+    "locked": 429,
+    "unavailable": 503,
+    "unauthorized": 401,
+}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return str(value)
+    return value
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """A problem-details response."""
+    body = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail, "code": code}
+    body.update({k: _jsonable(v) for k, v in extra.items()})
+    headers = {"Retry-After": str(extra["retryAfter"])} if "retryAfter" in extra else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def revert_problem(exc: ContractRevert) -> JSONResponse:
+    """The response for a contract revert."""
+    name = type(exc).__name__
+    status = REVERT_STATUS.get(name, CONFLICT)
+    doc = (type(exc).__doc__ or "").strip().splitlines()[0] if type(exc).__doc__ else name
+    args = {k: _jsonable(v) for k, v in exc.fields.items()}
+    return problem(status, name, doc, f"the ledger refused the request: {name}", args=args)
+
+
+async def _on_revert(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ContractRevert)
+    return revert_problem(exc)
+
+
+async def _on_gateway(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GatewayError)
+    status = GATEWAY_STATUS[exc.kind]
+    return problem(status, exc.code, exc.code, exc.detail, **exc.fields)
+
+
+async def _on_ledger(request: Request, exc: Exception) -> JSONResponse:
+    return problem(503, type(exc).__name__, "ledger unavailable", "the ledger could not complete the request")
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+    return problem(
+        422, "ValidationFailed", "invalid request", "the request does not match the schema", errors=errors
+    )
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}.get(
+        exc.status_code, f"Http{exc.status_code}"
+    )
+    return problem(exc.status_code, code, code, str(exc.detail))
+
+
+def install(app: Any) -> None:
+    """Register the handlers on a FastAPI app."""
+    app.add_exception_handler(ContractRevert, _on_revert)
+    app.add_exception_handler(GatewayError, _on_gateway)
+    app.add_exception_handler(LedgerError, _on_ledger)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)

@@ -1,0 +1,97 @@
+"""Auditors verify the ledger from events alone and export everything; the public sees aggregates."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from api.deps import Auditor, GatewayDep
+from api.routes.funds import program_summaries
+from api.schemas import AuditReport, ProgramPublic, euros
+from ledger.fund_events import rebuild_fund_state, trace_payments
+
+router = APIRouter(prefix="/v1", tags=["audit"])
+public = APIRouter(prefix="/v1/public", tags=["public"])
+
+Format = Literal["json", "csv"]
+
+
+@router.get("/audit/verify", response_model=AuditReport)
+def verify(gateway: GatewayDep, _: Auditor) -> AuditReport:
+    """Rebuild the fund ledger from events alone and compare it with the contracts' views."""
+    events = gateway.index.events()
+    rebuilt = rebuild_fund_state(events)
+    on_chain = gateway.system.funds.read_state([gateway.system.token.address])
+    return AuditReport(
+        events=len(events),
+        matches=rebuilt == on_chain,
+        lots=len(on_chain.lots),
+        programs=len(on_chain.programs),
+        payments=len(trace_payments(events)),
+    )
+
+
+def _table(rows: list[dict[str, object]], fmt: Format, name: str) -> Response:
+    if fmt == "json":
+        return Response(json.dumps(rows, default=str), media_type="application/json")
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+@router.get("/audit/events")
+def export_events(gateway: GatewayDep, _: Auditor, format: Format = "json") -> Response:
+    """Every decoded event of every Allmende contract, in chain order."""
+    rows = []
+    for e in gateway.index.events():
+        j = e.to_json()
+        rows.append(
+            {
+                "block": j["blockNumber"],
+                "logIndex": j["logIndex"],
+                "transaction": j["transactionHash"],
+                "contract": j["contract"],
+                "event": j["event"],
+                "args": json.dumps(j["args"], default=str, sort_keys=True),
+            }
+        )
+    return _table(rows, format, "events")
+
+
+@router.get("/audit/payments")
+def export_payments(gateway: GatewayDep, _: Auditor, format: Format = "json") -> Response:
+    """Every payment with the lots and funders that paid it."""
+    rows: list[dict[str, object]] = []
+    for p in trace_payments(gateway.index.events()):
+        for s in p.sources:
+            rows.append(
+                {
+                    "batch": p.batch_id,
+                    "program": p.program_id,
+                    "recipient": p.recipient,
+                    "payment": euros(p.amount),
+                    "lot": s.lot_id,
+                    "funder": s.funder,
+                    "paidByLot": euros(s.amount),
+                    "transaction": p.transaction_hash,
+                }
+            )
+    return _table(rows, format, "payments")
+
+
+@public.get("/programs", response_model=list[ProgramPublic])
+def public_programs(gateway: GatewayDep) -> list[ProgramPublic]:
+    """Every program's allocated, released and disbursed money and its number of payments."""
+    return program_summaries(gateway)

@@ -1,0 +1,77 @@
+"""Gateway settings from the environment (`ALLMENDE_*`), with refusal of unsafe production setups."""
+
+from __future__ import annotations
+
+import base64
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_KEYS = {"", "changeme", "change-me", "placeholder", "dev", "development"}
+
+
+class SettingsError(RuntimeError):
+    """The settings are unsafe or incomplete for the chosen environment."""
+
+
+class Settings(BaseSettings):
+    """Where the gateway keeps its data, which chain it uses and how it protects keys."""
+
+    model_config = SettingsConfigDict(env_prefix="ALLMENDE_", env_file=None)
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path(".allmende")
+    database_url: str | None = None  # default: SQLite under data_dir
+    master_key: SecretStr | None = None  # base64 of 32 bytes
+    master_key_file: Path | None = None
+    rpc_url: str | None = None  # None: the embedded chain under data_dir/chain
+    rpc_key_file: Path | None = None  # operator keys for an external chain, one hex key per line
+    host: str = "127.0.0.1"
+    port: int = 8000
+    relayers: int = 2
+    relay_batch: int = 64
+    relay_wait_ms: float = 2.0
+    pin_attempts: int = 5  # failed sign-ins per voucher before it locks
+    source_attempts: int = 30  # failed sign-ins per source address per window
+    lockout_s: int = 900
+    session_ttl_s: int = 1800
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL in use."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'gateway.sqlite3'}"
+
+    def load_master_key(self) -> bytes:
+        """The 32-byte master key; in development one is created under data_dir on first use."""
+        raw: str | None = None
+        if self.master_key is not None:
+            raw = self.master_key.get_secret_value()
+        elif self.master_key_file is not None:
+            raw = self.master_key_file.read_text(encoding="utf-8").strip()
+        elif self.environment != "production":
+            path = self.data_dir / "master.key"
+            if not path.exists():
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(base64.b64encode(os.urandom(32)).decode())
+            raw = path.read_text(encoding="utf-8").strip()
+        if raw is None or raw.lower() in PLACEHOLDER_KEYS:
+            raise SettingsError("set ALLMENDE_MASTER_KEY or ALLMENDE_MASTER_KEY_FILE to a random 32-byte key")
+        try:
+            key = base64.b64decode(raw, validate=True)
+        except ValueError as exc:
+            raise SettingsError("the master key must be base64") from exc
+        if len(key) != 32 or len(set(key)) < 8:
+            raise SettingsError("the master key must be 32 random bytes (base64)")
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings."""
+    return Settings()

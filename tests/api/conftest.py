@@ -1,0 +1,81 @@
+"""A gateway on a fresh in-memory chain and a temporary database, served in process."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.gateway import Gateway
+from api.settings import Settings
+
+
+@dataclass
+class Keys:
+    """API keys of one organisation of each kind (and a second NGO and funder)."""
+
+    admin: str
+    funder: str
+    funder2: str
+    ngo: str
+    ngo2: str
+    auditor: str
+
+
+def make_settings(tmp: Path, database_url: str | None = None) -> Settings:
+    return Settings(
+        environment="test",
+        data_dir=tmp,
+        database_url=database_url,
+        master_key=base64.b64encode(os.urandom(32)).decode(),  # type: ignore[arg-type]
+        relay_wait_ms=1.0,
+    )
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Gateway]:
+    gw = Gateway.open(make_settings(tmp_path))
+    yield gw
+    gw.close()
+
+
+@pytest.fixture
+def client(gateway: Gateway) -> Iterator[TestClient]:
+    with TestClient(create_app(gateway.settings, gateway)) as c:
+        yield c
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def keys(gateway: Gateway, client: TestClient) -> Keys:
+    admin = gateway.bootstrap_admin()
+    assert admin is not None
+    admin_key = admin[1]
+    made = {}
+    for name, kind in [
+        ("funder", "funder"),
+        ("funder2", "funder"),
+        ("ngo", "ngo"),
+        ("ngo2", "ngo"),
+        ("auditor", "auditor"),
+    ]:
+        r = client.post("/v1/admin/organisations", json={"kind": kind, "name": name}, headers=auth(admin_key))
+        assert r.status_code == 201, r.text
+        made[name] = r.json()
+    for name in ("funder", "funder2"):
+        r = client.post(
+            "/v1/admin/mints",
+            json={"organisationId": made[name]["id"], "amount": "100000", "fiatReference": f"receipt {name}"},
+            headers=auth(admin_key),
+        )
+        assert r.status_code == 201, r.text
+    return Keys(admin_key, *(made[n]["apiKey"] for n in ("funder", "funder2", "ngo", "ngo2", "auditor")))
