@@ -7,7 +7,7 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 DATA_DIR ?= .allmende
 
-.PHONY: run test bench lint typecheck compile setup clean
+.PHONY: run devnet test bench lint typecheck compile setup clean
 
 setup: $(STAMP_PY) $(STAMP_NPM)
 
@@ -22,7 +22,10 @@ $(STAMP_NPM): package-lock.json
 	touch $@
 
 run: setup
-	$(VENV)/bin/allmende devnet --data-dir $(DATA_DIR)
+	$(VENV)/bin/allmende serve --demo --data-dir $(DATA_DIR)
+
+devnet: setup
+	$(VENV)/bin/allmende devnet --data-dir $(DATA_DIR)/devnet
 
 test: setup
 	$(PY) -m pytest -n 2 --hypothesis-profile=ci

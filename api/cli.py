@@ -35,6 +35,34 @@ def devnet(data_dir: DataDir = Path(".allmende")) -> None:
 
 
 @app.command()
+def serve(
+    data_dir: DataDir = Path(".allmende"),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Seed demo organisations and money on first start.")] = False,
+) -> None:
+    """Run the HTTP gateway on the durable embedded chain (or ALLMENDE_RPC_URL)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.demo import seed_demo
+    from api.gateway import Gateway
+    from api.settings import Settings
+
+    settings = Settings(data_dir=data_dir, host=host, port=port)
+    gateway = Gateway.open(settings)
+    try:
+        if demo:
+            keys = seed_demo(gateway)
+            if keys is not None:
+                console.print(f"demo data created; API keys for the demo organisations are in {keys}")
+        console.print(f"Allmende gateway on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+        uvicorn.run(create_app(settings, gateway), host=host, port=port, log_level="info")
+    finally:
+        gateway.close()
+
+
+@app.command()
 def deploy(
     rpc: Annotated[str, typer.Option(help="JSON-RPC endpoint of the chain.")],
     key_file: Annotated[Path, typer.Option(help="File holding the deployer's hex private key.")],

@@ -15,7 +15,6 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from eth_account import Account
@@ -181,7 +180,8 @@ class Gateway:
     @classmethod
     def open(cls, settings: Settings) -> Gateway:
         """Open the chain (embedded under the data dir, or JSON-RPC), deploy, migrate, reconcile."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        settings.data_dir.chmod(0o700)  # keys, chain and database live here
         chain: Chain
         if settings.rpc_url:
             from ledger.rpc import RpcChain
@@ -400,8 +400,3 @@ class Gateway:
 
 def _operator(org: Organisation) -> str:
     return f"org:{org.id}"
-
-
-def data_dir_exists(path: Path) -> bool:
-    """Whether a gateway data directory was used before."""
-    return (path / "address-book.json").exists()
