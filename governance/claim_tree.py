@@ -50,6 +50,11 @@ def default_cap_depth(leaves: int) -> int:
     return min(MAX_CAP_DEPTH, int(math.log2(leaves // LEAVES_PER_CAP_NODE)))
 
 
+def max_cap_depth(leaves: int) -> int:
+    """The deepest cap a tree of `leaves` leaves allows: no leaf may sit above the cap."""
+    return min(MAX_CAP_DEPTH, leaves.bit_length() - 1)
+
+
 def _depth(tree_index: int) -> int:
     """Depth of a node in OpenZeppelin's array layout (root 0, children 2i+1 and 2i+2)."""
     return (tree_index + 1).bit_length() - 1
@@ -59,8 +64,7 @@ class ClaimTree:
     """A built claim tree with its cap; proofs are looked up by client index."""
 
     def __init__(self, tree: StandardMerkleTree, cap_depth: int) -> None:
-        shallowest_leaf = _depth(len(tree.tree) - len(tree.values))
-        if not 0 <= cap_depth <= min(MAX_CAP_DEPTH, shallowest_leaf):
+        if not 0 <= cap_depth <= max_cap_depth(len(tree.values)):
             raise ValueError(f"a tree of {len(tree.values)} leaves cannot have a cap at depth {cap_depth}")
         self.tree = tree
         self.cap_depth = cap_depth

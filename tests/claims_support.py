@@ -55,10 +55,13 @@ class ClaimSetup:
     clients: dict[int, Client] = field(default_factory=dict)
     trees: dict[int, ClaimTree] = field(default_factory=dict)  # root id -> tree
 
-    def publish(self, ngo: LocalAccount, clients: list[Client], cap_depth: int | None = None) -> int:
+    def publish(
+        self, ngo: LocalAccount, clients: list[Client], cap_depth: int | None = None, gas: int | None = None
+    ) -> int:
         """Publish a tree over `clients`; returns the root id."""
         tree = ClaimTree.build([c.entry for c in clients], cap_depth)
-        root_id = int(self.program.add_root(ngo, tree.cap).event("ClaimRootAdded").args["rootId"])
+        added = self.program.transact(ngo, "addRoot", tree.cap, gas=gas).event("ClaimRootAdded")
+        root_id = int(added.args["rootId"])
         self.trees[root_id] = tree
         self.clients.update({c.index: c for c in clients})
         return root_id
