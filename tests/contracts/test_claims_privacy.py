@@ -1,7 +1,7 @@
 """Nothing a gateway knows about a person reaches the chain: not in any transaction's calldata, any
 event, or any storage slot of any account, neither as text nor as a plain hash.
 
-A scenario registers people (names, birth dates, addresses, phone numbers, case notes) in a dict that
+A scenario registers people (case numbers, names, birth dates, addresses, phone numbers, notes) in a dict that
 stands in for the gateway's database, runs two claim programs for them (vouchers, trees, funding,
 relayed claims, return after expiry) and then scans the whole chain. A negative control plants one
 hash of a name, as a careless NGO might, and shows the scan finds it in all three places.
@@ -39,6 +39,7 @@ from tests.conftest import EUR, Actors
 
 PEOPLE = {
     "p1": {
+        "case": "AKZ-2024-00117",
         "name": "Amelie Schröder",
         "birth_date": "1984-03-07",
         "address": "Hafenstraße 12, 20359 Hamburg",
@@ -46,6 +47,7 @@ PEOPLE = {
         "note": "Alleinerziehend, zwei Kinder, Wohnung gekündigt",
     },
     "p2": {
+        "case": "AKZ-2024-00148",
         "name": "Yusuf Demir",
         "birth_date": "1971-11-23",
         "address": "Kottbusser Damm 70, 10967 Berlin",
@@ -53,6 +55,7 @@ PEOPLE = {
         "note": "Rente reicht nicht für Heizkosten",
     },
     "p3": {
+        "case": "AKZ-2024-00179",
         "name": "Oksana Kovalenko",
         "birth_date": "1990-06-30",
         "address": "Lindenallee 3a, 50968 Köln",
@@ -60,6 +63,7 @@ PEOPLE = {
         "note": "Geflüchtet 2022, Sprachkurs B1",
     },
     "p4": {
+        "case": "AKZ-2024-00210",
         "name": "Jürgen Weiß",
         "birth_date": "1958-01-02",
         "address": "Am Markt 1, 99423 Weimar",
@@ -67,6 +71,7 @@ PEOPLE = {
         "note": "Wohnungslos seit Oktober",
     },
     "p5": {
+        "case": "AKZ-2024-00241",
         "name": "Fatou Diallo",
         "birth_date": "2001-09-15",
         "address": "Neckarstraße 44, 70190 Stuttgart",
@@ -101,10 +106,10 @@ def _needles(gateway: Gateway) -> dict[bytes, str]:
         born = datetime.strptime(record["birth_date"], "%Y-%m-%d").replace(tzinfo=UTC)
         texts[born.strftime("%d.%m.%Y")] = f"{pid}.birth_date (German)"
         texts[born.strftime("%Y%m%d")] = f"{pid}.birth_date (digits)"
-        texts[pid] = f"{pid} (record id)"
         for code in gateway.vouchers.get(pid, []):
             texts[code] = f"{pid} voucher code"
             texts[code.replace("-", "")] = f"{pid} voucher code"
+    assert min(len(t.encode()) for t in texts) >= 5  # shorter needles turn up in random bytes by chance
     needles: dict[bytes, str] = {}
     for text, label in texts.items():
         for variant in {text, text.strip().lower()}:

@@ -148,7 +148,7 @@ def test_claim_programs_keep_their_books(system: Allmende, actors: Actors) -> No
     ClaimProgramMachine.actors = actors
     ClaimProgramMachine.fund_program = released_program(system, actors, 100_000 * EUR)
     run = ClaimProgramMachine.TestCase
-    run.settings = settings(max_examples=15, stateful_step_count=12)
+    run.settings = settings(max_examples=12, stateful_step_count=12)
     run().runTest()
 
 
