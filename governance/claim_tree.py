@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from governance.merkle import StandardMerkleTree
+from governance.merkle import StandardMerkleTree, hash_pair
 from ledger.claims import LEAF_TYPES
 
 MAX_CAP_DEPTH = 8
@@ -131,8 +131,6 @@ class ClaimTree:
 
 def cap_root(cap: Sequence[bytes]) -> bytes:
     """The root a cap hashes up to (what the contract computes in `addRoot`)."""
-    from governance.merkle import hash_pair
-
     level = list(cap)
     while len(level) > 1:
         level = [hash_pair(level[i], level[i + 1]) for i in range(0, len(level), 2)]

@@ -8,7 +8,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-from governance.claim_tree import ClaimTree
+from governance.claim_tree import ClaimTree, cap_root
 from ledger.claims import ClaimDomain, SignedClaim, claim_signer, claim_typed_data, sign_claim
 from ledger.fund_events import rebuild_fund_state
 from ledger.revert_errors import (
@@ -489,7 +489,8 @@ def test_claim_gas_stays_within_the_targets(system: Allmende, actors: Actors) ->
     paths = [synthetic_path(i, key.address, EUR, 17, 8, position=(3, 200)[i]) for i, key in enumerate(keys)]
     cap = paths[0].cap
     cap[200] = paths[1].cap[200]  # both leaves under one published cap
-    setup.program.transact(a.ngo, "addRoot", cap, gas=PUBLISH_GAS)
+    added = setup.program.transact(a.ngo, "addRoot", cap, gas=PUBLISH_GAS).event("ClaimRootAdded")
+    assert added.args["root"] == cap_root(cap)  # 256 nodes hashed up on chain as in Python
     gas = []
     for index, (key, path) in enumerate(zip(keys, paths, strict=True)):
         claim = sign_claim(
