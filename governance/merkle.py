@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_hash.auto import keccak
+from governance._keccak import keccak
 
 
 def _word(kind: str, value: Any) -> bytes:

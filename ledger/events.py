@@ -77,6 +77,17 @@ class EventDecoder:
         self._names = {to_checksum_address(a): n for a, n in contracts.items()}
         self._abis = {a: _event_abis(n) for a, n in self._names.items()}
 
+    def register(self, address: str, contract_name: str) -> None:
+        """Decode the logs of `address` (a contract created at run time) as `contract_name`."""
+        address = to_checksum_address(address)
+        if address not in self._names:
+            self._names[address] = contract_name
+            self._abis[address] = _event_abis(contract_name)
+
+    def addresses(self) -> list[str]:
+        """Every address whose logs are decoded."""
+        return list(self._names)
+
     def decode(self, log: Mapping[str, Any]) -> Event | None:
         """The decoded event, or None for a log of an unknown contract or event."""
         address = to_checksum_address(log["address"])

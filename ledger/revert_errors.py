@@ -40,6 +40,126 @@ class AllmendeForwarderUnauthorizedRelayer(ContractRevert):
     field_names = ("relayer",)
 
 
+class ClaimProgramAlreadyClaimed(ContractRevert):
+    """The client at `index` has claimed already."""
+
+    signature = "ClaimProgramAlreadyClaimed(uint256)"
+    selector = bytes.fromhex("62a225e0")
+    field_names = ("index",)
+
+
+class ClaimProgramBadCap(ContractRevert):
+    """A cap must hold 1, 2, 4, ... or 256 nodes, none of them zero; it held `length`."""
+
+    signature = "ClaimProgramBadCap(uint256)"
+    selector = bytes.fromhex("7a8bdf41")
+    field_names = ("length",)
+
+
+class ClaimProgramExpired(ContractRevert):
+    """The program expired at `expiry` (now is `now_`): no more funding, roots or claims."""
+
+    signature = "ClaimProgramExpired(uint48,uint256)"
+    selector = bytes.fromhex("cbb53825")
+    field_names = ("expiry", "now_")
+
+
+class ClaimProgramInvalidProof(ContractRevert):
+    """Root `rootId` has no leaf `(index, signer, amount)`; `signer` is the key that signed."""
+
+    signature = "ClaimProgramInvalidProof(uint256,uint256,address)"
+    selector = bytes.fromhex("9d176585")
+    field_names = ("rootId", "index", "signer")
+
+
+class ClaimProgramInvalidSignature(ContractRevert):
+    """The signature does not recover to any key."""
+
+    signature = "ClaimProgramInvalidSignature()"
+    selector = bytes.fromhex("8ad5cc04")
+    field_names = ()
+
+
+class ClaimProgramNotExpired(ContractRevert):
+    """The program runs until `expiry` (now is `now_`): its rest cannot be returned yet."""
+
+    signature = "ClaimProgramNotExpired(uint48,uint256)"
+    selector = bytes.fromhex("6724df40")
+    field_names = ("expiry", "now_")
+
+
+class ClaimProgramNotFundLedger(ContractRevert):
+    """Only the fund ledger pays into a claim program; `caller` is not it."""
+
+    signature = "ClaimProgramNotFundLedger(address)"
+    selector = bytes.fromhex("46620f9e")
+    field_names = ("caller",)
+
+
+class ClaimProgramNotNgo(ContractRevert):
+    """`account` is not the NGO running this claim program."""
+
+    signature = "ClaimProgramNotNgo(address)"
+    selector = bytes.fromhex("6917e5d6")
+    field_names = ("account",)
+
+
+class ClaimProgramNothingToReturn(ContractRevert):
+    """Nothing is left to return."""
+
+    signature = "ClaimProgramNothingToReturn()"
+    selector = bytes.fromhex("2de5ba82")
+    field_names = ()
+
+
+class ClaimProgramSignatureExpired(ContractRevert):
+    """The claim signature was valid until `deadline` only (now is `now_`)."""
+
+    signature = "ClaimProgramSignatureExpired(uint256,uint256)"
+    selector = bytes.fromhex("76dde113")
+    field_names = ("deadline", "now_")
+
+
+class ClaimProgramUnknownNode(ContractRevert):
+    """Root `rootId` has no cap node at `position` (or there is no such root)."""
+
+    signature = "ClaimProgramUnknownNode(uint256,uint256)"
+    selector = bytes.fromhex("eb51cd1b")
+    field_names = ("rootId", "position")
+
+
+class ClaimProgramWrongFundProgram(ContractRevert):
+    """Fund-ledger program `fundProgramId` paid, but this claim program belongs to `expected`."""
+
+    signature = "ClaimProgramWrongFundProgram(uint48,uint48)"
+    selector = bytes.fromhex("2aa37448")
+    field_names = ("fundProgramId", "expected")
+
+
+class ClaimProgramsExpiryInPast(ContractRevert):
+    """`expiry` is not in the future (now is `now_`)."""
+
+    signature = "ClaimProgramsExpiryInPast(uint48,uint256)"
+    selector = bytes.fromhex("f7cc3387")
+    field_names = ("expiry", "now_")
+
+
+class ClaimProgramsNotProgramNgo(ContractRevert):
+    """`account` does not run fund-ledger program `fundProgramId`."""
+
+    signature = "ClaimProgramsNotProgramNgo(uint48,address)"
+    selector = bytes.fromhex("f83448e1")
+    field_names = ("fundProgramId", "account")
+
+
+class ClaimProgramsUnknownProgram(ContractRevert):
+    """No claim program has id `claimProgramId`."""
+
+    signature = "ClaimProgramsUnknownProgram(uint48)"
+    selector = bytes.fromhex("9355151a")
+    field_names = ("claimProgramId",)
+
+
 class ERC20InsufficientAllowance(ContractRevert):
     """The contract reverted with `ERC20InsufficientAllowance(address,uint256,uint256)`."""
 
@@ -381,6 +501,21 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     AccessControlUnauthorizedAccount,
     AllmendeForwarderSimulated,
     AllmendeForwarderUnauthorizedRelayer,
+    ClaimProgramAlreadyClaimed,
+    ClaimProgramBadCap,
+    ClaimProgramExpired,
+    ClaimProgramInvalidProof,
+    ClaimProgramInvalidSignature,
+    ClaimProgramNotExpired,
+    ClaimProgramNotFundLedger,
+    ClaimProgramNotNgo,
+    ClaimProgramNothingToReturn,
+    ClaimProgramSignatureExpired,
+    ClaimProgramUnknownNode,
+    ClaimProgramWrongFundProgram,
+    ClaimProgramsExpiryInPast,
+    ClaimProgramsNotProgramNgo,
+    ClaimProgramsUnknownProgram,
     ERC20InsufficientAllowance,
     ERC20InsufficientBalance,
     ERC20InvalidApprover,

@@ -13,6 +13,7 @@ from hexbytes import HexBytes
 from ledger.address_book import AddressBook, Deployment
 from ledger.artifacts import load_artifact
 from ledger.chain import Chain
+from ledger.claims import ClaimProgramsClient
 from ledger.contracts import ContractClient
 from ledger.events import Event, EventDecoder
 from ledger.exceptions import DeploymentError
@@ -31,6 +32,7 @@ CONSTRUCTOR_ARGS: dict[str, Callable[[AddressBook, str], list[Any]]] = {
     "AllmendeForwarder": lambda book, admin: [book.address("AllmendeRoles")],
     "EuroToken": _roles_and_forwarder,
     "FundLedger": _roles_and_forwarder,
+    "ClaimPrograms": lambda book, admin: [*_roles_and_forwarder(book, admin), book.address("FundLedger")],
 }
 """Every contract of the system, in deploy order, with its constructor arguments."""
 
@@ -106,6 +108,7 @@ class Allmende:
         self.token = ContractClient(self.sender, "EuroToken", book.address("EuroToken"))
         self.funds = FundLedgerClient(self.sender, book.address("FundLedger"))
         self.forwarding = Forwarder(self.forwarder)
+        self.claims = ClaimProgramsClient(self.sender, book.address("ClaimPrograms"))
 
     @classmethod
     def deploy(cls, chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> Allmende:
@@ -145,14 +148,15 @@ class Allmende:
         return int(self.token.call("balanceOf", account))
 
     def events(self, from_block: int | None = None, to_block: int | str = "latest") -> list[Event]:
-        """Every event of every Allmende contract, in chain order."""
+        """Every event of every Allmende contract, claim programs included, in chain order."""
+        self.claims.programs()  # registers every claim program's contract with the decoder
         start = (
             from_block
             if from_block is not None
             else min(d.deploy_block for d in self.book.contracts.values())
         )
         logs = self.chain.web3.eth.get_logs(
-            {"fromBlock": start, "toBlock": to_block, "address": list(self.book.by_address())}  # type: ignore[typeddict-item]
+            {"fromBlock": start, "toBlock": to_block, "address": self.decoder.addresses()}  # type: ignore[typeddict-item]
         )
         events = self.decoder.decode_all(logs)
         events.sort(key=lambda e: (e.block_number, e.log_index))
