@@ -70,6 +70,22 @@ REVERT_STATUS: dict[str, int] = {
     "StringTooLong": UNPROCESSABLE,
     # a simulation that succeeded is never an error to a caller; listed for completeness
     "AllmendeForwarderSimulated": CONFLICT,
+    # claim programs
+    "ClaimProgramNotFundLedger": FORBIDDEN,
+    "ClaimProgramNotNgo": FORBIDDEN,
+    "ClaimProgramsNotProgramNgo": FORBIDDEN,
+    "ClaimProgramInvalidProof": FORBIDDEN,
+    "ClaimProgramInvalidSignature": FORBIDDEN,
+    "ClaimProgramsUnknownProgram": NOT_FOUND,
+    "ClaimProgramUnknownNode": NOT_FOUND,
+    "ClaimProgramAlreadyClaimed": CONFLICT,
+    "ClaimProgramExpired": CONFLICT,
+    "ClaimProgramNotExpired": CONFLICT,
+    "ClaimProgramNothingToReturn": CONFLICT,
+    "ClaimProgramSignatureExpired": CONFLICT,
+    "ClaimProgramWrongFundProgram": UNPROCESSABLE,
+    "ClaimProgramBadCap": UNPROCESSABLE,
+    "ClaimProgramsExpiryInPast": UNPROCESSABLE,
     # built-in reverts
     "RevertWithReason": CONFLICT,
     "Panic": CONFLICT,
