@@ -30,6 +30,7 @@ class Purpose(IntEnum):
     ACCOUNT = 0  # receives disbursements
     CLAIM = 1  # one per claim program
     VOTE = 2  # one per participatory budget round
+    PAYOUT = 3  # receives what a client claims in one claim program
 
 
 @dataclass(frozen=True)

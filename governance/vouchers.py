@@ -6,9 +6,11 @@ from it with HKDF-SHA256 (RFC 5869) and the claim program it is for (`ProgramRef
 
 - the *claim key*, the secp256k1 key whose address goes into the program's Merkle leaf and which
   signs the client's claim. It is fresh in every program, so two programs' claims cannot be linked
-  on chain, and nothing about the person enters it.
+  on chain, and nothing about the person enters it. It is the client's CLAIM pseudonym
+  (`governance.pseudonyms`), so its address can be computed from the client's public root without
+  their PIN, while the key itself needs the secret.
 - the *payout key*, the pseudonymous account the gateway holds for the client's money in that
-  program (the claim's recipient), also fresh per program.
+  program (the claim's recipient), also fresh per program (the PAYOUT pseudonym).
 - the *voucher code*, 15 symbols from a 31-letter alphabet without 0/O, 1/I/L, plus a check symbol,
   written XXXX-XXXX-XXXX-XXXX. The check is a weighted sum modulo 31 (a prime, with weights 1..16),
   so it catches every single wrong symbol and every swap of two symbols, adjacent or not. A code
@@ -29,6 +31,7 @@ from eth_keys.datatypes import PrivateKey
 from eth_utils import to_checksum_address
 
 from governance.exceptions import VoucherCodeError
+from governance.pseudonyms import PrivateRoot, PublicRoot, Purpose, pseudonym_address, pseudonym_key
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 """31 symbols: digits and capitals without 0, O, 1, I and L."""
@@ -38,7 +41,6 @@ CODE_LENGTH = PAYLOAD_LENGTH + 1
 GROUP = 4
 _MOD = len(ALPHABET)  # 31, a prime: weights 1..16 are all invertible
 _SALT = b"allmende/vouchers/v1"
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 
 
@@ -72,22 +74,30 @@ def _hkdf(secret: bytes, info: bytes) -> bytes:
     return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
 
 
-def _private_key(secret: bytes, purpose: bytes, program: ProgramRef) -> bytes:
-    for counter in range(256):  # a draw above the group order has odds of about 2**-128
-        candidate = _hkdf(secret, purpose + program.context() + bytes([counter]))
-        if 0 < int.from_bytes(candidate, "big") < _SECP256K1_N:
-            return candidate
-    raise ValueError("no valid key derived")  # pragma: no cover - practically impossible
+def program_index(program: ProgramRef) -> int:
+    """The pseudonym index of a claim program (non-hardened, so public derivation works)."""
+    digest = hashlib.sha256(b"allmende/claim-program" + program.context()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
 
 
 def claim_key(secret: bytes, program: ProgramRef) -> bytes:
-    """The client's claim key in `program` (a secp256k1 private key)."""
-    return _private_key(secret, b"claim-key", program)
+    """The client's claim key in `program` (a secp256k1 private key): their CLAIM pseudonym."""
+    return pseudonym_key(PrivateRoot.from_secret(secret), Purpose.CLAIM, program_index(program))
+
+
+def claim_address(root: PublicRoot, program: ProgramRef) -> str:
+    """The address of `claim_key`, from the client's public root alone (no PIN needed)."""
+    return pseudonym_address(root, Purpose.CLAIM, program_index(program))
 
 
 def payout_key(secret: bytes, program: ProgramRef) -> bytes:
     """The key of the pseudonymous account that receives the client's money in `program`."""
-    return _private_key(secret, b"payout-key", program)
+    return pseudonym_key(PrivateRoot.from_secret(secret), Purpose.PAYOUT, program_index(program))
+
+
+def payout_address(root: PublicRoot, program: ProgramRef) -> str:
+    """The address of `payout_key`, from the client's public root alone."""
+    return pseudonym_address(root, Purpose.PAYOUT, program_index(program))
 
 
 def address_of(private_key: bytes) -> str:

@@ -123,7 +123,7 @@ def test_keys_and_codes_are_fresh_per_program_and_stable_per_client() -> None:
 
 
 def test_a_short_secret_is_refused() -> None:
-    with pytest.raises(ValueError, match="16 bytes"):
+    with pytest.raises(ValueError, match="32 bytes"):
         claim_key(b"too short", PROGRAM)
 
 
