@@ -150,11 +150,26 @@ def write_report(results: dict[str, float], seconds: float) -> None:
     REPORT.write_text("\n".join(lines))
 
 
-SUITES: list[Callable[[], dict[str, float]]] = [fund_ledger_gas, chain_throughput]
+def claims() -> dict[str, float]:
+    """Claim gas from 1,000 to 1,000,000 leaves; also writes the growth page."""
+    from scripts.bench_claims import REPORT as CLAIMS_REPORT
+    from scripts.bench_claims import claims_gas, growth_report
+
+    start = time.perf_counter()
+    rows: list[dict[str, float]] = []
+    results = claims_gas(rows)
+    CLAIMS_REPORT.write_text(growth_report(rows, time.perf_counter() - start))
+    return results
+
+
+SUITES: list[Callable[[], dict[str, float]]] = [fund_ledger_gas, chain_throughput, claims]
 
 
 def main() -> dict[str, float]:
     """Run every benchmark suite and write the report."""
+    from scripts.bench_claims import CLAIM_TARGETS
+
+    TARGETS.update(CLAIM_TARGETS)
     start = time.perf_counter()
     results: dict[str, float] = {}
     for suite in SUITES:

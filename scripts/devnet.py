@@ -146,8 +146,12 @@ def run_devnet(data_dir: Path, console: Console | None = None) -> bool:
         cast = DemoCast.from_chain(chain)
         system = Allmende.deploy(chain, cast.admin, data_dir / BOOK_FILE)
         if system.funds.counts()[0] == 0:
+            from scripts.demo_claims import play_claim_program
+
             console.print("playing the demo scenario …")
             play_demo(system, cast)
+            console.print("playing a claim program: vouchers, claims, the rest returned after expiry …")
+            play_claim_program(system, cast, 1)
         else:
             console.print(f"resumed the chain in {data_dir} at block {chain.web3.eth.block_number}")
         return summary(system, console)
