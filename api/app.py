@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
-from api.routes import admin, audit, funds
+from api.routes import admin, audit, clients, funds
 from api.settings import Settings, get_settings
 
 
@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = gateway is None
         app.state.gateway = gateway or Gateway.open(settings)
+        app.state.clients = app.state.gateway.clients
         try:
             yield
         finally:
@@ -37,10 +38,12 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     )
     if gateway is not None:
         app.state.gateway = gateway
+        app.state.clients = gateway.clients
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
     app.include_router(admin.router)
     app.include_router(funds.router)
+    app.include_router(clients.router)
     app.include_router(audit.router)
     app.include_router(audit.public)
 

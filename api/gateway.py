@@ -15,7 +15,8 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -32,6 +33,9 @@ from ledger.indexer import EventIndex
 from ledger.relayer import Relayer, RelayOutcome, RequestNotExecuted
 from ledger.roles import Role
 from ledger.system import Allmende
+
+if TYPE_CHECKING:
+    from api.clients import Clients
 
 ORG_ROLES: dict[str, tuple[Role, ...]] = {
     "admin": (Role.ADMIN, Role.TREASURER, Role.ALLOCATOR),
@@ -205,6 +209,13 @@ class Gateway:
         """Stop relaying and close the chain."""
         self.relayer.close()
         self.chain.close()
+
+    @cached_property
+    def clients(self) -> Clients:
+        """Client registration, sign-in and erasure over this gateway."""
+        from api.clients import Clients
+
+        return Clients(self)
 
     # --- tags and keys -----------------------------------------------------------------------
 

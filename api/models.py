@@ -76,6 +76,12 @@ class Client(Base):
     personal_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     dedup_tag: Mapped[str | None] = mapped_column(String(64))  # keyed hash of identifying fields
     secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed with master key and PIN
+    recovery_sealed: Mapped[bytes | None] = mapped_column(
+        LargeBinary
+    )  # master key + recovery code
+    public_root_sealed: Mapped[bytes | None] = mapped_column(
+        LargeBinary
+    )  # data key; derives pseudonyms
     voucher_tag: Mapped[str | None] = mapped_column(String(64), unique=True)  # keyed hash of the code
     failed_attempts: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,201 @@
+"""NGOs register clients and hand out vouchers; clients sign in with voucher code + PIN."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, Field
+
+from api.clients import SESSION_PREFIX, Clients, ClientSession
+from api.deps import GatewayDep, Ngo, Unauthorized, bearer
+from api.schemas import Strict, euros
+from governance.pseudonyms import Purpose
+
+router = APIRouter(prefix="/v1", tags=["clients"])
+
+Pin = Annotated[str, Field(pattern=r"^[0-9]{4,8}$", description="4 to 8 digits")]
+
+
+def get_clients(request: Request) -> Clients:
+    """The client service of this app."""
+    clients: Clients = request.app.state.clients
+    return clients
+
+
+ClientsDep = Annotated[Clients, Depends(get_clients)]
+
+
+def current_client(
+    clients: ClientsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> ClientSession:
+    """The signed-in client of this request."""
+    if credentials is None or not credentials.credentials.startswith(SESSION_PREFIX):
+        raise Unauthorized("MissingClientSession", "sign in with voucher code and PIN first")
+    return clients.session(credentials.credentials)
+
+
+CurrentClient = Annotated[ClientSession, Depends(current_client)]
+
+
+class Personal(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    birthDate: Annotated[str, Field(max_length=20)] = ""
+    address: Annotated[str, Field(max_length=500)] = ""
+    phone: Annotated[str, Field(max_length=50)] = ""
+    notes: Annotated[str, Field(max_length=2000)] = ""
+
+
+class ClientCreate(Strict):
+    personal: Personal
+    pin: Pin | None = Field(default=None, description="Chosen by the client; omitted: one is issued")
+
+
+class ClientCreated(BaseModel):
+    clientId: str
+    voucherCode: str = Field(description="Shown once: hand it to the client")
+    recoveryCode: str = Field(description="Shown once: keep it in the client's paper file for PIN resets")
+    pin: str | None = Field(description="The issued PIN, when none was chosen")
+    account: str = Field(description="The client's pseudonymous account address")
+
+
+class SignIn(Strict):
+    voucherCode: Annotated[str, Field(min_length=1, max_length=40)]
+    pin: Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class SessionCreated(BaseModel):
+    token: str
+    clientId: str
+    assistedBy: str | None
+    expiresIn: int
+
+
+class AssistedSignIn(Strict):
+    pin: Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class PinReset(Strict):
+    recoveryCode: Annotated[str, Field(min_length=1, max_length=40)]
+    newPin: Pin
+
+
+class PinResetDone(BaseModel):
+    voucherCode: str
+
+
+@router.post("/ngo/clients", status_code=201, response_model=ClientCreated)
+def register_client(body: ClientCreate, clients: ClientsDep, principal: Ngo) -> ClientCreated:
+    """Register a client; personal data is encrypted in the gateway and never goes on chain."""
+    reg = clients.register(principal.organisation_id, body.personal.model_dump(), body.pin)
+    return ClientCreated(
+        clientId=reg.client_id,
+        voucherCode=reg.voucher_code,
+        recoveryCode=reg.recovery_code,
+        pin=reg.pin,
+        account=reg.account,
+    )
+
+
+@router.post("/ngo/clients/import")
+def import_clients(
+    clients: ClientsDep,
+    principal: Ngo,
+    csv_text: Annotated[str, Body(media_type="text/csv", max_length=5_000_000)],
+) -> dict[str, list[dict[str, Any]]]:
+    """Register many clients from CSV (header: name, birthDate, address, phone, notes), de-duplicated."""
+    return clients.import_csv(principal.organisation_id, csv_text)
+
+
+@router.get("/ngo/clients")
+def list_clients(clients: ClientsDep, principal: Ngo) -> list[str]:
+    """Ids of your NGO's clients."""
+    return clients.list_ids(principal.organisation_id)
+
+
+@router.get("/ngo/clients/{client_id}")
+def get_client(client_id: str, clients: ClientsDep, principal: Ngo) -> dict[str, Any]:
+    """A client's record with decrypted personal data (your NGO's clients only)."""
+    return clients.describe(principal.organisation_id, client_id)
+
+
+@router.post("/ngo/clients/{client_id}/assisted-session", status_code=201, response_model=SessionCreated)
+def assisted_session(
+    client_id: str, body: AssistedSignIn, clients: ClientsDep, principal: Ngo
+) -> SessionCreated:
+    """Staff-assisted mode: act for a client who is present and types their PIN; records say so."""
+    token, session = clients.assisted_session(principal.organisation_id, client_id, body.pin)
+    return SessionCreated(
+        token=token,
+        clientId=session.client_id,
+        assistedBy=session.assisted_by,
+        expiresIn=clients.settings.session_ttl_s,
+    )
+
+
+@router.post("/ngo/clients/{client_id}/pin-reset", status_code=201, response_model=PinResetDone)
+def reset_pin(client_id: str, body: PinReset, clients: ClientsDep, principal: Ngo) -> PinResetDone:
+    """Set a new PIN with the recovery code from the client's file; the old voucher code stops working."""
+    return PinResetDone(
+        voucherCode=clients.reset_pin(principal.organisation_id, client_id, body.recoveryCode, body.newPin)
+    )
+
+
+@router.delete("/ngo/clients/{client_id}", status_code=204)
+def erase_client(client_id: str, clients: ClientsDep, principal: Ngo) -> Response:
+    """Erase a client (GDPR): their data key is destroyed; on chain only unlinkable pseudonyms remain."""
+    clients.erase(principal.organisation_id, client_id)
+    return Response(status_code=204)
+
+
+@router.post("/client/session", status_code=201, response_model=SessionCreated)
+def sign_in(body: SignIn, request: Request, clients: ClientsDep) -> SessionCreated:
+    """Sign in with voucher code and PIN: no e-mail, no phone, no wallet."""
+    source = request.client.host if request.client else "unknown"
+    token, session = clients.sign_in(body.voucherCode, body.pin, source)
+    return SessionCreated(
+        token=token, clientId=session.client_id, assistedBy=None, expiresIn=clients.settings.session_ttl_s
+    )
+
+
+@router.delete("/client/session", status_code=204)
+def sign_out(
+    clients: ClientsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    _: CurrentClient,
+) -> Response:
+    """End the session."""
+    assert credentials is not None
+    clients.sign_out(credentials.credentials)
+    return Response(status_code=204)
+
+
+@router.get("/client/me")
+def client_me(gateway: GatewayDep, session: CurrentClient) -> dict[str, Any]:
+    """Your pseudonymous account, its balance and the payments you received."""
+    account = pseudonym_of(session, Purpose.ACCOUNT)
+    receipts = [
+        {
+            "programId": e.args["programId"],
+            "amount": euros(e.args["amount"]),
+            "transactionHash": e.transaction_hash,
+            "blockNumber": e.block_number,
+        }
+        for e in gateway.index.events()
+        if e.name == "Disbursed" and e.args["recipient"] == account
+    ]
+    return {
+        "clientId": session.client_id,
+        "account": account,
+        "balance": euros(gateway.system.balance(account)),
+        "receipts": receipts,
+    }
+
+
+def pseudonym_of(session: ClientSession, purpose: Purpose, index: int = 0) -> str:
+    """The session client's pseudonymous address for a purpose."""
+    from governance.pseudonyms import pseudonym_address
+
+    return pseudonym_address(session.root.public(), purpose, index)
