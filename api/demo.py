@@ -109,6 +109,10 @@ def seed_demo(gateway: Gateway) -> Path | None:
                 },
             )
         )
+    if gateway.chain.is_embedded:  # the operator's own accounts play the ledger-level scenarios too
+        from scripts.devnet import DemoCast, play_all
+
+        play_all(gateway.system, DemoCast.from_chain(gateway.chain))
     path = gateway.settings.data_dir / DEMO_KEYS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

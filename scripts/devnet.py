@@ -83,6 +83,15 @@ def play_demo(system: Allmende, cast: DemoCast) -> None:
     system.funds.refund(c.admin, lot_a_id)
 
 
+def play_all(system: Allmende, cast: DemoCast) -> None:
+    """Every demo scenario: the fund ledger's month, then a claim program on the same program."""
+    from scripts.demo_claims import play_claim_program
+
+    play_demo(system, cast)
+    program_id = system.funds.counts()[1]  # the program play_demo created
+    play_claim_program(system, cast, program_id)
+
+
 def summary(system: Allmende, console: Console) -> bool:
     """Print where the money is and whether the events rebuild the state; True when they do."""
     events = system.events()
@@ -146,12 +155,8 @@ def run_devnet(data_dir: Path, console: Console | None = None) -> bool:
         cast = DemoCast.from_chain(chain)
         system = Allmende.deploy(chain, cast.admin, data_dir / BOOK_FILE)
         if system.funds.counts()[0] == 0:
-            from scripts.demo_claims import play_claim_program
-
-            console.print("playing the demo scenario …")
-            play_demo(system, cast)
-            console.print("playing a claim program: vouchers, claims, the rest returned after expiry …")
-            play_claim_program(system, cast, 1)
+            console.print("playing the demo scenarios …")
+            play_all(system, cast)
         else:
             console.print(f"resumed the chain in {data_dir} at block {chain.web3.eth.block_number}")
         return summary(system, console)
