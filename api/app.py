@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
-from api.routes import admin, audit, clients, funds
+from api.routes import admin, audit, claims, clients, funds
 from api.settings import Settings, get_settings
 
 
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(admin.router)
     app.include_router(funds.router)
     app.include_router(clients.router)
+    app.include_router(claims.router)
     app.include_router(audit.router)
     app.include_router(audit.public)
 

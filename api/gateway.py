@@ -35,6 +35,7 @@ from ledger.roles import Role
 from ledger.system import Allmende
 
 if TYPE_CHECKING:
+    from api.claims import ClaimsService
     from api.clients import Clients
 
 ORG_ROLES: dict[str, tuple[Role, ...]] = {
@@ -216,6 +217,13 @@ class Gateway:
         from api.clients import Clients
 
         return Clients(self)
+
+    @cached_property
+    def claims(self) -> ClaimsService:
+        """Claim programs over this gateway."""
+        from api.claims import ClaimsService
+
+        return ClaimsService(self)
 
     # --- tags and keys -----------------------------------------------------------------------
 

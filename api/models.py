@@ -11,6 +11,7 @@ from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger as sa_BigInteger
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -76,12 +77,8 @@ class Client(Base):
     personal_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     dedup_tag: Mapped[str | None] = mapped_column(String(64))  # keyed hash of identifying fields
     secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed with master key and PIN
-    recovery_sealed: Mapped[bytes | None] = mapped_column(
-        LargeBinary
-    )  # master key + recovery code
-    public_root_sealed: Mapped[bytes | None] = mapped_column(
-        LargeBinary
-    )  # data key; derives pseudonyms
+    recovery_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # master key + recovery code
+    public_root_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # data key; derives pseudonyms
     voucher_tag: Mapped[str | None] = mapped_column(String(64), unique=True)  # keyed hash of the code
     failed_attempts: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
@@ -89,6 +86,19 @@ class Client(Base):
     erased_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (Index("ix_clients_ngo_dedup", "ngo_id", "dedup_tag"),)
+
+
+class Entitlement(Base):
+    """What a client may claim in a claim program: their leaf (index, amount) in one root's tree."""
+
+    __tablename__ = "entitlements"
+
+    claim_program_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    leaf_index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    root_id: Mapped[int] = mapped_column()
+    claim_address: Mapped[str] = mapped_column(String(42))
+    amount: Mapped[int] = mapped_column(sa_BigInteger)
 
 
 class Operation(Base):

@@ -30,11 +30,19 @@ class Event:
         return {
             "contract": self.contract,
             "event": self.name,
-            "args": {k: ("0x" + v.hex()) if isinstance(v, bytes) else v for k, v in self.args.items()},
+            "args": {k: _jsonable(v) for k, v in self.args.items()},
             "blockNumber": self.block_number,
             "transactionHash": self.transaction_hash,
             "logIndex": self.log_index,
         }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

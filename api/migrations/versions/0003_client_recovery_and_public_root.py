@@ -1,6 +1,6 @@
 """client recovery and public root
 
-Revision ID: 0002
+Revision ID: 0003
 Revises: 0001
 Create Date: 2026-11-22 00:10:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
+revision: str = "0003"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

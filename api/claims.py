@@ -1,0 +1,174 @@
+"""Claim programs through the gateway: NGOs grant entitlements by client, clients claim with their session.
+
+The claim-key address of each client comes from their public root (no PIN needed), so an NGO can
+publish a program's tree; the claim itself is signed with the key derived from the signed-in
+client's secret and relayed, so nobody but the client, present with their PIN, can claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from api.clients import ClientSession
+from api.gateway import Gateway, NotFound, OperationResult
+from api.models import Client, Entitlement
+from governance.claim_tree import ClaimEntry, ClaimTree
+from governance.pseudonyms import Purpose, pseudonym_key
+from governance.vouchers import ProgramRef, claim_address, payout_address, program_index
+from ledger.claims import ClaimProgramClient, sign_claim
+
+GAS_CLAIM = 200_000
+CLAIM_VALIDITY_S = 600
+
+
+@dataclass(frozen=True)
+class ClaimProgramCreated:
+    """A claim program opened, published and funded."""
+
+    claim_program_id: int
+    address: str
+    root: bytes
+    total: int
+    operations: list[OperationResult]
+
+
+class ClaimsService:
+    """Opens claim programs for NGOs and relays clients' claims."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gw = gateway
+        self._trees: dict[tuple[int, int], ClaimTree] = {}
+        self._lock = threading.Lock()
+
+    def _ref(self, claim_program_id: int) -> ProgramRef:
+        return ProgramRef(self.gw.chain.chain_id, self.gw.system.claims.address, claim_program_id)
+
+    def open_program(
+        self, ngo_id: str, fund_program_id: int, expiry: int, name: str, grants: list[tuple[str, int]]
+    ) -> ClaimProgramCreated:
+        """Open a claim program on an NGO's fund program, grant `(client id, micro-euros)` and fund it."""
+        gw = self.gw
+        ngo = gw.organisation(ngo_id)
+        principal = f"org:{ngo_id}"
+        meta = hashlib.sha256(name.encode()).digest()
+        created = gw.execute(
+            principal, ngo, gw.system.claims, "createProgram", fund_program_id, expiry, meta, gas=4_000_000
+        )
+        event = created.event("ClaimProgramCreated")
+        claim_program_id, address = event.args["claimProgramId"], event.args["program"]
+        program = gw.system.claims.program(claim_program_id)
+        ref = self._ref(claim_program_id)
+        entries = []
+        rows = []
+        for index, (client_id, amount) in enumerate(grants):
+            client = gw.clients._own(ngo_id, client_id)
+            address_ = claim_address(gw.clients.public_root(client), ref)
+            entries.append(ClaimEntry(index, address_, amount))
+            rows.append(
+                Entitlement(
+                    claim_program_id=claim_program_id,
+                    leaf_index=index,
+                    client_id=client_id,
+                    root_id=1,
+                    claim_address=address_,
+                    amount=amount,
+                )
+            )
+        tree = ClaimTree.build(entries)
+        published = gw.execute(principal, ngo, program, "addRoot", tree.cap, gas=8_000_000)
+        total = sum(amount for _, amount in grants)
+        funded = gw.execute(
+            principal,
+            ngo,
+            gw.system.funds,
+            "disburseTo",
+            fund_program_id,
+            address,
+            total,
+            claim_program_id.to_bytes(32, "big"),
+            gas=600_000,
+        )
+        with gw.db.session() as s:
+            s.add_all(rows)
+        with self._lock:
+            self._trees[(claim_program_id, 1)] = tree
+        return ClaimProgramCreated(claim_program_id, address, tree.root, total, [created, published, funded])
+
+    def _tree(self, claim_program_id: int, root_id: int) -> ClaimTree:
+        with self._lock:
+            tree = self._trees.get((claim_program_id, root_id))
+        if tree is None:
+            with self.gw.db.session() as s:
+                rows = s.scalars(
+                    select(Entitlement).where(
+                        Entitlement.claim_program_id == claim_program_id, Entitlement.root_id == root_id
+                    )
+                ).all()
+            tree = ClaimTree.build(ClaimEntry(r.leaf_index, r.claim_address, r.amount) for r in rows)
+            with self._lock:
+                self._trees[(claim_program_id, root_id)] = tree
+        return tree
+
+    def entitlements(self, session: ClientSession) -> list[dict[str, Any]]:
+        """What the signed-in client may claim, and whether they have."""
+        with self.gw.db.session() as s:
+            rows = s.scalars(select(Entitlement).where(Entitlement.client_id == session.client_id)).all()
+        out = []
+        for r in rows:
+            program = self.gw.system.claims.program(r.claim_program_id)
+            out.append(
+                {
+                    "claimProgramId": r.claim_program_id,
+                    "amount": r.amount,
+                    "claimed": program.is_claimed(r.leaf_index),
+                }
+            )
+        return out
+
+    def claim(self, session: ClientSession, claim_program_id: int) -> tuple[OperationResult, str, int]:
+        """Claim the client's entitlement; returns the operation, the payout address and the amount."""
+        with self.gw.db.session() as s:
+            row = s.scalar(
+                select(Entitlement).where(
+                    Entitlement.client_id == session.client_id,
+                    Entitlement.claim_program_id == claim_program_id,
+                )
+            )
+            if row is None:
+                raise NotFound(
+                    "NoEntitlement", f"you have nothing to claim in claim program {claim_program_id}"
+                )
+            client = s.get(Client, session.client_id)
+            assert client is not None
+        ref = self._ref(claim_program_id)
+        program: ClaimProgramClient = self.gw.system.claims.program(claim_program_id)
+        key = pseudonym_key(session.root, Purpose.CLAIM, program_index(ref))
+        recipient = payout_address(session.root.public(), ref)
+        deadline = self.gw.chain.now() + CLAIM_VALIDITY_S
+        signed = sign_claim(key, program.domain, row.leaf_index, recipient, deadline)
+        proof = self._tree(claim_program_id, row.root_id).proof(row.leaf_index)
+        from eth_account import Account
+
+        result = self.gw.execute(
+            session.principal,
+            Account.from_key(key),
+            program,
+            "claim",
+            row.root_id,
+            proof.position,
+            row.leaf_index,
+            row.amount,
+            recipient,
+            deadline,
+            signed.r,
+            signed.vs,
+            proof.proof,
+            gas=GAS_CLAIM,
+            acting_for=session.client_id if session.assisted_by else None,
+        )
+        return result, recipient, row.amount

@@ -1,0 +1,79 @@
+"""Claim programs: NGOs grant aid by client; clients claim it with their voucher session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from api.claims import ClaimsService
+from api.deps import Ngo
+from api.routes.clients import CurrentClient
+from api.schemas import Euros, Id, OperationPublic, Strict, euros, micro
+
+router = APIRouter(prefix="/v1", tags=["claims"])
+
+
+class Grant(Strict):
+    clientId: Annotated[str, Field(min_length=1, max_length=32)]
+    amount: Euros
+
+
+class ClaimProgramCreate(Strict):
+    programId: Id
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    expiresAt: datetime
+    grants: Annotated[list[Grant], Field(min_length=1, max_length=100_000)]
+
+
+class ClaimProgramOpened(BaseModel):
+    claimProgramId: int
+    address: str
+    root: str
+    total: str
+    transactions: list[str]
+
+
+class ClaimDone(OperationPublic):
+    recipient: str = Field(description="Your pseudonymous account for this program")
+    amount: str
+
+
+def _service(request: Request) -> ClaimsService:
+    service: ClaimsService = request.app.state.gateway.claims
+    return service
+
+
+@router.post("/ngo/claim-programs", status_code=201, response_model=ClaimProgramOpened)
+def open_claim_program(body: ClaimProgramCreate, request: Request, principal: Ngo) -> ClaimProgramOpened:
+    """Open a claim program on one of your programs, grant amounts to your clients and fund it."""
+    created = _service(request).open_program(
+        principal.organisation_id,
+        body.programId,
+        int(body.expiresAt.timestamp()),
+        body.name,
+        [(g.clientId, micro(g.amount)) for g in body.grants],
+    )
+    return ClaimProgramOpened(
+        claimProgramId=created.claim_program_id,
+        address=created.address,
+        root="0x" + created.root.hex(),
+        total=euros(created.total),
+        transactions=[op.transaction_hash for op in created.operations],
+    )
+
+
+@router.get("/client/entitlements")
+def my_entitlements(request: Request, session: CurrentClient) -> list[dict[str, Any]]:
+    """What you may claim, and whether you have claimed it."""
+    rows = _service(request).entitlements(session)
+    return [{**r, "amount": euros(r["amount"])} for r in rows]
+
+
+@router.post("/client/claims/{claim_program_id}", status_code=201, response_model=ClaimDone)
+def claim(claim_program_id: int, request: Request, session: CurrentClient) -> ClaimDone:
+    """Claim your entitlement: signed with your claim key, paid to your pseudonymous account."""
+    result, recipient, amount = _service(request).claim(session, claim_program_id)
+    return ClaimDone(recipient=recipient, amount=euros(amount), **result.to_json())
