@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from api.clients import ClientSession
-from api.gateway import Gateway, NotFound, OperationResult
+from api.gateway import REQUEST_VALIDITY_S, Gateway, NotFound, OperationResult
 from api.models import Client, Entitlement
 from governance.claim_tree import ClaimEntry, ClaimTree
 from governance.pseudonyms import Purpose, pseudonym_key
@@ -43,6 +43,7 @@ class ClaimsService:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
         self._trees: dict[tuple[int, int], ClaimTree] = {}
+        self._programs: dict[int, ClaimProgramClient] = {}
         self._lock = threading.Lock()
 
     def _ref(self, claim_program_id: int) -> ProgramRef:
@@ -114,13 +115,22 @@ class ClaimsService:
                 self._trees[(claim_program_id, root_id)] = tree
         return tree
 
+    def _program(self, claim_program_id: int) -> ClaimProgramClient:
+        """The claim program's client, with its address and EIP-712 domain read once."""
+        program = self._programs.get(claim_program_id)
+        if program is None:
+            program = self.gw.system.claims.program(claim_program_id)
+            _ = program.domain
+            self._programs[claim_program_id] = program
+        return program
+
     def entitlements(self, session: ClientSession) -> list[dict[str, Any]]:
         """What the signed-in client may claim, and whether they have."""
         with self.gw.db.session() as s:
             rows = s.scalars(select(Entitlement).where(Entitlement.client_id == session.client_id)).all()
         out = []
         for r in rows:
-            program = self.gw.system.claims.program(r.claim_program_id)
+            program = self._program(r.claim_program_id)
             out.append(
                 {
                     "claimProgramId": r.claim_program_id,
@@ -146,10 +156,10 @@ class ClaimsService:
             client = s.get(Client, session.client_id)
             assert client is not None
         ref = self._ref(claim_program_id)
-        program: ClaimProgramClient = self.gw.system.claims.program(claim_program_id)
+        program = self._program(claim_program_id)
         key = pseudonym_key(session.root, Purpose.CLAIM, program_index(ref))
         recipient = payout_address(session.root.public(), ref)
-        deadline = self.gw.chain.now() + CLAIM_VALIDITY_S
+        deadline = self.gw._deadline() - REQUEST_VALIDITY_S + CLAIM_VALIDITY_S
         signed = sign_claim(key, program.domain, row.leaf_index, recipient, deadline)
         proof = self._tree(claim_program_id, row.root_id).proof(row.leaf_index)
         from eth_account import Account

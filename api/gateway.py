@@ -1,8 +1,9 @@
 """The gateway's engine room: custody, organisations, clients and relayed operations. No HTTP here.
 
 Every state change a user makes is an ERC-2771 request signed with that user's own custodial key,
-simulated first (a revert becomes its typed error before anything is sent), recorded as a pending
-operation, relayed in a batch, and recorded as done with its transaction hash and events. On start,
+recorded as a pending operation, relayed in a batch, and recorded as done with its transaction hash
+and events. A request whose call reverts in its batch is simulated once more to raise its typed
+error (simulating every request up front would double the chain's work). On start,
 pending operations are reconciled with the chain, so a crash never loses an acknowledged write.
 """
 
@@ -30,7 +31,7 @@ from ledger.contracts import ContractClient
 from ledger.custody import Sealer, new_account
 from ledger.events import Event
 from ledger.indexer import EventIndex
-from ledger.relayer import Relayer, RelayOutcome, RequestNotExecuted
+from ledger.relayer import ForwardedCallFailed, Relayer, RelayOutcome, RequestNotExecuted
 from ledger.roles import Role
 from ledger.system import Allmende
 
@@ -179,6 +180,7 @@ class Gateway:
         self.nonces = NonceBook(system)
         self.index = EventIndex(system)
         self._accounts: dict[str, LocalAccount] = {}
+        self._clock: tuple[int, float] = (0, -1e9)  # (chain time, when read)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -342,11 +344,6 @@ class Gateway:
         with self.nonces.lock(account.address):
             nonce = self.nonces.take(account.address)
             request = fwd.sign(account, target.address, data, gas=gas, nonce=nonce, deadline=self._deadline())
-            try:
-                fwd.simulate(request)
-            except BaseException:
-                self.nonces.give_back(account.address, nonce)
-                raise
             with self.db.session() as s:
                 op = Operation(
                     principal=principal,
@@ -359,6 +356,12 @@ class Gateway:
             future = self.relayer.submit(request)
         try:
             outcome: RelayOutcome = future.result(timeout=120)
+        except ForwardedCallFailed as exc:
+            # The call reverted on chain (its nonce is used, nothing else changed): learn the typed
+            # error by simulating the same call now; the state it failed on is still there.
+            self._finish(op.id, "failed", None)
+            fwd.simulate(request)
+            raise Unavailable("ForwardedCallFailed", "the request failed on chain; retry") from exc
         except RequestNotExecuted as exc:
             self.nonces.forget(account.address)
             self._finish(op.id, "failed", None)
@@ -371,7 +374,11 @@ class Gateway:
         return OperationResult(op.id, outcome.transaction_hash, outcome.block_number, outcome.events)
 
     def _deadline(self) -> int:
-        return max(int(time.time()), self.chain.now()) + REQUEST_VALIDITY_S
+        """Now (by the chain's clock, read at most once a second) plus the request validity."""
+        now = time.monotonic()
+        if now - self._clock[1] > 1.0:
+            self._clock = (self.chain.now(), now)
+        return max(int(time.time()), self._clock[0]) + REQUEST_VALIDITY_S
 
     def _finish(self, operation_id: str, status: str, outcome: RelayOutcome | None) -> None:
         with self.db.session() as s:

@@ -1,0 +1,258 @@
+"""Gateway throughput: relayed operations by signed-in users over real HTTP vs straight through ledger/.
+
+Both runs use a durable embedded chain and the same kinds of operations: clients claiming their
+aid (signed with their claim keys) and an NGO paying single disbursements, 32 concurrent callers.
+Sign-in is done before the clock starts. The HTTP run talks to `allmende serve` in its own process.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_account import Account
+
+from api.gateway import Gateway
+from api.settings import Settings
+from governance.pseudonyms import Purpose, pseudonym_key
+from governance.vouchers import ProgramRef, payout_address, program_index
+from ledger.claims import sign_claim
+
+CONCURRENCY = 32
+CLIENTS = 192  # each claims once
+DISBURSEMENTS = 64
+PIN = "2468"
+EUR = 1_000_000
+
+
+def _settings(data_dir: Path, key: str) -> Settings:
+    return Settings(environment="test", data_dir=data_dir, master_key=key, relay_wait_ms=3.0)  # type: ignore[arg-type]
+
+
+def _prepare(data_dir: Path, key: str) -> dict[str, Any]:
+    """Organisations, a funded program, clients with vouchers and a claim program granting each of them."""
+    gw = Gateway.open(_settings(data_dir, key))
+    try:
+        admin = gw.bootstrap_admin()
+        assert admin is not None
+        funder, _ = gw.create_organisation("funder", "Bench funder")
+        funder2, _ = gw.create_organisation("funder", "Bench approver")
+        ngo, ngo_key = gw.create_organisation("ngo", "Bench NGO")
+        admin_org = gw.organisation(admin[0].id)
+        gw.execute("bench", admin_org, gw.system.token, "mint", funder.address, 10_000_000 * EUR, bytes(32))
+        program = gw.execute(
+            "bench", ngo, gw.system.funds, "createProgram", gw.system.token.address, bytes(32)
+        )
+        pid = program.event("ProgramCreated").args["programId"]
+        lot = gw.execute(
+            "bench", funder, gw.system.funds, "deposit", gw.system.token.address, 1_000_000 * EUR, 0, 0
+        )
+        lot_id = lot.event("LotDeposited").args["lotId"]
+        gw.execute("bench", funder, gw.system.funds, "allocate", lot_id, pid, 1_000_000 * EUR)
+        tranche = gw.execute("bench", ngo, gw.system.funds, "requestTranche", pid, 1_000_000 * EUR, bytes(32))
+        gw.execute(
+            "bench",
+            funder2,
+            gw.system.funds,
+            "approveTranche",
+            tranche.event("TrancheRequested").args["trancheId"],
+        )
+        regs = [gw.clients.register(ngo.id, {"name": f"Client {i}"}, PIN) for i in range(CLIENTS)]
+        expiry = int((datetime.now(UTC) + timedelta(days=60)).timestamp())
+        opened = gw.claims.open_program(
+            ngo.id, pid, expiry, "Bench claims", [(r.client_id, 10 * EUR) for r in regs]
+        )
+        return {
+            "ngo_key": ngo_key,
+            "ngo_id": ngo.id,
+            "program": pid,
+            "claim_program": opened.claim_program_id,
+            "codes": [r.voucher_code for r in regs],
+            "accounts": [r.account for r in regs],
+        }
+    finally:
+        gw.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _timed(ops: list[Any], run: Any) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def one(op: Any) -> None:
+        t = time.perf_counter()
+        run(op)
+        with lock:
+            latencies.append((time.perf_counter() - t) * 1000)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        list(pool.map(one, ops))
+    return len(ops) / (time.perf_counter() - start), latencies
+
+
+def http_run(data_dir: Path, key: str, setup: dict[str, Any]) -> dict[str, float]:
+    """The operations over real HTTP against `allmende serve` in a subprocess."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ALLMENDE_MASTER_KEY": key,
+        "ALLMENDE_ENVIRONMENT": "test",
+        "ALLMENDE_RELAY_WAIT_MS": "3",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=120) as http:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if http.get("/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start")
+                time.sleep(0.1)
+            with ThreadPoolExecutor(8) as pool:
+                tokens = list(
+                    pool.map(
+                        lambda code: http.post(
+                            "/v1/client/session", json={"voucherCode": code, "pin": PIN}
+                        ).json()["token"],
+                        setup["codes"],
+                    )
+                )
+            ngo = {"Authorization": f"Bearer {setup['ngo_key']}"}
+            ops: list[tuple[str, Any]] = [("claim", t) for t in tokens]
+            ops += [("pay", a) for a in setup["accounts"][:DISBURSEMENTS]]
+            ops.sort(key=lambda o: hash(str(o[1])))  # interleave the kinds
+
+            def run(op: tuple[str, Any]) -> None:
+                kind, arg = op
+                if kind == "claim":
+                    r = http.post(
+                        f"/v1/client/claims/{setup['claim_program']}",
+                        headers={"Authorization": f"Bearer {arg}"},
+                    )
+                else:
+                    r = http.post(
+                        f"/v1/ngo/programs/{setup['program']}/disbursements",
+                        headers=ngo,
+                        json={"payments": [{"address": arg, "amount": "1"}]},
+                    )
+                if r.status_code != 201:
+                    raise RuntimeError(f"{kind} failed: {r.status_code} {r.text}")
+
+            ops_per_s, latencies = _timed(ops, run)
+    finally:
+        server.terminate()
+        server.wait(30)
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "api.ops_per_s": round(ops_per_s, 1),
+        "api.latency_p50_ms": round(q[49], 1),
+        "api.latency_p99_ms": round(q[98], 1),
+    }
+
+
+def direct_run(data_dir: Path, key: str, setup: dict[str, Any]) -> float:
+    """The same operations signed and relayed straight through ledger/ (forwarder + relayer)."""
+    gw = Gateway.open(_settings(data_dir, key))
+    try:
+        sessions = [gw.clients.sign_in(code, PIN, "bench")[1] for code in setup["codes"]]
+        system = gw.system
+        program = system.claims.program(setup["claim_program"])
+        ref = ProgramRef(gw.chain.chain_id, system.claims.address, setup["claim_program"])
+        tree = gw.claims._tree(setup["claim_program"], 1)
+        ngo = gw.organisation_account(gw.organisation(setup["ngo_id"]))
+        ngo_nonce = [system.forwarding.nonce(ngo.address)]
+        nonce_lock = threading.Lock()
+        ops: list[tuple[str, Any]] = [("claim", (i, s)) for i, s in enumerate(sessions)]
+        ops += [("pay", a) for a in setup["accounts"][:DISBURSEMENTS]]
+        ops.sort(key=lambda o: hash(str(o[1])))
+        deadline = gw.chain.now() + 3600
+
+        def run(op: tuple[str, Any]) -> None:
+            kind, arg = op
+            if kind == "claim":
+                index, session = arg
+                claim_key = pseudonym_key(session.root, Purpose.CLAIM, program_index(ref))
+                recipient = payout_address(session.root.public(), ref)
+                signed = sign_claim(claim_key, program.domain, index, recipient, deadline)
+                proof = tree.proof(index)
+                data = program.encode(
+                    "claim",
+                    1,
+                    proof.position,
+                    index,
+                    10 * EUR,
+                    recipient,
+                    deadline,
+                    signed.r,
+                    signed.vs,
+                    proof.proof,
+                )
+                account = Account.from_key(claim_key)
+                request = system.forwarding.sign(
+                    account, program.address, data, gas=200_000, nonce=0, deadline=deadline
+                )
+            else:
+                data = system.funds.encode("disburse", setup["program"], [arg], [EUR], bytes(32))
+                with nonce_lock:
+                    nonce = ngo_nonce[0]
+                    ngo_nonce[0] += 1
+                    request = system.forwarding.sign(
+                        ngo, system.funds.address, data, gas=200_000, nonce=nonce, deadline=deadline
+                    )
+                    future = gw.relayer.submit(request)
+                future.result(120)
+                return
+            gw.relayer.relay(request)
+
+        ops_per_s, _ = _timed(ops, run)
+        return round(ops_per_s, 1)
+    finally:
+        gw.close()
+
+
+def api_throughput() -> dict[str, float]:
+    """Both runs, and their ratio."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        http_setup = _prepare(Path(a), key)
+        direct_setup = _prepare(Path(b), key)
+        direct = direct_run(Path(b), key, direct_setup)
+        over_http = http_run(Path(a), key, http_setup)
+    return {
+        **over_http,
+        "chain.direct_ops_per_s": direct,
+        "api.overhead_ratio": round(over_http["api.ops_per_s"] / direct, 3),
+    }
+
+
+if __name__ == "__main__":
+    for metric, value in api_throughput().items():
+        print(f"{metric:28} {value:>10}")
