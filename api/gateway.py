@@ -202,9 +202,10 @@ class Gateway:
         return gateway
 
     def close(self) -> None:
-        """Stop relaying and close the chain."""
+        """Stop relaying, close the chain and the database connections."""
         self.relayer.close()
         self.chain.close()
+        self.db.engine.dispose()
 
     # --- tags and keys -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 from ledger.embedded import EmbeddedChain
 from ledger.roles import Role
 from ledger.system import Allmende
+from tests._postgres import NO_PG_REASON, PG_BIN, PostgresCluster
 
 settings.register_profile(
     "ci",
@@ -88,3 +89,16 @@ def system(deployed: Allmende, chain: EmbeddedChain) -> Iterator[Allmende]:
     yield deployed
     chain.revert(snap)
     deployed.sender.forget_nonces()  # the rewound chain has the old nonces
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throw-away PostgreSQL cluster for this test session (one per xdist worker)."""
+    if PG_BIN is None:
+        pytest.skip(NO_PG_REASON)
+    cluster = PostgresCluster(PG_BIN)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
