@@ -122,7 +122,10 @@ async def _on_revert(request: Request, exc: Exception) -> JSONResponse:
 async def _on_gateway(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
     status = GATEWAY_STATUS[exc.kind]
-    return problem(status, exc.code, exc.code, exc.detail, **exc.fields)
+    response = problem(status, exc.code, exc.code, exc.detail, **exc.fields)
+    if status == 401:  # RFC 9110 §15.5.2: say which scheme would be accepted
+        response.headers["WWW-Authenticate"] = 'Bearer realm="allmende"'
+    return response
 
 
 async def _on_ledger(request: Request, exc: Exception) -> JSONResponse:
