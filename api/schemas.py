@@ -35,6 +35,7 @@ def _after_epoch(moment: datetime) -> datetime:
 
 Moment = Annotated[datetime, AfterValidator(_after_epoch)]
 Id = Annotated[int, Field(ge=1, le=2**48 - 1)]
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL characters
 IdPath = Annotated[int, Path(ge=1, le=2**48 - 1, description="An on-chain id (uint48, from 1)")]
 
 
@@ -56,7 +57,7 @@ class Strict(BaseModel):
 
 class OrganisationCreate(Strict):
     kind: Literal["funder", "ngo", "auditor"]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 
 
 class OrganisationPublic(BaseModel):
@@ -119,8 +120,8 @@ class AllocationCreated(OperationPublic):
 
 
 class ProgramCreate(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    description: Annotated[str, Field(max_length=4000)] = ""
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+    description: Annotated[str, Field(max_length=4000, pattern=NO_NUL)] = ""
 
 
 class ProgramPublic(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,8 +65,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+@pytest.fixture(scope="session")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory whose chain has the contracts deployed and the gateway's roles granted. Made
+    once per session: deploying is most of a gateway's start, and each test's gateway starts from a copy."""
+    template = tmp_path_factory.mktemp("deployed")
+    Gateway.open(make_settings(template)).close()
+    return template
+
+
+def copy_deployed(template: Path, data_dir: Path) -> None:
+    """Give `data_dir` its own copy of the template's chain and address book (not its database)."""
+    shutil.copytree(template / "chain", data_dir / "chain")
+    shutil.copy2(template / "address-book.json", data_dir / "address-book.json")
+
+
 @pytest.fixture
-def gateway(tmp_path: Path, database_url: str) -> Iterator[Gateway]:
+def gateway(tmp_path: Path, database_url: str, deployed: Path) -> Iterator[Gateway]:
+    copy_deployed(deployed, tmp_path)
     gw = Gateway.open(make_settings(tmp_path, database_url))
     yield gw
     gw.close()

@@ -12,10 +12,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 from api.db import Database, alembic_config, migrate
 from api.idempotency import _claim, _store
-from api.models import Base
+from api.models import Base, Operation
 
 
 @pytest.fixture
@@ -76,3 +77,17 @@ def test_racing_claims_of_one_key_leave_one_owner_and_replay_to_the_rest(db: Dat
         t.join(timeout=60)
     assert len(owners) == 1
     assert replies == [(201, b'{"lotId":7}')] * (racers - 1)
+
+
+def test_a_forwarder_nonce_may_be_signed_again_only_after_its_attempt_failed(db: Database) -> None:
+    migrate(db.engine)
+
+    def attempt(status: str) -> None:
+        with db.session() as s:
+            s.add(Operation(principal="p", kind="k", signer="0xS", forward_nonce=7, status=status))
+
+    attempt("failed")
+    attempt("failed")
+    attempt("pending")  # the nonce signed again after failed attempts
+    with pytest.raises(IntegrityError):
+        attempt("done")  # but never live twice

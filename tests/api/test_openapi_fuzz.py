@@ -27,7 +27,7 @@ from api.gateway import Gateway
 from tests.api.conftest import Keys, auth
 from tests.api.test_authorization_matrix import CALLERS, MATRIX
 
-EXAMPLES = {GenerationMode.POSITIVE: 8, GenerationMode.NEGATIVE: 5}  # per operation; ~20 operations
+EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}  # per operation; ~20 operations
 ROTATE = ("POST", "/v1/me/api-keys/rotate")
 AUTH_REFUSALS = {"MissingCredentials", "InvalidApiKey", "WrongOrganisationKind"}
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]

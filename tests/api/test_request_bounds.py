@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import Keys, auth
 
 
-def test_ids_outside_uint48_and_bad_checksums_and_pre_epoch_times_are_422(
+def test_ids_outside_uint48_bad_checksums_pre_epoch_times_and_nul_characters_are_422(
     client: TestClient, keys: Keys
 ) -> None:
     funder, ngo = auth(keys.funder), auth(keys.ngo)
@@ -25,6 +25,12 @@ def test_ids_outside_uint48_and_bad_checksums_and_pre_epoch_times_are_422(
         "/v1/funder/lots", json={"amount": "1", "expiresAt": "1970-01-01T00:00:00Z"}, headers=funder
     )
     assert r.status_code == 422  # 0 would mean "never expires"
+
+    for body in ({"name": "a\x00b"}, {"name": "P", "description": "\x00"}):  # PostgreSQL cannot store NUL
+        r = client.post("/v1/ngo/programs", json=body, headers=ngo)
+        assert (r.status_code, r.json()["code"]) == (422, "ValidationFailed")
+    r = client.post("/v1/admin/organisations", json={"kind": "ngo", "name": "\x00"}, headers=auth(keys.admin))
+    assert (r.status_code, r.json()["code"]) == (422, "ValidationFailed")
 
     program = client.post("/v1/ngo/programs", json={"name": "P"}, headers=ngo).json()["programId"]
     good = "0x52908400098527886E0F7030069857D2E4169EE7"  # an EIP-55 example
