@@ -1,7 +1,7 @@
 """A gateway on a fresh in-memory chain and a temporary database, served in process.
 
-Every test that uses the gateway runs twice: on SQLite and on PostgreSQL (a database of its own in
-the session's throw-away cluster). Deselect the second with `-m "not postgresql"`.
+Every test that uses the gateway runs twice, on SQLite and on PostgreSQL, through the `database_url`
+fixture of tests/conftest.py. Deselect the second with `-m "not postgresql"`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.gateway import Gateway
 from api.settings import Settings
-from tests._postgres import NO_PG_REASON, PG_BIN, PostgresCluster
 
 
 @dataclass
@@ -44,29 +43,8 @@ def make_settings(tmp: Path, database_url: str | None = None) -> Settings:
     )
 
 
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param(
-        "postgresql",
-        id="postgresql",
-        marks=[pytest.mark.postgresql, pytest.mark.skipif(PG_BIN is None, reason=NO_PG_REASON)],
-    ),
-]
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file, or a fresh database in the session's PostgreSQL cluster."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'gateway.sqlite3'}"
-        return
-    cluster: PostgresCluster = request.getfixturevalue("postgres")
-    with cluster.database() as url:
-        yield url
-
-
 @pytest.fixture(scope="session")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def deployed_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory whose chain has the contracts deployed and the gateway's roles granted. Made
     once per session: deploying is most of a gateway's start, and each test's gateway starts from a copy."""
     template = tmp_path_factory.mktemp("deployed")
@@ -81,8 +59,8 @@ def copy_deployed(template: Path, data_dir: Path) -> None:
 
 
 @pytest.fixture
-def gateway(tmp_path: Path, database_url: str, deployed: Path) -> Iterator[Gateway]:
-    copy_deployed(deployed, tmp_path)
+def gateway(tmp_path: Path, database_url: str, deployed_data_dir: Path) -> Iterator[Gateway]:
+    copy_deployed(deployed_data_dir, tmp_path)
     gw = Gateway.open(make_settings(tmp_path, database_url))
     yield gw
     gw.close()

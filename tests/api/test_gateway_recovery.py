@@ -50,9 +50,9 @@ def test_after_a_request_the_chain_skipped_the_signers_next_request_succeeds(
 
 
 @pytest.fixture
-def batching_gateway(tmp_path: Path, database_url: str, deployed: Path) -> Iterator[Gateway]:
+def batching_gateway(tmp_path: Path, database_url: str, deployed_data_dir: Path) -> Iterator[Gateway]:
     """One relayer lane that waits long enough for concurrent requests to share a transaction."""
-    copy_deployed(deployed, tmp_path)
+    copy_deployed(deployed_data_dir, tmp_path)
     settings = make_settings(tmp_path, database_url).model_copy(
         update={"relayers": 1, "relay_wait_ms": 400.0}
     )

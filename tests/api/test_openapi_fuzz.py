@@ -10,6 +10,7 @@ Bounded and derandomized, so CI sees the same requests every run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import hypothesis
 import schemathesis
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase
 from hypothesis.errors import Unsatisfiable
 from schemathesis import APIOperation, GenerationMode
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -83,7 +85,7 @@ class Caller:
         return auth(self.key) if self.key else {}
 
 
-def _fuzz(operation: APIOperation, mode: GenerationMode, caller: Caller) -> None:
+def _fuzz(operation: APIOperation[Any, Any, Any, Any], mode: GenerationMode, caller: Caller) -> None:
     @hypothesis.settings(
         max_examples=EXAMPLES[mode],
         derandomize=True,
@@ -93,7 +95,7 @@ def _fuzz(operation: APIOperation, mode: GenerationMode, caller: Caller) -> None
         suppress_health_check=list(HealthCheck),
     )
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
-    def fuzz(case: schemathesis.Case) -> None:
+    def fuzz(case: schemathesis.Case[Any]) -> None:
         headers = caller.headers()
         response = case.call(headers=headers)
         sent = f"{case.as_curl_command(headers=headers)}\n -> {response.status_code} {response.text[:300]}"
@@ -115,7 +117,7 @@ def _fuzz(operation: APIOperation, mode: GenerationMode, caller: Caller) -> None
 def test_no_operation_errors_or_breaks_its_contract(client: TestClient, gateway: Gateway, keys: Keys) -> None:
     _seed(client, keys)
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
     assert len(operations) == sum(1 for _, path in MATRIX if path.startswith("/v1") or path == "/health")
     failures: list[str] = []
     for operation in operations:
