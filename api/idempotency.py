@@ -48,7 +48,7 @@ class IdempotencyMiddleware(BaseHTTPMiddleware):
         claimed = await run_in_threadpool(_claim, db, principal, key, digest)
         if claimed is not None:
             return claimed
-        token = IDEMPOTENT_REQUEST.set(hashlib.sha256(f"{principal}\n{key}".encode()).hexdigest())
+        token = IDEMPOTENT_REQUEST.set(hashlib.sha256(f"{principal}\n{key}\n{digest}".encode()).hexdigest())
         try:
             response = await call_next(request)
         finally:

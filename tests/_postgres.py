@@ -68,8 +68,15 @@ class PostgresCluster:
         self.port = 0
         self.pid: int | None = None
         self._as_user: pwd.struct_passwd | None = None
-        if os.geteuid() == 0:
-            self._as_user = pwd.getpwnam(os.environ.get("ALLMENDE_PG_USER", "postgres"))
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            user = os.environ.get("ALLMENDE_PG_USER", "postgres")
+            try:
+                self._as_user = pwd.getpwnam(user)
+            except KeyError:
+                raise RuntimeError(
+                    f"running as root, the test cluster needs an unprivileged user {user!r} to run as; "
+                    "create it or name another with ALLMENDE_PG_USER"
+                ) from None
         # /tmp, not $TMPDIR: the server user must reach it, and socket paths must stay short
         self.root = Path(tempfile.mkdtemp(prefix="allmende-pg-", dir="/tmp" if self._as_user else None))
         self.data = self.root / "data"

@@ -67,6 +67,7 @@ class ServerProcess:
         for attempt in range(attempts):
             self.port = free_port()
             env = {**os.environ, "ALLMENDE_ENVIRONMENT": "test", "PYTHONUNBUFFERED": "1"}
+            env["PYTHONPATH"] = str(ROOT)  # this checkout, whatever is installed in the environment
             command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(self.data_dir)]
             command += ["--port", str(self.port), "--admin-key-file", str(self.admin_key_file)]
             with self.log.open("ab") as log:

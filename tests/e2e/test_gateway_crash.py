@@ -188,18 +188,22 @@ def test_kill_during_load_loses_no_acknowledged_write_and_retries_pay_once(serve
 
     load = Load()
     threads = [
-        threading.Thread(target=_load, args=(server.url, who, keys[who], program, load), name=f"load-{who}")
+        threading.Thread(
+            target=_load, args=(server.url, who, keys[who], program, load), name=f"load-{who}", daemon=True
+        )
         for who in keys
     ]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + LOAD_TIMEOUT_S
-    while len(load.acknowledged()) < ACKNOWLEDGED_BEFORE_KILL and not load.errors:
-        assert time.monotonic() < deadline, f"only {len(load.acknowledged())} writes acknowledged in time"
-        time.sleep(0.01)  # polling the load threads' progress, bounded by the deadline
-    _wait_for_a_pending_operation(data_dir, deadline)  # so the kill lands while one is being relayed
-    server.kill()
-    load.stop.set()
+    try:
+        deadline = time.monotonic() + LOAD_TIMEOUT_S
+        while len(load.acknowledged()) < ACKNOWLEDGED_BEFORE_KILL and not load.errors:
+            assert time.monotonic() < deadline, f"only {len(load.acknowledged())} writes acknowledged in time"
+            time.sleep(0.01)  # polling the load threads' progress, bounded by the deadline
+        _wait_for_a_pending_operation(data_dir, deadline)  # so the kill lands while one is being relayed
+    finally:
+        server.kill()
+        load.stop.set()
     for t in threads:
         t.join(timeout=REQUEST_TIMEOUT_S + 5)
         assert not t.is_alive(), f"{t.name} is stuck"
