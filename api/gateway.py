@@ -400,7 +400,8 @@ class Gateway:
     def reconcile(self) -> dict[str, int]:
         """Settle what a crash left: pending operations become done if the chain executed them, else
         failed; requests that were being served are released, so their retries run (and find their
-        executed operations instead of repeating them)."""
+        executed operations instead of repeating them). Runs at start, before serving: one gateway
+        process serves a database (its nonce book assumes that too)."""
         counts = {"done": 0, "failed": 0}
         with self.db.session() as s:
             pending = list(s.scalars(select(Operation).where(Operation.status == "pending")))
