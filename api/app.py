@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         description="Transparent aid and participatory budgeting without a wallet. "
         "Errors are RFC 9457 problem details with a stable `code`.",
         lifespan=lifespan,
+        responses=problems.RESPONSES,
     )
     if gateway is not None:
         app.state.gateway = gateway

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +41,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Seed demo organisations and money on first start.")] = False,
+    admin_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Create the operator's admin organisation on first start and write its API key to this "
+            "file (mode 0600; never to the log). Kept as it is on later starts; with --demo the key is in "
+            "the demo keys file instead."
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP gateway on the durable embedded chain (or ALLMENDE_RPC_URL)."""
     import uvicorn
@@ -56,6 +65,13 @@ def serve(
             keys = seed_demo(gateway)
             if keys is not None:
                 console.print(f"demo data created; API keys for the demo organisations are in {keys}")
+        if admin_key_file is not None:
+            created = gateway.bootstrap_admin()
+            if created is not None:
+                fd = os.open(admin_key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(created[1] + "\n")
+                console.print(f"admin organisation created; its API key is in {admin_key_file}")
         console.print(f"Allmende gateway on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
         uvicorn.run(create_app(settings, gateway), host=host, port=port, log_level="info")
     finally:

@@ -14,6 +14,7 @@ import hmac
 import secrets
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -21,17 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from api.db import Database, migrate
-from api.models import ApiKey, Operation, Organisation
+from api.models import ApiKey, IdempotencyRecord, Operation, Organisation
 from api.settings import Settings
 from ledger.chain import Chain
 from ledger.contracts import ContractClient
 from ledger.custody import Sealer, new_account
 from ledger.events import Event
 from ledger.indexer import EventIndex
-from ledger.relayer import ForwardedCallFailed, Relayer, RelayOutcome, RequestNotExecuted
+from ledger.relayer import ForwardedCallFailed, Relayer, RelayOutcome, RequestNotExecuted, split_by_request
 from ledger.roles import Role
 from ledger.system import Allmende
 
@@ -48,6 +49,10 @@ ORG_ROLES: dict[str, tuple[Role, ...]] = {
 API_KEY_PREFIX = "alm"
 DEFAULT_GAS = 500_000
 REQUEST_VALIDITY_S = 3600
+
+IDEMPOTENT_REQUEST: ContextVar[str | None] = ContextVar("allmende_idempotent_request", default=None)
+"""The idempotent HTTP request being served (set by the idempotency middleware). Its operations are
+recorded under it, so a retry after a crash finds what the chain already executed instead of paying again."""
 
 
 class GatewayError(Exception):
@@ -209,9 +214,10 @@ class Gateway:
         return gateway
 
     def close(self) -> None:
-        """Stop relaying and close the chain."""
+        """Stop relaying, close the chain and the database connections."""
         self.relayer.close()
         self.chain.close()
+        self.db.engine.dispose()
 
     @cached_property
     def clients(self) -> Clients:
@@ -339,6 +345,10 @@ class Gateway:
     ) -> OperationResult:
         """Sign `target.function(*args)` as `signer`, relay it, and record it as an operation."""
         account = signer if isinstance(signer, LocalAccount) else self.organisation_account(signer)
+        kind = f"{target.name}.{function}"
+        request_key = IDEMPOTENT_REQUEST.get()
+        if request_key is not None and (earlier := self._executed_for(request_key, account.address, kind)):
+            return earlier  # a retry of a request interrupted by a crash after the chain executed it
         data = target.encode(function, *args)
         fwd = self.system.forwarding
         with self.nonces.lock(account.address):
@@ -348,9 +358,10 @@ class Gateway:
                 op = Operation(
                     principal=principal,
                     acting_for=acting_for,
-                    kind=f"{target.name}.{function}",
+                    kind=kind,
                     signer=account.address,
                     forward_nonce=nonce,
+                    request_key=request_key,
                 )
                 s.add(op)
             future = self.relayer.submit(request)
@@ -363,12 +374,12 @@ class Gateway:
             fwd.simulate(request)
             raise Unavailable("ForwardedCallFailed", "the request failed on chain; retry") from exc
         except RequestNotExecuted as exc:
+            self._finish(op.id, "failed", None)  # before its nonce can be taken again
             self.nonces.forget(account.address)
-            self._finish(op.id, "failed", None)
             raise Unavailable("RequestNotExecuted", "the chain did not execute the request; retry") from exc
         except Exception as exc:
-            self.nonces.forget(account.address)
             self._finish(op.id, "failed", None)
+            self.nonces.forget(account.address)
             raise Unavailable("RelayFailed", f"relaying failed: {exc}") from exc
         self._finish(op.id, "done", outcome)
         return OperationResult(op.id, outcome.transaction_hash, outcome.block_number, outcome.events)
@@ -390,17 +401,43 @@ class Gateway:
                 op.block_number = outcome.block_number
                 op.result = {"events": [e.to_json() for e in outcome.events]}
 
+    def _executed_for(self, request_key: str, signer: str, kind: str) -> OperationResult | None:
+        """The operation an earlier attempt of this request had executed, if any."""
+        with self.db.session() as s:
+            op = s.scalars(
+                select(Operation).where(
+                    Operation.request_key == request_key,
+                    Operation.signer == signer,
+                    Operation.kind == kind,
+                    Operation.status == "done",
+                )
+            ).first()
+        if op is None or op.transaction_hash is None or op.block_number is None:
+            return None
+        events = self._request_events(op.transaction_hash, op.signer, op.forward_nonce)
+        return OperationResult(op.id, op.transaction_hash, op.block_number, events)
+
+    def _request_events(self, transaction_hash: str, signer: str, nonce: int) -> list[Event]:
+        """The events one forwarded request emitted, out of its batch transaction."""
+        in_tx = [e for e in self.index.events() if e.transaction_hash == transaction_hash]
+        found = split_by_request(in_tx, self.system.forwarder.address).get((signer, nonce))
+        return found[1] if found is not None else []
+
     def reconcile(self) -> dict[str, int]:
-        """Settle operations left pending by a crash: done if the chain executed them, else failed."""
+        """Settle what a crash left: pending operations become done if the chain executed them, else
+        failed; requests that were being served are released, so their retries run (and find their
+        executed operations instead of repeating them). Runs at start, before serving: one gateway
+        process serves a database (its nonce book assumes that too)."""
         counts = {"done": 0, "failed": 0}
         with self.db.session() as s:
             pending = list(s.scalars(select(Operation).where(Operation.status == "pending")))
+            s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.status_code.is_(None)))
         if not pending:
             return counts
         executed = {
             (e.args["signer"], e.args["nonce"]): e
             for e in self.index.refresh()
-            if e.name == "ExecutedForwardRequest"
+            if e.name == "ExecutedForwardRequest" and e.address == self.system.forwarder.address
         }
         for op in pending:
             event = executed.get((op.signer, op.forward_nonce))
@@ -408,15 +445,13 @@ class Gateway:
                 row = s.get(Operation, op.id)
                 assert row is not None
                 if event is not None and event.args["success"]:
-                    tx_events = [
-                        e for e in self.index.events() if e.transaction_hash == event.transaction_hash
-                    ]
+                    events = self._request_events(event.transaction_hash, op.signer, op.forward_nonce)
                     row.status, row.transaction_hash, row.block_number = (
                         "done",
                         event.transaction_hash,
                         event.block_number,
                     )
-                    row.result = {"events": [e.to_json() for e in tx_events], "reconciled": True}
+                    row.result = {"events": [e.to_json() for e in events], "reconciled": True}
                     counts["done"] += 1
                 else:
                     row.status = "failed"

@@ -3,6 +3,10 @@
 The first request with a key claims it in the database before doing anything; a concurrent
 duplicate waits for that first one to finish and then replays its response. Reusing a key with a
 different request is refused. Server errors release the key so the request can be retried.
+
+The operations a request causes are recorded under it. If the gateway dies while serving it, the
+restart releases the key, and the retry finds every operation the chain already executed instead of
+executing it again, so it completes the request exactly once (with the same operations and events).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.gateway import IDEMPOTENT_REQUEST
 from api.models import IdempotencyRecord
 from api.problems import problem
 
@@ -43,7 +48,11 @@ class IdempotencyMiddleware(BaseHTTPMiddleware):
         claimed = await run_in_threadpool(_claim, db, principal, key, digest)
         if claimed is not None:
             return claimed
-        response = await call_next(request)
+        token = IDEMPOTENT_REQUEST.set(hashlib.sha256(f"{principal}\n{key}\n{digest}".encode()).hexdigest())
+        try:
+            response = await call_next(request)
+        finally:
+            IDEMPOTENT_REQUEST.reset(token)
         chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
         content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
         await run_in_threadpool(_store, db, principal, key, response.status_code, content)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, text
 from sqlalchemy import BigInteger as sa_BigInteger
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -118,8 +118,20 @@ class Operation(Base):
     block_number: Mapped[int | None] = mapped_column()
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=_now)
+    # the idempotent HTTP request that caused it, so a retry after a crash finds it instead of repeating it
+    request_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
-    __table_args__ = (UniqueConstraint("signer", "forward_nonce"),)
+    __table_args__ = (
+        # a forwarder nonce executes at most once; a failed attempt's nonce is signed again
+        Index(
+            "uq_operations_live_nonce",
+            "signer",
+            "forward_nonce",
+            unique=True,
+            sqlite_where=text("status != 'failed'"),
+            postgresql_where=text("status != 'failed'"),
+        ),
+    )
 
 
 class IdempotencyRecord(Base):

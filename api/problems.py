@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.gateway import GatewayError
@@ -103,6 +104,26 @@ GATEWAY_STATUS = {
 }
 
 
+class Problem(BaseModel):
+    """An RFC 9457 problem document; `code` is stable, further members depend on it (e.g. `args`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+_PROBLEM_CONTENT = {"application/problem+json": {"schema": Problem.model_json_schema()}}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"description": "The request was refused; `code` says why.", "content": _PROBLEM_CONTENT},
+    503: {"description": "The ledger did not take the request; retry later.", "content": _PROBLEM_CONTENT},
+}
+"""Error responses every operation may give, for the OpenAPI document."""
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
@@ -138,7 +159,10 @@ async def _on_revert(request: Request, exc: Exception) -> JSONResponse:
 async def _on_gateway(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
     status = GATEWAY_STATUS[exc.kind]
-    return problem(status, exc.code, exc.code, exc.detail, **exc.fields)
+    response = problem(status, exc.code, exc.code, exc.detail, **exc.fields)
+    if status == 401:  # RFC 9110 §15.5.2: say which scheme would be accepted
+        response.headers["WWW-Authenticate"] = 'Bearer realm="allmende"'
+    return response
 
 
 async def _on_ledger(request: Request, exc: Exception) -> JSONResponse:

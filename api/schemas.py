@@ -6,12 +6,37 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from eth_utils import to_checksum_address
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MICRO = 10**6
 Euros = Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), decimal_places=6, examples=["125.50"])]
-Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+def _checksummed(address: str) -> str:
+    """The EIP-55 form; a mixed-case address must already carry a valid checksum (else it has a typo)."""
+    checksummed: str = to_checksum_address(address)
+    digits = address[2:]
+    if digits != digits.lower() and digits != digits.upper() and address != checksummed:
+        raise ValueError("the address has an invalid EIP-55 checksum")
+    return checksummed
+
+
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_checksummed)]
+
+
+def _after_epoch(moment: datetime) -> datetime:
+    """On chain, times are unsigned seconds and 0 means 'never'; earlier moments cannot be expressed."""
+    if moment.timestamp() < 1:
+        raise ValueError("the time must be after 1970-01-01T00:00:00Z")
+    return moment
+
+
+Moment = Annotated[datetime, AfterValidator(_after_epoch)]
 Id = Annotated[int, Field(ge=1, le=2**48 - 1)]
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL characters
+IdPath = Annotated[int, Path(ge=1, le=2**48 - 1, description="An on-chain id (uint48, from 1)")]
 
 
 def micro(amount: Decimal) -> int:
@@ -32,7 +57,7 @@ class Strict(BaseModel):
 
 class OrganisationCreate(Strict):
     kind: Literal["funder", "ngo", "auditor"]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 
 
 class OrganisationPublic(BaseModel):
@@ -68,7 +93,7 @@ class OperationPublic(BaseModel):
 class LotCreate(Strict):
     amount: Euros
     earmarkProgramId: Id | None = None
-    expiresAt: datetime | None = None
+    expiresAt: Moment | None = None
 
 
 class LotPublic(BaseModel):
@@ -95,8 +120,8 @@ class AllocationCreated(OperationPublic):
 
 
 class ProgramCreate(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    description: Annotated[str, Field(max_length=4000)] = ""
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+    description: Annotated[str, Field(max_length=4000, pattern=NO_NUL)] = ""
 
 
 class ProgramPublic(BaseModel):

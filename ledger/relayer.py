@@ -133,7 +133,7 @@ class Relayer:
             for p in batch:
                 p.future.set_exception(TransactionError(f"batch failed: {exc}"))
             return
-        outcomes = _split(result.events, self.system.forwarder.address)
+        outcomes = split_by_request(result.events, self.system.forwarder.address)
         for p in batch:
             key = (to_checksum_address(p.request.sender), p.request.nonce)
             found = outcomes.get(key)
@@ -151,8 +151,9 @@ def _gas(p: _Pending) -> int:
     return p.request.gas + PER_REQUEST_OVERHEAD_GAS
 
 
-def _split(events: list[Event], forwarder: str) -> dict[tuple[str, int], tuple[bool, list[Event]]]:
-    """(signer, nonce) -> (success, the events its call emitted)."""
+def split_by_request(events: list[Event], forwarder: str) -> dict[tuple[str, int], tuple[bool, list[Event]]]:
+    """The events of one batch transaction per forwarded request: (signer, nonce) -> (success, the
+    events its call emitted). Each request's events end at the forwarder's `ExecutedForwardRequest`."""
     out: dict[tuple[str, int], tuple[bool, list[Event]]] = {}
     pending: list[Event] = []
     for e in events:

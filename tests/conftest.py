@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, settings
 from ledger.embedded import EmbeddedChain
 from ledger.roles import Role
 from ledger.system import Allmende
+from tests._postgres import NO_PG_REASON, PG_BIN, PostgresCluster
 
 settings.register_profile(
     "ci",
@@ -88,3 +90,37 @@ def system(deployed: Allmende, chain: EmbeddedChain) -> Iterator[Allmende]:
     yield deployed
     chain.revert(snap)
     deployed.sender.forget_nonces()  # the rewound chain has the old nonces
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throw-away PostgreSQL cluster for this test session (one per xdist worker)."""
+    if PG_BIN is None:
+        pytest.skip(NO_PG_REASON)
+    cluster = PostgresCluster(PG_BIN)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param(
+        "postgresql",
+        id="postgresql",
+        marks=[pytest.mark.postgresql, pytest.mark.skipif(PG_BIN is None, reason=NO_PG_REASON)],
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh database in the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'gateway.sqlite3'}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    with cluster.database() as url:
+        yield url

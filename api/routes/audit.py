@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -19,6 +19,15 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 public = APIRouter(prefix="/v1/public", tags=["public"])
 
 Format = Literal["json", "csv"]
+EXPORT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One row per record: a JSON array of objects, or CSV with a header line.",
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
 
 
 @router.get("/audit/verify", response_model=AuditReport)
@@ -51,7 +60,7 @@ def _table(rows: list[dict[str, object]], fmt: Format, name: str) -> Response:
     )
 
 
-@router.get("/audit/events")
+@router.get("/audit/events", responses=EXPORT)
 def export_events(gateway: GatewayDep, _: Auditor, format: Format = "json") -> Response:
     """Every decoded event of every Allmende contract, in chain order."""
     rows = []
@@ -70,7 +79,7 @@ def export_events(gateway: GatewayDep, _: Auditor, format: Format = "json") -> R
     return _table(rows, format, "events")
 
 
-@router.get("/audit/payments")
+@router.get("/audit/payments", responses=EXPORT)
 def export_payments(gateway: GatewayDep, _: Auditor, format: Format = "json") -> Response:
     """Every payment with the lots and funders that paid it."""
     rows: list[dict[str, object]] = []

@@ -16,6 +16,7 @@ from api.schemas import (
     AllocationCreated,
     DisbursementCreate,
     DisbursementCreated,
+    IdPath,
     LotCreate,
     LotCreated,
     LotPublic,
@@ -96,13 +97,13 @@ def list_lots(gateway: GatewayDep, principal: Funder) -> list[LotPublic]:
 
 
 @router.get("/funder/lots/{lot_id}", response_model=LotPublic)
-def get_lot(lot_id: int, gateway: GatewayDep, principal: Funder) -> LotPublic:
+def get_lot(lot_id: IdPath, gateway: GatewayDep, principal: Funder) -> LotPublic:
     """One of the calling funder's lots."""
     return _lot_public(lot_id, _own_lot(gateway, principal, lot_id))
 
 
 @router.get("/funder/lots/{lot_id}/payments", response_model=list[TracedPayment])
-def lot_payments(lot_id: int, gateway: GatewayDep, principal: Funder) -> list[TracedPayment]:
+def lot_payments(lot_id: IdPath, gateway: GatewayDep, principal: Funder) -> list[TracedPayment]:
     """Every payment this lot paid for, traced from events alone."""
     _own_lot(gateway, principal, lot_id)
     out = []
@@ -124,7 +125,7 @@ def lot_payments(lot_id: int, gateway: GatewayDep, principal: Funder) -> list[Tr
 
 @router.post("/funder/lots/{lot_id}/allocations", status_code=201, response_model=AllocationCreated)
 def allocate(
-    lot_id: int, body: AllocationCreate, gateway: GatewayDep, principal: Funder
+    lot_id: IdPath, body: AllocationCreate, gateway: GatewayDep, principal: Funder
 ) -> AllocationCreated:
     """Allocate part of one of your lots to a program."""
     result = gateway.execute(
@@ -141,7 +142,7 @@ def allocate(
 
 
 @router.post("/funder/lots/{lot_id}/refund", status_code=201, response_model=OperationPublic)
-def refund(lot_id: int, gateway: GatewayDep, principal: Funder) -> OperationPublic:
+def refund(lot_id: IdPath, gateway: GatewayDep, principal: Funder) -> OperationPublic:
     """Take back the unspent rest of an expired lot."""
     _own_lot(gateway, principal, lot_id)
     result = gateway.execute(
@@ -156,7 +157,7 @@ def refund(lot_id: int, gateway: GatewayDep, principal: Funder) -> OperationPubl
 
 
 @router.post("/tranches/{tranche_id}/approve", status_code=201, response_model=OperationPublic)
-def approve_tranche(tranche_id: int, gateway: GatewayDep, principal: Approver) -> OperationPublic:
+def approve_tranche(tranche_id: IdPath, gateway: GatewayDep, principal: Approver) -> OperationPublic:
     """Approve a tranche request (the checker in maker-checker; never the requester)."""
     result = gateway.execute(
         principal.id,
@@ -171,7 +172,7 @@ def approve_tranche(tranche_id: int, gateway: GatewayDep, principal: Approver) -
 
 @router.post("/tranches/{tranche_id}/reject", status_code=201, response_model=OperationPublic)
 def reject_tranche(
-    tranche_id: int, body: TrancheDecision, gateway: GatewayDep, principal: Approver
+    tranche_id: IdPath, body: TrancheDecision, gateway: GatewayDep, principal: Approver
 ) -> OperationPublic:
     """Reject a tranche request, with a reason kept off-chain (its hash goes on chain)."""
     result = gateway.execute(
@@ -225,7 +226,7 @@ def _own_program(gateway: Gateway, principal: Principal, program_id: int) -> Non
 
 @router.post("/ngo/programs/{program_id}/tranches", status_code=201, response_model=TrancheCreated)
 def request_tranche(
-    program_id: int, body: TrancheCreate, gateway: GatewayDep, principal: Ngo
+    program_id: IdPath, body: TrancheCreate, gateway: GatewayDep, principal: Ngo
 ) -> TrancheCreated:
     """Ask for money to be released on a milestone (a funder approves it)."""
     result = gateway.execute(
@@ -243,7 +244,7 @@ def request_tranche(
 
 @router.post("/ngo/programs/{program_id}/disbursements", status_code=201, response_model=DisbursementCreated)
 def disburse(
-    program_id: int, body: DisbursementCreate, gateway: GatewayDep, principal: Ngo
+    program_id: IdPath, body: DisbursementCreate, gateway: GatewayDep, principal: Ngo
 ) -> DisbursementCreated:
     """Pay many pseudonymous accounts in one transaction."""
     recipients = [p.address for p in body.payments]

@@ -1,9 +1,14 @@
-"""A gateway on a fresh in-memory chain and a temporary database, served in process."""
+"""A gateway on a fresh in-memory chain and a temporary database, served in process.
+
+Every test that uses the gateway runs twice, on SQLite and on PostgreSQL, through the `database_url`
+fixture of tests/conftest.py. Deselect the second with `-m "not postgresql"`.
+"""
 
 from __future__ import annotations
 
 import base64
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +43,25 @@ def make_settings(tmp: Path, database_url: str | None = None) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def deployed_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory whose chain has the contracts deployed and the gateway's roles granted. Made
+    once per session: deploying is most of a gateway's start, and each test's gateway starts from a copy."""
+    template = tmp_path_factory.mktemp("deployed")
+    Gateway.open(make_settings(template)).close()
+    return template
+
+
+def copy_deployed(template: Path, data_dir: Path) -> None:
+    """Give `data_dir` its own copy of the template's chain and address book (not its database)."""
+    shutil.copytree(template / "chain", data_dir / "chain")
+    shutil.copy2(template / "address-book.json", data_dir / "address-book.json")
+
+
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[Gateway]:
-    gw = Gateway.open(make_settings(tmp_path))
+def gateway(tmp_path: Path, database_url: str, deployed_data_dir: Path) -> Iterator[Gateway]:
+    copy_deployed(deployed_data_dir, tmp_path)
+    gw = Gateway.open(make_settings(tmp_path, database_url))
     yield gw
     gw.close()
 

@@ -1,0 +1,220 @@
+"""Who may call what: every route of the app against every kind of caller, in one table.
+
+A route added to the app without a row here fails `test_every_route_has_a_row`. The right kind of
+caller gets a real request (existing ids, a valid body) and must succeed, so a row also proves the
+route works for those it is meant for; everyone else is refused before anything happens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.gateway import Gateway
+from tests.api.conftest import Keys, auth, make_settings
+
+Route = tuple[str, str]  # (method, path template)
+
+CALLERS = ("none", "invalid", "admin", "funder", "ngo", "auditor")
+INVALID_KEY = "alm_000000000000_not-a-key-this-gateway-issued"
+
+# The expected status for each caller. 401: no credentials; 403: an invalid key, or a valid key of
+# the wrong kind; 200/201: the caller this route is for (HEAD mirrors GET and is left out).
+#
+#                                                         none invalid admin funder ngo auditor
+MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
+    ("GET", "/health"):                                   (200, 200, 200, 200, 200, 200),
+    ("GET", "/openapi.json"):                             (200, 200, 200, 200, 200, 200),
+    ("GET", "/docs"):                                     (200, 200, 200, 200, 200, 200),
+    ("GET", "/docs/oauth2-redirect"):                     (200, 200, 200, 200, 200, 200),
+    ("GET", "/redoc"):                                    (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/public/programs"):                       (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/me"):                                    (401, 403, 200, 200, 200, 200),
+    ("POST", "/v1/me/api-keys/rotate"):                   (401, 403, 201, 201, 201, 201),
+    ("POST", "/v1/admin/organisations"):                  (401, 403, 201, 403, 403, 403),
+    ("GET", "/v1/admin/organisations"):                   (401, 403, 200, 403, 403, 403),
+    ("POST", "/v1/admin/mints"):                          (401, 403, 201, 403, 403, 403),
+    ("POST", "/v1/funder/lots"):                          (401, 403, 403, 201, 403, 403),
+    ("GET", "/v1/funder/lots"):                           (401, 403, 403, 200, 403, 403),
+    ("GET", "/v1/funder/lots/{lot_id}"):                  (401, 403, 403, 200, 403, 403),
+    ("GET", "/v1/funder/lots/{lot_id}/payments"):         (401, 403, 403, 200, 403, 403),
+    ("POST", "/v1/funder/lots/{lot_id}/allocations"):     (401, 403, 403, 201, 403, 403),
+    ("POST", "/v1/funder/lots/{lot_id}/refund"):          (401, 403, 403, 201, 403, 403),
+    ("POST", "/v1/tranches/{tranche_id}/approve"):        (401, 403, 403, 201, 403, 403),
+    ("POST", "/v1/tranches/{tranche_id}/reject"):         (401, 403, 403, 201, 403, 403),
+    ("POST", "/v1/ngo/programs"):                         (401, 403, 403, 403, 201, 403),
+    ("GET", "/v1/ngo/programs"):                          (401, 403, 403, 403, 200, 403),
+    ("POST", "/v1/ngo/programs/{program_id}/tranches"):   (401, 403, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/programs/{program_id}/disbursements"): (401, 403, 403, 403, 201, 403),
+    ("GET", "/v1/audit/verify"):                          (401, 403, 200, 403, 403, 200),
+    ("GET", "/v1/audit/events"):                          (401, 403, 200, 403, 403, 200),
+    ("GET", "/v1/audit/payments"):                        (401, 403, 200, 403, 403, 200),
+}  # fmt: skip
+
+REFUSAL_CODES = {401: {"MissingCredentials"}, 403: {"InvalidApiKey", "WrongOrganisationKind"}}
+
+
+def app_routes(app: FastAPI) -> set[Route]:
+    """(method, path) of every route the app serves, including those of included routers."""
+    try:
+        from fastapi.routing import iter_route_contexts  # FastAPI >= 0.165 includes routers lazily
+    except ImportError:  # pragma: no cover - older FastAPI flattens included routers itself
+        routes: Any = app.routes
+    else:
+        routes = iter_route_contexts(app.routes)
+    return {(m, r.path) for r in routes for m in (r.methods or ()) if m != "HEAD"}
+
+
+def test_every_route_has_a_row(tmp_path: Path) -> None:
+    served = app_routes(create_app(make_settings(tmp_path)))
+    assert served - MATRIX.keys() == set(), "add these routes to MATRIX"
+    assert MATRIX.keys() - served == set(), "these MATRIX rows name routes the app no longer serves"
+
+
+@dataclass
+class Seed:
+    """What exists before the matrix runs, so the right caller's request can succeed."""
+
+    lot: int
+    expired_lot: int
+    program: int
+    pending_tranche: int
+    other_pending_tranche: int
+    funder_org: str
+
+
+def _ok(response: Any) -> dict[str, Any]:
+    assert response.status_code < 300, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
+    made = _ok(client.post("/v1/ngo/programs", json={"name": "Matrix"}, headers=auth(keys.ngo)))
+    program = made["programId"]
+    lot = _ok(client.post("/v1/funder/lots", json={"amount": "1000"}, headers=auth(keys.funder)))["lotId"]
+    expiry = datetime.fromtimestamp(gateway.chain.now() + 600, UTC).isoformat()
+    expiring = _ok(
+        client.post("/v1/funder/lots", json={"amount": "5", "expiresAt": expiry}, headers=auth(keys.funder))
+    )["lotId"]
+    _ok(
+        client.post(
+            f"/v1/funder/lots/{lot}/allocations",
+            json={"programId": program, "amount": "500"},
+            headers=auth(keys.funder),
+        )
+    )
+    tranches = [
+        _ok(
+            client.post(
+                f"/v1/ngo/programs/{program}/tranches",
+                json={"amount": "100", "milestone": f"M{i}"},
+                headers=auth(keys.ngo),
+            )
+        )["trancheId"]
+        for i in range(3)
+    ]
+    _ok(client.post(f"/v1/tranches/{tranches[0]}/approve", headers=auth(keys.funder2)))  # money to pay out
+    gateway.chain.advance_time(3600)  # the expiring lot has expired; the others never expire
+    funder = _ok(client.get("/v1/me", headers=auth(keys.funder)))["id"]
+    return Seed(lot, expiring, program, tranches[1], tranches[2], funder)
+
+
+def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | None]:
+    """The concrete path and body the route's own caller sends."""
+    paths = {
+        "{lot_id}": str(seed.lot),
+        "{program_id}": str(seed.program),
+        "{tranche_id}": str(seed.pending_tranche),
+    }
+    bodies: dict[Route, dict[str, Any]] = {
+        ("POST", "/v1/admin/organisations"): {"kind": "auditor", "name": "Second auditor"},
+        ("POST", "/v1/admin/mints"): {"organisationId": seed.funder_org, "amount": "1", "fiatReference": "R"},
+        ("POST", "/v1/funder/lots"): {"amount": "10"},
+        ("POST", "/v1/funder/lots/{lot_id}/allocations"): {"programId": seed.program, "amount": "10"},
+        ("POST", "/v1/tranches/{tranche_id}/reject"): {"reason": "not yet"},
+        ("POST", "/v1/ngo/programs"): {"name": "Second program"},
+        ("POST", "/v1/ngo/programs/{program_id}/tranches"): {"amount": "5", "milestone": "M9"},
+        ("POST", "/v1/ngo/programs/{program_id}/disbursements"): {
+            "payments": [{"address": "0x" + "11" * 20, "amount": "1"}],
+            "reference": "matrix",
+        },
+    }
+    if route == ("POST", "/v1/funder/lots/{lot_id}/refund"):
+        paths["{lot_id}"] = str(seed.expired_lot)
+    if route == ("POST", "/v1/tranches/{tranche_id}/reject"):
+        paths["{tranche_id}"] = str(seed.other_pending_tranche)
+    path = route[1]
+    for placeholder, value in paths.items():
+        path = path.replace(placeholder, value)
+    return path, bodies.get(route)
+
+
+def test_each_caller_gets_the_status_its_row_says(client: TestClient, gateway: Gateway, keys: Keys) -> None:
+    seed = _seed(client, gateway, keys)
+    credentials: dict[str, str | None] = {
+        "none": None,
+        "invalid": INVALID_KEY,
+        "admin": keys.admin,
+        "funder": keys.funder,
+        "ngo": keys.ngo,
+        "auditor": keys.auditor,
+    }
+    mismatches: list[str] = []
+    for route, expected_row in MATRIX.items():
+        method, _ = route
+        path, body = _request(route, seed)
+        # refusals first: they must change nothing, so the allowed caller still finds the seeded state
+        order = sorted(range(len(CALLERS)), key=lambda i: expected_row[i] < 300)
+        for i in order:
+            caller, expected = CALLERS[i], expected_row[i]
+            key = credentials[caller]
+            response = client.request(method, path, json=body, headers=auth(key) if key else {})
+            got = response.status_code
+            code = response.json().get("code") if got >= 400 else None
+            if got != expected:
+                mismatches.append(f"{method} {path} as {caller}: {got} {code or ''}, expected {expected}")
+                continue
+            if got >= 400:
+                if not response.headers["content-type"].startswith("application/problem+json"):
+                    mismatches.append(f"{method} {path} as {caller}: {got} is not a problem document")
+                if code not in REFUSAL_CODES[got]:
+                    mismatches.append(f"{method} {path} as {caller}: {got} with code {code}")
+                if got == 401 and not response.headers.get("www-authenticate", "").startswith("Bearer"):
+                    mismatches.append(f"{method} {path} as {caller}: 401 without WWW-Authenticate: Bearer")
+            if route == ("POST", "/v1/me/api-keys/rotate") and got == 201:
+                credentials[caller] = response.json()["apiKey"]  # the old key is revoked now
+    assert not mismatches, "\n".join(mismatches)
+
+
+NOT_A_LIVE_KEY = [  # (Authorization header or None, status, code)
+    (None, 401, "MissingCredentials"),
+    ("Basic dXNlcjpwYXNz", 401, "MissingCredentials"),
+    ("Bearer", 401, "MissingCredentials"),
+    ("Bearer not-an-api-key", 403, "InvalidApiKey"),
+    (f"Bearer {INVALID_KEY}", 403, "InvalidApiKey"),
+    ("Bearer alm_a_b_c_d", 403, "InvalidApiKey"),
+]
+
+
+def test_credentials_that_are_not_a_live_key_are_refused(client: TestClient) -> None:
+    for header, status, code in NOT_A_LIVE_KEY:
+        r = client.get("/v1/me", headers={"Authorization": header} if header else {})
+        assert (r.status_code, r.json()["code"]) == (status, code), header
+
+
+def test_a_revoked_key_is_refused_and_a_forged_secret_is_too(client: TestClient, keys: Keys) -> None:
+    new = client.post("/v1/me/api-keys/rotate", headers=auth(keys.auditor)).json()["apiKey"]
+    r = client.get("/v1/audit/verify", headers=auth(keys.auditor))
+    assert (r.status_code, r.json()["code"]) == (403, "InvalidApiKey")
+    prefix = new.split("_")[1]
+    forged = f"alm_{prefix}_{'x' * 43}"
+    r = client.get("/v1/audit/verify", headers=auth(forged))
+    assert (r.status_code, r.json()["code"]) == (403, "InvalidApiKey")
+    assert client.get("/v1/audit/verify", headers=auth(new)).status_code == 200

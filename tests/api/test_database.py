@@ -1,0 +1,93 @@
+"""The schema comes from the migrations on SQLite and PostgreSQL alike, and matches the models;
+the idempotency claim holds under a race on both (the loser's IntegrityError becomes a replay)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from api.db import Database, alembic_config, migrate
+from api.idempotency import _claim, _store
+from api.models import Base, Operation
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.engine.dispose()
+
+
+def _head(url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def test_migrations_build_exactly_the_models_schema(db: Database, database_url: str) -> None:
+    migrate(db.engine)
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn)
+        assert context.get_current_revision() == _head(database_url)
+        drift = compare_metadata(context, Base.metadata)
+    assert drift == [], f"the models and the migrations disagree: {drift}"
+
+
+def test_migrations_are_idempotent_and_reversible(db: Database, database_url: str) -> None:
+    migrate(db.engine)
+    migrate(db.engine)  # a second start changes nothing
+    tables = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+    assert tables == set(Base.metadata.tables)
+    cfg = alembic_config(database_url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+    migrate(db.engine)
+    assert set(inspect(db.engine).get_table_names()) - {"alembic_version"} == tables
+
+
+def test_racing_claims_of_one_key_leave_one_owner_and_replay_to_the_rest(db: Database) -> None:
+    migrate(db.engine)
+    racers = 8
+    start = threading.Barrier(racers + 1)
+    owners: list[int] = []
+    replies: list[tuple[int, bytes]] = []
+
+    def claim(i: int) -> None:
+        start.wait(timeout=30)
+        response = _claim(db, "principal", "key-1", "digest")
+        if response is None:
+            owners.append(i)
+            _store(db, "principal", "key-1", 201, b'{"lotId": 7}')
+        else:
+            replies.append((response.status_code, bytes(response.body)))
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(racers)]
+    for t in threads:
+        t.start()
+    start.wait(timeout=30)
+    for t in threads:
+        t.join(timeout=60)
+    assert len(owners) == 1
+    assert replies == [(201, b'{"lotId":7}')] * (racers - 1)
+
+
+def test_a_forwarder_nonce_may_be_signed_again_only_after_its_attempt_failed(db: Database) -> None:
+    migrate(db.engine)
+
+    def attempt(status: str) -> None:
+        with db.session() as s:
+            s.add(Operation(principal="p", kind="k", signer="0xS", forward_nonce=7, status=status))
+
+    attempt("failed")
+    attempt("failed")
+    attempt("pending")  # the nonce signed again after failed attempts
+    with pytest.raises(IntegrityError):
+        attempt("done")  # but never live twice

@@ -1,0 +1,115 @@
+"""The real gateway in a child process (`python -m api.cli serve`), for end-to-end tests.
+
+Waits for `/health` by polling with a deadline, never by sleeping a fixed time. Output goes to a log
+file in the data directory's parent (a pipe nobody reads would stall the server). `kill()` is SIGKILL,
+as a crash would be; `stop()` is a clean SIGTERM shutdown. Either way the process is reaped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes] | None, log: Path | None) -> None:
+    """Poll `url`/health until it answers 200; fail early if the process exits."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    delay = 0.05
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{tail}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(delay)  # polling interval, bounded by the deadline above
+        delay = min(delay * 1.5, 0.5)
+    raise TimeoutError(f"{url} did not become healthy within {START_TIMEOUT_S} s")
+
+
+class ServerProcess:
+    """`allmende serve` on a data directory, startable again on the same directory after a crash."""
+
+    def __init__(self, data_dir: Path, admin_key_file: Path) -> None:
+        self.data_dir = data_dir
+        self.admin_key_file = admin_key_file
+        self.log = data_dir.parent / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, attempts: int = 3) -> ServerProcess:
+        """Start and wait until healthy; a port taken in the meantime is retried with another."""
+        for attempt in range(attempts):
+            self.port = free_port()
+            env = {**os.environ, "ALLMENDE_ENVIRONMENT": "test", "PYTHONUNBUFFERED": "1"}
+            env["PYTHONPATH"] = str(ROOT)  # this checkout, whatever is installed in the environment
+            command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(self.data_dir)]
+            command += ["--port", str(self.port), "--admin-key-file", str(self.admin_key_file)]
+            with self.log.open("ab") as log:
+                log.write(f"--- start on port {self.port}\n".encode())
+                self.process = subprocess.Popen(
+                    command,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            try:
+                wait_until_healthy(self.url, self.process, self.log)
+                return self
+            except RuntimeError:
+                if attempt == attempts - 1 or "address already in use" not in self._log_tail():
+                    raise
+        raise AssertionError("unreachable")
+
+    def kill(self) -> None:
+        """SIGKILL, like a crash: no shutdown code runs."""
+        self._signal(signal.SIGKILL)
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM), SIGKILL if it does not finish in time."""
+        self._signal(signal.SIGTERM)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_S)
+
+    def _log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+    @property
+    def admin_key(self) -> str:
+        return self.admin_key_file.read_text().strip()
