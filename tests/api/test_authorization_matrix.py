@@ -55,9 +55,26 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/v1/audit/verify"):                          (401, 403, 200, 403, 403, 200),
     ("GET", "/v1/audit/events"):                          (401, 403, 200, 403, 403, 200),
     ("GET", "/v1/audit/payments"):                        (401, 403, 200, 403, 403, 200),
+    ("POST", "/v1/ngo/clients"):                          (401, 403, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/clients/import"):                   (401, 403, 403, 403, 200, 403),
+    ("GET", "/v1/ngo/clients"):                           (401, 403, 403, 403, 200, 403),
+    ("GET", "/v1/ngo/clients/{client_id}"):               (401, 403, 403, 403, 200, 403),
+    ("POST", "/v1/ngo/clients/{client_id}/assisted-session"): (401, 403, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/clients/{client_id}/pin-reset"):    (401, 403, 403, 403, 201, 403),
+    ("DELETE", "/v1/ngo/clients/{client_id}"):            (401, 403, 403, 403, 204, 403),
+    ("POST", "/v1/ngo/claim-programs"):                   (401, 403, 403, 403, 201, 403),
+    # sign-in needs no key at all; what follows needs a client session, which no organisation key is
+    ("POST", "/v1/client/session"):                       (201, 201, 201, 201, 201, 201),
+    ("DELETE", "/v1/client/session"):                     (401, 401, 401, 401, 401, 401),
+    ("GET", "/v1/client/me"):                             (401, 401, 401, 401, 401, 401),
+    ("GET", "/v1/client/entitlements"):                   (401, 401, 401, 401, 401, 401),
+    ("POST", "/v1/client/claims/{claim_program_id}"):     (401, 401, 401, 401, 401, 401),
 }  # fmt: skip
 
-REFUSAL_CODES = {401: {"MissingCredentials"}, 403: {"InvalidApiKey", "WrongOrganisationKind"}}
+REFUSAL_CODES = {
+    401: {"MissingCredentials", "MissingClientSession"},
+    403: {"InvalidApiKey", "WrongOrganisationKind"},
+}
 
 
 def app_routes(app: FastAPI) -> set[Route]:
@@ -87,6 +104,7 @@ class Seed:
     pending_tranche: int
     other_pending_tranche: int
     funder_org: str
+    clients: list[dict[str, Any]]
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -123,15 +141,27 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
     _ok(client.post(f"/v1/tranches/{tranches[0]}/approve", headers=auth(keys.funder2)))  # money to pay out
     gateway.chain.advance_time(3600)  # the expiring lot has expired; the others never expire
     funder = _ok(client.get("/v1/me", headers=auth(keys.funder)))["id"]
-    return Seed(lot, expiring, program, tranches[1], tranches[2], funder)
+    clients = [
+        _ok(
+            client.post(
+                "/v1/ngo/clients",
+                json={"personal": {"name": f"Matrix {i}"}, "pin": "2468"},
+                headers=auth(keys.ngo),
+            )
+        )
+        for i in range(3)
+    ]
+    return Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients)
 
 
-def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | None]:
+def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None]:
     """The concrete path and body the route's own caller sends."""
     paths = {
         "{lot_id}": str(seed.lot),
         "{program_id}": str(seed.program),
         "{tranche_id}": str(seed.pending_tranche),
+        "{client_id}": seed.clients[0]["clientId"],
+        "{claim_program_id}": "1",
     }
     bodies: dict[Route, dict[str, Any]] = {
         ("POST", "/v1/admin/organisations"): {"kind": "auditor", "name": "Second auditor"},
@@ -145,7 +175,24 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | None]:
             "payments": [{"address": "0x" + "11" * 20, "amount": "1"}],
             "reference": "matrix",
         },
+        ("POST", "/v1/ngo/clients"): {"personal": {"name": "Matrix new"}},
+        ("POST", "/v1/ngo/clients/{client_id}/assisted-session"): {"pin": "2468"},
+        ("POST", "/v1/ngo/clients/{client_id}/pin-reset"): {
+            "recoveryCode": seed.clients[1]["recoveryCode"],
+            "newPin": "1357",
+        },
+        ("POST", "/v1/ngo/claim-programs"): {
+            "programId": seed.program,
+            "name": "Matrix claims",
+            "expiresAt": "2099-01-01T00:00:00Z",
+            "grants": [{"clientId": seed.clients[0]["clientId"], "amount": "1"}],
+        },
+        ("POST", "/v1/client/session"): {"voucherCode": seed.clients[0]["voucherCode"], "pin": "2468"},
     }
+    if route == ("POST", "/v1/ngo/clients/{client_id}/pin-reset"):
+        paths["{client_id}"] = seed.clients[1]["clientId"]
+    if route == ("DELETE", "/v1/ngo/clients/{client_id}"):
+        paths["{client_id}"] = seed.clients[2]["clientId"]
     if route == ("POST", "/v1/funder/lots/{lot_id}/refund"):
         paths["{lot_id}"] = str(seed.expired_lot)
     if route == ("POST", "/v1/tranches/{tranche_id}/reject"):
@@ -153,6 +200,8 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | None]:
     path = route[1]
     for placeholder, value in paths.items():
         path = path.replace(placeholder, value)
+    if route == ("POST", "/v1/ngo/clients/import"):
+        return path, "name,birthDate\nMatrix import,2000-01-01\n"
     return path, bodies.get(route)
 
 
@@ -175,7 +224,13 @@ def test_each_caller_gets_the_status_its_row_says(client: TestClient, gateway: G
         for i in order:
             caller, expected = CALLERS[i], expected_row[i]
             key = credentials[caller]
-            response = client.request(method, path, json=body, headers=auth(key) if key else {})
+            headers = auth(key) if key else {}
+            if isinstance(body, str):
+                response = client.request(
+                    method, path, content=body, headers={**headers, "Content-Type": "text/csv"}
+                )
+            else:
+                response = client.request(method, path, json=body, headers=headers)
             got = response.status_code
             code = response.json().get("code") if got >= 400 else None
             if got != expected:
