@@ -18,6 +18,7 @@ from ledger.events import Event, EventDecoder
 from ledger.exceptions import DeploymentError
 from ledger.forwarding import Forwarder
 from ledger.fund_ledger import FundLedgerClient
+from ledger.participatory_budget import ParticipatoryBudgetClient
 from ledger.roles import Role
 from ledger.transactions import TransactionSender, TxResult
 
@@ -31,6 +32,10 @@ CONSTRUCTOR_ARGS: dict[str, Callable[[AddressBook, str], list[Any]]] = {
     "AllmendeForwarder": lambda book, admin: [book.address("AllmendeRoles")],
     "EuroToken": _roles_and_forwarder,
     "FundLedger": _roles_and_forwarder,
+    "ParticipatoryBudget": lambda book, admin: [
+        *_roles_and_forwarder(book, admin),
+        book.address("FundLedger"),
+    ],
 }
 """Every contract of the system, in deploy order, with its constructor arguments."""
 
@@ -91,6 +96,8 @@ def _configure(system: Allmende, admin: LocalAccount) -> None:
     """Wire the contracts together; each step is skipped when already done."""
     if not system.funds.call("isTokenAllowed", system.token.address):
         system.funds.set_token_allowed(admin, system.token.address, True)
+    # Budget rounds reserve lot money and allocate it to the winners.
+    system.grant(admin, Role.ALLOCATOR, system.budget.address)
 
 
 class Allmende:
@@ -106,6 +113,9 @@ class Allmende:
         self.token = ContractClient(self.sender, "EuroToken", book.address("EuroToken"))
         self.funds = FundLedgerClient(self.sender, book.address("FundLedger"))
         self.forwarding = Forwarder(self.forwarder)
+        self.budget = ParticipatoryBudgetClient(
+            self.sender, book.address("ParticipatoryBudget"), self.forwarding
+        )
 
     @classmethod
     def deploy(cls, chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> Allmende:

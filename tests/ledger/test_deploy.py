@@ -37,12 +37,13 @@ def test_deploy_resumes_a_partial_deployment(tmp_path: Path) -> None:
     with EmbeddedChain.open(None) as chain:
         admin = chain.accounts[0]
         full = deploy(chain, admin, book_path)
-        partial = AddressBook(full.chain_id, {k: v for k, v in full.contracts.items() if k != "FundLedger"})
+        last = DEPLOY_ORDER[-1]
+        partial = AddressBook(full.chain_id, {k: v for k, v in full.contracts.items() if k != last})
         partial.save(book_path)
         resumed = deploy(chain, admin, book_path)
         for name in DEPLOY_ORDER[:-1]:
             assert resumed.contracts[name] == full.contracts[name]
-        assert resumed.contracts["FundLedger"].address != full.contracts["FundLedger"].address
+        assert resumed.contracts[last].address != full.contracts[last].address
 
 
 def test_book_of_another_chain_is_refused(tmp_path: Path) -> None:
