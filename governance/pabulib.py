@@ -41,7 +41,8 @@ def parse_pb(text: str) -> PbFile:
     header: list[str] = []
     seen: list[str] = []
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";")
-    for line, row in enumerate(reader, start=1):
+    for row in reader:
+        line = reader.line_num
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         name = row[0].strip().upper()
@@ -50,7 +51,7 @@ def parse_pb(text: str) -> PbFile:
                 raise PabulibFormatError(f"line {line}: section {name} appears twice")
             section, header = name, [h.strip() for h in next(reader, [])]
             seen.append(name)
-            _check_header(section, header, line + 1)
+            _check_header(section, header, reader.line_num)
             continue
         if section is None:
             raise PabulibFormatError(f"line {line}: data before the META section")

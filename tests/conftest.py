@@ -88,3 +88,14 @@ def system(deployed: Allmende, chain: EmbeddedChain) -> Iterator[Allmende]:
     yield deployed
     chain.revert(snap)
     deployed.sender.forget_nonces()  # the rewound chain has the old nonces
+
+
+@pytest.fixture(scope="session")
+def voters(deployed: Allmende, actors: Actors) -> list[LocalAccount]:
+    """Pseudonymous voters with gas money, created once per session (before any test's snapshot)."""
+    from eth_account import Account
+
+    people = [Account.create() for _ in range(10)]
+    for person in people:
+        deployed.sender.send(actors.admin, person.address, b"", value=10**18, gas=21_000)
+    return people
