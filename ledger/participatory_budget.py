@@ -160,11 +160,12 @@ class ParticipatoryBudgetClient(ContractClient):
         funding: Sequence[tuple[int, int]],
         *,
         relayer: LocalAccount | None = None,
+        gas: int | None = None,
     ) -> TxResult:
         """Create a round funded by `(lot id, amount)` reservations; `RoundCreated` carries its id."""
         lots = [lot for lot, _ in funding]
         amounts = [amount for _, amount in funding]
-        return self._send(creator, "createRound", params.as_tuple(), lots, amounts, relayer=relayer, gas=None)
+        return self._send(creator, "createRound", params.as_tuple(), lots, amounts, relayer=relayer, gas=gas)
 
     def submit_proposal(
         self,

@@ -360,6 +360,7 @@ def test_withdrawal_by_the_proposer_before_voting(system: Allmende, actors: Acto
         system.budget.withdraw_proposal(actors.ngo2, setup.round_id, second)
 
 
+@pytest.mark.slow
 def test_too_many_proposals(system: Allmende, actors: Actors, setup: Setup) -> None:
     limit = system.budget.call("MAX_PROPOSALS")
     data = system.budget.encode("submitProposal", setup.round_id, setup.programs[0], EUR, bytes(32), [])
