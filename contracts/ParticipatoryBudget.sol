@@ -16,7 +16,7 @@ import {Permissioned} from "./Permissioned.sol";
 /// exactly. This contract must hold the allocator role in the registry (it reserves lot money).
 contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGuardTransient {
     /// @inheritdoc IParticipatoryBudget
-    uint16 public constant MAX_PROPOSALS = 500;
+    uint16 public constant PROPOSALS_LIMIT = 500;
     /// @inheritdoc IParticipatoryBudget
     uint256 public constant MAX_FUNDINGS = 32;
 
@@ -26,6 +26,7 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
 
     /// @notice The fund ledger the budgets come from and the winners' money goes to.
     IFundLedger public immutable funds;
+    uint16 private immutable _maxProposals;
 
     uint48 private _roundCount;
     mapping(uint48 roundId => Round) private _rounds;
@@ -42,8 +43,15 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
         bool open;
     }
 
-    constructor(IAllmendeRoles roles_, address forwarder, IFundLedger funds_) Permissioned(roles_, forwarder) {
+    /// @param maxProposals_ The most proposals a round may hold, 1 to `PROPOSALS_LIMIT`.
+    constructor(IAllmendeRoles roles_, address forwarder, IFundLedger funds_, uint16 maxProposals_)
+        Permissioned(roles_, forwarder)
+    {
+        if (maxProposals_ == 0 || maxProposals_ > PROPOSALS_LIMIT) {
+            revert ParticipatoryBudgetBadProposalCap(maxProposals_, PROPOSALS_LIMIT);
+        }
         funds = funds_;
+        _maxProposals = maxProposals_;
     }
 
     /// @inheritdoc IParticipatoryBudget
@@ -119,11 +127,11 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
         if (amount < r.minCost || amount > r.maxCost) {
             revert ParticipatoryBudgetCostOutOfBounds(amount, r.minCost, r.maxCost);
         }
-        if (r.proposalCount >= MAX_PROPOSALS) revert ParticipatoryBudgetTooManyProposals(roundId, MAX_PROPOSALS);
+        if (r.proposalCount >= _maxProposals) revert ParticipatoryBudgetTooManyProposals(roundId, _maxProposals);
         address programToken = funds.getProgram(programId).token; // reverts for an unknown program
         if (programToken != r.token) revert ParticipatoryBudgetTokenMismatch(r.token, programToken);
 
-        // Cannot overflow: both counts stay below MAX_PROPOSALS, checked above.
+        // Cannot overflow: both counts stay below the proposal cap, checked above.
         unchecked {
             proposalId = ++r.proposalCount;
             ++r.activeCount;
@@ -185,7 +193,7 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
         r.finalised = true;
         uint128 remaining = _select(roundId, r, order);
         uint128 awarded = r.budget - remaining;
-        uint16 winnerCount = uint16(_winners[roundId].length); // at most MAX_PROPOSALS
+        uint16 winnerCount = uint16(_winners[roundId].length); // at most PROPOSALS_LIMIT
         r.awarded = awarded;
         r.winnerCount = winnerCount;
         emit RoundFinalised(roundId, _msgSender(), winnerCount, awarded);
@@ -198,6 +206,11 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
         _requirePhase(roundId, r, Phase.Finalised);
         if (r.settled) revert ParticipatoryBudgetAlreadySettled(roundId);
         unpaid = _pay(roundId, r, maxPayouts);
+    }
+
+    /// @inheritdoc IParticipatoryBudget
+    function maxProposals() external view returns (uint16) {
+        return _maxProposals;
     }
 
     /// @inheritdoc IParticipatoryBudget

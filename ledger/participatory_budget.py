@@ -13,6 +13,9 @@ from ledger.contracts import ContractClient
 from ledger.forwarding import Forwarder
 from ledger.transactions import TransactionSender, TxResult
 
+PROPOSALS_LIMIT = 500
+"""The most proposals a round may hold (the contract's `PROPOSALS_LIMIT`; deployments use it as their cap)."""
+
 ALL_PAYOUTS = 2**256 - 1
 """`max_payouts` that pays every winner in the finalising transaction."""
 

@@ -400,6 +400,14 @@ class ParticipatoryBudgetBadOrderLength(ContractRevert):
     field_names = ("length", "expected")
 
 
+class ParticipatoryBudgetBadProposalCap(ContractRevert):
+    """A deployment's proposal cap `cap` must lie between 1 and `limit`."""
+
+    signature = "ParticipatoryBudgetBadProposalCap(uint256,uint256)"
+    selector = bytes.fromhex("53d3d67e")
+    field_names = ("cap", "limit")
+
+
 class ParticipatoryBudgetBadSchedule(ContractRevert):
     """Voting must open after `now_` and close after it opens."""
 
@@ -602,6 +610,7 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ParticipatoryBudgetBadCostBounds,
     ParticipatoryBudgetBadFunding,
     ParticipatoryBudgetBadOrderLength,
+    ParticipatoryBudgetBadProposalCap,
     ParticipatoryBudgetBadSchedule,
     ParticipatoryBudgetBallotNotAscending,
     ParticipatoryBudgetCostOutOfBounds,

@@ -18,7 +18,7 @@ from ledger.events import Event, EventDecoder
 from ledger.exceptions import DeploymentError
 from ledger.forwarding import Forwarder
 from ledger.fund_ledger import FundLedgerClient
-from ledger.participatory_budget import ParticipatoryBudgetClient
+from ledger.participatory_budget import PROPOSALS_LIMIT, ParticipatoryBudgetClient
 from ledger.roles import Role
 from ledger.transactions import TransactionSender, TxResult
 
@@ -35,6 +35,7 @@ CONSTRUCTOR_ARGS: dict[str, Callable[[AddressBook, str], list[Any]]] = {
     "ParticipatoryBudget": lambda book, admin: [
         *_roles_and_forwarder(book, admin),
         book.address("FundLedger"),
+        PROPOSALS_LIMIT,
     ],
 }
 """Every contract of the system, in deploy order, with its constructor arguments."""

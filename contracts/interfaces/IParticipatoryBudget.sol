@@ -184,6 +184,8 @@ interface IParticipatoryBudget {
     error ParticipatoryBudgetOrderNotSorted(uint256 index);
     /// @notice Round `roundId` is settled: there is nothing left to pay.
     error ParticipatoryBudgetAlreadySettled(uint48 roundId);
+    /// @notice A deployment's proposal cap `cap` must lie between 1 and `limit`.
+    error ParticipatoryBudgetBadProposalCap(uint256 cap, uint256 limit);
     /// @notice A value does not fit its storage type.
     error ParticipatoryBudgetAmountOverflow(uint256 value);
 
@@ -227,8 +229,10 @@ interface IParticipatoryBudget {
     /// @return unpaid Winners still to be paid.
     function payWinners(uint48 roundId, uint256 maxPayouts) external returns (uint256 unpaid);
 
-    /// @notice The most proposals one round may hold (so that finalising always fits in a block).
-    function MAX_PROPOSALS() external view returns (uint16);
+    /// @notice The most proposals any deployment lets a round hold, so that finalising always fits in a block.
+    function PROPOSALS_LIMIT() external view returns (uint16);
+    /// @notice The most proposals one round of this deployment may hold (at most `PROPOSALS_LIMIT`).
+    function maxProposals() external view returns (uint16);
     /// @notice The most lots one round may draw on.
     function MAX_FUNDINGS() external view returns (uint256);
     /// @notice How many rounds exist (ids start at 1).

@@ -13,7 +13,13 @@ from governance.qv import finalisation_order
 from governance.qv_verify import verify_rounds
 from ledger.contracts import ContractClient
 from ledger.exceptions import UnknownRevert
-from ledger.participatory_budget import ALL_PAYOUTS, Phase, ProposalStatus, SelectionRule
+from ledger.participatory_budget import (
+    ALL_PAYOUTS,
+    ParticipatoryBudgetClient,
+    Phase,
+    ProposalStatus,
+    SelectionRule,
+)
 from ledger.revert_errors import (
     AccessControlUnauthorizedAccount,
     FundLedgerEarmarkMismatch,
@@ -26,6 +32,7 @@ from ledger.revert_errors import (
     ParticipatoryBudgetBadCostBounds,
     ParticipatoryBudgetBadFunding,
     ParticipatoryBudgetBadOrderLength,
+    ParticipatoryBudgetBadProposalCap,
     ParticipatoryBudgetBadSchedule,
     ParticipatoryBudgetBallotNotAscending,
     ParticipatoryBudgetCostOutOfBounds,
@@ -360,25 +367,36 @@ def test_withdrawal_by_the_proposer_before_voting(system: Allmende, actors: Acto
         system.budget.withdraw_proposal(actors.ngo2, setup.round_id, second)
 
 
-@pytest.mark.slow
-def test_too_many_proposals(system: Allmende, actors: Actors, setup: Setup) -> None:
-    limit = system.budget.call("MAX_PROPOSALS")
-    data = system.budget.encode("submitProposal", setup.round_id, setup.programs[0], EUR, bytes(32), [])
-    fwd = system.forwarding
-    first = fwd.nonce(actors.ngo.address)
-    requests = [
-        fwd.sign(actors.ngo, system.budget.address, data, gas=150_000, nonce=first + i).as_tuple()
-        for i in range(limit)
-    ]
-    for start in range(0, limit, 100):  # the relayer submits them in batches, to keep the test fast
-        batch = requests[start : start + 100]
-        system.forwarder.transact(
-            actors.relayer, "executeBatch", batch, actors.relayer.address, gas=15_000_000
-        )
-    assert system.budget.round(setup.round_id).proposal_count == limit
+def _budget_with_cap(system: Allmende, a: Actors, cap: int) -> ParticipatoryBudgetClient:
+    args = [system.roles.address, system.forwarder.address, system.funds.address, cap]
+    address = system.sender.send(
+        a.admin, None, _deploy_data(system.sender, "ParticipatoryBudget", args)
+    ).contract_address
+    assert address
+    system.grant(a.admin, Role.ALLOCATOR, address)
+    return ParticipatoryBudgetClient(system.sender, address, system.forwarding)
+
+
+def test_a_round_holds_at_most_the_deployments_proposal_cap(
+    system: Allmende, actors: Actors, setup: Setup
+) -> None:
+    assert (system.budget.call("maxProposals"), system.budget.call("PROPOSALS_LIMIT")) == (500, 500)
+    small = _budget_with_cap(system, actors, 3)
+    small.create_round(actors.admin, params(system, setup.electorate), [(setup.lot_id, 10 * EUR)])
+    round_id = small.round_count()  # (the system's event decoder does not know this deployment)
+    for _ in range(3):
+        small.submit_proposal(actors.ngo, round_id, setup.programs[0], EUR)
     with pytest.raises(ParticipatoryBudgetTooManyProposals) as err:
-        _propose(system, setup, actors.ngo, EUR)
-    assert (err.value.roundId, err.value.max) == (setup.round_id, limit)
+        small.submit_proposal(actors.ngo, round_id, setup.programs[0], EUR)
+    assert (err.value.roundId, err.value.max) == (round_id, 3)
+    system.budget.submit_proposal(actors.ngo, setup.round_id, setup.programs[0], EUR)  # another deployment
+
+
+def test_the_proposal_cap_is_bounded_so_finalising_fits_a_block(system: Allmende, actors: Actors) -> None:
+    for cap in (0, 501):
+        with pytest.raises(ParticipatoryBudgetBadProposalCap) as err:
+            _budget_with_cap(system, actors, cap)
+        assert (err.value.cap, err.value.limit) == (cap, 500)
 
 
 # --- ballots ----------------------------------------------------------------------------------
