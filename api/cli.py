@@ -121,6 +121,39 @@ def audit(
         raise typer.Exit(1)
 
 
+@app.command("export-round")
+def export_round(
+    round_id: Annotated[int, typer.Argument(help="The participatory budget round to export.")],
+    out: Annotated[Path, typer.Option(help="The .pb file to write.")] = Path("round.pb"),
+    rpc: Annotated[str | None, typer.Option(help="JSON-RPC endpoint; default: the embedded chain.")] = None,
+    book: Annotated[Path | None, typer.Option(help="Address book of the deployment.")] = None,
+    data_dir: DataDir = Path(".allmende"),
+) -> None:
+    """Write a round as a pabulib .pb file (open data), rebuilt and verified from the chain's events."""
+    from governance.errors import GovernanceError
+    from governance.pabulib import export_round as pb_text
+    from ledger.system import Allmende
+    from scripts.devnet import BOOK_FILE
+
+    book_path = book or data_dir / BOOK_FILE
+    if rpc is not None:
+        from ledger.rpc import RpcChain
+
+        events = Allmende.connect(RpcChain(rpc, []), book_path).events()
+    else:
+        from ledger.embedded import EmbeddedChain
+
+        with EmbeddedChain.open(data_dir / "chain") as chain:
+            events = Allmende.connect(chain, book_path).events()
+    try:
+        text = pb_text(events, round_id)
+    except GovernanceError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote round {round_id} to {out}")
+
+
 @app.command()
 def bench() -> None:
     """Measure gas and throughput; writes benchmarks/results.json and docs/benchmarks.md."""

@@ -8,7 +8,7 @@ loudly when an event disagrees with what the replay computes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ledger.events import Event
 from ledger.exceptions import InconsistentEvents
@@ -36,7 +36,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Payment:
-    """One disbursement to one pseudonymous recipient, with the lots that paid it."""
+    """One disbursement to one pseudonymous recipient (or receiver contract), with the lots that paid it.
+
+    A receiver contract may later return money (`returned`); that money goes back to its lots as new
+    allocations and may be paid out again, so it is taken off this payment's `sources`: every euro is
+    traced to the one payment that kept it, and `sum(sources) == amount - returned`.
+    """
 
     batch_id: int
     program_id: int
@@ -44,6 +49,7 @@ class Payment:
     amount: int
     transaction_hash: str
     sources: tuple[Source, ...]
+    returned: int = 0
 
 
 @dataclass
@@ -55,6 +61,7 @@ class _Replay:
     open_batch: tuple[int, int] = (0, 0)  # (program, total) of the latest batch
     payments: list[Event] = field(default_factory=list)
     traced: list[Payment] = field(default_factory=list)
+    receiver_payments: dict[int, int] = field(default_factory=dict)  # receiver batch -> index in `traced`
 
     def apply(self, e: Event) -> None:
         handler = getattr(self, "_on_" + e.name, None)
@@ -110,6 +117,8 @@ class _Replay:
         program.released += a["amount"]
         s.receiver_batches[a["batchId"]].returnable -= a["amount"]
         self._new_allocation(a["allocationId"], a["lotId"], a["programId"], a["amount"])
+        index = self.receiver_payments[a["batchId"]]
+        self.traced[index] = _take_back(self.traced[index], a["lotId"], a["amount"])
 
     def _on_TrancheRequested(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
         self.state.tranches[a["trancheId"]] = Tranche(
@@ -153,6 +162,8 @@ class _Replay:
         self.payments.append(e)
         self.batch_unpaid -= a["amount"]
         if self.batch_unpaid == 0:
+            if a["batchId"] in self.state.receiver_batches:  # one payment, to the receiver
+                self.receiver_payments[a["batchId"]] = len(self.traced)
             self.traced.extend(_trace(self.payments, self.batch_draws, self.state))
             self.batch_draws, self.payments = [], []
 
@@ -217,6 +228,19 @@ def _trace(payments: list[Event], draws: list[tuple[int, int, int]], s: FundStat
             )
         )
     return out
+
+
+def _take_back(payment: Payment, lot_id: int, amount: int) -> Payment:
+    """`payment` after its receiver returned `amount` of the part lot `lot_id` paid."""
+    paid = {src.lot_id: src.amount for src in payment.sources}
+    if paid.get(lot_id, 0) < amount:
+        raise InconsistentEvents(f"batch {payment.batch_id}: lot {lot_id} got back more than it paid")
+    sources = [
+        src if src.lot_id != lot_id else Source(lot_id, src.funder, src.amount - amount)
+        for src in payment.sources
+    ]
+    kept = tuple(src for src in sources if src.amount)
+    return replace(payment, sources=kept, returned=payment.returned + amount)
 
 
 def _merge(sources: list[Source]) -> list[Source]:

@@ -472,6 +472,190 @@ class InvalidShortString(ContractRevert):
     field_names = ()
 
 
+class ParticipatoryBudgetAlreadySettled(ContractRevert):
+    """Round `roundId` is settled: there is nothing left to pay."""
+
+    signature = "ParticipatoryBudgetAlreadySettled(uint48)"
+    selector = bytes.fromhex("2519d3f1")
+    field_names = ("roundId",)
+
+
+class ParticipatoryBudgetAmountOverflow(ContractRevert):
+    """A value does not fit its storage type."""
+
+    signature = "ParticipatoryBudgetAmountOverflow(uint256)"
+    selector = bytes.fromhex("c45927d4")
+    field_names = ("value",)
+
+
+class ParticipatoryBudgetBadBallot(ContractRevert):
+    """A ballot's `proposalIds` and `votes` differ in length."""
+
+    signature = "ParticipatoryBudgetBadBallot(uint256,uint256)"
+    selector = bytes.fromhex("16dd2e7d")
+    field_names = ("proposalIds", "votes")
+
+
+class ParticipatoryBudgetBadCostBounds(ContractRevert):
+    """Cost bounds must satisfy `0 < minCost <= maxCost <= budget`."""
+
+    signature = "ParticipatoryBudgetBadCostBounds(uint128,uint128,uint256)"
+    selector = bytes.fromhex("c9f7d4cd")
+    field_names = ("minCost", "maxCost", "budget")
+
+
+class ParticipatoryBudgetBadFunding(ContractRevert):
+    """`lots` and `amounts` differ in length, are empty or too many."""
+
+    signature = "ParticipatoryBudgetBadFunding(uint256,uint256)"
+    selector = bytes.fromhex("6a2ac3de")
+    field_names = ("lots", "amounts")
+
+
+class ParticipatoryBudgetBadOrderLength(ContractRevert):
+    """A finalisation order of `length` proposals for `expected` active ones."""
+
+    signature = "ParticipatoryBudgetBadOrderLength(uint256,uint256)"
+    selector = bytes.fromhex("67c3affa")
+    field_names = ("length", "expected")
+
+
+class ParticipatoryBudgetBadProposalCap(ContractRevert):
+    """A deployment's proposal cap `cap` must lie between 1 and `limit`."""
+
+    signature = "ParticipatoryBudgetBadProposalCap(uint256,uint256)"
+    selector = bytes.fromhex("53d3d67e")
+    field_names = ("cap", "limit")
+
+
+class ParticipatoryBudgetBadSchedule(ContractRevert):
+    """Voting must open after `now_` and close after it opens."""
+
+    signature = "ParticipatoryBudgetBadSchedule(uint48,uint48,uint256)"
+    selector = bytes.fromhex("45c12369")
+    field_names = ("votingStart", "votingEnd", "now_")
+
+
+class ParticipatoryBudgetBallotNotAscending(ContractRevert):
+    """Ballot entry `index` does not name a higher proposal id than the entry before it."""
+
+    signature = "ParticipatoryBudgetBallotNotAscending(uint256)"
+    selector = bytes.fromhex("db459661")
+    field_names = ("index",)
+
+
+class ParticipatoryBudgetCostOutOfBounds(ContractRevert):
+    """`amount` lies outside the round's bounds `minCost` to `maxCost`."""
+
+    signature = "ParticipatoryBudgetCostOutOfBounds(uint128,uint128,uint128)"
+    selector = bytes.fromhex("458a92af")
+    field_names = ("amount", "minCost", "maxCost")
+
+
+class ParticipatoryBudgetCreditsExceeded(ContractRevert):
+    """The ballot costs `cost` credits, more than the voter's `credits`."""
+
+    signature = "ParticipatoryBudgetCreditsExceeded(uint256,uint32)"
+    selector = bytes.fromhex("a54dd8da")
+    field_names = ("cost", "credits")
+
+
+class ParticipatoryBudgetNotEligible(ContractRevert):
+    """`account` is not an eligible voter of round `roundId` (nor, for proposals, an NGO)."""
+
+    signature = "ParticipatoryBudgetNotEligible(uint48,address)"
+    selector = bytes.fromhex("70ef1e3c")
+    field_names = ("roundId", "account")
+
+
+class ParticipatoryBudgetNotProposer(ContractRevert):
+    """`account` did not submit proposal `proposalId` of round `roundId`."""
+
+    signature = "ParticipatoryBudgetNotProposer(uint48,uint16,address)"
+    selector = bytes.fromhex("e1552026")
+    field_names = ("roundId", "proposalId", "account")
+
+
+class ParticipatoryBudgetOrderNotSorted(ContractRevert):
+    """Order entry `index` does not follow the entry before it (votes descending, then ids ascending)."""
+
+    signature = "ParticipatoryBudgetOrderNotSorted(uint256)"
+    selector = bytes.fromhex("31dcce3c")
+    field_names = ("index",)
+
+
+class ParticipatoryBudgetProposalNotActive(ContractRevert):
+    """Proposal `proposalId` of round `roundId` is `status`, not active."""
+
+    signature = "ParticipatoryBudgetProposalNotActive(uint48,uint16,uint8)"
+    selector = bytes.fromhex("6c2d5c38")
+    field_names = ("roundId", "proposalId", "status")
+
+
+class ParticipatoryBudgetTokenMismatch(ContractRevert):
+    """`actual` is not the round's token `expected`."""
+
+    signature = "ParticipatoryBudgetTokenMismatch(address,address)"
+    selector = bytes.fromhex("7271eb2f")
+    field_names = ("expected", "actual")
+
+
+class ParticipatoryBudgetTooManyProposals(ContractRevert):
+    """Round `roundId` already holds the most proposals a round may hold, `max`."""
+
+    signature = "ParticipatoryBudgetTooManyProposals(uint48,uint256)"
+    selector = bytes.fromhex("373d5d71")
+    field_names = ("roundId", "max")
+
+
+class ParticipatoryBudgetUnauthorizedCreator(ContractRevert):
+    """`account` may not create rounds: it is neither an admin nor an NGO."""
+
+    signature = "ParticipatoryBudgetUnauthorizedCreator(address)"
+    selector = bytes.fromhex("821cf1ea")
+    field_names = ("account",)
+
+
+class ParticipatoryBudgetUnknownProposal(ContractRevert):
+    """Round `roundId` has no proposal `proposalId`."""
+
+    signature = "ParticipatoryBudgetUnknownProposal(uint48,uint16)"
+    selector = bytes.fromhex("e47a7515")
+    field_names = ("roundId", "proposalId")
+
+
+class ParticipatoryBudgetUnknownRound(ContractRevert):
+    """No round has id `roundId`."""
+
+    signature = "ParticipatoryBudgetUnknownRound(uint48)"
+    selector = bytes.fromhex("23df227e")
+    field_names = ("roundId",)
+
+
+class ParticipatoryBudgetWrongPhase(ContractRevert):
+    """Round `roundId` is in phase `actual`, not `expected`."""
+
+    signature = "ParticipatoryBudgetWrongPhase(uint48,uint8,uint8)"
+    selector = bytes.fromhex("9a789ce5")
+    field_names = ("roundId", "expected", "actual")
+
+
+class ParticipatoryBudgetZeroCredits(ContractRevert):
+    """A round needs voice credits."""
+
+    signature = "ParticipatoryBudgetZeroCredits()"
+    selector = bytes.fromhex("423c3da7")
+    field_names = ()
+
+
+class ParticipatoryBudgetZeroVotes(ContractRevert):
+    """Ballot entry `index` casts zero votes."""
+
+    signature = "ParticipatoryBudgetZeroVotes(uint256)"
+    selector = bytes.fromhex("20f045ef")
+    field_names = ("index",)
+
+
 class ReentrancyGuardReentrantCall(ContractRevert):
     """The contract reverted with `ReentrancyGuardReentrantCall()`."""
 
@@ -555,6 +739,29 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     InsufficientBalance,
     InvalidAccountNonce,
     InvalidShortString,
+    ParticipatoryBudgetAlreadySettled,
+    ParticipatoryBudgetAmountOverflow,
+    ParticipatoryBudgetBadBallot,
+    ParticipatoryBudgetBadCostBounds,
+    ParticipatoryBudgetBadFunding,
+    ParticipatoryBudgetBadOrderLength,
+    ParticipatoryBudgetBadProposalCap,
+    ParticipatoryBudgetBadSchedule,
+    ParticipatoryBudgetBallotNotAscending,
+    ParticipatoryBudgetCostOutOfBounds,
+    ParticipatoryBudgetCreditsExceeded,
+    ParticipatoryBudgetNotEligible,
+    ParticipatoryBudgetNotProposer,
+    ParticipatoryBudgetOrderNotSorted,
+    ParticipatoryBudgetProposalNotActive,
+    ParticipatoryBudgetTokenMismatch,
+    ParticipatoryBudgetTooManyProposals,
+    ParticipatoryBudgetUnauthorizedCreator,
+    ParticipatoryBudgetUnknownProposal,
+    ParticipatoryBudgetUnknownRound,
+    ParticipatoryBudgetWrongPhase,
+    ParticipatoryBudgetZeroCredits,
+    ParticipatoryBudgetZeroVotes,
     ReentrancyGuardReentrantCall,
     SafeERC20FailedOperation,
     StringTooLong,

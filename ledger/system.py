@@ -19,6 +19,7 @@ from ledger.events import Event, EventDecoder
 from ledger.exceptions import DeploymentError
 from ledger.forwarding import Forwarder
 from ledger.fund_ledger import FundLedgerClient
+from ledger.participatory_budget import PROPOSALS_LIMIT, ParticipatoryBudgetClient
 from ledger.roles import Role
 from ledger.transactions import TransactionSender, TxResult
 
@@ -33,6 +34,11 @@ CONSTRUCTOR_ARGS: dict[str, Callable[[AddressBook, str], list[Any]]] = {
     "EuroToken": _roles_and_forwarder,
     "FundLedger": _roles_and_forwarder,
     "ClaimPrograms": lambda book, admin: [*_roles_and_forwarder(book, admin), book.address("FundLedger")],
+    "ParticipatoryBudget": lambda book, admin: [
+        *_roles_and_forwarder(book, admin),
+        book.address("FundLedger"),
+        PROPOSALS_LIMIT,
+    ],
 }
 """Every contract of the system, in deploy order, with its constructor arguments."""
 
@@ -93,6 +99,8 @@ def _configure(system: Allmende, admin: LocalAccount) -> None:
     """Wire the contracts together; each step is skipped when already done."""
     if not system.funds.call("isTokenAllowed", system.token.address):
         system.funds.set_token_allowed(admin, system.token.address, True)
+    # Budget rounds reserve lot money and allocate it to the winners.
+    system.grant(admin, Role.ALLOCATOR, system.budget.address)
 
 
 class Allmende:
@@ -109,6 +117,9 @@ class Allmende:
         self.funds = FundLedgerClient(self.sender, book.address("FundLedger"))
         self.forwarding = Forwarder(self.forwarder)
         self.claims = ClaimProgramsClient(self.sender, book.address("ClaimPrograms"))
+        self.budget = ParticipatoryBudgetClient(
+            self.sender, book.address("ParticipatoryBudget"), self.forwarding
+        )
 
     @classmethod
     def deploy(cls, chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> Allmende:

@@ -162,7 +162,21 @@ def claims() -> dict[str, float]:
     return results
 
 
-SUITES: list[Callable[[], dict[str, float]]] = [fund_ledger_gas, chain_throughput, claims]
+def qv() -> dict[str, float]:
+    """Ballot and finalisation gas, incl. a 10,000-voter round."""
+    from scripts.bench_qv import qv_gas
+
+    return qv_gas()
+
+
+def api() -> dict[str, float]:
+    """Relayed operations over real HTTP vs straight through ledger/."""
+    from scripts.bench_api import api_throughput
+
+    return api_throughput()
+
+
+SUITES: list[Callable[[], dict[str, float]]] = [fund_ledger_gas, chain_throughput, claims, qv, api]
 
 
 def main() -> dict[str, float]:
@@ -170,6 +184,15 @@ def main() -> dict[str, float]:
     from scripts.bench_claims import CLAIM_TARGETS
 
     TARGETS.update(CLAIM_TARGETS)
+    TARGETS.update(
+        {
+            "gas.qv.ballot.options5": ("<=", 120_000),
+            "gas.qv.ballot.options5.forwarded": ("<=", 120_000),
+            "gas.qv.finalize.proposals200": ("<=", 10_000_000),
+            "api.overhead_ratio": (">=", 0.7),
+            "api.latency_p99_ms": ("<=", 250),
+        }
+    )
     start = time.perf_counter()
     results: dict[str, float] = {}
     for suite in SUITES:

@@ -84,12 +84,14 @@ def play_demo(system: Allmende, cast: DemoCast) -> None:
 
 
 def play_all(system: Allmende, cast: DemoCast) -> None:
-    """Every demo scenario: the fund ledger's month, then a claim program on the same program."""
+    """Every demo scenario: the fund ledger's month, a claim program, a participatory budget round."""
     from scripts.demo_claims import play_claim_program
+    from scripts.demo_qv import play_qv_round
 
     play_demo(system, cast)
     program_id = system.funds.counts()[1]  # the program play_demo created
     play_claim_program(system, cast, program_id)
+    play_qv_round(system, cast, [program_id])
 
 
 def summary(system: Allmende, console: Console) -> bool:
@@ -159,4 +161,7 @@ def run_devnet(data_dir: Path, console: Console | None = None) -> bool:
             play_all(system, cast)
         else:
             console.print(f"resumed the chain in {data_dir} at block {chain.web3.eth.block_number}")
-        return summary(system, console)
+        from scripts.demo_qv import qv_summary
+
+        funds_ok = summary(system, console)
+        return qv_summary(system, console) and funds_ok

@@ -124,3 +124,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     cluster: PostgresCluster = request.getfixturevalue("postgres")
     with cluster.database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def voters(deployed: Allmende, actors: Actors) -> list[LocalAccount]:
+    """Pseudonymous voters with gas money, created once per session (before any test's snapshot)."""
+    from eth_account import Account
+
+    people = [Account.create() for _ in range(10)]
+    for person in people:
+        deployed.sender.send(actors.admin, person.address, b"", value=10**18, gas=21_000)
+    return people
