@@ -93,8 +93,8 @@ class Entitlement(Base):
 
     __tablename__ = "entitlements"
 
-    claim_program_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    leaf_index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    claim_program_id: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
+    leaf_index: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     root_id: Mapped[int] = mapped_column()
     claim_address: Mapped[str] = mapped_column(String(42))

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.claims import ClaimsService
 from api.deps import Ngo
 from api.routes.clients import CurrentClient
-from api.schemas import Euros, Id, OperationPublic, Strict, euros, micro
+from api.schemas import Euros, Id, IdPath, OperationPublic, Strict, euros, micro
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 
@@ -73,7 +73,7 @@ def my_entitlements(request: Request, session: CurrentClient) -> list[dict[str, 
 
 
 @router.post("/client/claims/{claim_program_id}", status_code=201, response_model=ClaimDone)
-def claim(claim_program_id: int, request: Request, session: CurrentClient) -> ClaimDone:
+def claim(claim_program_id: IdPath, request: Request, session: CurrentClient) -> ClaimDone:
     """Claim your entitlement: signed with your claim key, paid to your pseudonymous account."""
     result, recipient, amount = _service(request).claim(session, claim_program_id)
     return ClaimDone(recipient=recipient, amount=euros(amount), **result.to_json())

@@ -31,22 +31,33 @@ from tests.api.test_authorization_matrix import CALLERS, MATRIX
 
 EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}  # per operation; ~20 operations
 ROTATE = ("POST", "/v1/me/api-keys/rotate")
-AUTH_REFUSALS = {"MissingCredentials", "InvalidApiKey", "WrongOrganisationKind"}
+AUTH_REFUSALS = {
+    "MissingCredentials",
+    "InvalidApiKey",
+    "WrongOrganisationKind",
+    "MissingClientSession",
+    "SessionExpired",
+}
+SIGN_OUT = ("DELETE", "/v1/client/session")
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-def _key_for(method: str, path: str, keys: Keys) -> str | None:
-    """The key of the first kind of organisation the route is for (None for public routes)."""
+def _key_for(method: str, path: str, keys: Keys, session: str) -> str | None:
+    """The key of the first kind of organisation the route is for (None for public routes; a client
+    session for the routes no organisation key opens)."""
     row = MATRIX[(method, path)]
     if row[0] < 300:
         return None
+    if all(status >= 400 for status in row):
+        return session
     kind = next(CALLERS[i] for i in range(2, len(CALLERS)) if row[i] < 300)
     key: str = getattr(keys, kind)
     return key
 
 
-def _seed(client: TestClient, keys: Keys) -> None:
-    """Something for small generated ids to find: a program, a lot, an allocation, a pending tranche."""
+def _seed(client: TestClient, keys: Keys) -> list[str]:
+    """Something for small generated ids to find: a program, a lot, an allocation, a pending tranche;
+    and two client sessions (one for signing out)."""
     ok = [
         client.post("/v1/ngo/programs", json={"name": "Fuzz"}, headers=auth(keys.ngo)),
         client.post("/v1/funder/lots", json={"amount": "1000"}, headers=auth(keys.funder)),
@@ -58,6 +69,17 @@ def _seed(client: TestClient, keys: Keys) -> None:
         ),
     ]
     assert all(r.status_code == 201 for r in ok), [r.text for r in ok]
+    sessions = []
+    for i in range(2):
+        reg = client.post(
+            "/v1/ngo/clients", json={"personal": {"name": f"Fuzz {i}"}, "pin": "2468"}, headers=auth(keys.ngo)
+        ).json()
+        sessions.append(
+            client.post("/v1/client/session", json={"voucherCode": reg["voucherCode"], "pin": "2468"}).json()[
+                "token"
+            ]
+        )
+    return sessions
 
 
 def _problem(response: schemathesis.Response) -> str | None:
@@ -115,7 +137,7 @@ def _fuzz(operation: APIOperation[Any, Any, Any, Any], mode: GenerationMode, cal
 
 
 def test_no_operation_errors_or_breaks_its_contract(client: TestClient, gateway: Gateway, keys: Keys) -> None:
-    _seed(client, keys)
+    sessions = _seed(client, keys)
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     operations = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
     assert len(operations) == sum(1 for _, path in MATRIX if path.startswith("/v1") or path == "/health")
@@ -123,7 +145,8 @@ def test_no_operation_errors_or_breaks_its_contract(client: TestClient, gateway:
     for operation in operations:
         route = (operation.method.upper(), operation.path)
         # rotation revokes the organisation's other keys: it gets an organisation of its own (ngo2)
-        caller = Caller(route, keys.ngo2 if route == ROTATE else _key_for(*route, keys))
+        session = sessions[1] if route == SIGN_OUT else sessions[0]
+        caller = Caller(route, keys.ngo2 if route == ROTATE else _key_for(*route, keys, session))
         for mode in EXAMPLES:
             try:
                 _fuzz(operation, mode, caller)

@@ -19,8 +19,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "entitlements",
-        sa.Column("claim_program_id", sa.Integer(), nullable=False),
-        sa.Column("leaf_index", sa.Integer(), nullable=False),
+        sa.Column("claim_program_id", sa.BigInteger(), nullable=False),
+        sa.Column("leaf_index", sa.BigInteger(), nullable=False),
         sa.Column("client_id", sa.String(length=32), nullable=False),
         sa.Column("root_id", sa.Integer(), nullable=False),
         sa.Column("claim_address", sa.String(length=42), nullable=False),
