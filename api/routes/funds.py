@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
 
 from api.deps import Approver, Funder, GatewayDep, Ngo
-from api.gateway import Forbidden, Gateway, NotFound, Principal
+from api.gateway import Forbidden, Gateway, NotFound, OperationResult, Principal
 from api.models import ProgramInfo
 from api.schemas import (
     AllocationCreate,
@@ -46,6 +47,12 @@ def _sha(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
+def _funds(gateway: Gateway, principal: Principal, function: str, *args: Any, gas: int) -> OperationResult:
+    """`FundLedger.function(*args)`, signed with the calling organisation's key and relayed."""
+    org = gateway.organisation(principal.organisation_id)
+    return gateway.execute(principal.id, org, gateway.system.funds, function, *args, gas=gas)
+
+
 def _lot_public(lot_id: int, lot: Lot) -> LotPublic:
     return LotPublic(
         lotId=lot_id,
@@ -69,10 +76,9 @@ def _own_lot(gateway: Gateway, principal: Principal, lot_id: int) -> Lot:
 def deposit(body: LotCreate, gateway: GatewayDep, principal: Funder) -> LotCreated:
     """Deposit money as a lot, optionally earmarked for one program and expiring."""
     expiry = int(body.expiresAt.timestamp()) if body.expiresAt else 0
-    result = gateway.execute(
-        principal.id,
-        gateway.organisation(principal.organisation_id),
-        gateway.system.funds,
+    result = _funds(
+        gateway,
+        principal,
         "deposit",
         gateway.system.token.address,
         micro(body.amount),
@@ -128,10 +134,9 @@ def allocate(
     lot_id: IdPath, body: AllocationCreate, gateway: GatewayDep, principal: Funder
 ) -> AllocationCreated:
     """Allocate part of one of your lots to a program."""
-    result = gateway.execute(
-        principal.id,
-        gateway.organisation(principal.organisation_id),
-        gateway.system.funds,
+    result = _funds(
+        gateway,
+        principal,
         "allocate",
         lot_id,
         body.programId,
@@ -145,10 +150,9 @@ def allocate(
 def refund(lot_id: IdPath, gateway: GatewayDep, principal: Funder) -> OperationPublic:
     """Take back the unspent rest of an expired lot."""
     _own_lot(gateway, principal, lot_id)
-    result = gateway.execute(
-        principal.id,
-        gateway.organisation(principal.organisation_id),
-        gateway.system.funds,
+    result = _funds(
+        gateway,
+        principal,
         "refund",
         lot_id,
         gas=1_000_000,
@@ -159,10 +163,9 @@ def refund(lot_id: IdPath, gateway: GatewayDep, principal: Funder) -> OperationP
 @router.post("/tranches/{tranche_id}/approve", status_code=201, response_model=OperationPublic)
 def approve_tranche(tranche_id: IdPath, gateway: GatewayDep, principal: Approver) -> OperationPublic:
     """Approve a tranche request (the checker in maker-checker; never the requester)."""
-    result = gateway.execute(
-        principal.id,
-        gateway.organisation(principal.organisation_id),
-        gateway.system.funds,
+    result = _funds(
+        gateway,
+        principal,
         "approveTranche",
         tranche_id,
         gas=GAS_TRANCHE,
@@ -175,10 +178,9 @@ def reject_tranche(
     tranche_id: IdPath, body: TrancheDecision, gateway: GatewayDep, principal: Approver
 ) -> OperationPublic:
     """Reject a tranche request, with a reason kept off-chain (its hash goes on chain)."""
-    result = gateway.execute(
-        principal.id,
-        gateway.organisation(principal.organisation_id),
-        gateway.system.funds,
+    result = _funds(
+        gateway,
+        principal,
         "rejectTranche",
         tranche_id,
         _sha(body.reason),
@@ -191,10 +193,9 @@ def reject_tranche(
 def create_program(body: ProgramCreate, gateway: GatewayDep, principal: Ngo) -> ProgramCreated:
     """Create a program run by your NGO; its public description is hashed on chain."""
     metadata = _sha(json.dumps({"name": body.name, "description": body.description}, sort_keys=True))
-    result = gateway.execute(
-        principal.id,
-        gateway.organisation(principal.organisation_id),
-        gateway.system.funds,
+    result = _funds(
+        gateway,
+        principal,
         "createProgram",
         gateway.system.token.address,
         metadata,
@@ -229,10 +230,9 @@ def request_tranche(
     program_id: IdPath, body: TrancheCreate, gateway: GatewayDep, principal: Ngo
 ) -> TrancheCreated:
     """Ask for money to be released on a milestone (a funder approves it)."""
-    result = gateway.execute(
-        principal.id,
-        gateway.organisation(principal.organisation_id),
-        gateway.system.funds,
+    result = _funds(
+        gateway,
+        principal,
         "requestTranche",
         program_id,
         micro(body.amount),
@@ -249,10 +249,9 @@ def disburse(
     """Pay many pseudonymous accounts in one transaction."""
     recipients = [p.address for p in body.payments]
     amounts = [micro(p.amount) for p in body.payments]
-    result = gateway.execute(
-        principal.id,
-        gateway.organisation(principal.organisation_id),
-        gateway.system.funds,
+    result = _funds(
+        gateway,
+        principal,
         "disburse",
         program_id,
         recipients,
