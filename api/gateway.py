@@ -14,15 +14,17 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from uuid import uuid4
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from api.db import Database, migrate
 from api.models import ApiKey, IdempotencyRecord, Operation, Organisation
@@ -32,7 +34,14 @@ from ledger.contracts import ContractClient
 from ledger.custody import Sealer, new_account
 from ledger.events import Event
 from ledger.indexer import EventIndex
-from ledger.relayer import ForwardedCallFailed, Relayer, RelayOutcome, RequestNotExecuted, split_by_request
+from ledger.relayer import (
+    ForwardedCallFailed,
+    Relayed,
+    Relayer,
+    RelayOutcome,
+    RequestNotExecuted,
+    split_by_request,
+)
 from ledger.roles import Role
 from ledger.system import Allmende
 
@@ -131,10 +140,16 @@ class OperationResult:
 
 
 class NonceBook:
-    """The next forwarder nonce per signer, so a signer's requests are numbered without a round trip."""
+    """The next forwarder nonce per signer, so a signer's requests are numbered without a round trip.
 
-    def __init__(self, system: Allmende) -> None:
+    A signer the gateway has never relayed for (a client's fresh claim or vote key, say) starts at 0
+    without asking the chain; should the chain know better, the forwarder skips the request and the
+    gateway asks and signs again (`Gateway.execute`).
+    """
+
+    def __init__(self, system: Allmende, is_new: Callable[[str], bool]) -> None:
         self._system = system
+        self._is_new = is_new
         self._next: dict[str, int] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -144,13 +159,16 @@ class NonceBook:
         with self._guard:
             return self._locks.setdefault(signer, threading.Lock())
 
-    def take(self, signer: str) -> int:
-        """The nonce for `signer`'s next request (call with the signer's lock held)."""
+    def take(self, signer: str) -> tuple[int, bool]:
+        """The nonce for `signer`'s next request and whether it was assumed rather than read
+        (call with the signer's lock held)."""
         nonce = self._next.get(signer)
+        assumed = False
         if nonce is None:
-            nonce = self._system.forwarding.nonce(signer)
+            assumed = self._is_new(signer)
+            nonce = 0 if assumed else self._system.forwarding.nonce(signer)
         self._next[signer] = nonce + 1
-        return nonce
+        return nonce, assumed
 
     def give_back(self, signer: str, nonce: int) -> None:
         """The request with `nonce` was never queued (call with the signer's lock held)."""
@@ -160,6 +178,10 @@ class NonceBook:
     def forget(self, signer: str) -> None:
         """Read `signer`'s nonce from the chain next time."""
         self._next.pop(signer, None)
+
+    def read_next_time(self, signer: str) -> None:
+        """Like `forget`, and never assume a fresh signer again for `signer`."""
+        self._next[signer] = self._system.forwarding.nonce(signer)
 
 
 class Gateway:
@@ -180,9 +202,13 @@ class Gateway:
         for role in (Role.TREASURER, Role.ALLOCATOR):
             system.grant(self.admin, role, self.admin.address)
         self.relayer = Relayer(
-            system, relayers, max_batch=settings.relay_batch, max_wait_s=settings.relay_wait_ms / 1000
+            system,
+            relayers,
+            max_batch=settings.relay_batch,
+            max_wait_s=settings.relay_wait_ms / 1000,
+            journal=_OperationJournal(db),
         )
-        self.nonces = NonceBook(system)
+        self.nonces = NonceBook(system, self._never_relayed_for)
         self.index = EventIndex(system)
         self._accounts: dict[str, LocalAccount] = {}
         self._clock: tuple[int, float] = (0, -1e9)  # (chain time, when read)
@@ -350,39 +376,55 @@ class Gateway:
         if request_key is not None and (earlier := self._executed_for(request_key, account.address, kind)):
             return earlier  # a retry of a request interrupted by a crash after the chain executed it
         data = target.encode(function, *args)
+        try:
+            return self._relay(principal, account, target, data, kind, request_key, gas, acting_for)
+        except _AssumedNonceTaken:  # the signer was not new after all: read its nonce and sign again
+            with self.nonces.lock(account.address):
+                self.nonces.read_next_time(account.address)
+            return self._relay(principal, account, target, data, kind, request_key, gas, acting_for)
+
+    def _relay(
+        self,
+        principal: str,
+        account: LocalAccount,
+        target: ContractClient,
+        data: bytes,
+        kind: str,
+        request_key: str | None,
+        gas: int,
+        acting_for: str | None,
+    ) -> OperationResult:
+        """Number, sign, record and relay one request; wait for its outcome."""
         fwd = self.system.forwarding
+        record = _OperationRecord(uuid4().hex, principal, acting_for, kind, request_key)
         with self.nonces.lock(account.address):
-            nonce = self.nonces.take(account.address)
+            nonce, assumed = self.nonces.take(account.address)
             request = fwd.sign(account, target.address, data, gas=gas, nonce=nonce, deadline=self._deadline())
-            with self.db.session() as s:
-                op = Operation(
-                    principal=principal,
-                    acting_for=acting_for,
-                    kind=kind,
-                    signer=account.address,
-                    forward_nonce=nonce,
-                    request_key=request_key,
-                )
-                s.add(op)
-            future = self.relayer.submit(request)
+            future = self.relayer.submit(request, record)  # the journal records it before sending
         try:
             outcome: RelayOutcome = future.result(timeout=120)
         except ForwardedCallFailed as exc:
             # The call reverted on chain (its nonce is used, nothing else changed): learn the typed
             # error by simulating the same call now; the state it failed on is still there.
-            self._finish(op.id, "failed", None)
             fwd.simulate(request)
             raise Unavailable("ForwardedCallFailed", "the request failed on chain; retry") from exc
         except RequestNotExecuted as exc:
-            self._finish(op.id, "failed", None)  # before its nonce can be taken again
             self.nonces.forget(account.address)
+            if assumed:
+                raise _AssumedNonceTaken from exc
             raise Unavailable("RequestNotExecuted", "the chain did not execute the request; retry") from exc
         except Exception as exc:
-            self._finish(op.id, "failed", None)
             self.nonces.forget(account.address)
             raise Unavailable("RelayFailed", f"relaying failed: {exc}") from exc
-        self._finish(op.id, "done", outcome)
-        return OperationResult(op.id, outcome.transaction_hash, outcome.block_number, outcome.events)
+        return OperationResult(record.id, outcome.transaction_hash, outcome.block_number, outcome.events)
+
+    def _never_relayed_for(self, signer: str) -> bool:
+        """True when no operation of `signer` may have used a forwarder nonce."""
+        with self.db.session() as s:
+            used = s.scalar(
+                select(Operation.id).where(Operation.signer == signer, Operation.status != "failed").limit(1)
+            )
+        return used is None
 
     def _deadline(self) -> int:
         """Now (by the chain's clock, read at most once a second) plus the request validity."""
@@ -390,16 +432,6 @@ class Gateway:
         if now - self._clock[1] > 1.0:
             self._clock = (self.chain.now(), now)
         return max(int(time.time()), self._clock[0]) + REQUEST_VALIDITY_S
-
-    def _finish(self, operation_id: str, status: str, outcome: RelayOutcome | None) -> None:
-        with self.db.session() as s:
-            op = s.get(Operation, operation_id)
-            assert op is not None
-            op.status = status
-            if outcome is not None:
-                op.transaction_hash = outcome.transaction_hash
-                op.block_number = outcome.block_number
-                op.result = {"events": [e.to_json() for e in outcome.events]}
 
     def _executed_for(self, request_key: str, signer: str, kind: str) -> OperationResult | None:
         """The operation an earlier attempt of this request had executed, if any."""
@@ -457,6 +489,70 @@ class Gateway:
                     row.status = "failed"
                     counts["failed"] += 1
         return counts
+
+
+@dataclass(frozen=True)
+class _OperationRecord:
+    """What the journal writes of a relayed request besides the request itself."""
+
+    id: str
+    principal: str
+    acting_for: str | None
+    kind: str
+    request_key: str | None
+
+
+class _OperationJournal:
+    """Writes operations around their batch: pending before it is sent, done or failed once mined.
+
+    One transaction per batch each way. A crash between the two leaves pending operations, which
+    `Gateway.reconcile` settles from the chain on the next start."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def before_send(self, batch: Sequence[Relayed]) -> None:
+        ops = [
+            Operation(
+                id=r.tag.id,
+                principal=r.tag.principal,
+                acting_for=r.tag.acting_for,
+                kind=r.tag.kind,
+                signer=r.request.sender,
+                forward_nonce=r.request.nonce,
+                request_key=r.tag.request_key,
+            )
+            for r in batch
+            if isinstance(r.tag, _OperationRecord)
+        ]
+        if ops:
+            with self.db.session() as s:
+                s.add_all(ops)
+
+    def after_mined(self, batch: Sequence[Relayed]) -> None:
+        rows: list[dict[str, Any]] = []
+        for r in batch:
+            if not isinstance(r.tag, _OperationRecord):
+                continue
+            if isinstance(r.outcome, RelayOutcome):
+                rows.append(
+                    {
+                        "id": r.tag.id,
+                        "status": "done",
+                        "transaction_hash": r.outcome.transaction_hash,
+                        "block_number": r.outcome.block_number,
+                        "result": {"events": [e.to_json() for e in r.outcome.events]},
+                    }
+                )
+            else:
+                rows.append({"id": r.tag.id, "status": "failed"})
+        if rows:
+            with self.db.session() as s:
+                s.execute(update(Operation), rows)
+
+
+class _AssumedNonceTaken(Exception):
+    """A signer taken for new had used forwarder nonces before (outside this gateway's records)."""
 
 
 def _operator(org: Organisation) -> str:

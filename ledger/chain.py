@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import cached_property
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -14,9 +15,9 @@ class Chain(ABC):
 
     web3: Web3
 
-    @property
+    @cached_property
     def chain_id(self) -> int:
-        """The chain id, as the chain reports it."""
+        """The chain id, as the chain reported it when first asked (it never changes)."""
         return int(self.web3.eth.chain_id)
 
     @property
@@ -47,3 +48,16 @@ class Chain(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and connections."""
+
+
+def lean_web3(web3: Web3) -> Web3:
+    """`web3` without the middleware Allmende does not need on any of its calls.
+
+    `validation` asks the node for its chain id before every call, estimate and transaction (we set
+    `chainId` ourselves) and rejects the long `extraData` of QBFT blocks; `ens_name_to_address` walks
+    every parameter looking for ENS names, which a permissioned chain has none of.
+    """
+    for name in ("validation", "ens_name_to_address"):
+        if name in web3.middleware_onion:
+            web3.middleware_onion.remove(name)
+    return web3

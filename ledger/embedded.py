@@ -49,7 +49,7 @@ from web3 import EthereumTesterProvider, Web3
 from web3.types import RPCEndpoint, RPCResponse
 
 from ledger._sqlite_db import SqliteDB, Synchronous
-from ledger.chain import Chain
+from ledger.chain import Chain, lean_web3
 
 CHAIN_ID: Final = 131277322940537
 """eth-tester's chain id; web3's EthereumTesterProvider answers ``eth_chainId`` with it."""
@@ -183,7 +183,7 @@ class EmbeddedChain(Chain):
         self.tester = EthereumTester(backend=backend, auto_mine_transactions=True)
         self._lock = threading.RLock()
         self._lock_fd = lock_fd
-        self.web3 = Web3(_SerializedProvider(self.tester, self._lock))
+        self.web3 = lean_web3(Web3(_SerializedProvider(self.tester, self._lock)))
         self._accounts: list[LocalAccount] = [Account.from_key(k) for k in private_keys]
 
     @classmethod

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account.messages import encode_typed_data
+from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
+from eth_keys.datatypes import Signature
+from eth_utils import keccak
 
 from ledger.contracts import ContractClient
 from ledger.exceptions import TransactionError
@@ -21,17 +23,21 @@ from ledger.transactions import TxResult
 
 DEFAULT_REQUEST_GAS = 1_000_000
 DEFAULT_VALIDITY_S = 3600
-_TYPES = {
-    "ForwardRequest": [
-        {"name": "from", "type": "address"},
-        {"name": "to", "type": "address"},
-        {"name": "value", "type": "uint256"},
-        {"name": "gas", "type": "uint256"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint48"},
-        {"name": "data", "type": "bytes"},
-    ]
-}
+_DOMAIN_TYPEHASH = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+_REQUEST_TYPEHASH = keccak(
+    text="ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,"
+    "uint48 deadline,bytes data)"
+)
+
+
+def _recoverable(account: LocalAccount, digest: bytes) -> bytes:
+    """A 65-byte r|s|v signature of `digest` with v as 27/28, as OpenZeppelin's ECDSA expects."""
+    # the account's parsed key: unlike `unsafe_sign_hash`, no second derivation of its public key
+    sig: Signature = account._key_obj.sign_msg_hash(digest)
+    r, s, v = int(sig.r), int(sig.s), int(sig.v)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v + 27])
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,27 @@ class Forwarder:
             "chainId": client.sender.chain.chain_id,
             "verifyingContract": client.address,
         }
+        self._domain_separator = keccak(
+            abi_encode(
+                ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+                [
+                    _DOMAIN_TYPEHASH,
+                    keccak(text="AllmendeForwarder"),
+                    keccak(text="1"),
+                    self._domain["chainId"],
+                    client.address,
+                ],
+            )
+        )
+
+    def _struct_hash(self, sender: str, to: str, gas: int, nonce: int, deadline: int, data: bytes) -> bytes:
+        """EIP-712 `hashStruct` of a ForwardRequest with zero value."""
+        return keccak(
+            abi_encode(
+                ["bytes32", "address", "address", "uint256", "uint256", "uint256", "uint48", "bytes32"],
+                [_REQUEST_TYPEHASH, sender, to, 0, gas, nonce, deadline, keccak(data)],
+            )
+        )
 
     def nonce(self, account: str) -> int:
         """The next request nonce of `account`."""
@@ -84,32 +111,12 @@ class Forwarder:
             nonce = self.nonce(account.address)
         if deadline is None:
             deadline = self.sender.chain.now() + DEFAULT_VALIDITY_S
-        message = {
-            "from": account.address,
-            "to": to,
-            "value": 0,
-            "gas": gas,
-            "nonce": nonce,
-            "deadline": deadline,
-            "data": data,
-        }
-        signable = encode_typed_data(
-            full_message={
-                "types": {
-                    "EIP712Domain": [
-                        {"name": "name", "type": "string"},
-                        {"name": "version", "type": "string"},
-                        {"name": "chainId", "type": "uint256"},
-                        {"name": "verifyingContract", "type": "address"},
-                    ],
-                    **_TYPES,
-                },
-                "primaryType": "ForwardRequest",
-                "domain": self._domain,
-                "message": message,
-            }
+        digest = keccak(
+            b"\x19\x01"
+            + self._domain_separator
+            + self._struct_hash(account.address, to, gas, nonce, deadline, data)
         )
-        signature = bytes(account.sign_message(signable).signature)
+        signature = _recoverable(account, digest)
         return ForwardRequest(account.address, to, 0, gas, nonce, deadline, data, signature)
 
     def simulate(self, request: ForwardRequest) -> bytes:

@@ -8,7 +8,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
-from ledger.chain import Chain
+from ledger.chain import Chain, lean_web3
 
 
 class RpcChain(Chain):
@@ -16,7 +16,7 @@ class RpcChain(Chain):
 
     def __init__(self, url: str, private_keys: list[str], *, timeout: float = 30.0) -> None:
         self.url = url
-        self.web3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        self.web3 = lean_web3(Web3(HTTPProvider(url, request_kwargs={"timeout": timeout})))
         self._accounts: list[LocalAccount] = [Account.from_key(k) for k in private_keys]
 
     @property

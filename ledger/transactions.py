@@ -56,6 +56,8 @@ class TransactionSender:
         self.decoder = decoder or EventDecoder({})
         self.receipt_timeout = receipt_timeout
         self._chain_id = chain.chain_id
+        # The `from` of calls that name none (views do not care who asks; eth-tester wants it funded).
+        self._caller = chain.accounts[0].address if chain.accounts else "0x" + "00" * 20
         self._nonces: dict[str, int] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -86,6 +88,8 @@ class TransactionSender:
 
     def call(self, tx: dict[str, Any], block: int | str = "latest") -> bytes:
         """eth_call with reverts mapped to typed errors."""
+        if "from" not in tx:  # else web3 asks the node for its accounts to pick one, on every call
+            tx = {**tx, "from": self._caller}
         try:
             return bytes(self.web3.eth.call(tx, block))  # type: ignore[arg-type]
         except Exception as exc:
@@ -93,6 +97,8 @@ class TransactionSender:
 
     def estimate_gas(self, tx: dict[str, Any]) -> int:
         """Gas estimate with reverts mapped to typed errors."""
+        if "from" not in tx:
+            tx = {**tx, "from": self._caller}
         try:
             return int(self.web3.eth.estimate_gas(tx))  # type: ignore[arg-type]
         except Exception as exc:

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from api.app import create_app
 from api.gateway import Gateway
 from api.models import IdempotencyRecord, Operation
-from ledger.relayer import RelayOutcome, RequestNotExecuted
 from tests.api.conftest import Keys, auth, copy_deployed, make_settings
 
 
@@ -30,15 +29,13 @@ def _lots(client: TestClient, key: str) -> list[dict[str, Any]]:
 def test_after_a_request_the_chain_skipped_the_signers_next_request_succeeds(
     client: TestClient, gateway: Gateway, keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    submit = gateway.relayer.submit
+    deadline = gateway._deadline
 
-    def skipped_once(request: Any) -> Future[RelayOutcome]:
-        monkeypatch.setattr(gateway.relayer, "submit", submit)
-        future: Future[RelayOutcome] = Future()
-        future.set_exception(RequestNotExecuted("skipped by the forwarder"))
-        return future
+    def expired_once() -> int:  # the forwarder skips a request past its deadline
+        monkeypatch.setattr(gateway, "_deadline", deadline)
+        return gateway.chain.now() - 1
 
-    monkeypatch.setattr(gateway.relayer, "submit", skipped_once)
+    monkeypatch.setattr(gateway, "_deadline", expired_once)
     r = client.post("/v1/funder/lots", json={"amount": "5"}, headers=auth(keys.funder))
     assert (r.status_code, r.json()["code"]) == (503, "RequestNotExecuted")
     r = client.post("/v1/funder/lots", json={"amount": "5"}, headers=auth(keys.funder))
@@ -47,6 +44,23 @@ def test_after_a_request_the_chain_skipped_the_signers_next_request_succeeds(
         ops = list(s.scalars(select(Operation).where(Operation.kind == "FundLedger.deposit")))
     assert sorted(op.status for op in ops) == ["done", "failed"]
     assert len({op.forward_nonce for op in ops}) == 1
+
+
+def test_a_new_looking_signer_whose_nonce_was_used_elsewhere_is_signed_again(gateway: Gateway) -> None:
+    """The gateway numbers a signer it never relayed for from 0 without asking the chain; when the
+    signer had used the forwarder outside its records, the skipped request is signed again."""
+    account = Account.create()
+    token, spender = gateway.system.token, gateway.system.funds.address
+    outside = gateway.system.forwarding.sign(
+        account, token.address, token.encode("approve", spender, 1), nonce=0, gas=100_000
+    )
+    gateway.relayer.relay(outside)
+    result = gateway.execute("test", account, token, "approve", spender, 2, gas=100_000)
+    assert result.event("Approval").args["value"] == 2
+    with gateway.db.session() as s:
+        ops = list(s.scalars(select(Operation).where(Operation.signer == account.address)))
+    assert sorted((op.forward_nonce, op.status) for op in ops) == [(0, "failed"), (1, "done")]
+    assert gateway.system.forwarding.nonce(account.address) == 2
 
 
 @pytest.fixture

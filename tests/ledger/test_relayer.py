@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from eth_account import Account
 
-from ledger.relayer import ForwardedCallFailed, Relayer, RequestNotExecuted
+from ledger.exceptions import TransactionError
+from ledger.relayer import ForwardedCallFailed, Relayed, Relayer, RequestNotExecuted
 from ledger.roles import Role
 from ledger.system import Allmende
 from tests.conftest import EUR, Actors
@@ -76,3 +77,64 @@ def test_requests_beyond_the_gas_budget_go_into_the_next_batch(system: Allmende,
             assert system.token.call("allowance", u.address, actors.ngo.address) == 1
     finally:
         relayer.close()
+
+
+class _Journal:
+    """Records what the relayer shows it, and the chain's height at each moment."""
+
+    def __init__(self, system: Allmende, fail_before: bool = False) -> None:
+        self.system = system
+        self.fail_before = fail_before
+        self.seen: list[tuple[str, int, list[Relayed]]] = []
+
+    def before_send(self, batch: Sequence[Relayed]) -> None:
+        self.seen.append(("before", self.system.chain.web3.eth.block_number, list(batch)))
+        if self.fail_before:
+            raise OSError("disk full")
+
+    def after_mined(self, batch: Sequence[Relayed]) -> None:
+        self.seen.append(("after", self.system.chain.web3.eth.block_number, list(batch)))
+
+
+def test_the_journal_sees_each_batch_before_sending_and_before_callers_learn_outcomes(
+    system: Allmende, actors: Actors
+) -> None:
+    journal = _Journal(system)
+    relayer = Relayer(system, [actors.relayer], max_batch=16, max_wait_s=0.2, journal=journal)
+    try:
+        fwd, token = system.forwarding, system.token
+        good, forged = Account.create(), Account.create()
+        start = system.chain.web3.eth.block_number
+        futures = [
+            relayer.submit(
+                fwd.sign(good, token.address, token.encode("approve", actors.ngo.address, 1)), "a"
+            ),
+            relayer.submit(
+                fwd.sign(forged, token.address, token.encode("approve", actors.ngo.address, 1), nonce=5), "b"
+            ),
+        ]
+        outcome = futures[0].result(timeout=60)
+        with pytest.raises(RequestNotExecuted):
+            futures[1].result(timeout=60)
+    finally:
+        relayer.close()
+    (when1, height1, sent), (when2, height2, mined) = journal.seen
+    assert (when1, when2) == ("before", "after")
+    assert height1 == start and height2 == outcome.block_number == start + 1
+    assert [r.tag for r in sent] == ["a", "b"] and all(r.outcome is None for r in sent)
+    assert mined[0].outcome == outcome and isinstance(mined[1].outcome, RequestNotExecuted)
+
+
+def test_a_batch_the_journal_cannot_record_is_not_sent(system: Allmende, actors: Actors) -> None:
+    relayer = Relayer(system, [actors.relayer], journal=_Journal(system, fail_before=True))
+    user = Account.create()
+    try:
+        request = system.forwarding.sign(
+            user, system.token.address, system.token.encode("approve", actors.ngo.address, 1)
+        )
+        with pytest.raises(TransactionError, match="not recorded"):
+            relayer.relay(request, timeout=60)
+    finally:
+        relayer.close()
+    assert system.forwarding.nonce(user.address) == 0
+    assert system.token.call("allowance", user.address, actors.ngo.address) == 0
