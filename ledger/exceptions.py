@@ -25,6 +25,10 @@ class TransactionError(LedgerError):
     """A transaction could not be sent or was not mined."""
 
 
+class TransactionNotSent(TransactionError):
+    """The node did not accept the transaction (it did not revert): nothing of it is on chain."""
+
+
 class ContractRevert(LedgerError):
     """A contract call reverted. Subclasses are named exactly like the Solidity custom error."""
 

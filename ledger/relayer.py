@@ -25,13 +25,15 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from ledger.events import Event
-from ledger.exceptions import LedgerError, TransactionError
+from ledger.exceptions import LedgerError, TransactionError, TransactionNotSent
 from ledger.forwarding import ForwardRequest
 from ledger.system import Allmende
 
 BATCH_OVERHEAD_GAS = 60_000
 PER_REQUEST_OVERHEAD_GAS = 40_000
 MAX_BATCH_GAS = 25_000_000  # below the embedded chain's 30M block gas limit
+
+SEND_RETRY_PAUSES_S = (0.05, 0.25, 1.0)  # between attempts at a batch the node did not accept
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +185,17 @@ class Relayer:
         """The batch's transaction, and each request's outcome in it."""
         requests = [p.request.as_tuple() for p in batch]
         forwarder = self.system.forwarder
-        try:
-            result = forwarder.transact(account, "executeBatch", requests, account.address, gas=gas)
-        except Exception as exc:  # the whole batch failed: every caller learns why
-            return [TransactionError(f"batch failed: {exc}") for _ in batch]
+        for pause in (*SEND_RETRY_PAUSES_S, None):
+            try:
+                result = forwarder.transact(account, "executeBatch", requests, account.address, gas=gas)
+                break
+            except TransactionNotSent as exc:  # nothing reached the chain: the same batch may go again
+                if pause is None:
+                    return [TransactionError(f"batch not accepted by the node: {exc}") for _ in batch]
+                log.warning("relayer %s: batch not accepted, retrying in %.2f s", account.address, pause)
+                time.sleep(pause)
+            except Exception as exc:  # the whole batch failed: every caller learns why
+                return [TransactionError(f"batch failed: {exc}") for _ in batch]
         found = split_by_request(result.events, forwarder.address)
         outcomes: list[RelayOutcome | BaseException] = []
         for p in batch:

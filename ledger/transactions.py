@@ -12,13 +12,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3.exceptions import TimeExhausted
 
 from ledger.chain import Chain
 from ledger.events import Event, EventDecoder
-from ledger.exceptions import TransactionError, UnknownRevert
+from ledger.exceptions import TransactionError, TransactionNotSent, UnknownRevert
 from ledger.reverts import as_contract_revert
 
 GAS_HEADROOM = 1.25
@@ -133,6 +134,8 @@ class TransactionSender:
                 revert = as_contract_revert(exc)
                 if revert is not None:
                     raise revert from exc
+                if _unreached(exc):
+                    raise TransactionNotSent(f"the node could not be reached: {exc}") from exc
                 raise TransactionError(f"sending failed: {exc}") from exc
             self._nonces[account.address] = nonce + 1
             self._sent_since_fees += 1
@@ -167,6 +170,16 @@ class TransactionSender:
             error = _mapped(exc)
         error.transaction_hash = tx_hash  # type: ignore[attr-defined]
         return error
+
+
+def _unreached(exc: BaseException) -> bool:
+    """True when sending failed before the node could have seen the transaction (a refused or
+    timed-out connection attempt); a read timeout is not that: the node may have taken it."""
+    return isinstance(exc, ConnectionRefusedError | requests.exceptions.ConnectTimeout) or (
+        isinstance(exc, requests.exceptions.ConnectionError)
+        and not isinstance(exc, requests.exceptions.ReadTimeout)
+        and "refused" in str(exc).lower()
+    )
 
 
 def _mapped(exc: BaseException) -> Exception:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -138,3 +139,46 @@ def test_a_batch_the_journal_cannot_record_is_not_sent(system: Allmende, actors:
         relayer.close()
     assert system.forwarding.nonce(user.address) == 0
     assert system.token.call("allowance", user.address, actors.ngo.address) == 0
+
+
+def test_a_batch_the_node_could_not_be_reached_for_is_sent_again(
+    system: Allmende, actors: Actors, relayer: Relayer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eth = system.chain.web3.eth
+    send = eth.send_raw_transaction
+    refusals = iter([ConnectionRefusedError("connection refused"), ConnectionRefusedError("refused")])
+
+    def flaky(raw: bytes) -> Any:
+        error = next(refusals, None)
+        if error is not None:
+            raise error
+        return send(raw)
+
+    monkeypatch.setattr(eth, "send_raw_transaction", flaky)
+    user = Account.create()
+    token = system.token
+    request = system.forwarding.sign(user, token.address, token.encode("approve", actors.ngo.address, 3))
+    outcome = relayer.relay(request, timeout=60)
+    assert any(e.name == "Approval" for e in outcome.events)
+    assert token.call("allowance", user.address, actors.ngo.address) == 3
+    assert system.forwarding.nonce(user.address) == 1
+
+
+def test_a_batch_that_failed_otherwise_is_not_sent_again(
+    system: Allmende, actors: Actors, relayer: Relayer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eth = system.chain.web3.eth
+    calls = []
+
+    def broken(raw: bytes) -> Any:
+        calls.append(raw)
+        raise ValueError("the node said no")
+
+    monkeypatch.setattr(eth, "send_raw_transaction", broken)
+    user = Account.create()
+    request = system.forwarding.sign(
+        user, system.token.address, system.token.encode("approve", actors.ngo.address, 3)
+    )
+    with pytest.raises(TransactionError, match="batch failed"):
+        relayer.relay(request, timeout=60)
+    assert len(calls) == 1
