@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
-from api.routes import admin, audit, claims, clients, funds
+from api.routes import admin, audit, claims, clients, funds, rounds
 from api.settings import Settings, get_settings
 
 
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(funds.router)
     app.include_router(clients.router)
     app.include_router(claims.router)
+    app.include_router(rounds.router)
     app.include_router(audit.router)
     app.include_router(audit.public)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,15 @@ from api.app import create_app
 from api.gateway import Gateway
 
 DEMO_KEYS_FILE = "demo-api-keys.json"
+DEMO_PIN = "2468"
+DEMO_VOTERS = 8
+DAY = 86_400
+DEMO_PROJECTS = (  # (title, euros, for the neighbourhood program rather than food aid)
+    ("Spielplatz im Nordpark erneuern", "2000", True),
+    ("Warme Mahlzeiten im Winter", "1500", False),
+    ("Lastenrad für die Tafel", "1200", False),
+    ("Sprachcafé für Neuankommende", "800", True),
+)
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -21,6 +32,76 @@ def _ok(response: Any) -> dict[str, Any]:
         raise RuntimeError(f"demo step failed: {response.status_code} {response.text}")
     body: dict[str, Any] = response.json()
     return body
+
+
+def _play_round(
+    http: TestClient, gateway: Gateway, as_: Callable[[str], dict[str, str]], pid: int, lot: int
+) -> None:
+    """A participatory budget round of the NGO's clients over the city's unearmarked money. On the
+    embedded chain the clock moves on: clients vote with voucher + PIN and the NGO finalises; on an
+    external chain the round stays open for proposals."""
+    quarter = _ok(
+        http.post(
+            "/v1/ngo/programs",
+            headers=as_("ngo"),
+            json={"name": "Quartier Nord", "description": "Projects the neighbourhood chose"},
+        )
+    )["programId"]
+    clients = [
+        _ok(
+            http.post(
+                "/v1/ngo/clients",
+                headers=as_("ngo"),
+                json={"personal": {"name": f"Demo-Klient*in {i}"}, "pin": DEMO_PIN},
+            )
+        )
+        for i in range(1, DEMO_VOTERS + 1)
+    ]
+    now = gateway.chain.now()
+    created = _ok(
+        http.post(
+            "/v1/ngo/rounds",
+            headers=as_("ngo"),
+            json={
+                "title": "Bürgerhaushalt Nordhafen",
+                "description": "Wofür sollen 4.000 € der Stadt im Quartier ausgegeben werden?",
+                "funding": [{"lotId": lot, "amount": "4000"}],
+                "credits": 100,
+                "votingStart": datetime.fromtimestamp(now + 7 * DAY, UTC).isoformat(),
+                "votingEnd": datetime.fromtimestamp(now + 21 * DAY, UTC).isoformat(),
+                "minCost": "500",
+                "maxCost": "2500",
+                "minVotes": 1,
+            },
+        )
+    )
+    rid = created["roundId"]
+    for title, amount, program in DEMO_PROJECTS:
+        _ok(
+            http.post(
+                f"/v1/ngo/rounds/{rid}/proposals",
+                headers=as_("ngo"),
+                json={"programId": quarter if program else pid, "amount": amount, "title": title},
+            )
+        )
+    if not gateway.chain.is_embedded:
+        return
+    gateway.advance_time(7 * DAY)
+    for i, reg in enumerate(clients):
+        token = _ok(
+            http.post("/v1/client/session", json={"voucherCode": reg["voucherCode"], "pin": DEMO_PIN})
+        )
+        favourite, second = 1 + i % len(DEMO_PROJECTS), 1 + (i + 2) % len(DEMO_PROJECTS)
+        votes = [{"proposalId": favourite, "votes": 8}, {"proposalId": second, "votes": 4 + i % 3}]
+        _ok(
+            http.put(
+                f"/v1/client/rounds/{rid}/ballot",
+                headers={"Authorization": f"Bearer {token['token']}"},
+                json={"votes": sorted(votes, key=lambda v: v["proposalId"])},
+            )
+        )
+    gateway.advance_time(14 * DAY)
+    _ok(http.post(f"/v1/ngo/rounds/{rid}/finalise", headers=as_("ngo")))
 
 
 def seed_demo(gateway: Gateway) -> Path | None:
@@ -109,6 +190,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
                 },
             )
         )
+        _play_round(http, gateway, as_, pid, lot_b)
     if gateway.chain.is_embedded:  # the operator's own accounts play the ledger-level scenarios too
         from scripts.devnet import DemoCast, play_all
 

@@ -48,6 +48,7 @@ from ledger.system import Allmende
 if TYPE_CHECKING:
     from api.claims import ClaimsService
     from api.clients import Clients
+    from api.rounds import RoundsService
 
 ORG_ROLES: dict[str, tuple[Role, ...]] = {
     "admin": (Role.ADMIN, Role.TREASURER, Role.ALLOCATOR),
@@ -258,6 +259,18 @@ class Gateway:
         from api.claims import ClaimsService
 
         return ClaimsService(self)
+
+    @cached_property
+    def rounds(self) -> RoundsService:
+        """Participatory budget rounds over this gateway."""
+        from api.rounds import RoundsService
+
+        return RoundsService(self)
+
+    def advance_time(self, seconds: int) -> None:
+        """Move a test or devnet chain's clock forward, and sign the next requests by the new time."""
+        self.chain.advance_time(seconds)
+        self._clock = (0, -1e9)
 
     # --- tags and keys -----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The gateway's database: organisations, API keys, clients, operations and idempotency records.
+"""The gateway's database: organisations, API keys, clients, budget rounds, operations and idempotency
+records.
 
 Personal data lives only here, encrypted per field under a per-client data key; deleting that key
 (erasure) leaves the ciphertext unreadable and the on-chain pseudonym unlinkable.
@@ -99,6 +100,45 @@ class Entitlement(Base):
     root_id: Mapped[int] = mapped_column()
     claim_address: Mapped[str] = mapped_column(String(42))
     amount: Mapped[int] = mapped_column(sa_BigInteger)
+
+
+class BudgetRound(Base):
+    """A participatory budget round an NGO created through the gateway: its texts (hashed on chain)
+    and the round whose pseudonyms its voter roll uses (the round's own id, unless another round was
+    created between predicting the id and creating it)."""
+
+    __tablename__ = "budget_rounds"
+
+    round_id: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
+    ngo_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(4000), default="")
+    pseudonym_round: Mapped[int] = mapped_column(sa_BigInteger)
+    credits: Mapped[int] = mapped_column(sa_BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class RoundVoter(Base):
+    """One leaf of a round's voter roll: a voting pseudonym, never the client it belongs to. A signed-in
+    client finds their leaf by deriving their pseudonym; erasing the client leaves it unlinkable."""
+
+    __tablename__ = "budget_round_voters"
+
+    round_id: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
+    leaf_index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    address: Mapped[str] = mapped_column(String(42))
+
+
+class RoundProposal(Base):
+    """A proposal's text (its hash is on chain) and the organisation that submitted it."""
+
+    __tablename__ = "budget_proposals"
+
+    round_id: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
+    proposal_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(4000), default="")
 
 
 class Operation(Base):

@@ -1,7 +1,8 @@
 """Gateway throughput: relayed operations by signed-in users over real HTTP vs straight through ledger/.
 
 Both runs use a durable embedded chain and the same kinds of operations: clients claiming their
-aid (signed with their claim keys) and an NGO paying single disbursements, 32 concurrent callers.
+aid (signed with their claim keys), clients casting quadratic ballots in a budget round (signed with
+their round's voting keys) and an NGO paying single disbursements, 32 concurrent callers.
 Sign-in is done before the clock starts. The HTTP run talks to `allmende serve` in its own process.
 """
 
@@ -25,14 +26,19 @@ import httpx
 from eth_account import Account
 
 from api.gateway import Gateway
+from api.rounds import RoundSpec
 from api.settings import Settings
 from governance.pseudonyms import Purpose, pseudonym_key
+from governance.voters import vote_address, vote_key
 from governance.vouchers import ProgramRef, payout_address, program_index
 from ledger.claims import sign_claim
+from ledger.participatory_budget import ballot_arrays
 
 CONCURRENCY = 32
 CLIENTS = 192  # each claims once
 DISBURSEMENTS = 64
+BALLOTS = 96  # the first clients each cast one ballot
+PROPOSALS = 5
 PIN = "2468"
 EUR = 1_000_000
 
@@ -74,11 +80,27 @@ def _prepare(data_dir: Path, key: str) -> dict[str, Any]:
         opened = gw.claims.open_program(
             ngo.id, pid, expiry, "Bench claims", [(r.client_id, 10 * EUR) for r in regs]
         )
+        round_lot = (
+            gw.execute(
+                "bench", funder, gw.system.funds, "deposit", gw.system.token.address, 10_000 * EUR, 0, 0
+            )
+            .event("LotDeposited")
+            .args["lotId"]
+        )
+        now = gw.chain.now()
+        spec = RoundSpec(
+            "Bench round", "", [(round_lot, 10_000 * EUR)], 100, now + 60, now + 60 * 86_400, EUR, 2_000 * EUR
+        )
+        round_id = gw.rounds.create(ngo.id, spec).round_id
+        for i in range(PROPOSALS):
+            gw.rounds.submit_proposal(ngo.id, round_id, pid, 1_000 * EUR, f"Proposal {i}", "")
+        gw.advance_time(61)  # voting is open
         return {
             "ngo_key": ngo_key,
             "ngo_id": ngo.id,
             "program": pid,
             "claim_program": opened.claim_program_id,
+            "round": round_id,
             "codes": [r.voucher_code for r in regs],
             "accounts": [r.account for r in regs],
         }
@@ -90,6 +112,11 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ballot(i: int) -> dict[int, int]:
+    """Client `i`'s ballot: 36 + 16 + at most 36 of 100 credits."""
+    return {1 + i % PROPOSALS: 6, 1 + (i + 1) % PROPOSALS: 4, 1 + (i + 3) % PROPOSALS: 1 + i % 6}
 
 
 def _timed(ops: list[Any], run: Any) -> tuple[float, list[float]]:
@@ -148,6 +175,7 @@ def http_run(data_dir: Path, key: str, setup: dict[str, Any]) -> dict[str, float
             ngo = {"Authorization": f"Bearer {setup['ngo_key']}"}
             ops: list[tuple[str, Any]] = [("claim", t) for t in tokens]
             ops += [("pay", a) for a in setup["accounts"][:DISBURSEMENTS]]
+            ops += [("ballot", (i, t)) for i, t in enumerate(tokens[:BALLOTS])]
             ops.sort(key=lambda o: hash(str(o[1])))  # interleave the kinds
 
             def run(op: tuple[str, Any]) -> None:
@@ -157,13 +185,22 @@ def http_run(data_dir: Path, key: str, setup: dict[str, Any]) -> dict[str, float
                         f"/v1/client/claims/{setup['claim_program']}",
                         headers={"Authorization": f"Bearer {arg}"},
                     )
+                elif kind == "ballot":
+                    i, token = arg
+                    r = http.put(
+                        f"/v1/client/rounds/{setup['round']}/ballot",
+                        headers={"Authorization": f"Bearer {token}"},
+                        json={
+                            "votes": [{"proposalId": p, "votes": v} for p, v in sorted(_ballot(i).items())]
+                        },
+                    )
                 else:
                     r = http.post(
                         f"/v1/ngo/programs/{setup['program']}/disbursements",
                         headers=ngo,
                         json={"payments": [{"address": arg, "amount": "1"}]},
                     )
-                if r.status_code != 201:
+                if r.status_code != (200 if kind == "ballot" else 201):  # a ballot is put, not posted
                     raise RuntimeError(f"{kind} failed: {r.status_code} {r.text}")
 
             ops_per_s, latencies = _timed(ops, run)
@@ -192,12 +229,25 @@ def direct_run(data_dir: Path, key: str, setup: dict[str, Any]) -> float:
         nonce_lock = threading.Lock()
         ops: list[tuple[str, Any]] = [("claim", (i, s)) for i, s in enumerate(sessions)]
         ops += [("pay", a) for a in setup["accounts"][:DISBURSEMENTS]]
+        ops += [("ballot", (i, s)) for i, s in enumerate(sessions[:BALLOTS])]
+        round_id = setup["round"]
+        round_ref = gw.rounds.ref(round_id)
+        roll = gw.rounds.roll(round_id)
         ops.sort(key=lambda o: hash(str(o[1])))
         deadline = gw.chain.now() + 3600
 
         def run(op: tuple[str, Any]) -> None:
             kind, arg = op
-            if kind == "claim":
+            if kind == "ballot":
+                i, session = arg
+                ids, votes = ballot_arrays(_ballot(i))
+                membership = roll.proof(vote_address(session.root.public(), round_ref))
+                data = system.budget.encode("castBallot", round_id, ids, votes, membership)
+                voter = Account.from_key(vote_key(session.root, round_ref))
+                request = system.forwarding.sign(
+                    voter, system.budget.address, data, gas=300_000, nonce=0, deadline=deadline
+                )
+            elif kind == "claim":
                 index, session = arg
                 claim_key = pseudonym_key(session.root, Purpose.CLAIM, program_index(ref))
                 recipient = payout_address(session.root.public(), ref)

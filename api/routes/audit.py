@@ -45,7 +45,8 @@ def verify(gateway: GatewayDep, _: Auditor) -> AuditReport:
     )
 
 
-def _table(rows: list[dict[str, object]], fmt: Format, name: str) -> Response:
+def export_table(rows: list[dict[str, object]], fmt: Format, name: str) -> Response:
+    """Rows as a JSON array of objects, or as CSV with a header line (a download named `name`.csv)."""
     if fmt == "json":
         return Response(json.dumps(rows, default=str), media_type="application/json")
     out = io.StringIO()
@@ -76,7 +77,7 @@ def export_events(gateway: GatewayDep, _: Auditor, format: Format = "json") -> R
                 "args": json.dumps(j["args"], default=str, sort_keys=True),
             }
         )
-    return _table(rows, format, "events")
+    return export_table(rows, format, "events")
 
 
 @router.get("/audit/payments", responses=EXPORT)
@@ -97,7 +98,7 @@ def export_payments(gateway: GatewayDep, _: Auditor, format: Format = "json") ->
                     "transaction": p.transaction_hash,
                 }
             )
-    return _table(rows, format, "payments")
+    return export_table(rows, format, "payments")
 
 
 @public.get("/programs", response_model=list[ProgramPublic])

@@ -63,12 +63,25 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("POST", "/v1/ngo/clients/{client_id}/pin-reset"):    (401, 403, 403, 403, 201, 403),
     ("DELETE", "/v1/ngo/clients/{client_id}"):            (401, 403, 403, 403, 204, 403),
     ("POST", "/v1/ngo/claim-programs"):                   (401, 403, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/rounds"):                           (401, 403, 403, 403, 201, 403),
+    ("GET", "/v1/ngo/rounds"):                            (401, 403, 403, 403, 200, 403),
+    ("POST", "/v1/ngo/rounds/{round_id}/proposals"):      (401, 403, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/rounds/{round_id}/proposals/{proposal_id}/withdraw"): (401, 403, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/rounds/{round_id}/finalise"):       (401, 403, 403, 403, 201, 403),
+    ("GET", "/v1/public/rounds"):                         (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/public/rounds/{round_id}"):              (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/audit/rounds/{round_id}"):               (401, 403, 200, 403, 403, 200),
+    ("GET", "/v1/audit/rounds/{round_id}/ballots"):       (401, 403, 200, 403, 403, 200),
+    ("GET", "/v1/audit/rounds/{round_id}/pabulib"):       (401, 403, 200, 403, 403, 200),
     # sign-in needs no key at all; what follows needs a client session, which no organisation key is
     ("POST", "/v1/client/session"):                       (201, 201, 201, 201, 201, 201),
     ("DELETE", "/v1/client/session"):                     (401, 401, 401, 401, 401, 401),
     ("GET", "/v1/client/me"):                             (401, 401, 401, 401, 401, 401),
     ("GET", "/v1/client/entitlements"):                   (401, 401, 401, 401, 401, 401),
     ("POST", "/v1/client/claims/{claim_program_id}"):     (401, 401, 401, 401, 401, 401),
+    ("GET", "/v1/client/rounds"):                         (401, 401, 401, 401, 401, 401),
+    ("GET", "/v1/client/rounds/{round_id}"):              (401, 401, 401, 401, 401, 401),
+    ("PUT", "/v1/client/rounds/{round_id}/ballot"):       (401, 401, 401, 401, 401, 401),
 }  # fmt: skip
 
 REFUSAL_CODES = {
@@ -105,6 +118,8 @@ class Seed:
     other_pending_tranche: int
     funder_org: str
     clients: list[dict[str, Any]]
+    open_round: int  # takes proposals; proposal 1 may be withdrawn
+    closed_round: int  # voting has closed: it may be finalised
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -139,7 +154,8 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
         for i in range(3)
     ]
     _ok(client.post(f"/v1/tranches/{tranches[0]}/approve", headers=auth(keys.funder2)))  # money to pay out
-    gateway.chain.advance_time(3600)  # the expiring lot has expired; the others never expire
+    seed_rounds = _seed_rounds(client, gateway, keys, lot, program)
+    gateway.advance_time(3600)  # the expiring lot has expired; the others never expire
     funder = _ok(client.get("/v1/me", headers=auth(keys.funder)))["id"]
     clients = [
         _ok(
@@ -151,7 +167,38 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
         )
         for i in range(3)
     ]
-    return Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients)
+    return Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds)
+
+
+def _seed_rounds(client: TestClient, gateway: Gateway, keys: Keys, lot: int, program: int) -> tuple[int, int]:
+    """(open round, closed round) once the clock has moved an hour: one takes proposals (its first may
+    be withdrawn), the other's vote is over (it may be finalised). Their roll: a client of the NGO."""
+    _ok(client.post("/v1/ngo/clients", json={"personal": {"name": "Matrix voter"}}, headers=auth(keys.ngo)))
+
+    def body(title: str, start: int, end: int) -> dict[str, Any]:
+        now = gateway.chain.now()
+        return {
+            "title": title,
+            "funding": [{"lotId": lot, "amount": "50"}],
+            "credits": 100,
+            "votingStart": datetime.fromtimestamp(now + start, UTC).isoformat(),
+            "votingEnd": datetime.fromtimestamp(now + end, UTC).isoformat(),
+            "minCost": "1",
+            "maxCost": "50",
+        }
+
+    closed = _ok(client.post("/v1/ngo/rounds", json=body("Closed", 60, 120), headers=auth(keys.ngo)))
+    opened = _ok(
+        client.post("/v1/ngo/rounds", json=body("Open", 30 * 86_400, 40 * 86_400), headers=auth(keys.ngo))
+    )
+    _ok(
+        client.post(
+            f"/v1/ngo/rounds/{opened['roundId']}/proposals",
+            json={"programId": program, "amount": "5", "title": "Withdrawn by the matrix"},
+            headers=auth(keys.ngo),
+        )
+    )
+    return int(opened["roundId"]), int(closed["roundId"])
 
 
 def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None]:
@@ -162,6 +209,8 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         "{tranche_id}": str(seed.pending_tranche),
         "{client_id}": seed.clients[0]["clientId"],
         "{claim_program_id}": "1",
+        "{round_id}": str(seed.open_round),
+        "{proposal_id}": "1",
     }
     bodies: dict[Route, dict[str, Any]] = {
         ("POST", "/v1/admin/organisations"): {"kind": "auditor", "name": "Second auditor"},
@@ -188,6 +237,21 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
             "grants": [{"clientId": seed.clients[0]["clientId"], "amount": "1"}],
         },
         ("POST", "/v1/client/session"): {"voucherCode": seed.clients[0]["voucherCode"], "pin": "2468"},
+        ("POST", "/v1/ngo/rounds"): {
+            "title": "Matrix round",
+            "funding": [{"lotId": seed.lot, "amount": "10"}],
+            "credits": 100,
+            "votingStart": "2098-01-01T00:00:00Z",
+            "votingEnd": "2099-01-01T00:00:00Z",
+            "minCost": "1",
+            "maxCost": "10",
+        },
+        ("POST", "/v1/ngo/rounds/{round_id}/proposals"): {
+            "programId": seed.program,
+            "amount": "5",
+            "title": "P",
+        },
+        ("PUT", "/v1/client/rounds/{round_id}/ballot"): {"votes": [{"proposalId": 1, "votes": 1}]},
     }
     if route == ("POST", "/v1/ngo/clients/{client_id}/pin-reset"):
         paths["{client_id}"] = seed.clients[1]["clientId"]
@@ -195,6 +259,8 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         paths["{client_id}"] = seed.clients[2]["clientId"]
     if route == ("POST", "/v1/funder/lots/{lot_id}/refund"):
         paths["{lot_id}"] = str(seed.expired_lot)
+    if route == ("POST", "/v1/ngo/rounds/{round_id}/finalise"):
+        paths["{round_id}"] = str(seed.closed_round)
     if route == ("POST", "/v1/tranches/{tranche_id}/reject"):
         paths["{tranche_id}"] = str(seed.other_pending_tranche)
     path = route[1]

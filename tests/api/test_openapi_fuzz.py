@@ -57,7 +57,7 @@ def _key_for(method: str, path: str, keys: Keys, session: str) -> str | None:
 
 def _seed(client: TestClient, keys: Keys) -> list[str]:
     """Something for small generated ids to find: a program, a lot, an allocation, a pending tranche;
-    and two client sessions (one for signing out)."""
+    two client sessions (one for signing out) and a budget round for them with a proposal."""
     ok = [
         client.post("/v1/ngo/programs", json={"name": "Fuzz"}, headers=auth(keys.ngo)),
         client.post("/v1/funder/lots", json={"amount": "1000"}, headers=auth(keys.funder)),
@@ -79,6 +79,26 @@ def _seed(client: TestClient, keys: Keys) -> list[str]:
                 "token"
             ]
         )
+    created = client.post(
+        "/v1/ngo/rounds",
+        json={
+            "title": "Fuzz round",
+            "funding": [{"lotId": 1, "amount": "100"}],
+            "credits": 100,
+            "votingStart": "2098-01-01T00:00:00Z",
+            "votingEnd": "2099-01-01T00:00:00Z",
+            "minCost": "1",
+            "maxCost": "100",
+        },
+        headers=auth(keys.ngo),
+    )
+    assert created.status_code == 201, created.text
+    proposal = client.post(
+        "/v1/ngo/rounds/1/proposals",
+        json={"programId": 1, "amount": "10", "title": "F"},
+        headers=auth(keys.ngo),
+    )
+    assert proposal.status_code == 201, proposal.text
     return sessions
 
 

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -66,18 +67,25 @@ class ThreadedServer:
 
 
 @pytest.fixture
-def served(tmp_path: Path, database_url: str) -> Iterator[tuple[str, str]]:
-    """(base URL, admin API key) of a gateway served over HTTP."""
+def served_gateway(tmp_path: Path, database_url: str) -> Iterator[tuple[str, str, Gateway]]:
+    """(base URL, admin API key, the gateway itself, for moving its chain's clock) served over HTTP."""
     gateway = Gateway.open(make_settings(tmp_path / "data", database_url))
     created = gateway.bootstrap_admin()
     assert created is not None
     server = ThreadedServer(gateway)
     try:
         server.start()
-        yield server.url, created[1]
+        yield server.url, created[1], gateway
     finally:
         server.stop()
         gateway.close()
+
+
+@pytest.fixture
+def served(served_gateway: tuple[str, str, Gateway]) -> tuple[str, str]:
+    """(base URL, admin API key) of a gateway served over HTTP."""
+    url, admin, _ = served_gateway
+    return url, admin
 
 
 def _post(http: httpx.Client, path: str, key: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -204,3 +212,93 @@ def test_money_path_over_http_ends_in_matching_exports_and_public_figures(served
                 "payments": 3,
             }
         ]
+
+
+def test_a_budget_round_over_http_from_voter_roll_to_audited_results(
+    served_gateway: tuple[str, str, Gateway],
+) -> None:
+    url, admin, gateway = served_gateway
+    with httpx.Client(base_url=url, timeout=60) as http:
+        orgs = {
+            who: _post(http, "/v1/admin/organisations", admin, {"kind": kind, "name": name})
+            for who, kind, name in [
+                ("city", "funder", "Stadt Nordhafen"),
+                ("ngo", "ngo", "Nachbarschaftshilfe"),
+                ("auditor", "auditor", "Prüfstelle"),
+            ]
+        }
+        key = {who: org["apiKey"] for who, org in orgs.items()}
+        _post(
+            http,
+            "/v1/admin/mints",
+            admin,
+            {"organisationId": orgs["city"]["id"], "amount": "1000", "fiatReference": "SEPA"},
+        )
+        lot = _post(http, "/v1/funder/lots", key["city"], {"amount": "1000"})["lotId"]
+        pid = _post(http, "/v1/ngo/programs", key["ngo"], {"name": "Quartier"})["programId"]
+        people = [
+            _post(http, "/v1/ngo/clients", key["ngo"], {"personal": {"name": f"Nachbar {i}"}, "pin": "1357"})
+            for i in range(3)
+        ]
+        now = gateway.chain.now()
+        created = _post(
+            http,
+            "/v1/ngo/rounds",
+            key["ngo"],
+            {
+                "title": "Quartiersbudget",
+                "funding": [{"lotId": lot, "amount": "500"}],
+                "credits": 50,
+                "votingStart": datetime.fromtimestamp(now + 86_400, UTC).isoformat(),
+                "votingEnd": datetime.fromtimestamp(now + 8 * 86_400, UTC).isoformat(),
+                "minCost": "100",
+                "maxCost": "400",
+            },
+        )
+        rid = created["roundId"]
+        assert created["voters"] == 3  # every client of the NGO
+        for title, amount in (("Bänke", "300"), ("Bäume", "250")):
+            _post(
+                http,
+                f"/v1/ngo/rounds/{rid}/proposals",
+                key["ngo"],
+                {"programId": pid, "amount": amount, "title": title},
+            )
+
+        gateway.advance_time(86_400)
+        sessions = [
+            http.post("/v1/client/session", json={"voucherCode": p["voucherCode"], "pin": "1357"}).json()[
+                "token"
+            ]
+            for p in people
+        ]
+        for token, votes in zip(sessions, ([(1, 5)], [(2, 7)], [(1, 3), (2, 4)]), strict=True):
+            r = http.put(
+                f"/v1/client/rounds/{rid}/ballot",
+                json={"votes": [{"proposalId": p, "votes": v} for p, v in votes]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert r.status_code == 200, r.text
+        again = http.put(
+            f"/v1/client/rounds/{rid}/ballot",
+            json={"votes": [{"proposalId": 2, "votes": 2}]},
+            headers={"Authorization": f"Bearer {sessions[0]}"},
+        ).json()
+        assert (again["creditsUsed"], again["creditsLeft"]) == (4, 46)
+
+        gateway.advance_time(7 * 86_400)
+        done = _post(http, f"/v1/ngo/rounds/{rid}/finalise", key["ngo"])
+        assert (done["winners"], done["awarded"], done["settled"]) == ([2], "250.000000", True)
+
+        results = _get(http, f"/v1/public/rounds/{rid}").json()
+        assert [(p["title"], p["votes"]) for p in results["proposals"]] == [("Bänke", 3), ("Bäume", 13)]
+        assert (results["ballots"], results["released"]) == (3, "250.000000")
+        audit = _get(http, f"/v1/audit/rounds/{rid}", key["auditor"]).json()
+        assert audit["matches"] is True and audit["ballotsCast"] == 4
+        rows = _get(http, f"/v1/audit/rounds/{rid}/ballots", key["auditor"]).json()
+        as_csv = _get(http, f"/v1/audit/rounds/{rid}/ballots?format=csv", key["auditor"]).text
+        assert [{k: str(v) for k, v in row.items()} for row in rows] == list(
+            csv.DictReader(io.StringIO(as_csv))
+        )
+        assert "Quartiersbudget" in _get(http, f"/v1/audit/rounds/{rid}/pabulib", key["auditor"]).text
+        assert _get(http, "/v1/audit/verify", key["auditor"]).json()["matches"] is True
