@@ -38,6 +38,7 @@ CONCURRENCY = 32
 CLIENTS = 192  # each claims once
 DISBURSEMENTS = 64
 BALLOTS = 96  # the first clients each cast one ballot
+ROUNDS = 3  # pairs of runs (HTTP and direct) measured
 PROPOSALS = 5
 PIN = "2468"
 EUR = 1_000_000
@@ -135,8 +136,8 @@ def _timed(ops: list[Any], run: Any) -> tuple[float, list[float]]:
     return len(ops) / (time.perf_counter() - start), latencies
 
 
-def http_run(data_dir: Path, key: str, setup: dict[str, Any]) -> dict[str, float]:
-    """The operations over real HTTP against `allmende serve` in a subprocess."""
+def http_run(data_dir: Path, key: str, setup: dict[str, Any]) -> tuple[float, list[float]]:
+    """The operations over real HTTP against `allmende serve` in a subprocess: ops/s and latencies."""
     port = _free_port()
     env = {
         **os.environ,
@@ -207,12 +208,7 @@ def http_run(data_dir: Path, key: str, setup: dict[str, Any]) -> dict[str, float
     finally:
         server.terminate()
         server.wait(30)
-    q = statistics.quantiles(latencies, n=100)
-    return {
-        "api.ops_per_s": round(ops_per_s, 1),
-        "api.latency_p50_ms": round(q[49], 1),
-        "api.latency_p99_ms": round(q[98], 1),
-    }
+    return ops_per_s, latencies
 
 
 def direct_run(data_dir: Path, key: str, setup: dict[str, Any]) -> float:
@@ -283,23 +279,42 @@ def direct_run(data_dir: Path, key: str, setup: dict[str, Any]) -> float:
             gw.relayer.relay(request)
 
         ops_per_s, _ = _timed(ops, run)
-        return round(ops_per_s, 1)
+        return ops_per_s
     finally:
         gw.close()
 
 
-def api_throughput() -> dict[str, float]:
-    """Both runs, and their ratio."""
+def api_throughput(rounds: int = ROUNDS) -> dict[str, float]:
+    """Both runs, `rounds` times, each HTTP run next to a direct run (in alternating order) so that
+    load from elsewhere on the machine hits both sides of each ratio alike. Throughputs and the
+    ratio are medians over rounds; latencies are quantiles over every HTTP request of every round."""
     key = base64.b64encode(os.urandom(32)).decode()
-    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        http_setup = _prepare(Path(a), key)
-        direct_setup = _prepare(Path(b), key)
-        direct = direct_run(Path(b), key, direct_setup)
-        over_http = http_run(Path(a), key, http_setup)
+    http_rates: list[float] = []
+    direct_rates: list[float] = []
+    ratios: list[float] = []
+    latencies: list[float] = []
+    for i in range(rounds):
+        with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+            http_setup = _prepare(Path(a), key)
+            direct_setup = _prepare(Path(b), key)
+            if i % 2 == 0:
+                direct = direct_run(Path(b), key, direct_setup)
+                over_http, lat = http_run(Path(a), key, http_setup)
+            else:
+                over_http, lat = http_run(Path(a), key, http_setup)
+                direct = direct_run(Path(b), key, direct_setup)
+        http_rates.append(over_http)
+        direct_rates.append(direct)
+        ratios.append(over_http / direct)
+        latencies += lat
+    q = statistics.quantiles(latencies, n=100)
     return {
-        **over_http,
-        "chain.direct_ops_per_s": direct,
-        "api.overhead_ratio": round(over_http["api.ops_per_s"] / direct, 3),
+        "api.ops_per_s": round(statistics.median(http_rates), 1),
+        "api.latency_p50_ms": round(q[49], 1),
+        "api.latency_p99_ms": round(q[98], 1),
+        "chain.direct_ops_per_s": round(statistics.median(direct_rates), 1),
+        "api.overhead_ratio": round(statistics.median(ratios), 3),
+        "api.rounds": rounds,
     }
 
 
