@@ -22,16 +22,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from api.gateway import Forbidden, Gateway, GatewayError, Invalid, NotFound
-from api.models import Client
+from api.models import Client, Entitlement, IdempotencyRecord, Operation
 from governance.pseudonyms import PrivateRoot, PublicRoot, Purpose, pseudonym_address
 from governance.vouchers import ALPHABET, PAYLOAD_LENGTH, check_symbol, format_code, parse_code
 from ledger.custody import CustodyError, Sealer, new_key, open_with_pin, seal_with_pin
 
 PERSONAL_FIELDS = ("name", "birthDate", "address", "phone", "notes")
 SESSION_PREFIX = "cls_"
+ERASED_PRINCIPAL = "client:erased"
 
 
 class Conflict(GatewayError):
@@ -375,6 +376,16 @@ class Clients:
             row.secret_sealed = row.recovery_sealed = None
             row.dedup_tag = row.voucher_tag = None
             row.erased_at = datetime.now(UTC)
+            # Unlink the client id from their pseudonyms: claim leaves, operations they signed (whose
+            # signers are their claim and vote keys) and replayable responses naming their addresses.
+            s.execute(update(Entitlement).where(Entitlement.client_id == client_id).values(client_id=None))
+            s.execute(
+                update(Operation)
+                .where(Operation.principal == f"client:{client_id}")
+                .values(principal=ERASED_PRINCIPAL)
+            )
+            s.execute(update(Operation).where(Operation.acting_for == client_id).values(acting_for="erased"))
+            s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.principal == f"client:{client_id}"))
         self._end_sessions(client_id)
 
     def _end_sessions(self, client_id: str) -> None:

@@ -96,7 +96,8 @@ class Entitlement(Base):
 
     claim_program_id: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
     leaf_index: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
-    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    # None once the client is erased: the leaf stays (the tree must), the link to the person goes
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id"), index=True)
     root_id: Mapped[int] = mapped_column()
     claim_address: Mapped[str] = mapped_column(String(42))
     amount: Mapped[int] = mapped_column(sa_BigInteger)

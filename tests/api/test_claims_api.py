@@ -69,3 +69,62 @@ def test_clients_claim_their_entitlements_once(client: TestClient, keys: Keys, g
     other = client.post("/v1/client/claims/999", headers=auth(token))
     assert (other.status_code, other.json()["code"]) == (404, "NoEntitlement")
     assert client.get("/v1/audit/verify", headers=auth(keys.auditor)).json()["matches"] is True
+
+
+def test_erasure_unlinks_the_client_from_their_pseudonyms_and_others_still_claim(
+    client: TestClient, keys: Keys, gateway: Gateway
+) -> None:
+    program = _funded_program(client, keys)
+    regs = [
+        client.post(
+            "/v1/ngo/clients",
+            json={"personal": {"name": f"Person {i}"}, "pin": "2468"},
+            headers=auth(keys.ngo),
+        ).json()
+        for i in range(2)
+    ]
+    expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    opened = client.post(
+        "/v1/ngo/claim-programs",
+        json={
+            "programId": program,
+            "name": "Winter",
+            "expiresAt": expires,
+            "grants": [{"clientId": reg["clientId"], "amount": "40"} for reg in regs],
+        },
+        headers=auth(keys.ngo),
+    ).json()
+    sessions = [
+        client.post("/v1/client/session", json={"voucherCode": reg["voucherCode"], "pin": "2468"}).json()[
+            "token"
+        ]
+        for reg in regs
+    ]
+    first = client.post(
+        f"/v1/client/claims/{opened['claimProgramId']}",
+        headers={**auth(sessions[0]), "Idempotency-Key": "claim-once"},
+    )
+    assert first.status_code == 201, first.text
+    erased = regs[0]["clientId"]
+    assert client.delete(f"/v1/ngo/clients/{erased}", headers=auth(keys.ngo)).status_code == 204
+
+    with gateway.db.engine.connect() as conn:
+        tables = [
+            t
+            for (t,) in conn.exec_driver_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+                if conn.dialect.name == "postgresql"
+                else "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        ]
+        linked = [
+            t
+            for t in tables
+            if t != "clients"
+            and any(erased in str(row) for row in conn.exec_driver_sql(f'SELECT * FROM "{t}"').fetchall())
+        ]
+    assert linked == []
+    gateway.claims._trees.clear()  # the tree is rebuilt from the stored leaves, the erased one included
+    r = client.post(f"/v1/client/claims/{opened['claimProgramId']}", headers=auth(sessions[1]))
+    assert r.status_code == 201, r.text
+    assert client.get("/v1/audit/verify", headers=auth(keys.auditor)).json()["matches"] is True
