@@ -140,6 +140,15 @@ class ClaimsService:
             )
         return out
 
+    def payout_addresses(self, session: ClientSession) -> dict[str, int]:
+        """The client's payout pseudonym in each claim program they have an entitlement in -> its id."""
+        with self.gw.db.session() as s:
+            ids = s.scalars(
+                select(Entitlement.claim_program_id).where(Entitlement.client_id == session.client_id)
+            ).all()
+        public = session.root.public()
+        return {payout_address(public, self._ref(i)): i for i in set(ids)}
+
     def claim(self, session: ClientSession, claim_program_id: int) -> tuple[OperationResult, str, int]:
         """Claim the client's entitlement; returns the operation, the payout address and the amount."""
         with self.gw.db.session() as s:

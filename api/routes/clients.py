@@ -174,18 +174,26 @@ def sign_out(
 
 @router.get("/client/me")
 def client_me(gateway: GatewayDep, session: CurrentClient) -> dict[str, Any]:
-    """Your pseudonymous account, its balance and the payments you received."""
+    """Your pseudonymous account, its balance and the payments you received: disbursements to the
+    account and the aid you claimed (paid to a fresh pseudonym per claim program)."""
     account = pseudonym_of(session, Purpose.ACCOUNT)
-    receipts = [
-        {
-            "programId": e.args["programId"],
-            "amount": euros(e.args["amount"]),
-            "transactionHash": e.transaction_hash,
-            "blockNumber": e.block_number,
-        }
-        for e in gateway.index.events()
-        if e.name == "Disbursed" and e.args["recipient"] == account
-    ]
+    payouts = gateway.claims.payout_addresses(session)
+    receipts: list[dict[str, Any]] = []
+    for e in gateway.index.events():
+        if e.name == "Disbursed" and e.args["recipient"] == account:
+            receipt = {"kind": "disbursement", "programId": e.args["programId"], "recipient": account}
+        elif e.name == "Claimed" and e.args["recipient"] in payouts:
+            receipt = {
+                "kind": "claim",
+                "claimProgramId": payouts[e.args["recipient"]],
+                "recipient": e.args["recipient"],
+            }
+        else:
+            continue
+        receipt.update(
+            amount=euros(e.args["amount"]), transactionHash=e.transaction_hash, blockNumber=e.block_number
+        )
+        receipts.append(receipt)
     return {
         "clientId": session.client_id,
         "account": account,

@@ -63,6 +63,17 @@ def test_clients_claim_their_entitlements_once(client: TestClient, keys: Keys, g
     done = r.json()
     assert done["amount"] == "40.000000" and done["transactionHash"].startswith("0x")
     assert gateway.system.balance(done["recipient"]) == 40_000_000
+    receipts = client.get("/v1/client/me", headers=auth(token)).json()["receipts"]
+    assert receipts == [
+        {
+            "kind": "claim",
+            "claimProgramId": opened["claimProgramId"],
+            "recipient": done["recipient"],
+            "amount": "40.000000",
+            "transactionHash": done["transactionHash"],
+            "blockNumber": done["blockNumber"],
+        }
+    ]
     assert done["recipient"] not in (regs[0]["account"],)  # a fresh pseudonym per program
     again = client.post(f"/v1/client/claims/{opened['claimProgramId']}", headers=auth(token))
     assert (again.status_code, again.json()["code"]) == (409, "ClaimProgramAlreadyClaimed")
