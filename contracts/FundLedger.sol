@@ -123,7 +123,11 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
         address holder = _msgSender();
         Reservation storage r = _heldReservation(reservationId, holder);
         Program storage p = _program(programId);
-        address lotToken = _lots[r.lotId].token;
+        uint48 lotId = r.lotId;
+        Lot storage lot = _lots[lotId];
+        // Reserved money of an expired lot is the funder's again: it can only be released.
+        if (_expired(lot)) revert FundLedgerLotExpired(lotId, lot.expiry);
+        address lotToken = lot.token;
         if (lotToken != p.token) revert FundLedgerTokenMismatch(lotToken, p.token);
         if (amount == 0) revert FundLedgerZeroAmount();
         if (amount > r.amount) revert FundLedgerInsufficientFunds(amount, r.amount);
@@ -131,15 +135,20 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
         unchecked {
             r.amount -= amount;
         }
-        allocationId = _allocate(r.lotId, p, programId, amount, holder, reservationId);
+        allocationId = _allocate(lotId, p, programId, amount, holder, reservationId);
     }
 
     /// @inheritdoc IFundLedger
     function releaseReservation(uint48 reservationId) external nonReentrant returns (uint128 amount) {
-        Reservation storage r = _heldReservation(reservationId, _msgSender());
+        address sender = _msgSender();
+        Reservation storage r = _reservations[reservationId];
+        if (r.holder == address(0)) revert FundLedgerUnknownReservation(reservationId);
+        Lot storage lot = _lots[r.lotId];
+        // Once the lot has expired the money can only go back to it (or its funder), so anyone may
+        // release it, as anyone may refund: the funder never depends on the holder acting.
+        if (r.holder != sender && !_expired(lot)) revert FundLedgerNotReservationHolder(reservationId, sender);
         amount = r.amount;
         r.amount = 0;
-        Lot storage lot = _lots[r.lotId];
         bool toFunder = lot.refunded;
         if (!toFunder) lot.unallocated += amount;
         emit ReservationReleased(reservationId, r.lotId, amount, toFunder);
@@ -271,11 +280,13 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
         }
         uint48 programId = b.programId;
         Program storage p = _programs[programId];
-        p.allocated += amount;
-        p.released += amount;
+        IERC20 token = IERC20(p.token);
+        // Pull first: the part drawn from refunded lots goes straight on to their funders.
+        token.safeTransferFrom(sender, address(this), amount);
 
         Draw[] storage draws = _receiverBatchDraws[batchId];
         uint128 remaining = amount;
+        uint128 credited;
         for (uint256 i = draws.length; remaining != 0; --i) {
             Draw storage d = draws[i - 1];
             uint128 back = d.amount - d.returned;
@@ -283,17 +294,18 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
             if (back == 0) continue;
             d.returned += back;
             remaining -= back;
-            uint48 lotId = _allocations[d.allocationId].lotId;
-            uint48 allocationId = _newAllocation(lotId, programId, back);
-            emit FundsReturned(batchId, allocationId, lotId, programId, back);
+            if (!_returnDraw(batchId, programId, token, d.allocationId, back)) credited += back;
         }
-        IERC20(p.token).safeTransferFrom(sender, address(this), amount);
+        if (credited != 0) {
+            p.allocated += credited;
+            p.released += credited;
+        }
     }
 
     /// @inheritdoc IFundLedger
     function refund(uint48 lotId) external nonReentrant returns (uint128 amount) {
         Lot storage lot = _lot(lotId);
-        if (lot.expiry == 0 || block.timestamp < lot.expiry) revert FundLedgerLotNotExpired(lotId, lot.expiry);
+        if (!_expired(lot)) revert FundLedgerLotNotExpired(lotId, lot.expiry);
         if (lot.refunded) revert FundLedgerLotAlreadyRefunded(lotId);
         lot.refunded = true;
         amount = lot.unallocated;
@@ -402,13 +414,32 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
         p.drawCursor = uint48(cursor); // cursor <= queue length <= allocation count, a uint48
     }
 
+    /// @dev Gives `back` of what a receiver batch drew from allocation `allocationId` back: to the lot's
+    /// funder if the lot has been refunded (returns true), else to the program as a new allocation of the lot.
+    function _returnDraw(uint48 batchId, uint48 programId, IERC20 token, uint48 allocationId, uint128 back)
+        private
+        returns (bool toFunder)
+    {
+        uint48 lotId = _allocations[allocationId].lotId;
+        Lot storage lot = _lots[lotId];
+        toFunder = lot.refunded;
+        if (toFunder) {
+            // A refunded lot takes no new allocations: the money is the funder's, as a released
+            // reservation of a refunded lot is.
+            emit FundsReturned(batchId, 0, lotId, programId, back, true);
+            token.safeTransfer(lot.funder, back);
+        } else {
+            emit FundsReturned(batchId, _newAllocation(lotId, programId, back), lotId, programId, back, false);
+        }
+    }
+
     /// @dev Checks that `amount` of the lot may go to `programId` paying in `programToken`
     /// (0 and the zero address for a reservation) and takes it from the lot.
     function _takeFromLot(uint48 lotId, Lot storage lot, uint48 programId, address programToken, uint128 amount)
         private
     {
         if (amount == 0) revert FundLedgerZeroAmount();
-        if (lot.expiry != 0 && block.timestamp >= lot.expiry) revert FundLedgerLotExpired(lotId, lot.expiry);
+        if (_expired(lot)) revert FundLedgerLotExpired(lotId, lot.expiry);
         if (lot.earmark != 0 && lot.earmark != programId) {
             revert FundLedgerEarmarkMismatch(lotId, lot.earmark, programId);
         }
@@ -441,6 +472,12 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
         _allocations[allocationId] = Allocation({lotId: lotId, programId: programId, amount: amount, drawn: 0});
         _lotAllocations[lotId].push(allocationId);
         _programAllocations[programId].push(allocationId);
+    }
+
+    /// @dev Whether `lot` has expired: it then takes no new allocations or reservations and may be refunded.
+    function _expired(Lot storage lot) private view returns (bool) {
+        uint48 expiry = lot.expiry;
+        return expiry != 0 && block.timestamp >= expiry;
     }
 
     function _heldReservation(uint48 reservationId, address account) private view returns (Reservation storage r) {

@@ -327,11 +327,13 @@ class Released:
 
 @dataclass(frozen=True)
 class FundsReturned:
-    """Part of a receiver's return, credited as new allocation `allocation_id` of lot `lot_id`."""
+    """Part of a receiver's return, credited as new allocation `allocation_id` of lot `lot_id`, or
+    (`to_funder`, `allocation_id` 0) paid straight on to the funder of the lot, refunded since."""
 
     allocation_id: int
     lot_id: int
     amount: int
+    to_funder: bool = False
 
 
 @dataclass(frozen=True)
@@ -375,10 +377,12 @@ class FundModel:
     receivers: dict[str, bool] = field(default_factory=dict)
     # receiver batch -> its draws as [allocation id, amount, returned], like the contract's `Draw[]`
     receiver_draws: dict[int, list[list[int]]] = field(default_factory=dict)
-    # lot id -> paid back to its funder by `refund`, by releasing reservations, credited back by receivers
+    # lot id -> paid back to its funder by `refund`, by releasing reservations, returned by receivers
+    # (credited to the program or passed on to the funder), and of that passed on to the funder
     refunded_amounts: dict[int, int] = field(default_factory=dict)
     released_to_funders: dict[int, int] = field(default_factory=dict)
     returned_amounts: dict[int, int] = field(default_factory=dict)
+    returned_to_funders: dict[int, int] = field(default_factory=dict)
 
     # --- setup outside the fund ledger (role registry, token) -----------------------------------
 
@@ -417,11 +421,16 @@ class FundModel:
 
     def accounted(self, lot_id: int) -> int:
         """Where lot `lot_id`'s money is: unallocated, reserved, allocated (net of what receivers
-        returned, which is allocated anew) or paid back to its funder. Always the lot's amount."""
+        returned, which is allocated anew or passed on to the funder) or paid back to its funder.
+        Always the lot's amount."""
         lot = self.lots[lot_id]
         reserved = sum(r.amount for r in self.reservations.values() if r.lot_id == lot_id)
         allocated = sum(self.allocations[i].amount for i in self.lot_allocations[lot_id])
-        paid_back = self.refunded_amounts.get(lot_id, 0) + self.released_to_funders.get(lot_id, 0)
+        paid_back = (
+            self.refunded_amounts.get(lot_id, 0)
+            + self.released_to_funders.get(lot_id, 0)
+            + self.returned_to_funders.get(lot_id, 0)
+        )
         return lot.unallocated + reserved + allocated - self.returned_amounts.get(lot_id, 0) + paid_back
 
     def counts(self) -> tuple[int, int, int, int, int, int]:
@@ -499,12 +508,18 @@ class FundModel:
         self.reservations[reservation_id] = Reservation(lot_id, sender, amount)
         return reservation_id
 
-    def allocate_reserved(self, sender: str, reservation_id: int, program_id: int, amount: int) -> int:
-        """Allocate `amount` of a reservation to program `program_id`; returns the allocation id."""
+    def allocate_reserved(
+        self, sender: str, reservation_id: int, program_id: int, amount: int, *, now: int
+    ) -> int:
+        """Allocate `amount` of a reservation to program `program_id` (not once the reserved lot has
+        expired); returns the allocation id."""
         _require_uint(amount, 128, "amount")
         reservation = self._held_reservation(reservation_id, sender)
         program = self._program(program_id)
-        lot_token = self.lots[reservation.lot_id].token
+        lot = self.lots[reservation.lot_id]
+        if self._expired(lot, now):
+            raise FundLedgerLotExpired(reservation.lot_id, lot.expiry)
+        lot_token = lot.token
         if lot_token != program.token:
             raise FundLedgerTokenMismatch(lot_token, program.token)
         if amount == 0:
@@ -515,10 +530,15 @@ class FundModel:
         reservation.amount -= amount
         return self._allocate(reservation.lot_id, program, program_id, amount)
 
-    def release_reservation(self, sender: str, reservation_id: int) -> Released:
-        """Give the rest of a reservation back to its lot, or to the funder of a refunded lot."""
-        reservation = self._held_reservation(reservation_id, sender)
+    def release_reservation(self, sender: str, reservation_id: int, *, now: int) -> Released:
+        """Give the rest of a reservation back to its lot, or to the funder of a refunded lot. Its
+        holder only, until the lot expires; then anyone."""
+        reservation = self.reservations.get(reservation_id)
+        if reservation is None:
+            raise FundLedgerUnknownReservation(reservation_id)
         amount, lot = reservation.amount, self.lots[reservation.lot_id]
+        if reservation.holder != sender and not self._expired(lot, now):
+            raise FundLedgerNotReservationHolder(reservation_id, sender)
         to_funder = lot.refunded
         if to_funder and amount != 0:
             self._check_balance(lot.token, self.ledger, [amount])
@@ -625,8 +645,9 @@ class FundModel:
         return Batch(batch_id, program_id, amount, draws)
 
     def return_funds(self, sender: str, batch_id: int, amount: int) -> tuple[FundsReturned, ...]:
-        """Take `amount` back from the receiver of batch `batch_id` (with `transferFrom`) and credit
-        it to the program as new allocations of the lots it was drawn from, last drawn first."""
+        """Take `amount` back from the receiver of batch `batch_id` (with `transferFrom`, first) and
+        credit it to the program as new allocations of the lots it was drawn from, last drawn first;
+        the part drawn from a lot refunded since goes straight on to that lot's funder."""
         _require_uint(amount, 128, "amount")
         batch = self.receiver_batches.get(batch_id)
         if batch is None or batch.receiver != sender:
@@ -636,14 +657,8 @@ class FundModel:
         if amount > batch.returnable:
             raise FundLedgerInsufficientFunds(amount, batch.returnable)
         program = self.programs[batch.program_id]
-        self._check_add(program.allocated, amount)
-        self._check_add(program.released, amount)
         self._check_transfer_from(program.token, sender, amount)
-
-        batch.returnable -= amount
-        program.allocated += amount
-        program.released += amount
-        returned = []
+        parts = []  # (draw, lot id, back), last drawn first
         remaining = amount
         for draw in reversed(self.receiver_draws[batch_id]):
             if remaining == 0:
@@ -651,19 +666,34 @@ class FundModel:
             back = min(draw[1] - draw[2], remaining)
             if back == 0:
                 continue
-            draw[2] += back
             remaining -= back
-            lot_id = self.allocations[draw[0]].lot_id
-            allocation_id = self._new_allocation(lot_id, batch.program_id, back)
-            self.returned_amounts[lot_id] = self.returned_amounts.get(lot_id, 0) + back
-            returned.append(FundsReturned(allocation_id, lot_id, back))
+            parts.append((draw, self.allocations[draw[0]].lot_id, back))
+        credited = sum(back for _, lot_id, back in parts if not self.lots[lot_id].refunded)
+        self._check_add(program.allocated, credited)
+        self._check_add(program.released, credited)
+
+        batch.returnable -= amount
         self._transfer_from(program.token, sender, amount)
+        returned = []
+        for draw, lot_id, back in parts:
+            draw[2] += back
+            self.returned_amounts[lot_id] = self.returned_amounts.get(lot_id, 0) + back
+            lot = self.lots[lot_id]
+            if lot.refunded:
+                self._transfer(program.token, self.ledger, lot.funder, back)
+                self.returned_to_funders[lot_id] = self.returned_to_funders.get(lot_id, 0) + back
+                returned.append(FundsReturned(0, lot_id, back, True))
+            else:
+                allocation_id = self._new_allocation(lot_id, batch.program_id, back)
+                returned.append(FundsReturned(allocation_id, lot_id, back))
+        program.allocated += credited
+        program.released += credited
         return tuple(returned)
 
     def refund(self, sender: str, lot_id: int, *, now: int) -> Refund:
         """Return the unspent rest of expired lot `lot_id` to its funder. Anyone may call it."""
         lot = self._lot(lot_id)
-        if lot.expiry == 0 or now < lot.expiry:
+        if not self._expired(lot, now):
             raise FundLedgerLotNotExpired(lot_id, lot.expiry)
         if lot.refunded:
             raise FundLedgerLotAlreadyRefunded(lot_id)
@@ -716,7 +746,7 @@ class FundModel:
         """The contract's `_takeFromLot` checks (`program_id` 0 and no token for a reservation)."""
         if amount == 0:
             raise FundLedgerZeroAmount()
-        if lot.expiry != 0 and now >= lot.expiry:
+        if self._expired(lot, now):
             raise FundLedgerLotExpired(lot_id, lot.expiry)
         if lot.earmark != 0 and lot.earmark != program_id:
             raise FundLedgerEarmarkMismatch(lot_id, lot.earmark, program_id)
@@ -735,6 +765,11 @@ class FundModel:
         self.lot_allocations[lot_id].append(allocation_id)
         self.program_allocations[program_id].append(allocation_id)
         return allocation_id
+
+    @staticmethod
+    def _expired(lot: Lot, now: int) -> bool:
+        """Whether `lot` has expired at `now`: no new allocations or reservations, refundable."""
+        return lot.expiry != 0 and now >= lot.expiry
 
     def _held_reservation(self, reservation_id: int, account: str) -> Reservation:
         reservation = self.reservations.get(reservation_id)

@@ -39,8 +39,9 @@ class Payment:
     """One disbursement to one pseudonymous recipient (or receiver contract), with the lots that paid it.
 
     A receiver contract may later return money (`returned`); that money goes back to its lots as new
-    allocations and may be paid out again, so it is taken off this payment's `sources`: every euro is
-    traced to the one payment that kept it, and `sum(sources) == amount - returned`.
+    allocations and may be paid out again (or, for a lot refunded since, straight to its funder), so
+    it is taken off this payment's `sources`: every euro is traced to the one payment that kept it,
+    and `sum(sources) == amount - returned`.
     """
 
     batch_id: int
@@ -112,11 +113,15 @@ class _Replay:
 
     def _on_FundsReturned(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
         s = self.state
-        program = s.programs[a["programId"]]
-        program.allocated += a["amount"]
-        program.released += a["amount"]
         s.receiver_batches[a["batchId"]].returnable -= a["amount"]
-        self._new_allocation(a["allocationId"], a["lotId"], a["programId"], a["amount"])
+        # Money drawn from a lot refunded since goes on to its funder; only the rest is allocated anew.
+        if a["toFunder"] != s.lots[a["lotId"]].refunded:
+            raise InconsistentEvents(f"batch {a['batchId']}: lot {a['lotId']} returned to the wrong side")
+        if not a["toFunder"]:
+            program = s.programs[a["programId"]]
+            program.allocated += a["amount"]
+            program.released += a["amount"]
+            self._new_allocation(a["allocationId"], a["lotId"], a["programId"], a["amount"])
         index = self.receiver_payments[a["batchId"]]
         self.traced[index] = _take_back(self.traced[index], a["lotId"], a["amount"])
 

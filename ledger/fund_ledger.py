@@ -176,9 +176,10 @@ class FundLedgerClient(ContractClient):
         """Allocate reserved money to a program."""
         return self.transact(holder, "allocateReserved", reservation_id, program_id, amount)
 
-    def release_reservation(self, holder: LocalAccount, reservation_id: int) -> TxResult:
-        """Give the rest of a reservation back to its lot."""
-        return self.transact(holder, "releaseReservation", reservation_id)
+    def release_reservation(self, account: LocalAccount, reservation_id: int) -> TxResult:
+        """Give the rest of a reservation back to its lot, or to the funder once the lot is refunded.
+        Its holder; anyone once the lot has expired."""
+        return self.transact(account, "releaseReservation", reservation_id)
 
     def disburse_to(
         self, ngo: LocalAccount, program_id: int, receiver: str, amount: int, data: bytes = b""

@@ -7,6 +7,13 @@ pragma solidity ^0.8.24;
 /// pseudonymous accounts, and after expiry the unspent rest of a lot returns to its funder.
 /// Programs draw on their allocations first in, first out, so every disbursed euro is traced
 /// to the lots that paid it by the `AllocationDrawn` events alone.
+///
+/// Expiry and refund: from its expiry on, a lot takes no new allocations or reservations, and
+/// money reserved from it can no longer be allocated (only released, by anyone). Allocations made
+/// before stay the programs' until `refund` (which anyone may call) takes back what they have not
+/// drawn: until then programs keep drawing on them, so a funder who wants the rest back promptly
+/// refunds at the expiry. After the refund nothing of the lot is allocated anew: released
+/// reservations and money receivers return go straight to the funder.
 interface IFundLedger {
     /// @notice A deposit: money one funder gave, optionally earmarked for one program.
     struct Lot {
@@ -97,10 +104,16 @@ interface IFundLedger {
     event ReservationReleased(uint48 indexed reservationId, uint48 indexed lotId, uint128 amount, bool toFunder);
     /// @notice Batch `batchId` paid receiver contract `receiver`, which may return unused money.
     event ReceiverFunded(uint48 indexed batchId, address indexed receiver, bytes32 dataHash);
-    /// @notice The receiver of batch `batchId` returned `amount`, credited to program `programId` as new
-    /// allocation `allocationId` of the lot `lotId` it was first drawn from (so lineage holds).
+    /// @notice The receiver of batch `batchId` returned `amount` drawn from lot `lotId`: credited to program
+    /// `programId` as new allocation `allocationId` of that lot (so lineage holds), or, when the lot has been
+    /// refunded meanwhile (`toFunder`, `allocationId` 0), passed straight on to the lot's funder.
     event FundsReturned(
-        uint48 indexed batchId, uint48 indexed allocationId, uint48 indexed lotId, uint48 programId, uint128 amount
+        uint48 indexed batchId,
+        uint48 indexed allocationId,
+        uint48 indexed lotId,
+        uint48 programId,
+        uint128 amount,
+        bool toFunder
     );
     /// @notice `requester` asked to release `amount` to program `programId` for a milestone.
     event TrancheRequested(
@@ -208,12 +221,14 @@ interface IFundLedger {
     /// @notice Holds `amount` of unearmarked lot `lotId` back for the sender. Allocator only.
     function reserve(uint48 lotId, uint128 amount) external returns (uint48 reservationId);
 
-    /// @notice Allocates `amount` of a reservation to program `programId`. Its holder only.
+    /// @notice Allocates `amount` of a reservation to program `programId`. Its holder only, and only
+    /// until the reserved lot expires (`FundLedgerLotExpired`): then the money can only be released.
     function allocateReserved(uint48 reservationId, uint48 programId, uint128 amount)
         external
         returns (uint48 allocationId);
 
-    /// @notice Gives what is left of a reservation back to its lot (or the refunded lot's funder). Holder only.
+    /// @notice Gives what is left of a reservation back to its lot (or the refunded lot's funder). Its holder
+    /// only while the lot has not expired; after the expiry anyone, since the money can only go back.
     function releaseReservation(uint48 reservationId) external returns (uint128 amount);
 
     /// @notice Pays `amount` of program `programId`'s released money to the contract `receiver` and
@@ -223,10 +238,13 @@ interface IFundLedger {
         returns (uint48 batchId);
 
     /// @notice The receiver of batch `batchId` returns `amount` to the program (pulled from the sender
-    /// with `transferFrom`), credited back to the lots it came from, last drawn first.
+    /// with `transferFrom`), credited back to the lots it came from, last drawn first. The part drawn
+    /// from a lot refunded since goes straight on to that lot's funder instead.
     function returnFunds(uint48 batchId, uint128 amount) external;
 
-    /// @notice Returns the unspent rest of expired lot `lotId` to its funder. Anyone may call it.
+    /// @notice Returns the unspent rest of expired lot `lotId` to its funder: its unallocated money and
+    /// what its allocations have not drawn. Anyone may call it. Money reserved from the lot stays
+    /// reserved (it can no longer be allocated) until released, which then pays the funder directly.
     function refund(uint48 lotId) external returns (uint128 amount);
 
     /// @notice Whether `token` is allowed.

@@ -10,7 +10,7 @@ from eth_utils import keccak
 
 from governance.claim_tree import ClaimTree, cap_root
 from ledger.claims import ClaimDomain, SignedClaim, claim_signer, claim_typed_data, sign_claim
-from ledger.fund_events import rebuild_fund_state
+from ledger.fund_events import rebuild_fund_state, trace_payments
 from ledger.revert_errors import (
     ClaimProgramAlreadyClaimed,
     ClaimProgramBadCap,
@@ -466,6 +466,44 @@ def test_unclaimed_rest_returns_to_the_lots_after_expiry(system: Allmende, actor
     with pytest.raises(ClaimProgramNothingToReturn):
         setup.program.return_unclaimed(a.ngo)
     _state_matches_events(system)
+
+
+def test_unclaimed_money_of_a_refunded_lot_goes_back_to_its_funder(system: Allmende, actors: Actors) -> None:
+    """The funding lot expired and was refunded before the claim program returned its rest: that rest
+    is the funder's, not a new allocation no refund could ever reach."""
+    a = actors
+    token = system.token.address
+    fund_program = system.funds.create_program(a.ngo, token).event("ProgramCreated").args["programId"]
+    lot = system.funds.deposit(a.funder, token, 50 * EUR, expiry=system.chain.now() + 10 * DAY)
+    lot_id = lot.event("LotDeposited").args["lotId"]
+    system.funds.allocate(a.funder, lot_id, fund_program, 40 * EUR)
+    tranche = system.funds.request_tranche(a.ngo, fund_program, 40 * EUR).event("TrancheRequested").args
+    system.funds.approve_tranche(a.approver, tranche["trancheId"])
+    setup = open_claims(system, a, fund=30 * EUR, fund_program=fund_program)
+    setup.publish(a.ngo, make_clients([10 * EUR, 12 * EUR]))
+    setup.claim(a.relayer, 0)
+
+    system.chain.advance_time(30 * DAY)  # past the lot's expiry and the claim program's
+    refunded = system.funds.refund(a.outsider, lot_id).event("LotRefunded").args["amount"]
+    assert refunded == 10 * EUR + 10 * EUR  # unallocated and allocated but undrawn
+    before = system.balance(a.funder.address)
+    result = setup.program.return_unclaimed(a.ngo)
+
+    assert system.balance(a.funder.address) == before + 20 * EUR
+    back = [
+        (e.args["lotId"], e.args["allocationId"], e.args["amount"], e.args["toFunder"])
+        for e in result.events_named("FundsReturned")
+    ]
+    assert back == [(lot_id, 0, 20 * EUR, True)]
+    assert system.balance(setup.program.address) == 0
+    p = system.funds.program(fund_program)
+    assert (p.allocated, p.released, p.disbursed) == (30 * EUR, 30 * EUR, 30 * EUR)  # nothing allocated anew
+    assert system.balance(system.funds.address) == 0
+    paid = 10 * EUR  # the one claim: all that lot 1 paid out in the end
+    assert refunded + 20 * EUR + paid == 50 * EUR
+    _state_matches_events(system)
+    (funding,) = trace_payments(system.events())
+    assert (funding.returned, [(s.lot_id, s.amount) for s in funding.sources]) == (20 * EUR, [(lot_id, paid)])
 
 
 def test_money_sent_by_others_is_not_returned_as_program_money(system: Allmende, actors: Actors) -> None:

@@ -11,6 +11,7 @@ from ledger.revert_errors import (
     AccessControlUnauthorizedAccount,
     FundLedgerEarmarkMismatch,
     FundLedgerInsufficientFunds,
+    FundLedgerLotExpired,
     FundLedgerNotBatchReceiver,
     FundLedgerNotReservationHolder,
     FundLedgerReceiverRejected,
@@ -126,6 +127,54 @@ def test_released_reservation_of_refunded_lot_goes_to_the_funder(system: Allmend
     _state_matches_events(system)
 
 
+def test_reserved_money_of_an_expired_lot_cannot_be_allocated_only_released(
+    system: Allmende, actors: Actors
+) -> None:
+    """A budget round's reservation is the round's until the lot expires; then it can only go back."""
+    a = actors
+    program = _program(system, a.ngo)
+    expiry = system.chain.now() + DAY
+    lot = _lot(system, a.funder, 10 * EUR, expiry=expiry)
+    system.funds.reserve(a.allocator, lot, 6 * EUR)
+    system.funds.allocate_reserved(a.allocator, 1, program, EUR)  # before the expiry: fine
+    with pytest.raises(FundLedgerNotReservationHolder):
+        system.funds.release_reservation(a.funder, 1)  # before the expiry: the holder's
+    system.chain.advance_time(DAY)
+    with pytest.raises(FundLedgerLotExpired) as err:
+        system.funds.allocate_reserved(a.allocator, 1, program, EUR)
+    assert (err.value.lotId, err.value.expiry) == (lot, expiry)
+    assert system.funds.reservation(1).amount == 5 * EUR
+    # After the expiry anyone may release it, here the funder: back to the lot, then refunded.
+    ev = system.funds.release_reservation(a.funder, 1).event("ReservationReleased").args
+    assert (ev["amount"], ev["toFunder"]) == (5 * EUR, False)
+    before = system.balance(a.funder.address)
+    assert system.funds.refund(a.outsider, lot).event("LotRefunded").args["amount"] == 10 * EUR
+    assert system.balance(a.funder.address) == before + 10 * EUR  # 4 unreserved, 5 released, 1 undrawn
+    assert system.balance(system.funds.address) == 0
+    _state_matches_events(system)
+
+
+def test_reserved_money_of_a_refunded_lot_goes_to_the_funder_not_to_programs(
+    system: Allmende, actors: Actors
+) -> None:
+    a = actors
+    program = _program(system, a.ngo)
+    expiry = system.chain.now() + DAY
+    lot = _lot(system, a.funder, 10 * EUR, expiry=expiry)
+    system.funds.reserve(a.allocator, lot, 6 * EUR)
+    system.chain.advance_time(DAY)
+    assert system.funds.refund(a.outsider, lot).event("LotRefunded").args["amount"] == 4 * EUR
+    with pytest.raises(FundLedgerLotExpired):  # the old contract let the round allocate it anyway
+        system.funds.allocate_reserved(a.allocator, 1, program, 6 * EUR)
+    assert system.funds.program(program).allocated == 0
+    before = system.balance(a.funder.address)
+    ev = system.funds.release_reservation(a.outsider, 1).event("ReservationReleased").args
+    assert (ev["amount"], ev["toFunder"]) == (6 * EUR, True)
+    assert system.balance(a.funder.address) == before + 6 * EUR
+    assert system.balance(system.funds.address) == 0
+    _state_matches_events(system)
+
+
 # --- receivers ------------------------------------------------------------------------------
 
 
@@ -208,3 +257,49 @@ def test_receiver_calls_are_guarded(system: Allmende, actors: Actors) -> None:
     assert err2.value.account == a.outsider.address
     with pytest.raises(FundLedgerZeroAmount):
         probe.transact(a.outsider, "giveBack", system.token.address, 2, 0)
+
+
+def test_money_returned_for_a_refunded_lot_goes_to_its_funder(system: Allmende, actors: Actors) -> None:
+    """Returned money of a lot refunded since is not allocated anew (where no refund could reach it)."""
+    a = actors
+    program = _program(system, a.ngo)
+    lot_a = _lot(system, a.funder, 40 * EUR, expiry=system.chain.now() + DAY)
+    lot_b = _lot(system, a.funder2, 30 * EUR)
+    system.funds.allocate(a.funder, lot_a, program, 30 * EUR)
+    system.funds.allocate(a.funder2, lot_b, program, 30 * EUR)
+    system.funds.request_tranche(a.ngo, program, 60 * EUR)
+    system.funds.approve_tranche(a.approver, 1)
+    probe = _probe(system, a)
+    system.funds.disburse_to(a.ngo, program, probe.address, 50 * EUR)  # 30 from lot a, 20 from lot b
+    system.chain.advance_time(DAY)
+    assert system.funds.refund(a.outsider, lot_a).event("LotRefunded").args["amount"] == 10 * EUR
+    funder_before = system.balance(a.funder.address)
+    p_before = system.funds.program(program)
+
+    r = probe.transact(a.outsider, "giveBack", system.token.address, 1, 45 * EUR)
+    assert system.balance(a.funder.address) == funder_before + 25 * EUR  # was allocated anew, unrefundable
+    returned = [
+        (e.args["lotId"], e.args["allocationId"] != 0, e.args["amount"], e.args["toFunder"])
+        for e in r.events_named("FundsReturned")
+    ]
+    assert returned == [(lot_b, True, 20 * EUR, False), (lot_a, False, 25 * EUR, True)]
+    p = system.funds.program(program)
+    assert (p.allocated, p.released, p.disbursed) == (
+        p_before.allocated + 20 * EUR,
+        p_before.released + 20 * EUR,
+        p_before.disbursed,
+    )
+    assert system.funds.lot(lot_a).unallocated == 0
+    assert all(  # nothing of the refunded lot is allocated and undrawn
+        system.funds.allocation(i).amount == system.funds.allocation(i).drawn
+        for i in system.funds.call("lotAllocations", lot_a)
+    )
+    assert system.balance(system.funds.address) == p.allocated - p.disbursed == 30 * EUR
+    assert system.funds.call("getReceiverBatch", 1)[2] == 5 * EUR
+    with pytest.raises(FundLedgerInsufficientFunds):  # only lot b's 20 (and its undrawn 10) came back
+        system.funds.disburse(a.ngo, program, [(Account.create().address, 31 * EUR)])
+    system.funds.disburse(a.ngo, program, [(Account.create().address, 30 * EUR)])
+    _state_matches_events(system)
+    payment = trace_payments(system.events())[0]
+    assert (payment.recipient, payment.returned) == (probe.address, 45 * EUR)
+    assert [(s.lot_id, s.amount) for s in payment.sources] == [(lot_a, 5 * EUR)]

@@ -182,17 +182,26 @@ def test_reservations_allocate_and_release(model: fm.FundModel) -> None:
         model.reserve(FUNDER, lot, 10, now=NOW)
     reservation = model.reserve(ALLOCATOR, lot, 80, now=NOW)
     with pytest.raises(fm.FundLedgerNotReservationHolder):
-        model.allocate_reserved(FUNDER, reservation, program, 10)
-    model.allocate_reserved(ALLOCATOR, reservation, program, 50)
-    assert model.release_reservation(ALLOCATOR, reservation) == fm.Released(reservation, lot, 30, False)
+        model.allocate_reserved(FUNDER, reservation, program, 10, now=NOW)
+    model.allocate_reserved(ALLOCATOR, reservation, program, 50, now=NOW)
+    with pytest.raises(fm.FundLedgerNotReservationHolder):
+        model.release_reservation(FUNDER, reservation, now=NOW + 9)  # the holder's until the expiry
+    released = model.release_reservation(ALLOCATOR, reservation, now=NOW)
+    assert released == fm.Released(reservation, lot, 30, False)
     assert model.lots[lot].unallocated == 50
     second = model.reserve(ALLOCATOR, lot, 20, now=NOW)
+    with pytest.raises(fm.FundLedgerLotExpired) as expired:
+        model.allocate_reserved(ALLOCATOR, second, program, 5, now=NOW + 10)
+    assert expired.value.values == (lot, NOW + 10)
     assert model.refund(ALICE, lot, now=NOW + 10).amount == 30 + 50  # the reserved 20 stay reserved
-    assert model.release_reservation(ALLOCATOR, second) == fm.Released(second, lot, 20, True)
+    with pytest.raises(fm.FundLedgerLotExpired):
+        model.allocate_reserved(ALLOCATOR, second, program, 5, now=NOW + 10)
+    released = model.release_reservation(BOB, second, now=NOW + 10)  # anyone, after the expiry
+    assert released == fm.Released(second, lot, 20, True)
     assert model.balance(TOKEN, FUNDER) == 1_000 - 100 + 80 + 20
     assert model.accounted(lot) == 100
     with pytest.raises(fm.FundLedgerUnknownReservation):
-        model.release_reservation(ALLOCATOR, 3)
+        model.release_reservation(ALLOCATOR, 3, now=NOW)
 
 
 def test_receiver_returns_go_back_to_the_lots_last_drawn_first(model: fm.FundModel) -> None:
@@ -216,3 +225,27 @@ def test_receiver_returns_go_back_to_the_lots_last_drawn_first(model: fm.FundMod
     assert model.receiver_batches[batch.batch_id].returnable == 25
     assert model.balance(TOKEN, LEDGER) == model.held(TOKEN) == 35
     assert (model.accounted(1), model.accounted(2)) == (30, 30)
+
+
+def test_receiver_returns_for_a_refunded_lot_go_to_its_funder(model: fm.FundModel) -> None:
+    program = model.create_program(NGO, TOKEN)
+    lot_a = model.deposit(FUNDER, TOKEN, 40, 0, NOW + 10, now=NOW)
+    lot_b = model.deposit(FUNDER2, TOKEN, 30, now=NOW)
+    model.allocate(FUNDER, lot_a, program, 30, now=NOW)
+    model.allocate(FUNDER2, lot_b, program, 30, now=NOW)
+    model.approve_tranche(APPROVER, model.request_tranche(NGO, program, 60))
+    batch = model.disburse_to(NGO, program, RECEIVER, 50)  # 30 from lot a, 20 from lot b
+    assert model.refund(ALICE, lot_a, now=NOW + 10).amount == 10
+    model.approve(TOKEN, RECEIVER, LEDGER, 45)
+    before = copy.deepcopy(model)
+    with pytest.raises(fm.ERC20InsufficientAllowance):
+        model.return_funds(RECEIVER, batch.batch_id, 46)  # the allowance is checked first
+    assert model == before
+    returned = model.return_funds(RECEIVER, batch.batch_id, 45)
+    assert returned == (fm.FundsReturned(3, lot_b, 20), fm.FundsReturned(0, lot_a, 25, True))
+    assert model.balance(TOKEN, FUNDER) == 1_000 - 40 + 10 + 25
+    p = model.programs[program]
+    assert (p.allocated, p.released, p.disbursed) == (80, 80, 50)
+    assert model.balance(TOKEN, LEDGER) == model.held(TOKEN) == 30
+    assert (model.accounted(lot_a), model.accounted(lot_b)) == (40, 30)
+    assert model.lot_allocations[lot_a] == [1]  # nothing of the refunded lot allocated anew

@@ -4,8 +4,10 @@ Every example starts from the same snapshot of the deployed system (plus a secon
 two receiver contracts, one of them refusing money, and an NGO that also holds the approver role,
 so self-approval reaches its own check). It seeds programs, lots, allocations and a released
 tranche, then runs random commands: deposits, programs, allocations (by funders or the allocator),
-reservations, tranche requests and decisions, disbursements to fresh recipients and to a receiver
-contract, returns from it, refunds, token allow-listing and the passing of time. Most commands
+reservations (allocated or released, also after their lot expired: then anyone may release and
+nobody may allocate), tranche requests and decisions, disbursements to fresh recipients and to a
+receiver contract, returns from it (also for lots refunded since, which go to the funder), refunds,
+token allow-listing and the passing of time. Most commands
 are valid; some carry one or two deliberate faults. The chain and `governance.fund_model` must
 both accept a command, or both reject it with the same error and the same arguments, and an
 accepted command must emit what the model computed (ids, draws, returned allocations, transfers).
@@ -190,6 +192,12 @@ def _model_state(model: fm.FundModel, tokens: list[str]) -> fl.FundState:
 OUTCOMES: Counter[str] = Counter()  # command -> outcome, over the whole run (see the report)
 
 
+def _note(outcome: str) -> None:
+    """Count an outcome for the run (`OUTCOMES`) and for Hypothesis's statistics."""
+    OUTCOMES[outcome] += 1
+    event(outcome)
+
+
 class FundLedgerMachine(RuleBasedStateMachine):
     """Random commands on the FundLedger contract and on `FundModel`, compared step by step."""
 
@@ -260,8 +268,7 @@ class FundLedgerMachine(RuleBasedStateMachine):
         except ContractRevert as exc:
             chain_error = exc
         outcome = "ok" if model_error is None else type(model_error).__name__
-        OUTCOMES[f"{command}: {outcome}"] += 1
-        event(f"{command}: {outcome}")
+        _note(f"{command}: {outcome}")
         if model_error is None and chain_error is None:
             if moves is not None:
                 self.moved.add(moves)
@@ -325,13 +332,20 @@ class FundLedgerMachine(RuleBasedStateMachine):
 
     @initialize(data=st.data())
     def seed(self, data: st.DataObject) -> None:
-        """Programs, lots, allocations and a released tranche to start from (random but without
-        deliberate faults, and compared like any other step)."""
+        """Programs, lots, allocations, a released tranche, a reservation and a payment to a receiver
+        contract to start from (random but without deliberate faults, and compared like any other
+        step)."""
         self.seeding = True
         for command in (self.create_program, self.create_program, self.deposit, self.deposit):
             command(data)
         for command in (self.allocate, self.allocate, self.request_tranche, self.decide_tranche):
             command(data)
+        # A reservation and a receiver batch when the seed allows: the paths where expiry and refund
+        # meet money held elsewhere (allocating or releasing reserved money, receivers returning).
+        if any(x.unallocated and not x.earmark for x in self.model.lots.values()):
+            self.reserve(data)
+        if self._payable():
+            self.disburse_to(data)
         self.seeding = False
 
     @precondition(lambda self: len(self.model.lots) < MAX_LOTS)
@@ -512,13 +526,35 @@ class FundLedgerMachine(RuleBasedStateMachine):
         a, m = self.w.actors, self.model
         faults = self._faults(
             data,
-            ["unknown reservation", "not holder", "unknown program", "token mismatch", "zero", "too much"],
+            [
+                "unknown reservation",
+                "not holder",
+                "unknown program",
+                "token mismatch",
+                "zero",
+                "too much",
+                "expired lot",
+            ],
         )
+        now = self._now()
         open_ = [i for i, r in m.reservations.items() if r.amount]
-        reservation_id = self._pick(data, open_ or list(m.reservations), "reservation") or 1
+        expired = [i for i in open_ if self._expired(m.lots[m.reservations[i].lot_id], now)]
+        pool = expired if "expired lot" in faults else open_
+        reservation_id = self._pick(data, pool or open_ or list(m.reservations), "reservation") or 1
         if "unknown reservation" in faults:
             reservation_id = len(m.reservations) + 1
         reservation = m.reservations.get(reservation_id)
+        lot = m.lots[reservation.lot_id] if reservation else None
+        if (
+            reservation is not None
+            and lot is not None
+            and lot.expiry
+            and not lot.refunded
+            and "expired lot" in faults
+            and data.draw(st.booleans(), label="refund the lot first")
+        ):
+            self._refund(data, reservation.lot_id, ["until expiry"])
+        now = self._to_the_brink(data, lot, ["no"] * 6 + ["just before expiry", "until expiry"])
         token = m.lots[reservation.lot_id].token if reservation else self.w.tokens[0]
         same = [i for i, p in m.programs.items() if p.token == token]
         other = [i for i, p in m.programs.items() if p.token != token]
@@ -532,11 +568,14 @@ class FundLedgerMachine(RuleBasedStateMachine):
         outcome = self._run(
             "allocate_reserved",
             self._send(sender, "allocateReserved", reservation_id, program_id, amount),
-            lambda: m.allocate_reserved(sender.address, reservation_id, program_id, amount),
+            lambda: m.allocate_reserved(sender.address, reservation_id, program_id, amount, now=now),
         )
+        if outcome is None and lot is not None and lot.refunded:
+            _note("allocate_reserved: refused, the lot refunded")
         if outcome is not None:
             result, allocation_id = outcome
-            assert reservation is not None
+            assert reservation is not None and lot is not None
+            assert self._block_time(result) == now and not self._expired(lot, now)
             assert result.event("Allocated").args == {
                 "allocationId": allocation_id,
                 "lotId": reservation.lot_id,
@@ -551,22 +590,35 @@ class FundLedgerMachine(RuleBasedStateMachine):
     def release_reservation(self, data: st.DataObject) -> None:
         a, m = self.w.actors, self.model
         faults = self._faults(data, ["unknown reservation", "not holder"])
+        now = self._now()
         open_ = [i for i, r in m.reservations.items() if r.amount]
         settled = [i for i in open_ if m.lots[m.reservations[i].lot_id].refunded]  # back to the funder
-        pool = data.draw(st.sampled_from([settled or open_, open_]), label="prefer refunded lots")
+        expired = [i for i in open_ if self._expired(m.lots[m.reservations[i].lot_id], now)]
+        pool = data.draw(
+            st.sampled_from([settled or open_, expired or open_, open_]), label="prefer refunded lots"
+        )
         reservation_id = self._pick(data, pool or list(m.reservations), "reservation") or 1
         if "unknown reservation" in faults:
             reservation_id = len(m.reservations) + 1
-        sender = a.funder if "not holder" in faults else a.allocator
+        reservation = m.reservations.get(reservation_id)
+        lot = m.lots[reservation.lot_id] if reservation else None
+        sender = a.allocator
+        if "not holder" in faults:  # refused until the lot expires, then anyone may release
+            now = self._to_the_brink(data, lot, ["just before expiry", "until expiry", "no"])
+            sender = data.draw(st.sampled_from([a.funder, a.outsider]), label="by")
+        elif lot is not None and self._expired(lot, now):
+            sender = data.draw(st.sampled_from([a.allocator, a.funder, a.outsider]), label="by")
         outcome = self._run(
             "release_reservation",
             self._send(sender, "releaseReservation", reservation_id),
-            lambda: m.release_reservation(sender.address, reservation_id),
+            lambda: m.release_reservation(sender.address, reservation_id, now=now),
             moves=self._reservation_token(reservation_id),
         )
         if outcome is None:
             return
         result, released = outcome
+        if sender is not a.allocator:
+            _note("release_reservation: by another than the holder, after the expiry")
         assert result.event("ReservationReleased").args == {
             "reservationId": reservation_id,
             "lotId": released.lot_id,
@@ -823,7 +875,15 @@ class FundLedgerMachine(RuleBasedStateMachine):
         mixed = [  # drawn from several lots: the order of the return shows
             i for i in returnable if len({m.allocations[d[0]].lot_id for d in m.receiver_draws[i]}) > 1
         ]
-        pool = data.draw(st.sampled_from([mixed or returnable, returnable]), label="prefer mixed")
+        refunded = [  # drawn from a lot refunded since, and not all given back: goes to its funder
+            i
+            for i in returnable
+            if any(m.lots[m.allocations[d[0]].lot_id].refunded and d[1] > d[2] for d in m.receiver_draws[i])
+        ]
+        pool = data.draw(
+            st.sampled_from([mixed or returnable, refunded or returnable, returnable]),
+            label="prefer mixed or refunded lots",
+        )
         batch_id = self._pick(data, pool or list(m.receiver_batches), "batch") or 1
         ordinary = [i for i in range(1, m.batch_count + 1) if i not in m.receiver_batches]
         if "ordinary batch" in faults:
@@ -831,6 +891,15 @@ class FundLedgerMachine(RuleBasedStateMachine):
         if "unknown batch" in faults:
             batch_id = m.batch_count + 1
         batch = m.receiver_batches.get(batch_id)
+        unreturned = [  # lots of this batch's draws not all given back, the first to be returned first
+            m.allocations[d[0]].lot_id for d in reversed(m.receiver_draws.get(batch_id, [])) if d[1] > d[2]
+        ]
+        refundable = [i for i in unreturned if m.lots[i].expiry and not m.lots[i].refunded]
+        if refundable and data.draw(st.booleans(), label="refund a lot first"):
+            first = data.draw(st.sampled_from([True, False]), label="the lot returned first")
+            self._refund(
+                data, refundable[0] if first else self._pick(data, refundable, "lot") or 1, ["until expiry"]
+            )
         token_a, token_b = self.w.tokens
         token = m.programs[batch.program_id].token if batch else token_a
         if "wrong token" in faults:
@@ -871,12 +940,19 @@ class FundLedgerMachine(RuleBasedStateMachine):
                 e.args["lotId"],
                 e.args["programId"],
                 e.args["amount"],
+                e.args["toFunder"],
             )
             for e in result.events_named("FundsReturned")
         ]
-        assert got == [(batch_id, r.allocation_id, r.lot_id, batch.program_id, r.amount) for r in returned]
+        assert got == [
+            (batch_id, r.allocation_id, r.lot_id, batch.program_id, r.amount, r.to_funder) for r in returned
+        ]
+        for r in returned:
+            _note(f"give_back part: {'to the funder of a refunded lot' if r.to_funder else 'allocated anew'}")
         program_token = m.programs[batch.program_id].token
         assert self.w.balance(program_token, probe) == m.balance(program_token, probe)
+        for funder in {m.lots[r.lot_id].funder for r in returned if r.to_funder}:
+            assert self.w.balance(program_token, funder) == m.balance(program_token, funder)
 
     def _refund_clips(self, lot_id: int) -> bool:
         """Whether refunding the lot would take back money a tranche released."""
@@ -905,21 +981,39 @@ class FundLedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(lot.expiry and not lot.refunded for lot in self.model.lots.values()))
     @rule(data=st.data())
     def refund(self, data: st.DataObject) -> None:
-        a, m = self.w.actors, self.model
+        m = self.model
         faults = self._faults(data, ["unknown lot", "not expired", "already refunded"])
         now = self._now()
         open_ = [i for i, x in m.lots.items() if x.expiry and not x.refunded]  # due now or later
         clipping = [i for i in open_ if self._refund_clips(i)]  # takes back released money
+        held = [  # a receiver or a reservation still holds some of its money: later returns pay the funder
+            i
+            for i in open_
+            if any(r.lot_id == i and r.amount for r in m.reservations.values())
+            or any(
+                m.allocations[d[0]].lot_id == i and d[1] > d[2]
+                for b, draws in m.receiver_draws.items()
+                if m.receiver_batches[b].returnable
+                for d in draws
+            )
+        ]
         early = [i for i, x in m.lots.items() if not self._expired(x, now)]
         done = [i for i, x in m.lots.items() if x.refunded]
         pool = early if "not expired" in faults else done if "already refunded" in faults else None
         if pool is None:
-            pool = data.draw(st.sampled_from([clipping or open_, open_]), label="prefer clipping")
+            pool = data.draw(
+                st.sampled_from([clipping or open_, held or open_, open_]), label="prefer clipping or held"
+            )
         lot_id = self._pick(data, pool or list(m.lots), "lot") or 1
         if "unknown lot" in faults:
             lot_id = len(m.lots) + 1
-        lot = m.lots.get(lot_id)
         waits = ["just before expiry", "no"] if "not expired" in faults else ["until expiry"] * 3 + ["no"]
+        self._refund(data, lot_id, waits)
+
+    def _refund(self, data: st.DataObject, lot_id: int, waits: list[str]) -> None:
+        """Refund lot `lot_id` after maybe waiting (`waits`, see `_to_the_brink`), compared and checked."""
+        a, m = self.w.actors, self.model
+        lot = m.lots.get(lot_id)
         now = self._to_the_brink(data, lot, waits)  # refunds happen at the expiry, or just too early
         caller = data.draw(st.sampled_from([a.outsider, a.funder, a.funder2, a.ngo]), label="caller")
         watched = {x.address for x in (caller, a.funder, a.funder2)}
@@ -1023,14 +1117,18 @@ class FundLedgerMachine(RuleBasedStateMachine):
                 released[e.args["lotId"]] += e.args["amount"]
                 assert state.lots[e.args["lotId"]].refunded
         returned: Counter[int] = Counter()
+        passed_on: Counter[int] = Counter()  # returned for a lot refunded since: to its funder
         for e in events:
             if e.name == "FundsReturned":
                 returned[e.args["lotId"]] += e.args["amount"]
+                if e.args["toFunder"]:
+                    passed_on[e.args["lotId"]] += e.args["amount"]
+                    assert e.args["allocationId"] == 0 and state.lots[e.args["lotId"]].refunded
         for lot_id, lot in state.lots.items():  # no lot spends more than it holds
             allocated = sum(state.allocations[i].amount for i in state.lot_allocations[lot_id])
             reserved = sum(r.amount for r in state.reservations.values() if r.lot_id == lot_id)
             refunded = refunds[lot_id]["amount"] if lot_id in refunds else 0
-            paid_back = refunded + released[lot_id]
+            paid_back = refunded + released[lot_id] + passed_on[lot_id]
             assert lot.unallocated + reserved + allocated - returned[lot_id] + paid_back == lot.amount, lot_id
             assert lot.refunded == (lot_id in refunds)
             if lot_id in refunds:
