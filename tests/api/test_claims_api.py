@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from api.gateway import Gateway
 from tests.api.conftest import Keys, auth
@@ -29,18 +31,21 @@ def _funded_program(client: TestClient, keys: Keys, amount: str = "500") -> int:
     return int(program)
 
 
-def test_clients_claim_their_entitlements_once(client: TestClient, keys: Keys, gateway: Gateway) -> None:
-    program = _funded_program(client, keys)
-    regs = [
+def _register(client: TestClient, keys: Keys, count: int) -> list[dict[str, Any]]:
+    return [
         client.post(
             "/v1/ngo/clients",
             json={"personal": {"name": f"Person {i}"}, "pin": "2468"},
             headers=auth(keys.ngo),
         ).json()
-        for i in range(3)
+        for i in range(count)
     ]
+
+
+def _open_claims(client: TestClient, keys: Keys, program: int, regs: list[dict[str, Any]]) -> Response:
+    """A claim program granting each registered client 40 euros, open for 30 days."""
     expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
-    r = client.post(
+    return client.post(
         "/v1/ngo/claim-programs",
         json={
             "programId": program,
@@ -50,6 +55,12 @@ def test_clients_claim_their_entitlements_once(client: TestClient, keys: Keys, g
         },
         headers=auth(keys.ngo),
     )
+
+
+def test_clients_claim_their_entitlements_once(client: TestClient, keys: Keys, gateway: Gateway) -> None:
+    program = _funded_program(client, keys)
+    regs = _register(client, keys, 3)
+    r = _open_claims(client, keys, program, regs)
     assert r.status_code == 201, r.text
     opened = r.json()
     assert opened["total"] == "120.000000"
@@ -86,25 +97,8 @@ def test_erasure_unlinks_the_client_from_their_pseudonyms_and_others_still_claim
     client: TestClient, keys: Keys, gateway: Gateway
 ) -> None:
     program = _funded_program(client, keys)
-    regs = [
-        client.post(
-            "/v1/ngo/clients",
-            json={"personal": {"name": f"Person {i}"}, "pin": "2468"},
-            headers=auth(keys.ngo),
-        ).json()
-        for i in range(2)
-    ]
-    expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
-    opened = client.post(
-        "/v1/ngo/claim-programs",
-        json={
-            "programId": program,
-            "name": "Winter",
-            "expiresAt": expires,
-            "grants": [{"clientId": reg["clientId"], "amount": "40"} for reg in regs],
-        },
-        headers=auth(keys.ngo),
-    ).json()
+    regs = _register(client, keys, 2)
+    opened = _open_claims(client, keys, program, regs).json()
     sessions = [
         client.post("/v1/client/session", json={"voucherCode": reg["voucherCode"], "pin": "2468"}).json()[
             "token"
