@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from sqlalchemy import select
@@ -53,6 +53,15 @@ def _funds(gateway: Gateway, principal: Principal, function: str, *args: Any, ga
     return gateway.execute(principal.id, org, gateway.system.funds, function, *args, gas=gas)
 
 
+Created = TypeVar("Created", bound=OperationPublic)
+
+
+def _created(model: type[Created], result: OperationResult, event: str, id_field: str) -> Created:
+    """The response to a call that created something: the new id (the argument `id_field` of the
+    first `event`, which names it the same) next to where the call landed on chain."""
+    return model(**{id_field: result.event(event).args[id_field]}, **result.to_json())
+
+
 def _lot_public(lot_id: int, lot: Lot) -> LotPublic:
     return LotPublic(
         lotId=lot_id,
@@ -86,7 +95,7 @@ def deposit(body: LotCreate, gateway: GatewayDep, principal: Funder) -> LotCreat
         expiry,
         gas=GAS_DEPOSIT,
     )
-    return LotCreated(lotId=result.event("LotDeposited").args["lotId"], **result.to_json())
+    return _created(LotCreated, result, "LotDeposited", "lotId")
 
 
 @router.get("/funder/lots", response_model=list[LotPublic])
@@ -143,7 +152,7 @@ def allocate(
         micro(body.amount),
         gas=GAS_ALLOCATE,
     )
-    return AllocationCreated(allocationId=result.event("Allocated").args["allocationId"], **result.to_json())
+    return _created(AllocationCreated, result, "Allocated", "allocationId")
 
 
 @router.post("/funder/lots/{lot_id}/refund", status_code=201, response_model=OperationPublic)
@@ -201,17 +210,17 @@ def create_program(body: ProgramCreate, gateway: GatewayDep, principal: Ngo) -> 
         metadata,
         gas=GAS_ALLOCATE,
     )
-    program_id = result.event("ProgramCreated").args["programId"]
+    created = _created(ProgramCreated, result, "ProgramCreated", "programId")
     with gateway.db.session() as s:
         s.merge(
             ProgramInfo(
-                program_id=program_id,
+                program_id=created.programId,
                 ngo_id=principal.organisation_id,
                 name=body.name,
                 description=body.description,
             )
         )
-    return ProgramCreated(programId=program_id, **result.to_json())
+    return created
 
 
 @router.get("/ngo/programs", response_model=list[ProgramPublic])
@@ -239,7 +248,7 @@ def request_tranche(
         _sha(body.milestone),
         gas=GAS_TRANCHE,
     )
-    return TrancheCreated(trancheId=result.event("TrancheRequested").args["trancheId"], **result.to_json())
+    return _created(TrancheCreated, result, "TrancheRequested", "trancheId")
 
 
 @router.post("/ngo/programs/{program_id}/disbursements", status_code=201, response_model=DisbursementCreated)
@@ -259,7 +268,7 @@ def disburse(
         _sha(body.reference),
         gas=150_000 + GAS_PER_PAYMENT * len(recipients),
     )
-    return DisbursementCreated(batchId=result.event("BatchDisbursed").args["batchId"], **result.to_json())
+    return _created(DisbursementCreated, result, "BatchDisbursed", "batchId")
 
 
 def program_summaries(gateway: Gateway) -> list[ProgramPublic]:
