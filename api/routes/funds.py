@@ -25,6 +25,8 @@ from api.schemas import (
     ProgramCreate,
     ProgramCreated,
     ProgramPublic,
+    RefundPublic,
+    ReturnedAllocationPublic,
     TracedPayment,
     TrancheCreate,
     TrancheCreated,
@@ -32,7 +34,7 @@ from api.schemas import (
     euros,
     micro,
 )
-from ledger.fund_events import trace_payments
+from ledger.fund_events import refunds, trace_payments
 from ledger.fund_ledger import Lot
 
 router = APIRouter(prefix="/v1", tags=["funds"])
@@ -167,6 +169,32 @@ def refund(lot_id: IdPath, gateway: GatewayDep, principal: Funder) -> OperationP
         gas=1_000_000,
     )
     return OperationPublic(**result.to_json())
+
+
+@router.get("/funder/refunds", response_model=list[RefundPublic])
+def list_refunds(gateway: GatewayDep, principal: Funder) -> list[RefundPublic]:
+    """Money returned to you, oldest first: refunds of your expired lots, and what came back from
+    them after the refund (released reservations, claim programs' returns). From events alone."""
+    return [
+        RefundPublic(
+            source=r.source,
+            lotId=r.lot_id,
+            reservationId=r.reservation_id,
+            batchId=r.batch_id,
+            amount=euros(r.amount),
+            fromAllocations=[
+                ReturnedAllocationPublic(
+                    allocationId=b.allocation_id, programId=b.program_id, amount=euros(b.amount)
+                )
+                for b in r.from_allocations
+            ],
+            transactionHash=r.transaction_hash,
+            blockNumber=r.block_number,
+            logIndex=r.log_index,
+        )
+        for r in refunds(gateway.index.events())
+        if r.funder == principal.address
+    ]
 
 
 @router.post("/tranches/{tranche_id}/approve", status_code=201, response_model=OperationPublic)

@@ -46,6 +46,7 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/v1/funder/lots/{lot_id}/payments"):         (401, 403, 403, 200, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/allocations"):     (401, 403, 403, 201, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/refund"):          (401, 403, 403, 201, 403, 403),
+    ("GET", "/v1/funder/refunds"):                        (401, 403, 403, 200, 403, 403),
     ("POST", "/v1/tranches/{tranche_id}/approve"):        (401, 403, 403, 201, 403, 403),
     ("POST", "/v1/tranches/{tranche_id}/reject"):         (401, 403, 403, 201, 403, 403),
     ("POST", "/v1/ngo/programs"):                         (401, 403, 403, 403, 201, 403),
