@@ -176,7 +176,11 @@ class Operation(Base):
 
 
 class IdempotencyRecord(Base):
-    """The first response to a request carrying an `Idempotency-Key`, replayed for retries."""
+    """The first response to a request carrying an `Idempotency-Key`, replayed for retries.
+
+    Responses carry secrets shown once (API keys, voucher and recovery codes, PINs, session
+    tokens), so the response is kept sealed under the master key (`body_sealed`); `body` holds
+    only what versions before sealing kept in plain JSON."""
 
     __tablename__ = "idempotency"
 
@@ -185,4 +189,5 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column()
     body: Mapped[Any] = mapped_column(JSON, nullable=True)
+    body_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_at: Mapped[datetime] = mapped_column(default=_now)

@@ -11,15 +11,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from api.gateway import Gateway, NotFound
-from api.models import Base
 from api.voucher_pdf import INSTRUCTIONS_DE, INSTRUCTIONS_EN, VoucherCard, printable, render_voucher_sheets
 from api.voucher_sheets import VoucherSheets
 from governance.exceptions import VoucherCodeError
 from governance.vouchers import ProgramRef, new_client_secret, voucher_code
-from tests.api.conftest import Keys, auth
+from tests.api.conftest import Keys, auth, database_text
 
 PROGRAM = ProgramRef(1337, "0x" + "ab" * 20, 4)
 
@@ -103,17 +101,6 @@ def test_sheet_renders_to_an_image(tmp_path: Path) -> None:
 # --- over HTTP: a sheet of the vouchers just issued, downloadable once ---------------------------
 
 
-def _database_text(gateway: Gateway) -> str:
-    """Every value of every row of every table, as text (bytes as Latin-1)."""
-    out = []
-    with gateway.db.engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
-            for row in conn.execute(select(table)):
-                for value in row:
-                    out.append(value.decode("latin-1") if isinstance(value, bytes) else str(value))
-    return "\n".join(out)
-
-
 def test_a_registration_holds_its_voucher_card_for_one_download_by_its_ngo(
     client: TestClient, keys: Keys, gateway: Gateway
 ) -> None:
@@ -144,7 +131,7 @@ def test_a_registration_holds_its_voucher_card_for_one_download_by_its_ngo(
 
     plain = client.post("/v1/ngo/clients", json={"personal": {"name": "Ohne Blatt"}}, headers=auth(keys.ngo))
     assert plain.json()["voucherSheet"] is None
-    stored = _database_text(gateway)
+    stored = database_text(gateway)
     for code in (reg["voucherCode"], plain.json()["voucherCode"]):
         assert code not in stored and code.replace("-", "") not in stored
 
