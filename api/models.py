@@ -42,6 +42,19 @@ class Organisation(Base):
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
 
+class KeyringEntry(Base):
+    """A key the gateway keeps sealed under the master key so that rotating the master key leaves it
+    as it is. `lookup-tags` keys the hashes that find API keys, vouchers and duplicate clients: the
+    secrets behind those hashes are not stored, so they could never be hashed again under a new key.
+    Until the first rotation there is no row and the key is derived from the master key."""
+
+    __tablename__ = "keyring"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
 class ApiKey(Base):
     """An organisation's API key: only a hash is stored; the prefix finds the row."""
 
