@@ -1,4 +1,4 @@
-"""The `allmende` command line: compile, devnet, deploy, audit and bench."""
+"""The `allmende` command line: compile, devnet, serve, deploy, audit, export, bench and key rotation."""
 
 from __future__ import annotations
 
@@ -152,6 +152,80 @@ def export_round(
         raise typer.Exit(1) from exc
     out.write_text(text, encoding="utf-8")
     console.print(f"wrote round {round_id} to {out}")
+
+
+@app.command("rotate-master-key")
+def rotate_master_key(
+    new_key_file: Annotated[
+        Path,
+        typer.Option(help="File holding the new master key: base64 of 32 random bytes, like the old one."),
+    ],
+    old_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the current master key. Default: the key the gateway would load "
+            "(ALLMENDE_MASTER_KEY, ALLMENDE_MASTER_KEY_FILE, or DATA_DIR/master.key in development)."
+        ),
+    ] = None,
+    data_dir: DataDir = Path(".allmende"),
+    dry_run: Annotated[
+        bool, typer.Option(help="Check that everything can be moved; change nothing.")
+    ] = False,
+) -> None:
+    """Seal every custodial key and secret under a new master key, in one checked transaction.
+
+    Stop the gateway first. The database is ALLMENDE_DATABASE_URL, or the SQLite file in DATA_DIR.
+    Afterwards start the gateway with the new key; the old one no longer opens the database.
+    """
+    from api.db import Database
+    from api.master_key import RotationError
+    from api.master_key import rotate_master_key as rotate
+    from api.settings import Settings, SettingsError
+
+    settings = Settings(data_dir=data_dir)
+    if old_key_file is not None:
+        settings = Settings(data_dir=data_dir, master_key=None, master_key_file=old_key_file)
+    elif (
+        settings.master_key is None
+        and settings.master_key_file is None
+        and not (data_dir / "master.key").exists()
+    ):
+        # the settings would make up a fresh key in development: that is never the old one
+        console.print(f"[red]no master key: no {data_dir / 'master.key'}, and none in the environment[/red]")
+        raise typer.Exit(1)
+    if settings.database_url is None and not (data_dir / "gateway.sqlite3").exists():
+        console.print(
+            f"[red]no database: no {data_dir / 'gateway.sqlite3'} and no ALLMENDE_DATABASE_URL[/red]"
+        )
+        raise typer.Exit(1)
+    try:
+        old_key = settings.load_master_key()
+        new_key = Settings(
+            environment="production", master_key=None, master_key_file=new_key_file
+        ).load_master_key()
+    except (OSError, SettingsError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    db = Database(settings.db_url)
+    try:
+        report = rotate(db, old_key, new_key, dry_run=dry_run)
+    except RotationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        db.engine.dispose()
+    for label, count in report.resealed.items():
+        console.print(f"{label:48} {count:>8}")
+    if report.already:
+        console.print(f"{'already under the new key':48} {report.already:>8}")
+    if dry_run:
+        console.print("dry run: every record can be moved to the new key; nothing was changed")
+        return
+    console.print(
+        f"sealed {report.total} records under the new key. Start the gateway with it "
+        f"(ALLMENDE_MASTER_KEY_FILE={new_key_file}, or replace {data_dir / 'master.key'} in development); "
+        "keep the old key only as long as you keep backups made under it."
+    )
 
 
 @app.command()

@@ -18,6 +18,7 @@ import threading
 import time
 import unicodedata
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,8 @@ from sqlalchemy import delete, select, update
 
 from api.gateway import Forbidden, Gateway, GatewayError, Invalid, NotFound
 from api.models import Client, Entitlement, IdempotencyRecord, Operation
+from api.voucher_pdf import VoucherCard
+from api.voucher_sheets import HeldSheet, SheetRequest, VoucherSheets
 from governance.pseudonyms import PrivateRoot, PublicRoot, Purpose, pseudonym_address
 from governance.vouchers import ALPHABET, PAYLOAD_LENGTH, check_symbol, format_code, parse_code
 from ledger.custody import CustodyError, Sealer, new_key, open_with_pin, seal_with_pin
@@ -103,6 +106,7 @@ class Clients:
         self._unknown_failures: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
         self._dummy = seal_with_pin(b"\0" * 32, "0000", gateway.master, "dummy")
+        self.sheets = VoucherSheets(self.settings.voucher_sheet_ttl_s)
 
     # --- registration ----------------------------------------------------------------------
 
@@ -145,9 +149,12 @@ class Clients:
         account = pseudonym_address(root.public(), Purpose.ACCOUNT)
         return Registration(client_id, voucher, recovery, issued_pin, account)
 
-    def import_csv(self, ngo_id: str, text: str) -> dict[str, list[dict[str, Any]]]:
-        """Register every valid row of a CSV (columns: name, birthDate, and optional others)."""
+    def import_csv(self, ngo_id: str, text: str, sheet: SheetRequest | None = None) -> dict[str, Any]:
+        """Register every valid row of a CSV (columns: name, birthDate, and optional others); with
+        `sheet`, the vouchers of the clients created are held for one download as a printable sheet
+        (`voucherSheet`, None when nobody was created)."""
         report: dict[str, list[dict[str, Any]]] = {"created": [], "duplicates": [], "errors": []}
+        issued: list[tuple[str, str]] = []
         reader = csv.DictReader(io.StringIO(text))
         if reader.fieldnames is None or "name" not in reader.fieldnames:
             raise Invalid("BadCsv", "the CSV needs a header row with at least a `name` column")
@@ -176,7 +183,18 @@ class Clients:
                         "account": reg.account,
                     }
                 )
-        return report
+                issued.append((reg.voucher_code, personal.get("name", "")))
+        held = self.hold_sheet(ngo_id, sheet, issued) if sheet is not None and issued else None
+        return {**report, "voucherSheet": held}
+
+    def hold_sheet(
+        self, ngo_id: str, sheet: SheetRequest, issued: Sequence[tuple[str, str | None]]
+    ) -> HeldSheet:
+        """Hold the cards of vouchers just issued, `(code, client's name)`, for one download as a PDF.
+        The name is printed only when the NGO asked for it."""
+        title = sheet.title or self.gw.organisation(ngo_id).name
+        cards = [VoucherCard(code, name if sheet.label == "name" and name else None) for code, name in issued]
+        return self.sheets.hold(ngo_id, title, cards)
 
     # --- reading -----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import delete, select, update
 
 from api.db import Database, migrate
+from api.keyring import lookup_tag_key
 from api.models import ApiKey, IdempotencyRecord, Operation, Organisation
 from api.settings import Settings
 from ledger.chain import Chain
@@ -194,7 +195,7 @@ class Gateway:
         self.system = system
         self.db = db
         self.master = Sealer(settings.load_master_key())
-        self._tag_key = hmac.new(settings.load_master_key(), b"allmende lookup tags", hashlib.sha256).digest()
+        self._tag_key = lookup_tag_key(db, self.master, settings.load_master_key())  # kept through rotations
         operators = chain.accounts
         self.admin = operators[0]
         relayers = operators[-settings.relayers :] if len(operators) > settings.relayers else operators[-1:]

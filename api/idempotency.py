@@ -4,6 +4,9 @@ The first request with a key claims it in the database before doing anything; a 
 duplicate waits for that first one to finish and then replays its response. Reusing a key with a
 different request is refused. Server errors release the key so the request can be retried.
 
+The response is kept sealed under the master key: it may carry secrets shown only once (API keys,
+voucher and recovery codes, PINs, session tokens), which must not sit in the database in plain.
+
 The operations a request causes are recorded under it. If the gateway dies while serving it, the
 restart releases the key, and the retry finds every operation the chain already executed instead of
 executing it again, so it completes the request exactly once (with the same operations and events).
@@ -12,7 +15,6 @@ executing it again, so it completes the request exactly once (with the same oper
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from typing import Any
 
@@ -25,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from api.gateway import IDEMPOTENT_REQUEST
 from api.models import IdempotencyRecord
 from api.problems import problem
+from ledger.custody import Sealer
 
 WAIT_FOR_FIRST_S = 120.0
 MAX_KEY_LENGTH = 200
@@ -44,8 +47,8 @@ class IdempotencyMiddleware(BaseHTTPMiddleware):
         digest = hashlib.sha256(
             b"|".join([request.method.encode(), request.url.path.encode(), request.url.query.encode(), body])
         ).hexdigest()
-        db = request.app.state.gateway.db
-        claimed = await run_in_threadpool(_claim, db, principal, key, digest)
+        db, sealer = request.app.state.gateway.db, request.app.state.gateway.master
+        claimed = await run_in_threadpool(_claim, db, sealer, principal, key, digest)
         if claimed is not None:
             return claimed
         token = IDEMPOTENT_REQUEST.set(hashlib.sha256(f"{principal}\n{key}\n{digest}".encode()).hexdigest())
@@ -55,11 +58,16 @@ class IdempotencyMiddleware(BaseHTTPMiddleware):
             IDEMPOTENT_REQUEST.reset(token)
         chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
         content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
-        await run_in_threadpool(_store, db, principal, key, response.status_code, content)
+        await run_in_threadpool(_store, db, sealer, principal, key, response.status_code, content)
         return Response(content, response.status_code, dict(response.headers), response.media_type)
 
 
-def _claim(db: Any, principal: str, key: str, digest: str) -> Response | None:
+def sealing_context(principal: str, key: str) -> str:
+    """What a kept response is bound to: its record (a ciphertext moved to another does not open)."""
+    return f"idempotency:{principal}:{key}"
+
+
+def _claim(db: Any, sealer: Sealer, principal: str, key: str, digest: str) -> Response | None:
     """None when this request owns the key now; else the response to give (a replay or an error)."""
     try:
         with db.session() as s:
@@ -72,7 +80,7 @@ def _claim(db: Any, principal: str, key: str, digest: str) -> Response | None:
         with db.session() as s:
             record = s.get(IdempotencyRecord, (principal, key))
         if record is None:  # the first request failed and released the key: take it
-            return _claim(db, principal, key, digest)
+            return _claim(db, sealer, principal, key, digest)
         if record.request_hash != digest:
             return problem(
                 422,
@@ -82,11 +90,12 @@ def _claim(db: Any, principal: str, key: str, digest: str) -> Response | None:
             )
         if record.status_code is not None:
             headers = {"Idempotent-Replayed": "true"}
-            return JSONResponse(
-                record.body,
-                status_code=record.status_code,
-                headers=headers,
-                media_type="application/problem+json" if record.status_code >= 400 else None,
+            media_type = "application/problem+json" if record.status_code >= 400 else "application/json"
+            if record.body_sealed is not None:
+                content = sealer.open(record.body_sealed, sealing_context(principal, key))
+                return Response(content, record.status_code, headers, media_type)
+            return JSONResponse(  # kept in plain by a version before sealing
+                record.body, status_code=record.status_code, headers=headers, media_type=media_type
             )
         if time.monotonic() > deadline:
             return problem(
@@ -99,7 +108,7 @@ def _claim(db: Any, principal: str, key: str, digest: str) -> Response | None:
         time.sleep(0.02)
 
 
-def _store(db: Any, principal: str, key: str, status: int, content: bytes) -> None:
+def _store(db: Any, sealer: Sealer, principal: str, key: str, status: int, content: bytes) -> None:
     with db.session() as s:
         record = s.get(IdempotencyRecord, (principal, key))
         if record is None:
@@ -107,8 +116,6 @@ def _store(db: Any, principal: str, key: str, status: int, content: bytes) -> No
         if status >= 500:
             s.delete(record)
             return
-        try:
-            record.body = json.loads(content) if content else None
-        except ValueError:
-            record.body = content.decode(errors="replace")
+        record.body = None
+        record.body_sealed = sealer.seal(content, sealing_context(principal, key))
         record.status_code = status

@@ -42,6 +42,19 @@ class Organisation(Base):
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
 
+class KeyringEntry(Base):
+    """A key the gateway keeps sealed under the master key so that rotating the master key leaves it
+    as it is. `lookup-tags` keys the hashes that find API keys, vouchers and duplicate clients: the
+    secrets behind those hashes are not stored, so they could never be hashed again under a new key.
+    Until the first rotation there is no row and the key is derived from the master key."""
+
+    __tablename__ = "keyring"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
 class ApiKey(Base):
     """An organisation's API key: only a hash is stored; the prefix finds the row."""
 
@@ -176,7 +189,11 @@ class Operation(Base):
 
 
 class IdempotencyRecord(Base):
-    """The first response to a request carrying an `Idempotency-Key`, replayed for retries."""
+    """The first response to a request carrying an `Idempotency-Key`, replayed for retries.
+
+    Responses carry secrets shown once (API keys, voucher and recovery codes, PINs, session
+    tokens), so the response is kept sealed under the master key (`body_sealed`); `body` holds
+    only what versions before sealing kept in plain JSON."""
 
     __tablename__ = "idempotency"
 
@@ -185,4 +202,5 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column()
     body: Mapped[Any] = mapped_column(JSON, nullable=True)
+    body_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_at: Mapped[datetime] = mapped_column(default=_now)

@@ -10,6 +10,8 @@ from eth_utils import to_checksum_address
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ledger.fund_events import RefundSource
+
 MICRO = 10**6
 Euros = Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), decimal_places=6, examples=["125.50"])]
 
@@ -172,6 +174,33 @@ class TracedPayment(BaseModel):
     amount: str
     transactionHash: str
     sources: list[dict[str, Any]]
+
+
+class ReturnedAllocationPublic(BaseModel):
+    allocationId: int
+    programId: int
+    amount: str
+
+
+class RefundPublic(BaseModel):
+    """Money the fund ledger sent back to the funder."""
+
+    source: RefundSource = Field(
+        description="`expired-lot`: the refund of an expired lot (its unallocated rest plus what its "
+        "allocations had not drawn). After it, what still comes back from the lot goes to you directly: "
+        "`released-reservation`, a budget round's reservation on the lot released later; "
+        "`returned-by-receiver`, money a claim program returned from its disbursement batch"
+    )
+    lotId: int
+    reservationId: int | None = Field(description="The released reservation (`released-reservation` only)")
+    batchId: int | None = Field(description="The receiver's disbursement batch (`returned-by-receiver` only)")
+    amount: str
+    fromAllocations: list[ReturnedAllocationPublic] = Field(
+        description="The part of `amount` taken back from programs' undrawn allocations"
+    )
+    transactionHash: str
+    blockNumber: int
+    logIndex: int
 
 
 class AuditReport(BaseModel):

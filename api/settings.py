@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     source_attempts: int = 30  # failed sign-ins per source address per window
     lockout_s: int = 900
     session_ttl_s: int = 1800
+    voucher_sheet_ttl_s: int = 600  # a printable voucher sheet waits this long for its one download
 
     @property
     def db_url(self) -> str:

@@ -88,3 +88,9 @@ def open_with_pin(sealed: bytes, pin: str, master: Sealer, context: str) -> byte
     salt, outer = sealed[:_PIN_SALT_BYTES], sealed[_PIN_SALT_BYTES:]
     inner = master.open(outer, context)
     return Sealer(pin_key(pin, salt)).open(inner, context)
+
+
+def split_pin_sealed(sealed: bytes) -> tuple[bytes, bytes]:
+    """(salt, master-key layer) of a `seal_with_pin` ciphertext: the layer a master-key rotation
+    re-seals, while the PIN-sealed secret inside and its salt stay as they are."""
+    return sealed[:_PIN_SALT_BYTES], sealed[_PIN_SALT_BYTES:]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from ledger.events import Event
 from ledger.exceptions import InconsistentEvents
@@ -274,3 +275,103 @@ def trace_payments(events: Iterable[Event]) -> list[Payment]:
     for e in _fund_events(events):
         replay.apply(e)
     return replay.traced
+
+
+@dataclass(frozen=True)
+class ReturnedAllocation:
+    """The undrawn part of an allocation that a lot's refund took back from its program."""
+
+    allocation_id: int
+    program_id: int
+    amount: int
+
+
+RefundSource = Literal["expired-lot", "released-reservation", "returned-by-receiver"]
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Money the fund ledger sent back to a funder.
+
+    `source` is `expired-lot` for the refund of an expired lot: its unallocated rest plus what its
+    allocations had not drawn yet (`from_allocations`), all in `amount`. After that refund the ledger
+    pays the funder directly what still comes back from the lot: `released-reservation` for the rest
+    of a reservation (a budget round's hold on the lot, `reservation_id`) and `returned-by-receiver`
+    for money a receiver contract (a claim program) returned from its batch `batch_id`.
+    """
+
+    source: RefundSource
+    lot_id: int
+    funder: str
+    amount: int
+    transaction_hash: str
+    block_number: int
+    log_index: int
+    reservation_id: int | None = None
+    batch_id: int | None = None
+    from_allocations: tuple[ReturnedAllocation, ...] = ()
+
+
+def refunds(events: Iterable[Event]) -> list[Refund]:
+    """Every refund to a funder, in chain order, from the fund ledger's events alone."""
+    funder_of: dict[int, str] = {}  # lot -> funder
+    lot_of: dict[int, int] = {}  # allocation -> lot
+    taken_back: dict[tuple[str, int], list[ReturnedAllocation]] = {}  # (transaction, lot) -> returns
+    out: list[Refund] = []
+    for e in _fund_events(events):
+        a = e.args
+        if e.name == "LotDeposited":
+            funder_of[a["lotId"]] = a["funder"]
+        elif e.name == "Allocated" or (e.name == "FundsReturned" and not a["toFunder"]):
+            lot_of[a["allocationId"]] = a["lotId"]
+        elif e.name == "FundsReturned" and a["amount"]:  # a receiver's return of a refunded lot's money
+            lot_id = a["lotId"]
+            out.append(
+                _refund(
+                    e, "returned-by-receiver", lot_id, funder_of[lot_id], a["amount"], batch_id=a["batchId"]
+                )
+            )
+        elif e.name == "AllocationReturned":  # only a lot's refund emits it, before its LotRefunded
+            returned = ReturnedAllocation(a["allocationId"], a["programId"], a["amount"])
+            taken_back.setdefault((e.transaction_hash, lot_of[a["allocationId"]]), []).append(returned)
+        elif e.name == "LotRefunded":
+            back = tuple(taken_back.pop((e.transaction_hash, a["lotId"]), ()))
+            out.append(_refund(e, "expired-lot", a["lotId"], a["funder"], a["amount"], back=back))
+        elif e.name == "ReservationReleased" and a["toFunder"] and a["amount"]:
+            lot_id = a["lotId"]
+            out.append(
+                _refund(
+                    e,
+                    "released-reservation",
+                    lot_id,
+                    funder_of[lot_id],
+                    a["amount"],
+                    reservation_id=a["reservationId"],
+                )
+            )
+    return out
+
+
+def _refund(
+    e: Event,
+    source: RefundSource,
+    lot_id: int,
+    funder: str,
+    amount: int,
+    *,
+    reservation_id: int | None = None,
+    batch_id: int | None = None,
+    back: tuple[ReturnedAllocation, ...] = (),
+) -> Refund:
+    return Refund(
+        source,
+        lot_id,
+        funder,
+        amount,
+        e.transaction_hash,
+        e.block_number,
+        e.log_index,
+        reservation_id,
+        batch_id,
+        back,
+    )

@@ -14,6 +14,7 @@ from ledger.embedded import EmbeddedChain
 from ledger.roles import Role
 from ledger.system import Allmende
 from tests._postgres import NO_PG_REASON, PG_BIN, PostgresCluster
+from tests._system import grant_and_fund
 
 settings.register_profile(
     "ci",
@@ -66,20 +67,24 @@ def actors(chain: EmbeddedChain) -> Actors:
 def deployed(chain: EmbeddedChain, actors: Actors) -> Allmende:
     system = Allmende.deploy(chain, actors.admin)
     a = actors
-    for role, who in [
-        (Role.TREASURER, a.treasurer),
-        (Role.FUNDER, a.funder),
-        (Role.FUNDER, a.funder2),
-        (Role.NGO, a.ngo),
-        (Role.NGO, a.ngo2),
-        (Role.APPROVER, a.approver),
-        (Role.ALLOCATOR, a.allocator),
-        (Role.RELAYER, a.relayer),
-    ]:
-        system.grant(a.admin, role, who.address)
-    for funder in (a.funder, a.funder2):
-        system.mint(a.treasurer, funder.address, 1_000_000 * EUR)
-        system.approve(funder, system.funds.address, 2**256 - 1)
+    grant_and_fund(
+        system,
+        a.admin,
+        [
+            (Role.TREASURER, a.treasurer),
+            (Role.FUNDER, a.funder),
+            (Role.FUNDER, a.funder2),
+            (Role.NGO, a.ngo),
+            (Role.NGO, a.ngo2),
+            (Role.APPROVER, a.approver),
+            (Role.ALLOCATOR, a.allocator),
+            (Role.RELAYER, a.relayer),
+        ],
+        treasurer=a.treasurer,
+        funders=(a.funder, a.funder2),
+        amount=1_000_000 * EUR,
+        allowance=2**256 - 1,
+    )
     return system
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from api.clients import SESSION_PREFIX, Clients, ClientSession
 from api.deps import GatewayDep, Ngo, Unauthorized, bearer
 from api.schemas import Strict, euros
+from api.voucher_sheets import HeldSheet, SheetLabel, SheetRequest
 from governance.pseudonyms import Purpose
 
 router = APIRouter(prefix="/v1", tags=["clients"])
@@ -48,6 +49,54 @@ class Personal(Strict):
     notes: Annotated[str, Field(max_length=2000)] = ""
 
 
+def sheet_request(
+    voucherSheet: Annotated[
+        bool,
+        Query(
+            description="Also hold the vouchers issued by this request as a printable PDF (cards to cut "
+            "out, eight to an A4 page) for one download from `voucherSheet.href`, for a few minutes. "
+            "The codes are not stored: the sheet can be fetched once, and only now."
+        ),
+    ] = False,
+    sheetTitle: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=120,
+            pattern=r"^[^\x00-\x1f\x7f]*$",
+            description="Printed on every card (e.g. the program's name); default: your NGO's name",
+        ),
+    ] = None,
+    sheetLabel: Annotated[
+        SheetLabel,
+        Query(description="`name` prints each client's name on their card; by default nothing personal"),
+    ] = "none",
+) -> SheetRequest | None:
+    """What to print, when the NGO asks for a voucher sheet."""
+    return SheetRequest(sheetTitle, sheetLabel) if voucherSheet else None
+
+
+SheetDep = Annotated[SheetRequest | None, Depends(sheet_request)]
+
+
+class VoucherSheetLink(BaseModel):
+    sheetId: str
+    href: str = Field(description="GET it once with your API key: the PDF of the voucher cards")
+    cards: int
+    expiresIn: int = Field(description="Seconds until the sheet is forgotten")
+
+
+def _link(held: HeldSheet | None) -> VoucherSheetLink | None:
+    if held is None:
+        return None
+    return VoucherSheetLink(
+        sheetId=held.sheet_id,
+        href=f"/v1/ngo/voucher-sheets/{held.sheet_id}",
+        cards=held.cards,
+        expiresIn=held.expires_in,
+    )
+
+
 class ClientCreate(Strict):
     personal: Personal
     pin: Pin | None = Field(default=None, description="Chosen by the client; omitted: one is issued")
@@ -59,6 +108,9 @@ class ClientCreated(BaseModel):
     recoveryCode: str = Field(description="Shown once: keep it in the client's paper file for PIN resets")
     pin: str | None = Field(description="The issued PIN, when none was chosen")
     account: str = Field(description="The client's pseudonymous account address")
+    voucherSheet: VoucherSheetLink | None = Field(
+        default=None, description="The printable voucher card, when asked for with `voucherSheet=true`"
+    )
 
 
 class SignIn(Strict):
@@ -84,29 +136,80 @@ class PinReset(Strict):
 
 class PinResetDone(BaseModel):
     voucherCode: str
+    voucherSheet: VoucherSheetLink | None = Field(
+        default=None, description="The printable voucher card, when asked for with `voucherSheet=true`"
+    )
+
+
+class ImportReport(BaseModel):
+    created: list[dict[str, Any]] = Field(
+        description="Row, clientId, voucherCode, recoveryCode, pin and account of each client created: "
+        "shown once"
+    )
+    duplicates: list[dict[str, Any]]
+    errors: list[dict[str, Any]]
+    voucherSheet: VoucherSheetLink | None = Field(
+        default=None,
+        description="The printable voucher cards of the clients created, when asked for with "
+        "`voucherSheet=true` (none when nobody was created)",
+    )
+
+
+SheetId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The voucher cards as a PDF, eight to an A4 page",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 @router.post("/ngo/clients", status_code=201, response_model=ClientCreated)
-def register_client(body: ClientCreate, clients: ClientsDep, principal: Ngo) -> ClientCreated:
+def register_client(
+    body: ClientCreate, clients: ClientsDep, principal: Ngo, sheet: SheetDep
+) -> ClientCreated:
     """Register a client; personal data is encrypted in the gateway and never goes on chain."""
     reg = clients.register(principal.organisation_id, body.personal.model_dump(), body.pin)
+    held = None
+    if sheet is not None:
+        held = clients.hold_sheet(principal.organisation_id, sheet, [(reg.voucher_code, body.personal.name)])
     return ClientCreated(
         clientId=reg.client_id,
         voucherCode=reg.voucher_code,
         recoveryCode=reg.recovery_code,
         pin=reg.pin,
         account=reg.account,
+        voucherSheet=_link(held),
     )
 
 
-@router.post("/ngo/clients/import")
+@router.post("/ngo/clients/import", response_model=ImportReport)
 def import_clients(
     clients: ClientsDep,
     principal: Ngo,
     csv_text: Annotated[str, Body(media_type="text/csv", max_length=5_000_000)],
-) -> dict[str, list[dict[str, Any]]]:
+    sheet: SheetDep,
+) -> ImportReport:
     """Register many clients from CSV (header: name, birthDate, address, phone, notes), de-duplicated."""
-    return clients.import_csv(principal.organisation_id, csv_text)
+    report = clients.import_csv(principal.organisation_id, csv_text, sheet)
+    return ImportReport(
+        created=report["created"],
+        duplicates=report["duplicates"],
+        errors=report["errors"],
+        voucherSheet=_link(report["voucherSheet"]),
+    )
+
+
+@router.get("/ngo/voucher-sheets/{sheet_id}", response_class=Response, responses=PDF_RESPONSE)
+def voucher_sheet(sheet_id: SheetId, clients: ClientsDep, principal: Ngo) -> Response:
+    """The printable voucher cards held by a registration, import or PIN reset, once: the first
+    download forgets them (a second one, or one after a few minutes, is a 404)."""
+    pdf = clients.sheets.take(principal.organisation_id, sheet_id)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="vouchers.pdf"', "Cache-Control": "no-store"},
+    )
 
 
 @router.get("/ngo/clients")
@@ -136,11 +239,17 @@ def assisted_session(
 
 
 @router.post("/ngo/clients/{client_id}/pin-reset", status_code=201, response_model=PinResetDone)
-def reset_pin(client_id: str, body: PinReset, clients: ClientsDep, principal: Ngo) -> PinResetDone:
+def reset_pin(
+    client_id: str, body: PinReset, clients: ClientsDep, principal: Ngo, sheet: SheetDep
+) -> PinResetDone:
     """Set a new PIN with the recovery code from the client's file; the old voucher code stops working."""
-    return PinResetDone(
-        voucherCode=clients.reset_pin(principal.organisation_id, client_id, body.recoveryCode, body.newPin)
-    )
+    ngo_id = principal.organisation_id
+    code = clients.reset_pin(ngo_id, client_id, body.recoveryCode, body.newPin)
+    held = None
+    if sheet is not None:
+        name = clients.describe(ngo_id, client_id)["personal"].get("name") if sheet.label == "name" else None
+        held = clients.hold_sheet(ngo_id, sheet, [(code, name)])
+    return PinResetDone(voucherCode=code, voucherSheet=_link(held))
 
 
 @router.delete("/ngo/clients/{client_id}", status_code=204)

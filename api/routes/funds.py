@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from sqlalchemy import select
@@ -25,6 +25,8 @@ from api.schemas import (
     ProgramCreate,
     ProgramCreated,
     ProgramPublic,
+    RefundPublic,
+    ReturnedAllocationPublic,
     TracedPayment,
     TrancheCreate,
     TrancheCreated,
@@ -32,7 +34,7 @@ from api.schemas import (
     euros,
     micro,
 )
-from ledger.fund_events import trace_payments
+from ledger.fund_events import refunds, trace_payments
 from ledger.fund_ledger import Lot
 
 router = APIRouter(prefix="/v1", tags=["funds"])
@@ -51,6 +53,15 @@ def _funds(gateway: Gateway, principal: Principal, function: str, *args: Any, ga
     """`FundLedger.function(*args)`, signed with the calling organisation's key and relayed."""
     org = gateway.organisation(principal.organisation_id)
     return gateway.execute(principal.id, org, gateway.system.funds, function, *args, gas=gas)
+
+
+Created = TypeVar("Created", bound=OperationPublic)
+
+
+def _created(model: type[Created], result: OperationResult, event: str, id_field: str) -> Created:
+    """The response to a call that created something: the new id (the argument `id_field` of the
+    first `event`, which names it the same) next to where the call landed on chain."""
+    return model(**{id_field: result.event(event).args[id_field]}, **result.to_json())
 
 
 def _lot_public(lot_id: int, lot: Lot) -> LotPublic:
@@ -86,7 +97,7 @@ def deposit(body: LotCreate, gateway: GatewayDep, principal: Funder) -> LotCreat
         expiry,
         gas=GAS_DEPOSIT,
     )
-    return LotCreated(lotId=result.event("LotDeposited").args["lotId"], **result.to_json())
+    return _created(LotCreated, result, "LotDeposited", "lotId")
 
 
 @router.get("/funder/lots", response_model=list[LotPublic])
@@ -143,7 +154,7 @@ def allocate(
         micro(body.amount),
         gas=GAS_ALLOCATE,
     )
-    return AllocationCreated(allocationId=result.event("Allocated").args["allocationId"], **result.to_json())
+    return _created(AllocationCreated, result, "Allocated", "allocationId")
 
 
 @router.post("/funder/lots/{lot_id}/refund", status_code=201, response_model=OperationPublic)
@@ -158,6 +169,32 @@ def refund(lot_id: IdPath, gateway: GatewayDep, principal: Funder) -> OperationP
         gas=1_000_000,
     )
     return OperationPublic(**result.to_json())
+
+
+@router.get("/funder/refunds", response_model=list[RefundPublic])
+def list_refunds(gateway: GatewayDep, principal: Funder) -> list[RefundPublic]:
+    """Money returned to you, oldest first: refunds of your expired lots, and what came back from
+    them after the refund (released reservations, claim programs' returns). From events alone."""
+    return [
+        RefundPublic(
+            source=r.source,
+            lotId=r.lot_id,
+            reservationId=r.reservation_id,
+            batchId=r.batch_id,
+            amount=euros(r.amount),
+            fromAllocations=[
+                ReturnedAllocationPublic(
+                    allocationId=b.allocation_id, programId=b.program_id, amount=euros(b.amount)
+                )
+                for b in r.from_allocations
+            ],
+            transactionHash=r.transaction_hash,
+            blockNumber=r.block_number,
+            logIndex=r.log_index,
+        )
+        for r in refunds(gateway.index.events())
+        if r.funder == principal.address
+    ]
 
 
 @router.post("/tranches/{tranche_id}/approve", status_code=201, response_model=OperationPublic)
@@ -201,17 +238,17 @@ def create_program(body: ProgramCreate, gateway: GatewayDep, principal: Ngo) -> 
         metadata,
         gas=GAS_ALLOCATE,
     )
-    program_id = result.event("ProgramCreated").args["programId"]
+    created = _created(ProgramCreated, result, "ProgramCreated", "programId")
     with gateway.db.session() as s:
         s.merge(
             ProgramInfo(
-                program_id=program_id,
+                program_id=created.programId,
                 ngo_id=principal.organisation_id,
                 name=body.name,
                 description=body.description,
             )
         )
-    return ProgramCreated(programId=program_id, **result.to_json())
+    return created
 
 
 @router.get("/ngo/programs", response_model=list[ProgramPublic])
@@ -239,7 +276,7 @@ def request_tranche(
         _sha(body.milestone),
         gas=GAS_TRANCHE,
     )
-    return TrancheCreated(trancheId=result.event("TrancheRequested").args["trancheId"], **result.to_json())
+    return _created(TrancheCreated, result, "TrancheRequested", "trancheId")
 
 
 @router.post("/ngo/programs/{program_id}/disbursements", status_code=201, response_model=DisbursementCreated)
@@ -259,7 +296,7 @@ def disburse(
         _sha(body.reference),
         gas=150_000 + GAS_PER_PAYMENT * len(recipients),
     )
-    return DisbursementCreated(batchId=result.event("BatchDisbursed").args["batchId"], **result.to_json())
+    return _created(DisbursementCreated, result, "BatchDisbursed", "batchId")
 
 
 def program_summaries(gateway: Gateway) -> list[ProgramPublic]:

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.app import create_app
 from api.gateway import Gateway
+from api.models import Base
 from api.settings import Settings
 
 
@@ -100,3 +102,15 @@ def keys(gateway: Gateway, client: TestClient) -> Keys:
         )
         assert r.status_code == 201, r.text
     return Keys(admin_key, *(made[n]["apiKey"] for n in ("funder", "funder2", "ngo", "ngo2", "auditor")))
+
+
+def database_text(gateway: Gateway) -> str:
+    """Every value of every row of every table of the gateway's database, as text (bytes as
+    Latin-1), to search for what must not be stored in plain."""
+    out = []
+    with gateway.db.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            for row in conn.execute(select(table)):
+                for value in row:
+                    out.append(value.decode("latin-1") if isinstance(value, bytes) else str(value))
+    return "\n".join(out)

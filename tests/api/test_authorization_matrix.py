@@ -46,6 +46,7 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/v1/funder/lots/{lot_id}/payments"):         (401, 403, 403, 200, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/allocations"):     (401, 403, 403, 201, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/refund"):          (401, 403, 403, 201, 403, 403),
+    ("GET", "/v1/funder/refunds"):                        (401, 403, 403, 200, 403, 403),
     ("POST", "/v1/tranches/{tranche_id}/approve"):        (401, 403, 403, 201, 403, 403),
     ("POST", "/v1/tranches/{tranche_id}/reject"):         (401, 403, 403, 201, 403, 403),
     ("POST", "/v1/ngo/programs"):                         (401, 403, 403, 403, 201, 403),
@@ -62,6 +63,7 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("POST", "/v1/ngo/clients/{client_id}/assisted-session"): (401, 403, 403, 403, 201, 403),
     ("POST", "/v1/ngo/clients/{client_id}/pin-reset"):    (401, 403, 403, 403, 201, 403),
     ("DELETE", "/v1/ngo/clients/{client_id}"):            (401, 403, 403, 403, 204, 403),
+    ("GET", "/v1/ngo/voucher-sheets/{sheet_id}"):         (401, 403, 403, 403, 200, 403),
     ("POST", "/v1/ngo/claim-programs"):                   (401, 403, 403, 403, 201, 403),
     ("POST", "/v1/ngo/rounds"):                           (401, 403, 403, 403, 201, 403),
     ("GET", "/v1/ngo/rounds"):                            (401, 403, 403, 403, 200, 403),
@@ -120,6 +122,7 @@ class Seed:
     clients: list[dict[str, Any]]
     open_round: int  # takes proposals; proposal 1 may be withdrawn
     closed_round: int  # voting has closed: it may be finalised
+    sheet: str  # a voucher sheet waiting for its one download
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -167,7 +170,14 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
         )
         for i in range(3)
     ]
-    return Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds)
+    sheet = _ok(
+        client.post(
+            "/v1/ngo/clients?voucherSheet=true",
+            json={"personal": {"name": "Matrix sheet"}},
+            headers=auth(keys.ngo),
+        )
+    )["voucherSheet"]["sheetId"]
+    return Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds, sheet)
 
 
 def _seed_rounds(client: TestClient, gateway: Gateway, keys: Keys, lot: int, program: int) -> tuple[int, int]:
@@ -211,6 +221,7 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         "{claim_program_id}": "1",
         "{round_id}": str(seed.open_round),
         "{proposal_id}": "1",
+        "{sheet_id}": seed.sheet,
     }
     bodies: dict[Route, dict[str, Any]] = {
         ("POST", "/v1/admin/organisations"): {"kind": "auditor", "name": "Second auditor"},

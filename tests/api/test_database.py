@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database, alembic_config, migrate
+from api.gateway import Gateway
 from api.idempotency import _claim, _store
 from api.models import Base, Operation
+from ledger.custody import Sealer, new_key
+from tests.api.conftest import Keys, auth, database_text
 
 
 @pytest.fixture
@@ -56,16 +61,17 @@ def test_migrations_are_idempotent_and_reversible(db: Database, database_url: st
 def test_racing_claims_of_one_key_leave_one_owner_and_replay_to_the_rest(db: Database) -> None:
     migrate(db.engine)
     racers = 8
+    sealer = Sealer(new_key())
     start = threading.Barrier(racers + 1)
     owners: list[int] = []
     replies: list[tuple[int, bytes]] = []
 
     def claim(i: int) -> None:
         start.wait(timeout=30)
-        response = _claim(db, "principal", "key-1", "digest")
+        response = _claim(db, sealer, "principal", "key-1", "digest")
         if response is None:
             owners.append(i)
-            _store(db, "principal", "key-1", 201, b'{"lotId": 7}')
+            _store(db, sealer, "principal", "key-1", 201, b'{"lotId": 7}')
         else:
             replies.append((response.status_code, bytes(response.body)))
 
@@ -76,7 +82,7 @@ def test_racing_claims_of_one_key_leave_one_owner_and_replay_to_the_rest(db: Dat
     for t in threads:
         t.join(timeout=60)
     assert len(owners) == 1
-    assert replies == [(201, b'{"lotId":7}')] * (racers - 1)
+    assert replies == [(201, b'{"lotId": 7}')] * (racers - 1)  # the very bytes of the first response
 
 
 def test_a_forwarder_nonce_may_be_signed_again_only_after_its_attempt_failed(db: Database) -> None:
@@ -91,3 +97,58 @@ def test_a_forwarder_nonce_may_be_signed_again_only_after_its_attempt_failed(db:
     attempt("pending")  # the nonce signed again after failed attempts
     with pytest.raises(IntegrityError):
         attempt("done")  # but never live twice
+
+
+def test_responses_kept_for_retries_hold_no_secret_in_plain(
+    client: TestClient, keys: Keys, gateway: Gateway
+) -> None:
+    """A retry gets the first response again, secrets and all, but the database keeps it sealed."""
+
+    def twice(path: str, key: str, **kwargs: Any) -> dict[str, Any]:
+        headers = {**kwargs.pop("headers", {}), "Idempotency-Key": key}
+        first = client.post(path, headers=headers, **kwargs)
+        again = client.post(path, headers=headers, **kwargs)
+        assert first.status_code < 300, first.text
+        assert (again.status_code, again.content) == (first.status_code, first.content)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.headers["content-type"] == "application/json"
+        body: dict[str, Any] = first.json()
+        return body
+
+    reg = twice(
+        "/v1/ngo/clients",
+        "register-1",
+        json={"personal": {"name": "Ida Idem"}, "pin": "2468"},
+        headers=auth(keys.ngo),
+    )
+    session = twice(
+        "/v1/client/session", "sign-in-1", json={"voucherCode": reg["voucherCode"], "pin": "2468"}
+    )
+    org = twice(
+        "/v1/admin/organisations", "org-1", json={"kind": "auditor", "name": "A2"}, headers=auth(keys.admin)
+    )
+    rotated = twice("/v1/me/api-keys/rotate", "rotate-1", headers=auth(keys.auditor))
+    refused = client.post(
+        "/v1/funder/lots", json={"amount": "1"}, headers={**auth(keys.ngo), "Idempotency-Key": "no"}
+    )
+    replayed = client.post(
+        "/v1/funder/lots", json={"amount": "1"}, headers={**auth(keys.ngo), "Idempotency-Key": "no"}
+    )
+    assert (
+        (replayed.status_code, replayed.json())
+        == (refused.status_code, refused.json())
+        == (403, refused.json())
+    )
+    assert replayed.headers["content-type"] == "application/problem+json"
+
+    stored = database_text(gateway)
+    shown_once = [
+        reg["voucherCode"],
+        reg["voucherCode"].replace("-", ""),
+        reg["recoveryCode"],
+        reg["recoveryCode"].replace("-", ""),
+        session["token"],
+        org["apiKey"].split("_")[2],
+        rotated["apiKey"].split("_")[2],
+    ]
+    assert [secret for secret in shown_once if secret in stored] == []

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi.testclient import TestClient
 
+from api.gateway import Gateway
 from tests.api.conftest import Keys, auth
 
 
@@ -115,3 +118,69 @@ def test_api_key_rotation_revokes_the_old_key(client: TestClient, keys: Keys) ->
     new = r.json()["apiKey"]
     assert client.get("/v1/me", headers=auth(new)).status_code == 200
     assert client.get("/v1/me", headers=auth(keys.ngo)).json()["code"] == "InvalidApiKey"
+
+
+def test_funders_see_their_refunds_with_what_came_back_from_programs_and_reservations(
+    client: TestClient, keys: Keys, gateway: Gateway
+) -> None:
+    program = _program(client, keys)
+    expiry = datetime.fromtimestamp(gateway.chain.now() + 600, UTC).isoformat()
+    lot = client.post(
+        "/v1/funder/lots", json={"amount": "100", "expiresAt": expiry}, headers=auth(keys.funder)
+    ).json()["lotId"]
+    other = client.post(
+        "/v1/funder/lots", json={"amount": "7", "expiresAt": expiry}, headers=auth(keys.funder2)
+    ).json()["lotId"]
+    allocation = client.post(
+        f"/v1/funder/lots/{lot}/allocations",
+        json={"programId": program, "amount": "30"},
+        headers=auth(keys.funder),
+    ).json()["allocationId"]
+    tranche = client.post(
+        f"/v1/ngo/programs/{program}/tranches",
+        json={"amount": "10", "milestone": "M"},
+        headers=auth(keys.ngo),
+    ).json()["trancheId"]
+    assert client.post(f"/v1/tranches/{tranche}/approve", headers=auth(keys.funder2)).status_code == 201
+    paid = client.post(
+        f"/v1/ngo/programs/{program}/disbursements",
+        json={"payments": [{"address": "0x" + "22" * 20, "amount": "10"}]},
+        headers=auth(keys.ngo),
+    )
+    assert paid.status_code == 201, paid.text
+    # a budget round's allocator (the operator) holds 15 of the lot in a reservation
+    funds = gateway.system.funds
+    reservation = funds.reserve(gateway.admin, lot, 15 * 10**6).event("Reserved").args["reservationId"]
+    assert client.get("/v1/funder/refunds", headers=auth(keys.funder)).json() == []
+
+    gateway.advance_time(3600)
+    refund = client.post(f"/v1/funder/lots/{lot}/refund", headers=auth(keys.funder))
+    assert refund.status_code == 201, refund.text
+    assert client.post(f"/v1/funder/lots/{other}/refund", headers=auth(keys.funder2)).status_code == 201
+    released = funds.release_reservation(gateway.admin, reservation)  # the lot is refunded: to the funder
+    assert released.event("ReservationReleased").args["toFunder"] is True
+
+    r = client.get("/v1/funder/refunds", headers=auth(keys.funder))
+    assert r.status_code == 200, r.text
+    lot_refund, reservation_refund = r.json()
+    assert lot_refund == {
+        "source": "expired-lot",
+        "lotId": lot,
+        "reservationId": None,
+        "batchId": None,
+        "amount": "75.000000",  # 100 - 30 allocated - 15 reserved, plus the 20 the allocation had not drawn
+        "fromAllocations": [{"allocationId": allocation, "programId": program, "amount": "20.000000"}],
+        "transactionHash": refund.json()["transactionHash"],
+        "blockNumber": refund.json()["blockNumber"],
+        "logIndex": next(e["logIndex"] for e in refund.json()["events"] if e["event"] == "LotRefunded"),
+    }
+    assert reservation_refund["source"] == "released-reservation"
+    assert (reservation_refund["lotId"], reservation_refund["reservationId"]) == (lot, reservation)
+    assert reservation_refund["amount"] == "15.000000" and reservation_refund["fromAllocations"] == []
+    assert reservation_refund["batchId"] is None
+    assert reservation_refund["transactionHash"] == released.transaction_hash
+    assert reservation_refund["blockNumber"] == released.block_number
+    theirs = client.get("/v1/funder/refunds", headers=auth(keys.funder2)).json()
+    assert [(x["lotId"], x["amount"]) for x in theirs] == [(other, "7.000000")]
+    r = client.get("/v1/funder/refunds", headers=auth(keys.ngo))
+    assert (r.status_code, r.json()["code"]) == (403, "WrongOrganisationKind")

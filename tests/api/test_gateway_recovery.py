@@ -107,7 +107,9 @@ def _interrupt(gateway: Gateway, key: str, executed: bool) -> None:
     """Make the database look as if the gateway died while serving the request with `key`."""
     with gateway.db.session() as s:
         s.execute(
-            update(IdempotencyRecord).where(IdempotencyRecord.key == key).values(status_code=None, body=None)
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.key == key)
+            .values(status_code=None, body=None, body_sealed=None)
         )
         op = s.scalars(select(Operation).order_by(Operation.created_at.desc())).first()
         assert op is not None and op.kind == "FundLedger.deposit"

@@ -17,8 +17,9 @@ def test_a_scenario_logs_no_personal_data_and_no_secret(
     caplog.set_level(logging.DEBUG)  # the root logger and everything that propagates to it
     person = {"name": "Zofia Kowalczyk-Brandt", "birthDate": "1958-11-03", "phone": "+49 170 5550199"}
     reg = client.post(
-        "/v1/ngo/clients", json={"personal": person, "pin": "80417"}, headers=auth(keys.ngo)
+        "/v1/ngo/clients?voucherSheet=true", json={"personal": person, "pin": "80417"}, headers=auth(keys.ngo)
     ).json()
+    assert client.get(reg["voucherSheet"]["href"], headers=auth(keys.ngo)).status_code == 200
     wrong = client.post("/v1/client/session", json={"voucherCode": reg["voucherCode"], "pin": "11111"})
     assert wrong.status_code == 401
     session = client.post(

@@ -1,4 +1,5 @@
-"""Printable voucher sheets: pages, codes, QR images and instructions, and no personal data by default."""
+"""Printable voucher sheets: pages, codes, QR images and instructions, and no personal data by default;
+over HTTP, a sheet of the vouchers a request just issued, downloadable once and never stored."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import zlib
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.gateway import Gateway, NotFound
 from api.voucher_pdf import INSTRUCTIONS_DE, INSTRUCTIONS_EN, VoucherCard, printable, render_voucher_sheets
+from api.voucher_sheets import VoucherSheets
 from governance.exceptions import VoucherCodeError
 from governance.vouchers import ProgramRef, new_client_secret, voucher_code
+from tests.api.conftest import Keys, auth, database_text
 
 PROGRAM = ProgramRef(1337, "0x" + "ab" * 20, 4)
 
@@ -91,3 +96,104 @@ def test_sheet_renders_to_an_image(tmp_path: Path) -> None:
     subprocess.run(["pdftoppm", "-r", "30", "-png", str(pdf), str(tmp_path / "page")], check=True)
     page = tmp_path / "page-1.png"
     assert page.read_bytes().startswith(b"\x89PNG")
+
+
+# --- over HTTP: a sheet of the vouchers just issued, downloadable once ---------------------------
+
+
+def test_a_registration_holds_its_voucher_card_for_one_download_by_its_ngo(
+    client: TestClient, keys: Keys, gateway: Gateway
+) -> None:
+    r = client.post(
+        "/v1/ngo/clients?voucherSheet=true&sheetTitle=Winterhilfe%20Nord",
+        json={"personal": {"name": "Maria Muster"}},
+        headers=auth(keys.ngo),
+    )
+    assert r.status_code == 201, r.text
+    reg = r.json()
+    assert reg["recoveryCode"] and reg["pin"]  # the JSON still carries everything shown once
+    sheet = reg["voucherSheet"]
+    assert sheet["cards"] == 1 and sheet["expiresIn"] == gateway.settings.voucher_sheet_ttl_s
+    assert sheet["href"] == f"/v1/ngo/voucher-sheets/{sheet['sheetId']}"
+
+    other = client.get(sheet["href"], headers=auth(keys.ngo2))  # another NGO finds nothing
+    assert (other.status_code, other.json()["code"]) == (404, "UnknownVoucherSheet")
+    pdf = client.get(sheet["href"], headers=auth(keys.ngo))
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["cache-control"] == "no-store"
+    text = _text(pdf.content)
+    assert f"({reg['voucherCode']})" in text and "(Winterhilfe Nord)" in text
+    assert "Maria" not in text and reg["recoveryCode"] not in text and reg["pin"] not in text
+    again = client.get(sheet["href"], headers=auth(keys.ngo))
+    assert (again.status_code, again.json()["code"]) == (404, "UnknownVoucherSheet")
+    assert again.headers["content-type"].startswith("application/problem+json")
+
+    plain = client.post("/v1/ngo/clients", json={"personal": {"name": "Ohne Blatt"}}, headers=auth(keys.ngo))
+    assert plain.json()["voucherSheet"] is None
+    stored = database_text(gateway)
+    for code in (reg["voucherCode"], plain.json()["voucherCode"]):
+        assert code not in stored and code.replace("-", "") not in stored
+
+
+def test_an_import_prints_one_card_per_client_created_and_names_only_on_request(
+    client: TestClient, keys: Keys, gateway: Gateway
+) -> None:
+    csv_text = "name,birthDate\nAnna Alt,1950-01-01\nBernd Bau,1960-02-02\nanna alt,1950-01-01\n,\n"
+    r = client.post(
+        "/v1/ngo/clients/import?voucherSheet=true&sheetLabel=name",
+        content=csv_text,
+        headers={**auth(keys.ngo), "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert len(report["created"]) == 2 and len(report["duplicates"]) == 1 and len(report["errors"]) == 1
+    assert report["voucherSheet"]["cards"] == 2
+    pdf = client.get(report["voucherSheet"]["href"], headers=auth(keys.ngo)).content
+    text = _text(pdf)
+    for row in report["created"]:
+        assert f"({row['voucherCode']})" in text
+    assert "(Anna Alt)" in text and "(Bernd Bau)" in text
+    assert text.count("(ngo)") == 2  # the title defaults to the NGO's name
+
+    nobody = client.post(
+        "/v1/ngo/clients/import?voucherSheet=true",
+        content="name,birthDate\nAnna Alt,1950-01-01\n",  # registered already: no client, no sheet
+        headers={**auth(keys.ngo), "Content-Type": "text/csv"},
+    )
+    assert nobody.json()["voucherSheet"] is None and nobody.json()["duplicates"]
+    assert gateway.clients.sheets.pending() == 0
+
+
+def test_a_pin_reset_can_print_the_new_voucher(client: TestClient, keys: Keys) -> None:
+    reg = client.post(
+        "/v1/ngo/clients", json={"personal": {"name": "Clara Neu"}, "pin": "2468"}, headers=auth(keys.ngo)
+    ).json()
+    r = client.post(
+        f"/v1/ngo/clients/{reg['clientId']}/pin-reset?voucherSheet=true&sheetLabel=name",
+        json={"recoveryCode": reg["recoveryCode"], "newPin": "1357"},
+        headers=auth(keys.ngo),
+    )
+    assert r.status_code == 201, r.text
+    text = _text(client.get(r.json()["voucherSheet"]["href"], headers=auth(keys.ngo)).content)
+    assert f"({r.json()['voucherCode']})" in text and "(Clara Neu)" in text
+    assert reg["voucherCode"] not in text
+
+
+def test_held_sheets_expire_and_the_oldest_give_way() -> None:
+    cards = [VoucherCard(c) for c in _codes(1)]
+    expired = VoucherSheets(ttl_s=0)
+    held = expired.hold("ngo", "T", cards)
+    with pytest.raises(NotFound):
+        expired.take("ngo", held.sheet_id)
+    sheets = VoucherSheets(ttl_s=600, max_pending=2)
+    first, second, third = (sheets.hold("ngo", "T", cards) for _ in range(3))
+    assert sheets.pending() == 2
+    with pytest.raises(NotFound):
+        sheets.take("ngo", first.sheet_id)
+    with pytest.raises(NotFound):
+        sheets.take("other ngo", second.sheet_id)
+    assert sheets.take("ngo", second.sheet_id).startswith(b"%PDF-")
+    assert sheets.take("ngo", third.sheet_id).startswith(b"%PDF-")
+    with pytest.raises(ValueError, match="no vouchers"):
+        sheets.hold("ngo", "T", [])

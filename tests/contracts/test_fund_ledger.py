@@ -481,6 +481,53 @@ def test_refund_reverts_for_lot_without_expiry(system: Allmende, actors: Actors)
         system.funds.refund(actors.funder, 77)
 
 
+def test_refunds_from_events_keep_apart_lots_refunded_in_one_batch(system: Allmende, actors: Actors) -> None:
+    """Two lots refunded by one relayed batch transaction: each refund gets its own allocations back,
+    and a reservation released after its lot's refund counts as money returned to that funder."""
+    from ledger.fund_events import ReturnedAllocation, refunds
+    from ledger.relayer import Relayer
+
+    a = actors
+    program = _program(system, a.ngo)
+    expiry = system.chain.now() + DAY
+    lot_a = _lot(system, a.funder, 40 * EUR, expiry=expiry)
+    lot_b = _lot(system, a.funder2, 60 * EUR, expiry=expiry)
+    system.funds.allocate(a.funder, lot_a, program, 10 * EUR)
+    system.funds.allocate(a.funder2, lot_b, program, 20 * EUR)
+    reservation = system.funds.reserve(a.allocator, lot_b, 5 * EUR).event("Reserved").args["reservationId"]
+    system.chain.advance_time(DAY)
+    relayer = Relayer(system, [a.relayer], max_batch=16, max_wait_s=0.2)
+    try:
+        fwd, funds = system.forwarding, system.funds
+        futures = [
+            relayer.submit(fwd.sign(who, funds.address, funds.encode("refund", lot), gas=1_000_000))
+            for who, lot in ((a.funder, lot_a), (a.funder2, lot_b))
+        ]
+        outcomes = [f.result(timeout=60) for f in futures]
+    finally:
+        relayer.close()
+    assert outcomes[0].transaction_hash == outcomes[1].transaction_hash
+    released = system.funds.release_reservation(a.allocator, reservation)
+
+    got = [
+        (r.source, r.lot_id, r.funder, r.amount, r.reservation_id, r.from_allocations)
+        for r in refunds(system.events())
+    ]
+    assert got == [
+        ("expired-lot", lot_a, a.funder.address, 40 * EUR, None, (ReturnedAllocation(1, program, 10 * EUR),)),
+        (
+            "expired-lot",
+            lot_b,
+            a.funder2.address,
+            55 * EUR,
+            None,
+            (ReturnedAllocation(2, program, 20 * EUR),),
+        ),
+        ("released-reservation", lot_b, a.funder2.address, 5 * EUR, reservation, ()),
+    ]
+    assert refunds(system.events())[-1].transaction_hash == released.transaction_hash
+
+
 # --- the state from events alone -------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import pytest
 from eth_account import Account
 
 from ledger.contracts import ContractClient
-from ledger.fund_events import rebuild_fund_state, trace_payments
+from ledger.fund_events import rebuild_fund_state, refunds, trace_payments
 from ledger.revert_errors import (
     AccessControlUnauthorizedAccount,
     FundLedgerEarmarkMismatch,
@@ -283,6 +283,10 @@ def test_money_returned_for_a_refunded_lot_goes_to_its_funder(system: Allmende, 
         for e in r.events_named("FundsReturned")
     ]
     assert returned == [(lot_b, True, 20 * EUR, False), (lot_a, False, 25 * EUR, True)]
+    assert [(x.source, x.lot_id, x.funder, x.amount, x.batch_id) for x in refunds(system.events())] == [
+        ("expired-lot", lot_a, a.funder.address, 10 * EUR, None),
+        ("returned-by-receiver", lot_a, a.funder.address, 25 * EUR, 1),  # the funder's refunds list it
+    ]
     p = system.funds.program(program)
     assert (p.allocated, p.released, p.disbursed) == (
         p_before.allocated + 20 * EUR,

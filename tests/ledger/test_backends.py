@@ -36,6 +36,7 @@ from ledger.roles import Role
 from ledger.rpc import RpcChain
 from ledger.system import Allmende
 from ledger.transactions import TransactionSender
+from tests._system import grant_and_fund
 
 EUR = 1_000_000  # micro-euros
 DAY = 86_400
@@ -101,18 +102,22 @@ def deployed(backend: Chain, people: People) -> Allmende:
     """The system with its roles granted and the funder's tokens minted; funder2 has no tokens yet."""
     system = Allmende.deploy(backend, people.admin)
     p = people
-    for role, who in [
-        (Role.TREASURER, p.treasurer),
-        (Role.FUNDER, p.funder),
-        (Role.FUNDER, p.funder2),
-        (Role.NGO, p.ngo),
-        (Role.APPROVER, p.approver),
-        (Role.ALLOCATOR, p.allocator),
-        (Role.RELAYER, p.relayer),
-    ]:
-        system.grant(p.admin, role, who.address)
-    system.mint(p.treasurer, p.funder.address, MINTED)
-    system.approve(p.funder, system.funds.address, MINTED)
+    grant_and_fund(
+        system,
+        p.admin,
+        [
+            (Role.TREASURER, p.treasurer),
+            (Role.FUNDER, p.funder),
+            (Role.FUNDER, p.funder2),
+            (Role.NGO, p.ngo),
+            (Role.APPROVER, p.approver),
+            (Role.ALLOCATOR, p.allocator),
+            (Role.RELAYER, p.relayer),
+        ],
+        treasurer=p.treasurer,
+        funders=[p.funder],
+        amount=MINTED,
+    )
     return system
 
 
@@ -369,11 +374,19 @@ def test_explicit_gas_revert_is_replayed_on_a_node_that_returns_status_0() -> No
         chain = node.chain()
         p = People(*chain.accounts[:9])
         system = Allmende.deploy(chain, p.admin)
-        for role, who in [(Role.TREASURER, p.treasurer), (Role.FUNDER, p.funder), (Role.NGO, p.ngo)]:
-            system.grant(p.admin, role, who.address)
-        system.grant(p.admin, Role.APPROVER, p.approver.address)
-        system.mint(p.treasurer, p.funder.address, 100 * EUR)
-        system.approve(p.funder, system.funds.address, 100 * EUR)
+        grant_and_fund(
+            system,
+            p.admin,
+            [
+                (Role.TREASURER, p.treasurer),
+                (Role.FUNDER, p.funder),
+                (Role.NGO, p.ngo),
+                (Role.APPROVER, p.approver),
+            ],
+            treasurer=p.treasurer,
+            funders=[p.funder],
+            amount=100 * EUR,
+        )
         program, _ = _funded_program(system, p, amount=100 * EUR, released=EUR)
         with pytest.raises(ContractRevert) as err:
             system.funds.disburse(p.ngo, program, [(pseudonym("q"), 2 * EUR)], gas=500_000)

@@ -1,0 +1,97 @@
+"""Printable voucher sheets for codes just issued, downloadable once: the codes are never stored.
+
+A voucher code is shown once, when it is issued (registration, CSV import, PIN reset); the database
+keeps only a keyed hash of it. When the NGO asks for a printable sheet in that same request, the
+cards are held in this process's memory under a random sheet id for a few minutes. The first
+download by the same NGO renders the PDF and forgets them. Nothing reaches the database or the log,
+a restart forgets every pending sheet, and a second download finds nothing. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from api.gateway import NotFound
+from api.voucher_pdf import VoucherCard, render_voucher_sheets
+
+SheetLabel = Literal["none", "name"]
+MAX_PENDING = 256  # sheets held at once in the whole gateway; the oldest are dropped beyond that
+
+
+@dataclass(frozen=True)
+class SheetRequest:
+    """What the NGO wants printed: a title (default: the NGO's name) and, only if it asks, each
+    client's name on their card (by default nothing about the person is printed)."""
+
+    title: str | None = None
+    label: SheetLabel = "none"
+
+
+@dataclass(frozen=True)
+class HeldSheet:
+    """A sheet waiting for its one download."""
+
+    sheet_id: str
+    cards: int
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class _Pending:
+    ngo_id: str
+    title: str
+    cards: tuple[VoucherCard, ...]
+    expires: float
+
+
+class VoucherSheets:
+    """Sheets waiting for their one download, per NGO, for `ttl_s` seconds."""
+
+    def __init__(self, ttl_s: int, max_pending: int = MAX_PENDING) -> None:
+        self.ttl_s = ttl_s
+        self.max_pending = max_pending
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def hold(self, ngo_id: str, title: str, cards: Sequence[VoucherCard]) -> HeldSheet:
+        """Keep `cards` for one download by `ngo_id`; returns the sheet's id."""
+        if not cards:
+            raise ValueError("no vouchers to print")
+        sheet_id = secrets.token_urlsafe(18)
+        now = time.monotonic()
+        with self._lock:
+            self._forget_expired(now)
+            while len(self._pending) >= self.max_pending:
+                self._pending.popitem(last=False)
+            self._pending[sheet_id] = _Pending(ngo_id, title, tuple(cards), now + self.ttl_s)
+        return HeldSheet(sheet_id, len(cards), self.ttl_s)
+
+    def take(self, ngo_id: str, sheet_id: str) -> bytes:
+        """The sheet's PDF, once; NotFound when it is unknown, expired, fetched or another NGO's."""
+        now = time.monotonic()
+        with self._lock:
+            self._forget_expired(now)
+            pending = self._pending.get(sheet_id)
+            if pending is None or pending.ngo_id != ngo_id:
+                raise NotFound(
+                    "UnknownVoucherSheet",
+                    "no such voucher sheet: it was downloaded already, has expired, or was never yours",
+                )
+            del self._pending[sheet_id]
+        return render_voucher_sheets(pending.title, pending.cards)
+
+    def pending(self) -> int:
+        """How many sheets wait for their download."""
+        with self._lock:
+            self._forget_expired(time.monotonic())
+            return len(self._pending)
+
+    def _forget_expired(self, now: float) -> None:
+        for sheet_id in [k for k, v in self._pending.items() if v.expires <= now]:
+            del self._pending[sheet_id]
