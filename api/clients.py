@@ -395,15 +395,17 @@ class Clients:
             row.dedup_tag = row.voucher_tag = None
             row.erased_at = datetime.now(UTC)
             # Unlink the client id from their pseudonyms: claim leaves, operations they signed (whose
-            # signers are their claim and vote keys) and replayable responses naming their addresses.
+            # signers are their claim and vote keys) and the kept responses of those requests.
             s.execute(update(Entitlement).where(Entitlement.client_id == client_id).values(client_id=None))
+            theirs = (Operation.principal == f"client:{client_id}") | (Operation.acting_for == client_id)
+            keys = select(Operation.request_key).where(theirs, Operation.request_key.is_not(None))
+            s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.request_key.in_(keys)))
             s.execute(
                 update(Operation)
                 .where(Operation.principal == f"client:{client_id}")
                 .values(principal=ERASED_PRINCIPAL)
             )
             s.execute(update(Operation).where(Operation.acting_for == client_id).values(acting_for="erased"))
-            s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.principal == f"client:{client_id}"))
         self._end_sessions(client_id)
 
     def _end_sessions(self, client_id: str) -> None:

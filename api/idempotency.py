@@ -51,7 +51,7 @@ class IdempotencyMiddleware(BaseHTTPMiddleware):
         claimed = await run_in_threadpool(_claim, db, sealer, principal, key, digest)
         if claimed is not None:
             return claimed
-        token = IDEMPOTENT_REQUEST.set(hashlib.sha256(f"{principal}\n{key}\n{digest}".encode()).hexdigest())
+        token = IDEMPOTENT_REQUEST.set(request_key(principal, key, digest))
         try:
             response = await call_next(request)
         finally:
@@ -60,6 +60,11 @@ class IdempotencyMiddleware(BaseHTTPMiddleware):
         content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
         await run_in_threadpool(_store, db, sealer, principal, key, response.status_code, content)
         return Response(content, response.status_code, dict(response.headers), response.media_type)
+
+
+def request_key(principal: str, key: str, digest: str) -> str:
+    """The key an idempotent request's operations are recorded under (`Operation.request_key`)."""
+    return hashlib.sha256(f"{principal}\n{key}\n{digest}".encode()).hexdigest()
 
 
 def sealing_context(principal: str, key: str) -> str:
@@ -71,7 +76,14 @@ def _claim(db: Any, sealer: Sealer, principal: str, key: str, digest: str) -> Re
     """None when this request owns the key now; else the response to give (a replay or an error)."""
     try:
         with db.session() as s:
-            s.add(IdempotencyRecord(principal=principal, key=key, request_hash=digest))
+            s.add(
+                IdempotencyRecord(
+                    principal=principal,
+                    key=key,
+                    request_hash=digest,
+                    request_key=request_key(principal, key, digest),
+                )
+            )
         return None
     except IntegrityError:
         pass

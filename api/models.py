@@ -200,6 +200,8 @@ class IdempotencyRecord(Base):
     principal: Mapped[str] = mapped_column(String(80), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
+    # what the request's operations carry as their `request_key`, so erasing a client finds them
+    request_key: Mapped[str | None] = mapped_column(String(64), index=True)
     status_code: Mapped[int | None] = mapped_column()
     body: Mapped[Any] = mapped_column(JSON, nullable=True)
     body_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)

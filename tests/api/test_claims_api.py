@@ -7,8 +7,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import select
 
 from api.gateway import Gateway
+from api.models import IdempotencyRecord, Operation
 from tests.api.conftest import Keys, auth
 
 
@@ -110,8 +112,14 @@ def test_erasure_unlinks_the_client_from_their_pseudonyms_and_others_still_claim
         headers={**auth(sessions[0]), "Idempotency-Key": "claim-once"},
     )
     assert first.status_code == 201, first.text
+    with gateway.db.session() as s:
+        kept = s.scalars(select(IdempotencyRecord.request_key)).all()
+        signed = s.scalars(select(Operation.request_key).where(Operation.kind == "ClaimProgram.claim")).all()
+    assert len(kept) == 1 and kept == [k for k in signed if k is not None]
     erased = regs[0]["clientId"]
     assert client.delete(f"/v1/ngo/clients/{erased}", headers=auth(keys.ngo)).status_code == 204
+    with gateway.db.session() as s:
+        assert s.scalars(select(IdempotencyRecord)).all() == []  # the kept claim response is gone
 
     with gateway.db.engine.connect() as conn:
         tables = [
