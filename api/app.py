@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import pages, problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
 from api.routes import admin, audit, claims, clients, funds, rounds
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(rounds.router)
     app.include_router(audit.router)
     app.include_router(audit.public)
+    pages.install(app)  # the client web pages under /client (HTML; errors as pages, not problems)
 
     @app.get("/health", tags=["public"])
     def health() -> dict[str, str]:

@@ -1,0 +1,35 @@
+"""Client web pages served by the gateway: sign in with voucher code and PIN, claim aid, see receipts.
+
+Server-rendered HTML (Jinja2) that works without JavaScript, in German by default and in English.
+`install(app)` adds them to the gateway; `docs/client-pages.md` says how to add a page.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from api.pages._web import NAV, PREFIX, NavItem, Page, PageRoute, open_page, signed_in_page
+from api.pages.routes import fallback, root, router
+
+ROUTERS: list[APIRouter] = [router]
+"""Routers of client pages, included in this order before the catch-all "not found" page."""
+
+__all__ = [
+    "NAV",
+    "PREFIX",
+    "ROUTERS",
+    "NavItem",
+    "Page",
+    "PageRoute",
+    "install",
+    "open_page",
+    "signed_in_page",
+]
+
+
+def install(app: FastAPI) -> None:
+    """Serve the client pages under `/client` and send the gateway's front door there."""
+    for pages in ROUTERS:
+        app.include_router(pages)
+    app.include_router(fallback)
+    app.include_router(root)
