@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from api.pages._web import NAV, PREFIX, NavItem, Page, PageRoute, open_page, signed_in_page
+from api.pages._web import (
+    NAV,
+    PREFIX,
+    NavItem,
+    Page,
+    PageRoute,
+    open_page,
+    redact_access_log,
+    signed_in_page,
+)
 from api.pages.routes import fallback, root, router
 
 ROUTERS: list[APIRouter] = [router]
@@ -33,3 +42,4 @@ def install(app: FastAPI) -> None:
         app.include_router(pages)
     app.include_router(fallback)
     app.include_router(root)
+    redact_access_log()
