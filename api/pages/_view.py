@@ -1,9 +1,9 @@
 """What the client pages show, read through the same services as the JSON API.
 
-Entitlements come from `ClaimsService.entitlements`, payments to the client's account from the
-`/v1/client/me` handler itself; this module only adds what a person needs next to them: the
-program's name, the claim deadline, and the transaction of each claim they made, so an auditor can
-find it on chain.
+Entitlements come from `ClaimsService.entitlements`, receipts (disbursements to the client's
+account and the aid they claimed, each with its transaction) from the `/v1/client/me` handler
+itself; this module only adds what a person needs next to them: the program's name and the claim
+deadline.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from api.gateway import Gateway
 from api.models import ProgramInfo
 from api.routes.clients import client_me
 from api.schemas import MICRO
-from governance.vouchers import ProgramRef, payout_address
 
 
 @dataclass(frozen=True)
@@ -80,29 +79,25 @@ def offers(gateway: Gateway, session: ClientSession) -> list[Offer]:
 
 
 def receipts(gateway: Gateway, session: ClientSession) -> list[Receipt]:
-    """Everything the signed-in client received, in chain order."""
-    me = client_me(gateway, session)
-    claimed = [o for o in offers(gateway, session) if o.claimed]
-    payouts: dict[tuple[str, str], Offer] = {}
-    for offer in claimed:
-        program = gateway.system.claims.program(offer.claim_program_id)
-        ref = ProgramRef(gateway.chain.chain_id, gateway.system.claims.address, offer.claim_program_id)
-        payouts[(program.address.lower(), payout_address(session.root.public(), ref).lower())] = offer
-    names = _program_names(gateway, {int(r["programId"]) for r in me["receipts"]})
-    out: list[tuple[int, Receipt]] = []
-    if payouts:
-        for e in gateway.index.events():
-            if e.name != "Claimed":
-                continue
-            found = payouts.get((e.address.lower(), str(e.args["recipient"]).lower()))
-            if found is not None:
-                name = found.program_name or f"#{found.claim_program_id}"
-                receipt = Receipt("claim", name, int(e.args["amount"]), e.transaction_hash, e.block_number)
-                out.append((e.block_number, receipt))
-    for r in me["receipts"]:
-        name = names.get(int(r["programId"]), f"#{r['programId']}")
-        amount = int(Decimal(r["amount"]) * MICRO)
+    """Everything the signed-in client received, in chain order: what `/v1/client/me` lists, with the
+    names of the programs the money came from."""
+    rows = client_me(gateway, session)["receipts"]
+    claim_programs = {int(r["claimProgramId"]) for r in rows if r["kind"] == "claim"}
+    funding = {i: gateway.system.claims.program(i).info().fund_program_id for i in claim_programs}
+    names = _program_names(
+        gateway, {int(r["programId"]) for r in rows if r["kind"] != "claim"} | set(funding.values())
+    )
+    out = []
+    for r in rows:
+        claim = r["kind"] == "claim"
+        program = funding[int(r["claimProgramId"])] if claim else int(r["programId"])
         out.append(
-            (r["blockNumber"], Receipt("payment", name, amount, r["transactionHash"], r["blockNumber"]))
+            Receipt(
+                kind="claim" if claim else "payment",
+                program_name=names.get(program, f"#{program}"),
+                amount=int(Decimal(r["amount"]) * MICRO),
+                transaction_hash=r["transactionHash"],
+                block_number=int(r["blockNumber"]),
+            )
         )
-    return [receipt for _, receipt in sorted(out, key=lambda pair: pair[0])]
+    return out
