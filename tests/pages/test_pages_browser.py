@@ -102,7 +102,7 @@ def test_a_client_uses_the_pages_in_a_real_browser(
 
     card.get_by_role("button", name="40,00\u00a0€ jetzt abholen").click()
     expect(page.get_by_role("status")).to_have_text(translate("de", "home.done", amount="40,00\u00a0€"))
-    expect(card).to_contain_text("Erhalten")
+    expect(card).to_contain_text(translate("de", "home.claimed_note", amount="40,00\u00a0€"))
     expect(card.get_by_role("button")).to_have_count(0)
 
     # --- the receipt, and the auditor finds its transaction ---------------------------------
