@@ -72,7 +72,10 @@ def serve(
                 with os.fdopen(fd, "w") as f:
                     f.write(created[1] + "\n")
                 console.print(f"admin organisation created; its API key is in {admin_key_file}")
-        console.print(f"Allmende gateway on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+        console.print(
+            f"Allmende gateway on http://{host}:{port}  (client pages: http://{host}:{port}/client/, "
+            f"API docs: http://{host}:{port}/docs)"
+        )
         uvicorn.run(create_app(settings, gateway), host=host, port=port, log_level="info")
     finally:
         gateway.close()
