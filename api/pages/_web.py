@@ -284,12 +284,15 @@ def open_page(request: Request) -> Page:
         request, gateway, choose(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
     )
     token = request.cookies.get(session_cookie(request))
-    if token and token.startswith(SESSION_PREFIX) and len(token) <= 100:
-        try:
-            page.session = gateway.clients.session(token)
-            page.token = token
-        except GatewayError:
-            page.delete_cookie(session_cookie(request))
+    if token is None:
+        return page
+    try:
+        if not token.startswith(SESSION_PREFIX) or len(token) > 100:  # an API key is no session
+            raise GatewayError("NotASession", "not a client session")
+        page.session = gateway.clients.session(token)
+        page.token = token
+    except GatewayError:
+        page.delete_cookie(session_cookie(request))  # dead or foreign: the browser forgets it
     return page
 
 

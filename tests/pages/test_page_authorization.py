@@ -110,6 +110,15 @@ def test_each_caller_gets_what_its_row_says(client: TestClient, gateway: Gateway
     assert not mismatches, "\n".join(mismatches)
 
 
+def test_an_api_key_planted_in_the_session_cookie_is_thrown_away(
+    client: TestClient, scenario: Scenario
+) -> None:
+    client.cookies.set(SESSION, scenario.ngo_key)
+    r = client.get("/client/")
+    assert (r.status_code, r.headers["location"]) == (303, "/client/sign-in?reason=expired")
+    assert f'{SESSION}=""' in r.headers["set-cookie"] and "Max-Age=0" in r.headers["set-cookie"]
+
+
 def test_the_page_cookie_opens_nothing_in_the_json_api(client: TestClient, scenario: Scenario) -> None:
     sign_in(client, scenario.voucher, scenario.pin)
     assert client.get("/client/").status_code == 200
