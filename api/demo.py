@@ -104,10 +104,34 @@ def _play_round(
     _ok(http.post(f"/v1/ngo/rounds/{rid}/finalise", headers=as_("ngo")))
 
 
+def _demo_client(http: TestClient, gateway: Gateway, ngo: dict[str, str], pid: int) -> dict[str, str]:
+    """A client with 25 € to claim, so the client pages can be tried: their voucher code and PIN."""
+    reg = _ok(
+        http.post(
+            "/v1/ngo/clients", headers=ngo, json={"personal": {"name": "Erika Beispiel"}, "pin": DEMO_PIN}
+        )
+    )
+    expires = datetime.fromtimestamp(gateway.chain.now() + 60 * DAY, UTC).isoformat()
+    _ok(
+        http.post(
+            "/v1/ngo/claim-programs",
+            headers=ngo,
+            json={
+                "programId": pid,
+                "name": "Wintergeld",
+                "expiresAt": expires,
+                "grants": [{"clientId": reg["clientId"], "amount": "25"}],
+            },
+        )
+    )
+    return {"client-voucher-code": reg["voucherCode"], "client-pin": DEMO_PIN}
+
+
 def seed_demo(gateway: Gateway) -> Path | None:
     """Create demo organisations and play a month of a food-aid program; None if already seeded.
 
-    The API keys go to a file readable only by the operator (never to the log)."""
+    The API keys, and the voucher code and PIN of a demo client with aid to claim, go to a file
+    readable only by the operator (never to the log)."""
     created = gateway.bootstrap_admin()
     if created is None:
         return None
@@ -195,6 +219,8 @@ def seed_demo(gateway: Gateway) -> Path | None:
         from scripts.devnet import DemoCast, play_all
 
         play_all(gateway.system, DemoCast.from_chain(gateway.chain))
+    with TestClient(create_app(gateway.settings, gateway)) as http:
+        keys.update(_demo_client(http, gateway, {"Authorization": f"Bearer {keys['ngo']}"}, pid))
     path = gateway.settings.data_dir / DEMO_KEYS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
