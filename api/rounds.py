@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from api.clients import ClientSession
 from api.gateway import Forbidden, Gateway, GatewayError, Invalid, NotFound, OperationResult
-from api.models import BudgetRound, Client, RoundProposal, RoundVoter
+from api.models import BudgetRound, Client, Operation, RoundProposal, RoundVoter
 from governance import qv
 from governance.errors import GovernanceError
 from governance.pabulib import export_round
@@ -465,9 +465,9 @@ class RoundsService:
         cost = qv.ballot_cost(clean)
         if cost > info.credits:
             raise ParticipatoryBudgetCreditsExceeded(cost, info.credits)
-        previous, _ = self.budget.ballot(round_id, address)
         ids, counts = ballot_arrays(clean)
-        gas = GAS_BALLOT + GAS_PER_BALLOT_ENTRY * len(ids) + GAS_PER_RETRACTED_ENTRY * len(previous)
+        retracted = self._entries_of_last_ballot(round_id, address)
+        gas = GAS_BALLOT + GAS_PER_BALLOT_ENTRY * len(ids) + GAS_PER_RETRACTED_ENTRY * retracted
         voter = Account.from_key(vote_key(session.root, self.ref(info.pseudonym_round)))
         result = self.gw.execute(
             session.principal,
@@ -483,6 +483,26 @@ class RoundsService:
         )
         spent = int(result.event("BallotCast").args["creditsSpent"])
         return BallotCast(result, address, clean, spent, info.credits)
+
+    def _entries_of_last_ballot(self, round_id: int, voter: str) -> int:
+        """How many entries the ballot being replaced has, from the gateway's own records: only the
+        gateway holds a voting key (sealed with the client's PIN), so its records know every ballot,
+        and asking them keeps the request off the chain until it is relayed."""
+        with self.gw.db.session() as s:
+            last = s.scalars(
+                select(Operation.result)
+                .where(
+                    Operation.signer == voter,
+                    Operation.kind == "ParticipatoryBudget.castBallot",
+                    Operation.status == "done",
+                )
+                .order_by(Operation.forward_nonce.desc())
+                .limit(1)
+            ).first()
+        for event in (last or {}).get("events", []):
+            if event["event"] == "BallotCast" and event["args"]["roundId"] == round_id:
+                return len(event["args"]["proposalIds"])
+        return 0
 
     # --- everyone ---------------------------------------------------------------------------
 

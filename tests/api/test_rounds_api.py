@@ -150,8 +150,10 @@ def test_a_round_from_creation_to_audited_results(client: TestClient, gateway: G
     over = problem(ballot(client, alice, rid, {1: 11}), 409, "ParticipatoryBudgetCreditsExceeded")
     assert over["args"] == {"cost": 121, "credits": 100}
 
-    # re-voting replaces the ballot
+    # re-voting replaces the ballot (its gas sized by the replaced ballot, known from the records)
+    assert gateway.rounds._entries_of_last_ballot(rid, cast["voter"]) == 2
     again = ok(ballot(client, alice, rid, {3: 5}), 200)
+    assert gateway.rounds._entries_of_last_ballot(rid, cast["voter"]) == 1
     assert (again["creditsUsed"], again["creditsLeft"], again["voter"]) == (25, 75, cast["voter"])
     mine = ok(client.get(f"/v1/client/rounds/{rid}", headers=alice), 200)
     assert mine["ballot"] == [{"proposalId": 3, "votes": 5}] and mine["creditsLeft"] == 75
