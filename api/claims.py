@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from api.clients import ClientSession
 from api.gateway import REQUEST_VALIDITY_S, Gateway, NotFound, OperationResult
-from api.models import Client, Entitlement
+from api.models import Entitlement
 from governance.claim_tree import ClaimEntry, ClaimTree
 from governance.pseudonyms import Purpose, pseudonym_key
 from governance.vouchers import ProgramRef, claim_address, payout_address, program_index
@@ -158,12 +158,8 @@ class ClaimsService:
                     Entitlement.claim_program_id == claim_program_id,
                 )
             )
-            if row is None:
-                raise NotFound(
-                    "NoEntitlement", f"you have nothing to claim in claim program {claim_program_id}"
-                )
-            client = s.get(Client, session.client_id)
-            assert client is not None
+        if row is None:
+            raise NotFound("NoEntitlement", f"you have nothing to claim in claim program {claim_program_id}")
         ref = self._ref(claim_program_id)
         program = self._program(claim_program_id)
         key = pseudonym_key(session.root, Purpose.CLAIM, program_index(ref))
