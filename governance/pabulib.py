@@ -216,6 +216,8 @@ def round_pb(audit: RoundAudit, *, decimals: int = 6, currency: str = "EUR", **m
             **meta,
         }
     )
+    if audit.abandoned:  # the votes stand; only the winners paid before received their money
+        pb.meta.setdefault("abandoned", f"lot {audit.abandoned_for} expired before the round was settled")
     for pid in sorted(tallies):
         p = m.proposals[pid]
         row = {

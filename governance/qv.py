@@ -7,7 +7,9 @@ Finalisation order: proposals by votes descending, ties broken by the lower prop
 Winners are taken along that order: a proposal with fewer than `min_votes` votes never wins; one
 that fits the remaining budget wins; one that does not is skipped (`GREEDY_SKIP`, as CONSUL
 Democracy does) or ends the selection (`GREEDY_STOP`). The winners' amounts are drawn from the
-round's reservations first in, first out; what is left goes back to the lots.
+round's reservations first in, first out; what is left goes back to the lots. A round abandoned
+(one of its lots expired before it was settled) keeps what the winners paid before received and
+gives the rest back: `RoundModel.payouts(paid)`.
 """
 
 from __future__ import annotations
@@ -214,7 +216,11 @@ class RoundModel:
         candidates = [Candidate(pid, self.proposals[pid].amount, totals[pid]) for pid in totals]
         return select(candidates, self.budget, self.rule, self.min_votes)
 
-    def payouts(self) -> tuple[list[Payout], list[tuple[int, int]]]:
-        """The allocations finalisation makes and the rests it releases."""
-        winners = [(self.proposals[p].program_id, self.proposals[p].amount) for p in self.selection().winners]
+    def payouts(self, paid: int | None = None) -> tuple[list[Payout], list[tuple[int, int]]]:
+        """The allocations finalisation makes and the rests it releases; with `paid`, those of the first
+        `paid` winners only and the rests after them (what an abandonment releases; 0 before finalisation)."""
+        chosen = self.selection().winners if paid != 0 else ()
+        if paid is not None:
+            chosen = chosen[:paid]
+        winners = [(self.proposals[p].program_id, self.proposals[p].amount) for p in chosen]
         return payout_plan(winners, self.fundings)

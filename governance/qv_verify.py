@@ -3,8 +3,10 @@
 `verify_rounds` replays the ParticipatoryBudget events (and the FundLedger events of the rounds'
 reservations) through the reference model in `governance.qv`: it recomputes every tally from the
 ballots, every winner from the round's rule and every allocation from the first-in-first-out draw
-on the round's reservations, and reports each place where the chain says something else. Events
-are taken in chain order, as objects with `contract`, `name` and `args` (the ledger's decoded
+on the round's reservations, and reports each place where the chain says something else. An
+abandoned round (one of its lots expired before it was settled) must have paid a prefix of its
+winners exactly and given back every other euro of its budget, and nothing may happen to it after.
+Events are taken in chain order, as objects with `contract`, `name` and `args` (the ledger's decoded
 events) or as mappings in their JSON form (`contract`, `event`, `args`). The timing of proposals and
 ballots is not visible in events and is left to the contract.
 """
@@ -49,6 +51,9 @@ class RoundAudit:
     metadata_hash: bytes
     finalised: bool = False
     settled: bool = False
+    abandoned: bool = False
+    abandoned_for: int = 0  # the expired lot the round was abandoned for
+    lots: dict[int, int] = field(default_factory=dict)  # reservation id -> lot id
     ballots_cast: int = 0
     tallied: list[tuple[int, int, bool]] = field(default_factory=list)  # (proposal, votes, selected)
     allocations: list[Payout] = field(default_factory=list)
@@ -74,6 +79,13 @@ class RoundAudit:
     def released(self) -> int:
         """Money the chain released from the round's reservations back to the lots."""
         return sum(amount for _, amount in self.releases)
+
+    @property
+    def closed_by(self) -> str | None:
+        """What ended the round's ballots and proposals: "abandonment", "finalisation" or nothing yet."""
+        if self.abandoned:
+            return "abandonment"
+        return "finalisation" if self.finalised else None
 
 
 @dataclass
@@ -111,6 +123,7 @@ class _Replay:
     def __init__(self) -> None:
         self.report = AuditReport()
         self.reservations: dict[int, int] = {}  # reservation id -> round id
+        self.expiries: dict[int, int] = {}  # lot id -> expiry (0: never), for lots whose deposit was seen
 
     def apply(self, event: EventLike | Mapping[str, Any]) -> None:
         contract, name, args = _parts(event)
@@ -151,13 +164,21 @@ class _Replay:
         m.rule, m.min_votes = SelectionRule(int(a["rule"])), int(a["minVotes"])
 
     def _on_RoundFunded(self, audit: RoundAudit, a: Mapping[str, Any]) -> None:
-        audit.model.fundings.append((int(a["reservationId"]), int(a["amount"])))
-        self.reservations[int(a["reservationId"])] = audit.round_id
+        reservation, lot = int(a["reservationId"]), int(a["lotId"])
+        audit.model.fundings.append((reservation, int(a["amount"])))
+        audit.lots[reservation] = lot
+        self.reservations[reservation] = audit.round_id
+        expiry = self.expiries.get(lot, 0)
+        if expiry and expiry <= audit.voting_end:
+            audit.mismatches.append(
+                f"funded from lot {lot}, which expires at {expiry}, "
+                f"not after voting ends at {audit.voting_end}"
+            )
 
     def _on_ProposalSubmitted(self, audit: RoundAudit, a: Mapping[str, Any]) -> None:
         m, pid = audit.model, int(a["proposalId"])
-        if audit.finalised:
-            audit.mismatches.append(f"proposal {pid} submitted after finalisation")
+        if audit.closed_by:
+            audit.mismatches.append(f"proposal {pid} submitted after {audit.closed_by}")
         if pid != len(m.proposals) + 1:
             audit.mismatches.append(f"proposal id {pid} where {len(m.proposals) + 1} comes next")
         entry = ProposalEntry(
@@ -177,8 +198,8 @@ class _Replay:
     def _on_BallotCast(self, audit: RoundAudit, a: Mapping[str, Any]) -> None:
         voter, ids, votes = str(a["voter"]), list(a["proposalIds"]), list(a["votes"])
         audit.ballots_cast += 1
-        if audit.finalised:
-            audit.mismatches.append(f"ballot of {voter} cast after finalisation")
+        if audit.closed_by:
+            audit.mismatches.append(f"ballot of {voter} cast after {audit.closed_by}")
             return
         if ids != sorted(set(ids)) or len(ids) != len(votes) or 0 in votes:
             audit.mismatches.append(f"ballot of {voter} is not canonical: ids {ids}, votes {votes}")
@@ -197,8 +218,10 @@ class _Replay:
         audit.tallied.append((int(a["proposalId"]), int(a["votes"]), bool(a["selected"])))
 
     def _on_RoundFinalised(self, audit: RoundAudit, a: Mapping[str, Any]) -> None:
-        audit.finalised = True
         m, out = audit.model, audit.mismatches
+        if audit.closed_by:
+            out.append(f"finalised after {audit.closed_by}")
+        audit.finalised = True
         funded = sum(amount for _, amount in m.fundings)
         if funded != m.budget:
             out.append(f"reservations of {funded} back a budget of {m.budget}")
@@ -219,24 +242,57 @@ class _Replay:
             )
 
     def _on_RoundSettled(self, audit: RoundAudit, a: Mapping[str, Any]) -> None:
-        audit.settled = True
-        m, out = audit.model, audit.mismatches
+        out = audit.mismatches
         if not audit.finalised:
             out.append("settled before it was finalised")
-        payouts, releases = m.payouts()
+        if audit.abandoned or audit.settled:
+            out.append("settled after " + ("abandonment" if audit.abandoned else "settling"))
+        audit.settled = True
+        self._check_money(audit, "settled", a, None)
+
+    def _on_RoundAbandoned(self, audit: RoundAudit, a: Mapping[str, Any]) -> None:
+        out, lot = audit.mismatches, int(a["lotId"])
+        if audit.abandoned or audit.settled:
+            out.append("abandoned after " + ("abandonment" if audit.abandoned else "settling"))
+        audit.abandoned, audit.abandoned_for = True, lot
+        if lot not in audit.lots.values():
+            out.append(f"abandoned for lot {lot}, which does not fund the round")
+        elif self.expiries.get(lot) == 0:
+            out.append(f"abandoned for lot {lot}, which never expires")
+        # The winners paid before: a prefix of the winners whose amounts add up to what was allocated.
+        paid = 0
+        if audit.finalised:
+            m = audit.model
+            amounts = [m.proposals[w].amount for w in m.selection().winners]
+            total = 0
+            while paid < len(amounts) and total + amounts[paid] <= audit.allocated:
+                total += amounts[paid]
+                paid += 1
+        self._check_money(audit, "abandoned", a, paid)
+
+    def _check_money(self, audit: RoundAudit, done: str, a: Mapping[str, Any], paid: int | None) -> None:
+        """At settlement (`paid` None: every winner) or abandonment (after `paid` winners): the ledger
+        allocated exactly their payouts, released every other euro, and the event says so."""
+        m, out = audit.model, audit.mismatches
+        payouts, releases = m.payouts(paid)
         if audit.allocations != payouts:
-            out.append(f"allocated {_show(audit.allocations)}, the winners need {_show(payouts)}")
-        if audit.releases != releases:
+            who = "the winners need" if paid is None else f"the first {paid} winners need"
+            out.append(f"allocated {_show(audit.allocations)}, {who} {_show(payouts)}")
+        # Compared per reservation: after its lot's expiry anyone may release one directly, earlier.
+        if _per_reservation(audit.releases) != _per_reservation(releases):
             out.append(f"released {audit.releases}, the rest is {releases}")
         if int(a["awarded"]) != audit.allocated or int(a["released"]) != audit.released:
             out.append(
-                f"settled as {a['awarded']} awarded and {a['released']} released, the ledger moved "
+                f"{done} as {a['awarded']} awarded and {a['released']} released, the ledger moved "
                 f"{audit.allocated} and {audit.released}"
             )
         if audit.allocated + audit.released != m.budget:
             out.append(f"{audit.allocated} allocated + {audit.released} released != budget {m.budget}")
 
     def _fund_event(self, name: str, a: Mapping[str, Any]) -> None:
+        if name == "LotDeposited":
+            self.expiries[int(a["lotId"])] = int(a["expiry"])
+            return
         if name not in ("Allocated", "ReservationReleased"):
             return
         rid = self.reservations.get(int(a["reservationId"]))
@@ -246,13 +302,16 @@ class _Replay:
         if name == "Allocated":
             if not audit.finalised:
                 audit.mismatches.append(f"reservation {a['reservationId']} allocated before finalisation")
+            if audit.abandoned or audit.settled:
+                after = "abandonment" if audit.abandoned else "settling"
+                audit.mismatches.append(f"reservation {a['reservationId']} allocated after {after}")
             audit.allocations.append(Payout(int(a["reservationId"]), int(a["programId"]), int(a["amount"])))
         elif int(a["amount"]):
             audit.releases.append((int(a["reservationId"]), int(a["amount"])))
 
     def finish(self) -> AuditReport:
         for audit in self.report.rounds.values():
-            if audit.finalised and not audit.settled:
+            if audit.finalised and not audit.settled and not audit.abandoned:
                 payouts, _ = audit.model.payouts()
                 if audit.allocations != payouts[: len(audit.allocations)]:
                     audit.mismatches.append(
@@ -269,6 +328,13 @@ def _show(payouts: list[Payout]) -> str:
         )
         + "]"
     )
+
+
+def _per_reservation(releases: list[tuple[int, int]]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for reservation, amount in releases:
+        out[reservation] = out.get(reservation, 0) + amount
+    return out
 
 
 def verify_rounds(events: Iterable[EventLike | Mapping[str, Any]]) -> AuditReport:

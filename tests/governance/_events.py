@@ -31,6 +31,20 @@ class HonestChain:
     events: list[Ev] = field(default_factory=list)
     model: RoundModel | None = None
     next_reservation: int = 1
+    lots: list[tuple[int, int]] = field(default_factory=list)  # (reservation id, lot id)
+
+    def deposit(self, lot_id: int, expiry: int = 0) -> None:
+        """The fund ledger's `LotDeposited` for a lot (the verifier learns its expiry from it)."""
+        self._emit(
+            FUNDS_C,
+            "LotDeposited",
+            lotId=lot_id,
+            funder="0xF0",
+            token="0x70",
+            amount=10**9,
+            earmark=0,
+            expiry=expiry,
+        )
 
     def create(
         self,
@@ -73,6 +87,7 @@ class HonestChain:
             self._emit(FUNDS_C, "Reserved", reservationId=res, lotId=lot_id, holder="0xB0", amount=amount)
             self._emit(BUDGET_C, "RoundFunded", roundId=rid, reservationId=res, lotId=lot_id, amount=amount)
             self.model.fundings.append((res, amount))
+            self.lots.append((res, lot_id))
         return self.model
 
     def submit(self, proposer: str, program_id: int, amount: int) -> int:
@@ -159,6 +174,31 @@ class HonestChain:
                 awarded=selection.awarded,
                 released=sum(r for _, r in releases),
             )
+
+    def abandon(self, lot_id: int, *, paid: int = 0) -> None:
+        """Abandon the round for expired lot `lot_id` after `paid` winners were paid (0 if not finalised)."""
+        assert self.model is not None
+        _, releases = self.model.payouts(paid)
+        lots = dict(self.lots)
+        for res, rest in releases:
+            self._emit(
+                FUNDS_C,
+                "ReservationReleased",
+                reservationId=res,
+                lotId=lots[res],
+                amount=rest,
+                toFunder=False,
+            )
+        released = sum(r for _, r in releases)
+        self._emit(
+            BUDGET_C,
+            "RoundAbandoned",
+            roundId=self.round_id,
+            caller="0xF2",
+            lotId=lot_id,
+            awarded=self.model.budget - released,
+            released=released,
+        )
 
     def _emit(self, contract: str, name: str, **args: Any) -> None:
         self.events.append(Ev(contract, name, args))

@@ -165,3 +165,14 @@ def test_export_refuses_rounds_that_do_not_verify() -> None:
     broken = [e for e in events if e.name != "ReservationReleased"]
     with pytest.raises(GovernanceError, match="does not verify"):
         export_round(broken, 1)
+
+
+def test_an_abandoned_round_exports_its_votes_and_says_it_was_abandoned() -> None:
+    chain = sample_round()
+    chain.events = [e for e in chain.events if e.contract != "FundLedger" or e.name == "Reserved"]
+    chain.events = chain.events[: next(i for i, e in enumerate(chain.events) if e.name == "ProposalTallied")]
+    chain.abandon(2)
+    pb = parse_pb(export_round(chain.events, 1, decimals=0))
+    assert pb.meta["abandoned"] == "lot 2 expired before the round was settled"
+    assert "selected" not in pb.projects["1"]  # never finalised: no winners
+    assert pb.votes["0xV3"] == {"vote": "3", "points": "3"}

@@ -150,3 +150,12 @@ def test_round_model_replaces_ballots_and_keeps_withdrawn_proposals_out() -> Non
     m.cast("v1", {})
     assert "v1" not in m.ballots
     assert m.payouts() == ([Payout(1, 1, 800)], [(1, 200)])
+
+
+def test_an_abandonment_pays_the_first_winners_and_releases_the_rest() -> None:
+    m = RoundModel(budget=1_000, credits=100, min_cost=10, max_cost=800, fundings=[(1, 500), (2, 500)])
+    p1, p2 = m.submit("a", 1, 400), m.submit("b", 2, 300)
+    m.cast("v", {p1: 2, p2: 1})
+    assert m.payouts() == ([Payout(1, 1, 400), Payout(1, 2, 100), Payout(2, 2, 200)], [(2, 300)])
+    assert m.payouts(1) == ([Payout(1, 1, 400)], [(1, 100), (2, 500)])  # after the first winner
+    assert m.payouts(0) == ([], [(1, 500), (2, 500)])  # abandoned before finalisation: everything back

@@ -127,3 +127,87 @@ def test_unrelated_events_are_ignored() -> None:
         *sample_round().events,
     ]
     assert verify_rounds(events).ok
+
+
+VOTING_END = 1_700_900_000  # HonestChain's rounds
+
+
+def _abandonable(*, finalise: int | None = None) -> HonestChain:
+    """A round over lot 1 (never expires) and lot 2 (expires a day after voting ends), optionally
+    finalised with the first `finalise` winners paid (100 and 200 from lot 1; then 300 spans both)."""
+    chain = HonestChain()
+    chain.deposit(1)
+    chain.deposit(2, VOTING_END + 86_400)
+    chain.create([(1, 400), (2, 400)], max_cost=500)
+    for amount in (100, 200, 300):
+        chain.submit("0xA", 7, amount)
+    chain.cast("0xV", {1: 3, 2: 2, 3: 1})
+    if finalise is not None:
+        chain.finalise(pay=finalise)
+    return chain
+
+
+@pytest.mark.parametrize("paid", [None, 0, 1, 2])
+def test_an_abandoned_round_verifies(paid: int | None) -> None:
+    chain = _abandonable(finalise=paid)
+    chain.abandon(2, paid=paid or 0)
+    report = verify_rounds(chain.events)
+    assert report.ok, report.mismatches
+    audit = report.rounds[1]
+    assert (audit.abandoned, audit.abandoned_for, audit.settled) == (True, 2, False)
+    assert audit.allocated == {None: 0, 0: 0, 1: 100, 2: 300}[paid]
+    assert audit.allocated + audit.released == 800
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "expected"),
+    [
+        ("RoundAbandoned", lambda a: {**a, "released": 600}, "abandoned as 100 awarded and 600 released"),
+        ("RoundAbandoned", lambda a: {**a, "lotId": 1}, "abandoned for lot 1, which never expires"),
+        ("RoundAbandoned", lambda a: {**a, "lotId": 9}, "abandoned for lot 9, which does not fund the round"),
+        ("ReservationReleased", lambda a: {**a, "amount": 1}, "released [(1, 1), (2, 400)], the rest is"),
+    ],
+)
+def test_a_tampered_abandonment_is_reported(
+    name: str,
+    change: Callable[[dict], dict],
+    expected: str,  # type: ignore[type-arg]
+) -> None:
+    chain = _abandonable(finalise=1)
+    chain.abandon(2, paid=1)
+    found = _mismatches(_tampered(chain.events, name, change))
+    assert any(expected in m for m in found), found
+
+
+def test_an_abandonment_that_cuts_a_winners_payout_is_reported() -> None:
+    chain = _abandonable(finalise=1)
+    chain.abandon(2, paid=1)
+    wrong = _tampered(chain.events, "Allocated", lambda a: {**a, "amount": 50})
+    assert any(
+        "allocated [50 of reservation 1 to program 7], the first 0 winners need []" in m
+        for m in _mismatches(wrong)
+    )
+
+
+def test_nothing_may_happen_to_an_abandoned_round() -> None:
+    chain = _abandonable()
+    chain.abandon(2)
+    ballot = next(e for e in chain.events if e.name == "BallotCast")
+    assert any("cast after abandonment" in m for m in _mismatches([*chain.events, ballot]))
+    late = HonestChain(events=list(chain.events), model=chain.model)
+    late.finalise()
+    found = _mismatches(late.events)
+    assert any("finalised after abandonment" in m for m in found), found
+    assert any("allocated after abandonment" in m for m in found), found
+    assert any("settled after abandonment" in m for m in found), found
+    again = [*chain.events, chain.events[-1]]
+    assert any("abandoned after abandonment" in m for m in _mismatches(again))
+
+
+def test_a_round_funded_from_a_lot_expiring_too_soon_is_reported() -> None:
+    chain = HonestChain()
+    chain.deposit(1, VOTING_END)
+    chain.create([(1, 400)], max_cost=400)
+    assert _mismatches(chain.events) == [
+        f"round 1: funded from lot 1, which expires at {VOTING_END}, not after voting ends at {VOTING_END}"
+    ]
