@@ -80,11 +80,7 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
         if (params.minCost == 0 || params.minCost > params.maxCost || params.maxCost > budget) {
             revert ParticipatoryBudgetBadCostBounds(params.minCost, params.maxCost, budget);
         }
-        address token = funds.getLot(lotIds[0]).token;
-        for (uint256 i = 1; i < count; ++i) {
-            address lotToken = funds.getLot(lotIds[i]).token;
-            if (lotToken != token) revert ParticipatoryBudgetTokenMismatch(token, lotToken);
-        }
+        (address token, uint48 fundingExpiry) = _checkLots(lotIds, params.votingEnd);
 
         roundId = ++_roundCount;
         Round storage r = _rounds[roundId];
@@ -96,18 +92,13 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
         r.voterRoot = params.voterRoot;
         r.creator = creator;
         r.token = token;
+        r.fundingExpiry = fundingExpiry;
         r.budget = uint128(budget); // checked above
         r.minCost = params.minCost;
         r.maxCost = params.maxCost;
         r.metadataHash = params.metadataHash;
         _announce(roundId, creator, token, params);
-
-        Funding[] storage roundFundings = _fundings[roundId];
-        for (uint256 i; i < count; ++i) {
-            uint48 reservationId = funds.reserve(lotIds[i], amounts[i]);
-            roundFundings.push(Funding({reservationId: reservationId, lotId: lotIds[i], remaining: amounts[i]}));
-            emit RoundFunded(roundId, reservationId, lotIds[i], amounts[i]);
-        }
+        _reserve(roundId, lotIds, amounts);
     }
 
     /// @inheritdoc IParticipatoryBudget
@@ -209,6 +200,24 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
     }
 
     /// @inheritdoc IParticipatoryBudget
+    function abandon(uint48 roundId) external nonReentrant returns (uint128 released) {
+        Round storage r = _rounds[roundId];
+        Phase current = _phase(r);
+        if (current == Phase.None) revert ParticipatoryBudgetUnknownRound(roundId);
+        if (current == Phase.Abandoned) revert ParticipatoryBudgetRoundAbandoned(roundId);
+        if (r.settled) revert ParticipatoryBudgetAlreadySettled(roundId);
+        Funding[] storage roundFundings = _fundings[roundId];
+        uint256 cursor = r.fundingCursor; // the reservations before it are used up
+        uint48 expiredLot = _expiredLot(roundFundings, cursor);
+        if (expiredLot == 0) revert ParticipatoryBudgetFundingNotExpired(roundId);
+        r.abandoned = true;
+        released = _release(roundFundings, cursor);
+        uint128 awarded = r.budget - released; // what the winners paid so far received
+        r.awarded = awarded;
+        emit RoundAbandoned(roundId, _msgSender(), expiredLot, awarded, released);
+    }
+
+    /// @inheritdoc IParticipatoryBudget
     function maxProposals() external view returns (uint16) {
         return _maxProposals;
     }
@@ -280,6 +289,16 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
     /// @inheritdoc IParticipatoryBudget
     function isEligible(uint48 roundId, address account, bytes32[] calldata proof) external view returns (bool) {
         return _isVoter(_rounds[roundId].voterRoot, account, proof);
+    }
+
+    /// @dev Reserves `amounts[i]` of each lot `lotIds[i]` for the round, in order.
+    function _reserve(uint48 roundId, uint48[] calldata lotIds, uint128[] calldata amounts) private {
+        Funding[] storage roundFundings = _fundings[roundId];
+        for (uint256 i; i < lotIds.length; ++i) {
+            uint48 reservationId = funds.reserve(lotIds[i], amounts[i]);
+            roundFundings.push(Funding({reservationId: reservationId, lotId: lotIds[i], remaining: amounts[i]}));
+            emit RoundFunded(roundId, reservationId, lotIds[i], amounts[i]);
+        }
     }
 
     /// @dev Emits the events that describe a new round.
@@ -377,7 +396,13 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
     /// @dev Releases what the winners left of the reservations from `cursor` on.
     function _settle(uint48 roundId, Round storage r, Funding[] storage roundFundings, uint256 cursor) private {
         r.settled = true;
-        uint128 released;
+        emit RoundSettled(roundId, r.awarded, _release(roundFundings, cursor));
+    }
+
+    /// @dev Releases the unallocated rest of every reservation from `cursor` on; returns their sum. (After
+    /// its lot's expiry anyone may release a reservation in the fund ledger directly; the rest counted here
+    /// has then gone back already, and the ledger releases nothing more.)
+    function _release(Funding[] storage roundFundings, uint256 cursor) private returns (uint128 released) {
         for (uint256 i = cursor; i < roundFundings.length; ++i) {
             Funding storage f = roundFundings[i];
             uint128 rest = f.remaining;
@@ -386,7 +411,36 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
             released += rest;
             funds.releaseReservation(f.reservationId);
         }
-        emit RoundSettled(roundId, r.awarded, released);
+    }
+
+    /// @dev The token all `lotIds` are in and the earliest of their expiries (0 if none expires); reverts
+    /// for lots in another token or expiring before `votingEnd` (the round could never pay from them).
+    function _checkLots(uint48[] calldata lotIds, uint48 votingEnd)
+        private
+        view
+        returns (address token, uint48 fundingExpiry)
+    {
+        for (uint256 i; i < lotIds.length; ++i) {
+            IFundLedger.Lot memory lot = funds.getLot(lotIds[i]); // reverts for an unknown lot
+            if (i == 0) token = lot.token;
+            else if (lot.token != token) revert ParticipatoryBudgetTokenMismatch(token, lot.token);
+            uint48 expiry = lot.expiry;
+            if (expiry == 0) continue;
+            if (expiry <= votingEnd) revert ParticipatoryBudgetFundingExpiresTooSoon(lotIds[i], expiry, votingEnd);
+            if (fundingExpiry == 0 || expiry < fundingExpiry) fundingExpiry = expiry;
+        }
+    }
+
+    /// @dev The first lot, from `cursor` on, whose expiry has come while the round still holds its money;
+    /// 0 for none.
+    function _expiredLot(Funding[] storage roundFundings, uint256 cursor) private view returns (uint48) {
+        for (uint256 i = cursor; i < roundFundings.length; ++i) {
+            Funding storage f = roundFundings[i];
+            if (f.remaining == 0) continue;
+            uint48 expiry = funds.getLot(f.lotId).expiry;
+            if (expiry != 0 && block.timestamp >= expiry) return f.lotId;
+        }
+        return 0;
     }
 
     /// @dev Replaces the ballot stored in `words` by the given one, moving the tallies along; returns its cost.
@@ -449,12 +503,14 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
     function _requirePhase(uint48 roundId, Round storage r, Phase expected) private view {
         Phase actual = _phase(r);
         if (actual == Phase.None) revert ParticipatoryBudgetUnknownRound(roundId);
+        if (actual == Phase.Abandoned) revert ParticipatoryBudgetRoundAbandoned(roundId);
         if (actual != expected) revert ParticipatoryBudgetWrongPhase(roundId, expected, actual);
     }
 
     function _phase(Round storage r) private view returns (Phase) {
         uint48 votingEnd = r.votingEnd;
         if (votingEnd == 0) return Phase.None;
+        if (r.abandoned) return Phase.Abandoned;
         if (r.finalised) return Phase.Finalised;
         if (block.timestamp < r.votingStart) return Phase.Proposals;
         if (block.timestamp < votingEnd) return Phase.Voting;

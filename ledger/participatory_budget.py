@@ -35,6 +35,7 @@ class Phase(IntEnum):
     VOTING = 2
     TALLY = 3
     FINALISED = 4
+    ABANDONED = 5  # a lot expired before the round was settled: the money it held went back
 
 
 class ProposalStatus(IntEnum):
@@ -86,6 +87,7 @@ class Round:
     active_count: int
     rule: SelectionRule
     finalised: bool
+    abandoned: bool
     min_votes: int
     voter_root: bytes
     creator: str
@@ -94,8 +96,9 @@ class Round:
     funding_cursor: int
     settled: bool
     token: str
+    funding_expiry: int  # the earliest expiry of the round's lots (0: none expires): settle before it
     budget: int
-    awarded: int
+    awarded: int  # chosen at finalisation; after an abandonment, what the winners paid before received
     min_cost: int
     max_cost: int
     metadata_hash: bytes
@@ -232,6 +235,11 @@ class ParticipatoryBudgetClient(ContractClient):
     ) -> TxResult:
         """Pay further winners of a finalised round (anyone may)."""
         return self.transact(account, "payWinners", round_id, max_payouts, gas=gas)
+
+    def abandon(self, account: LocalAccount, round_id: int, *, gas: int | None = None) -> TxResult:
+        """Abandon a round that still holds money of an expired lot (anyone may): every reservation it
+        holds goes back to its lot or funder; `RoundAbandoned` says what was released."""
+        return self.transact(account, "abandon", round_id, gas=gas)
 
     def finalise_in_steps(
         self, account: LocalAccount, round_id: int, order: Sequence[int], payouts_per_tx: int

@@ -560,6 +560,22 @@ class ParticipatoryBudgetCreditsExceeded(ContractRevert):
     field_names = ("cost", "credits")
 
 
+class ParticipatoryBudgetFundingExpiresTooSoon(ContractRevert):
+    """Lot `lotId` expires at `expiry`, by the end of voting (`votingEnd`): no payout could use it."""
+
+    signature = "ParticipatoryBudgetFundingExpiresTooSoon(uint48,uint48,uint48)"
+    selector = bytes.fromhex("1cc350ba")
+    field_names = ("lotId", "expiry", "votingEnd")
+
+
+class ParticipatoryBudgetFundingNotExpired(ContractRevert):
+    """Round `roundId` holds no money of an expired lot: it can still be finalised and paid."""
+
+    signature = "ParticipatoryBudgetFundingNotExpired(uint48)"
+    selector = bytes.fromhex("7aaf9356")
+    field_names = ("roundId",)
+
+
 class ParticipatoryBudgetNotEligible(ContractRevert):
     """`account` is not an eligible voter of round `roundId` (nor, for proposals, an NGO)."""
 
@@ -590,6 +606,14 @@ class ParticipatoryBudgetProposalNotActive(ContractRevert):
     signature = "ParticipatoryBudgetProposalNotActive(uint48,uint16,uint8)"
     selector = bytes.fromhex("6c2d5c38")
     field_names = ("roundId", "proposalId", "status")
+
+
+class ParticipatoryBudgetRoundAbandoned(ContractRevert):
+    """Round `roundId` was abandoned after one of its lots expired: its money went back."""
+
+    signature = "ParticipatoryBudgetRoundAbandoned(uint48)"
+    selector = bytes.fromhex("ea986078")
+    field_names = ("roundId",)
 
 
 class ParticipatoryBudgetTokenMismatch(ContractRevert):
@@ -750,10 +774,13 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ParticipatoryBudgetBallotNotAscending,
     ParticipatoryBudgetCostOutOfBounds,
     ParticipatoryBudgetCreditsExceeded,
+    ParticipatoryBudgetFundingExpiresTooSoon,
+    ParticipatoryBudgetFundingNotExpired,
     ParticipatoryBudgetNotEligible,
     ParticipatoryBudgetNotProposer,
     ParticipatoryBudgetOrderNotSorted,
     ParticipatoryBudgetProposalNotActive,
+    ParticipatoryBudgetRoundAbandoned,
     ParticipatoryBudgetTokenMismatch,
     ParticipatoryBudgetTooManyProposals,
     ParticipatoryBudgetUnauthorizedCreator,

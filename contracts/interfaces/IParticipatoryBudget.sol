@@ -12,6 +12,13 @@ pragma solidity ^0.8.24;
 /// contract checks the order in one pass and walks it greedily within the budget. Winners' amounts
 /// become allocations of their programs in the fund ledger (drawn from the round's reservations first
 /// in, first out, so the lots' lineage holds) and the rest goes back to the lots.
+///
+/// Expiring lots: a round only takes lots that expire (if at all) after its voting ends, and must be
+/// finalised and paid before the earliest of their expiries (`Round.fundingExpiry`): from a lot's expiry
+/// on, the fund ledger no longer allocates money reserved from it. Once the round still holds money of
+/// an expired lot, anyone may `abandon` it: every reservation it holds goes back to its lot (or to the
+/// funder of a refunded lot), winners already paid keep their allocations, and the round takes no
+/// further ballots, finalisation or payouts. So no money is ever stuck in a round.
 interface IParticipatoryBudget {
     /// @notice How winners are chosen along the finalisation order. Proposals with fewer than the
     /// round's `minVotes` never win.
@@ -29,7 +36,8 @@ interface IParticipatoryBudget {
         Proposals, // from creation until `votingStart`
         Voting, // from `votingStart` until `votingEnd`
         Tally, // from `votingEnd` until someone finalises
-        Finalised // winners chosen (their payouts may still be pending, see `Round.paidCount`)
+        Finalised, // winners chosen (their payouts may still be pending, see `Round.paidCount`)
+        Abandoned // a lot expired before the round was settled: the money it held went back
     }
 
     /// @notice Life of a proposal.
@@ -63,6 +71,7 @@ interface IParticipatoryBudget {
         uint16 activeCount; // submitted and not withdrawn
         SelectionRule rule;
         bool finalised;
+        bool abandoned; // see `abandon`
         uint64 minVotes;
         // slot 1
         bytes32 voterRoot;
@@ -74,9 +83,10 @@ interface IParticipatoryBudget {
         bool settled; // every winner paid and the rest released
         // slot 3
         address token;
+        uint48 fundingExpiry; // earliest expiry of the round's lots, 0 if none expires: settle before it
         // slot 4
         uint128 budget;
-        uint128 awarded;
+        uint128 awarded; // chosen at finalisation; after an abandonment, what the paid winners received
         // slot 5
         uint128 minCost;
         uint128 maxCost;
@@ -141,6 +151,12 @@ interface IParticipatoryBudget {
     event RoundFinalised(uint48 indexed roundId, address indexed finaliser, uint16 winners, uint128 awarded);
     /// @notice Every winner of round `roundId` is paid and `released` went back to the lots.
     event RoundSettled(uint48 indexed roundId, uint128 awarded, uint128 released);
+    /// @notice `caller` abandoned round `roundId`, which held money of lot `lotId` after that lot's expiry:
+    /// `released` (every reservation's unallocated rest) went back to the lots or their funders; `awarded`
+    /// had gone to winners paid before, and stays theirs. `awarded + released` is the budget.
+    event RoundAbandoned(
+        uint48 indexed roundId, address indexed caller, uint48 indexed lotId, uint128 awarded, uint128 released
+    );
 
     /// @notice `account` may not create rounds: it is neither an admin nor an NGO.
     error ParticipatoryBudgetUnauthorizedCreator(address account);
@@ -188,9 +204,15 @@ interface IParticipatoryBudget {
     error ParticipatoryBudgetBadProposalCap(uint256 cap, uint256 limit);
     /// @notice A value does not fit its storage type.
     error ParticipatoryBudgetAmountOverflow(uint256 value);
+    /// @notice Lot `lotId` expires at `expiry`, by the end of voting (`votingEnd`): no payout could use it.
+    error ParticipatoryBudgetFundingExpiresTooSoon(uint48 lotId, uint48 expiry, uint48 votingEnd);
+    /// @notice Round `roundId` was abandoned after one of its lots expired: its money went back.
+    error ParticipatoryBudgetRoundAbandoned(uint48 roundId);
+    /// @notice Round `roundId` holds no money of an expired lot: it can still be finalised and paid.
+    error ParticipatoryBudgetFundingNotExpired(uint48 roundId);
 
     /// @notice Creates a round whose budget is `amounts[i]` reserved from each unearmarked lot
-    /// `lotIds[i]` (all in one token). Admin or NGO only.
+    /// `lotIds[i]` (all in one token, each expiring, if at all, after `params.votingEnd`). Admin or NGO only.
     function createRound(RoundParams calldata params, uint48[] calldata lotIds, uint128[] calldata amounts)
         external
         returns (uint48 roundId);
@@ -228,6 +250,13 @@ interface IParticipatoryBudget {
     /// releases the rest of the budget to the lots. Anyone may call it.
     /// @return unpaid Winners still to be paid.
     function payWinners(uint48 roundId, uint256 maxPayouts) external returns (uint256 unpaid);
+
+    /// @notice Abandons a round that still holds money of a lot whose expiry has come (it was not
+    /// finalised and paid in time, so it can never settle): releases every reservation it holds back to
+    /// the lots (or to the funders of refunded lots). Winners already paid keep their allocations; the
+    /// round takes no further ballots, finalisation or payouts. Anyone may call it.
+    /// @return released What the round held of its budget, all of it now back.
+    function abandon(uint48 roundId) external returns (uint128 released);
 
     /// @notice The most proposals any deployment lets a round hold, so that finalising always fits in a block.
     function PROPOSALS_LIMIT() external view returns (uint16);

@@ -13,6 +13,7 @@ from governance.qv import finalisation_order
 from governance.qv_verify import verify_rounds
 from ledger.contracts import ContractClient
 from ledger.exceptions import UnknownRevert
+from ledger.fund_events import rebuild_fund_state, trace_payments
 from ledger.participatory_budget import (
     ALL_PAYOUTS,
     ParticipatoryBudgetClient,
@@ -24,6 +25,7 @@ from ledger.revert_errors import (
     AccessControlUnauthorizedAccount,
     FundLedgerEarmarkMismatch,
     FundLedgerInsufficientFunds,
+    FundLedgerLotExpired,
     FundLedgerUnknownLot,
     FundLedgerUnknownProgram,
     ParticipatoryBudgetAlreadySettled,
@@ -37,10 +39,13 @@ from ledger.revert_errors import (
     ParticipatoryBudgetBallotNotAscending,
     ParticipatoryBudgetCostOutOfBounds,
     ParticipatoryBudgetCreditsExceeded,
+    ParticipatoryBudgetFundingExpiresTooSoon,
+    ParticipatoryBudgetFundingNotExpired,
     ParticipatoryBudgetNotEligible,
     ParticipatoryBudgetNotProposer,
     ParticipatoryBudgetOrderNotSorted,
     ParticipatoryBudgetProposalNotActive,
+    ParticipatoryBudgetRoundAbandoned,
     ParticipatoryBudgetTokenMismatch,
     ParticipatoryBudgetTooManyProposals,
     ParticipatoryBudgetUnauthorizedCreator,
@@ -67,6 +72,7 @@ from tests._qv import (
 from tests.conftest import Actors
 
 BUDGET = 1_000 * EUR
+DAY = 86_400
 
 
 @dataclass(frozen=True)
@@ -766,3 +772,219 @@ def test_finalise_skips_withdrawn_proposals_and_waits_for_the_end_of_voting(
 def test_merkle_leaf_is_openzeppelins_standard_leaf(setup: Setup, voters: list[LocalAccount]) -> None:
     leaf = setup.electorate.tree.leaf(0)
     assert leaf == keccak(keccak(bytes(12) + bytes.fromhex(voters[0].address[2:])))
+
+
+# --- expiring lots: refused when doomed, abandoned when not settled in time -------------------
+
+
+def _fund_state_matches_events(system: Allmende) -> None:
+    events = system.events()
+    assert rebuild_fund_state(events) == system.funds.read_state([system.token.address])
+    for payment in trace_payments(events):  # every payment still traced to the lots that paid it
+        assert sum(s.amount for s in payment.sources) == payment.amount - payment.returned
+
+
+def test_create_round_refuses_lots_expiring_before_voting_ends(system: Allmende, actors: Actors) -> None:
+    a = actors
+    p = params(system, Electorate.of([a.outsider]), max_cost=10 * EUR)
+    forever = lot(system, a.funder, 100 * EUR)
+    at_end = lot(system, a.funder, 100 * EUR, expiry=p.voting_end)
+    before_end = lot(system, a.funder2, 100 * EUR, expiry=p.voting_end - 1)
+    for bad in (at_end, before_end):
+        expiry = system.funds.lot(bad).expiry
+        with pytest.raises(ParticipatoryBudgetFundingExpiresTooSoon) as err:
+            system.budget.create_round(a.ngo, p, [(forever, 10 * EUR), (bad, 10 * EUR)])
+        assert (err.value.lotId, err.value.expiry, err.value.votingEnd) == (bad, expiry, p.voting_end)
+    assert system.funds.lot(forever).unallocated == 100 * EUR  # nothing was reserved
+    later = lot(system, a.funder, 100 * EUR, expiry=p.voting_end + 1)
+    latest = lot(system, a.funder2, 100 * EUR, expiry=p.voting_end + DAY)
+    rid = open_round(system, a.ngo, p, [(latest, 10 * EUR), (forever, 10 * EUR), (later, 10 * EUR)])
+    assert system.budget.round(rid).funding_expiry == p.voting_end + 1  # the earliest: settle before it
+    assert system.budget.round(open_round(system, a.ngo, p, [(forever, 10 * EUR)])).funding_expiry == 0
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """`_scenario`'s round over two lots: `first` (600 €, never expires), then `second` (400 €), which
+    expires a day after voting ends. Winners 1 (600 €) and 3 (300 €): the second draws on `second`."""
+
+    setup: Setup
+    first: int
+    second: int
+    expiry: int
+
+
+def _expiring_round(
+    system: Allmende, a: Actors, voters: list[LocalAccount], *, expiring_first: bool = False
+) -> Expiring:
+    electorate = Electorate.of(voters)
+    p = params(system, electorate, max_cost=BUDGET)
+    expiry = p.voting_end + DAY
+    forever = lot(system, a.funder, 1_000 * EUR)
+    expiring = lot(system, a.funder2, 1_000 * EUR, expiry=expiry)
+    first, second = (expiring, forever) if expiring_first else (forever, expiring)
+    rid = open_round(system, a.ngo, p, [(first, 600 * EUR), (second, 400 * EUR)])
+    s = Setup(rid, first, electorate, (program(system, a.ngo), program(system, a.ngo2)))
+    _scenario(system, a, voters, s)
+    return Expiring(s, first, second, expiry)
+
+
+def test_a_round_not_finalised_before_a_lot_expires_is_abandoned_by_anyone(
+    system: Allmende, actors: Actors, voters: list[LocalAccount]
+) -> None:
+    a = actors
+    e = _expiring_round(system, a, voters)
+    rid = e.setup.round_id
+    with pytest.raises(ParticipatoryBudgetFundingNotExpired) as err:  # it can still be finalised
+        system.budget.abandon(a.outsider, rid)
+    assert err.value.roundId == rid
+    system.chain.advance_time(e.expiry - system.chain.now())
+    with pytest.raises(FundLedgerLotExpired) as expired:  # winner 3 would draw on the expired lot
+        _finalise(system, e.setup, a.admin)
+    assert expired.value.lotId == e.second
+
+    r = system.budget.abandon(a.outsider, rid)  # anyone
+    assert r.event("RoundAbandoned").args == {
+        "roundId": rid,
+        "caller": a.outsider.address,
+        "lotId": e.second,
+        "awarded": 0,
+        "released": BUDGET,
+    }
+    released = [
+        (x.args["lotId"], x.args["amount"], x.args["toFunder"]) for x in r.events_named("ReservationReleased")
+    ]
+    assert released == [(e.first, 600 * EUR, False), (e.second, 400 * EUR, False)]
+    assert system.funds.lot(e.first).unallocated == 1_000 * EUR  # every euro back in its lot
+    assert system.funds.lot(e.second).unallocated == 1_000 * EUR
+    assert all(system.funds.reservation(f.reservation_id).amount == 0 for f in system.budget.fundings(rid))
+    assert [f.remaining for f in system.budget.fundings(rid)] == [0, 0]
+    rnd = system.budget.round(rid)
+    assert (rnd.abandoned, rnd.finalised, rnd.settled, rnd.awarded) == (True, False, False, 0)
+    assert system.budget.phase(rid) is Phase.ABANDONED
+    assert system.budget.winners(rid) == []
+
+    # nothing happens to it any more, each refusal typed
+    for attempt in (
+        lambda: _finalise(system, e.setup, a.admin),
+        lambda: system.budget.pay_winners(a.admin, rid),
+        lambda: _vote(system, e.setup, voters[0], {1: 1}),
+        lambda: system.budget.abandon(a.admin, rid),
+    ):
+        with pytest.raises(ParticipatoryBudgetRoundAbandoned) as gone:
+            attempt()
+        assert gone.value.roundId == rid
+
+    # the funder of the expired lot takes all of it back
+    before = system.balance(a.funder2.address)
+    assert system.funds.refund(a.outsider, e.second).event("LotRefunded").args["amount"] == 1_000 * EUR
+    assert system.balance(a.funder2.address) == before + 1_000 * EUR
+    report = verify_rounds(system.events())
+    assert report.ok, report.mismatches
+    audit = report.rounds[rid]
+    assert (audit.abandoned, audit.abandoned_for, audit.allocated, audit.released) == (
+        True,
+        e.second,
+        0,
+        BUDGET,
+    )
+    _fund_state_matches_events(system)
+
+
+def test_a_partly_paid_round_is_abandoned_and_paid_winners_keep_their_money(
+    system: Allmende, actors: Actors, voters: list[LocalAccount]
+) -> None:
+    a = actors
+    e = _expiring_round(system, a, voters)
+    rid, programs = e.setup.round_id, e.setup.programs
+    _finalise(system, e.setup, a.admin, 1)  # winner 1 is paid from the first lot; winner 3 waits
+    system.chain.advance_time(e.expiry - system.chain.now())
+    with pytest.raises(FundLedgerLotExpired):
+        system.budget.pay_winners(a.admin, rid)
+    r = system.budget.abandon(a.outsider, rid)
+    assert r.event("RoundAbandoned").args["awarded"] == 600 * EUR
+    assert r.event("RoundAbandoned").args["released"] == 400 * EUR
+    assert [(x.args["lotId"], x.args["amount"]) for x in r.events_named("ReservationReleased")] == [
+        (e.second, 400 * EUR)  # the first lot's reservation was used up by winner 1
+    ]
+    assert system.funds.program(programs[0]).allocated == 600 * EUR  # winner 1 keeps its allocation
+    assert system.funds.program(programs[1]).allocated == 0
+    rnd = system.budget.round(rid)
+    assert (rnd.abandoned, rnd.finalised, rnd.settled, rnd.paid_count, rnd.winner_count, rnd.awarded) == (
+        True,
+        True,
+        False,
+        1,
+        2,
+        600 * EUR,
+    )
+    assert system.budget.phase(rid) is Phase.ABANDONED
+    with pytest.raises(ParticipatoryBudgetRoundAbandoned):
+        system.budget.pay_winners(a.admin, rid)
+    report = verify_rounds(system.events())
+    assert report.ok, report.mismatches
+    _fund_state_matches_events(system)
+
+
+def test_a_round_that_used_up_its_expired_lot_is_not_abandoned_and_settles(
+    system: Allmende, actors: Actors, voters: list[LocalAccount]
+) -> None:
+    a = actors
+    e = _expiring_round(system, a, voters, expiring_first=True)  # winner 1 uses up the expiring lot
+    rid = e.setup.round_id
+    _finalise(system, e.setup, a.admin, 1)
+    system.chain.advance_time(e.expiry - system.chain.now())
+    with pytest.raises(ParticipatoryBudgetFundingNotExpired):  # it holds no money of the expired lot
+        system.budget.abandon(a.outsider, rid)
+    r = system.budget.pay_winners(a.outsider, rid)
+    assert r.event("RoundSettled").args == {"roundId": rid, "awarded": 900 * EUR, "released": 100 * EUR}
+    with pytest.raises(ParticipatoryBudgetAlreadySettled):
+        system.budget.abandon(a.outsider, rid)
+    _verified(system)
+
+
+def test_abandon_after_the_refund_and_a_direct_release_pays_the_funder(
+    system: Allmende, actors: Actors, voters: list[LocalAccount]
+) -> None:
+    a = actors
+    electorate = Electorate.of(voters)
+    p = params(system, electorate, max_cost=100 * EUR)
+    expiry = p.voting_end + DAY
+    lots = [lot(system, a.funder2, 500 * EUR, expiry=expiry) for _ in range(2)]
+    forever = lot(system, a.funder, 500 * EUR)
+    rid = open_round(system, a.ngo, p, [(lots[0], 300 * EUR), (forever, 200 * EUR), (lots[1], 100 * EUR)])
+    reservations = [f.reservation_id for f in system.budget.fundings(rid)]
+    system.chain.advance_time(expiry - system.chain.now())  # nobody finalised in time
+    system.funds.refund(a.outsider, lots[0])  # reservations are not swept by the refund
+    system.funds.release_reservation(a.outsider, reservations[2])  # anyone, directly in the fund ledger
+    before = system.balance(a.funder2.address)
+    r = system.budget.abandon(a.outsider, rid)
+    assert r.event("RoundAbandoned").args["released"] == 600 * EUR  # what the round held, all back now
+    assert [
+        (x.args["lotId"], x.args["amount"], x.args["toFunder"]) for x in r.events_named("ReservationReleased")
+    ] == [
+        (lots[0], 300 * EUR, True),  # refunded lot: straight to its funder
+        (forever, 200 * EUR, False),
+        (lots[1], 0, False),  # released before
+    ]
+    assert system.balance(a.funder2.address) == before + 300 * EUR
+    assert system.funds.lot(forever).unallocated == 500 * EUR
+    assert system.funds.lot(lots[1]).unallocated == 500 * EUR
+    _verified(system)
+    _fund_state_matches_events(system)
+
+
+def test_abandon_is_refused_for_unknown_settled_and_unexpired_rounds(
+    system: Allmende, actors: Actors, voters: list[LocalAccount], setup: Setup
+) -> None:
+    with pytest.raises(ParticipatoryBudgetUnknownRound):
+        system.budget.abandon(actors.outsider, 9)
+    with pytest.raises(ParticipatoryBudgetFundingNotExpired):  # a lot that never expires
+        system.budget.abandon(actors.outsider, setup.round_id)
+    to_tally(system, setup.round_id)
+    system.chain.advance_time(365 * DAY)
+    with pytest.raises(ParticipatoryBudgetFundingNotExpired):
+        system.budget.abandon(actors.outsider, setup.round_id)
+    system.budget.finalise(actors.admin, setup.round_id, [])
+    with pytest.raises(ParticipatoryBudgetAlreadySettled):
+        system.budget.abandon(actors.outsider, setup.round_id)

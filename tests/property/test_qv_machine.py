@@ -3,6 +3,12 @@
 Random proposals (some out of bounds), withdrawals, ballots and re-votes (some too costly, some on
 withdrawn or unknown proposals, some by ineligible or late voters), then finalisation, paid in one
 or several transactions. After every step the chain must agree with `governance.qv.RoundModel`.
+
+Some rounds draw half their budget on a lot that expires after voting ends. The clock may pass that
+expiry before the round is settled: payouts drawing on the lot are then refused, anyone may release
+its reservation directly in the fund ledger, and anyone may abandon the round exactly while it still
+holds money of the lot; the abandonment keeps what the winners paid before received and gives every
+other euro back.
 """
 
 from __future__ import annotations
@@ -26,15 +32,19 @@ from governance.qv import RoundModel, SelectionRule, check_ballot, finalisation_
 from governance.qv_verify import verify_rounds
 from ledger.embedded import EmbeddedChain
 from ledger.exceptions import ContractRevert
+from ledger.fund_events import rebuild_fund_state
 from ledger.participatory_budget import RoundParams
 from ledger.participatory_budget import SelectionRule as ChainRule
 from ledger.revert_errors import (
+    FundLedgerLotExpired,
     ParticipatoryBudgetAlreadySettled,
     ParticipatoryBudgetCostOutOfBounds,
     ParticipatoryBudgetCreditsExceeded,
+    ParticipatoryBudgetFundingNotExpired,
     ParticipatoryBudgetNotEligible,
     ParticipatoryBudgetOrderNotSorted,
     ParticipatoryBudgetProposalNotActive,
+    ParticipatoryBudgetRoundAbandoned,
     ParticipatoryBudgetUnknownProposal,
     ParticipatoryBudgetWrongPhase,
 )
@@ -43,7 +53,8 @@ from tests._qv import EUR, Electorate, lot, program
 from tests.conftest import Actors
 
 GAS = 3_000_000  # explicit gas: no estimation round trips; reverts are replayed for their typed error
-PHASES = ("proposals", "voting", "tally", "finalised")
+PHASES = ("proposals", "voting", "tally", "finalised", "abandoned")
+EXPIRY_AFTER_VOTING = 500  # seconds between the end of voting and the expiring lot's expiry
 
 
 def test_budget_round_agrees_with_the_model(
@@ -74,6 +85,13 @@ def test_budget_round_agrees_with_the_model(
             self.tried_after_settling = False
             self.steps_in_phase = 0
             self.refused_in_phase = False
+            self.paid = 0  # winners paid, by the model
+            self.expiring_lot = 0  # a lot that expires after voting ends, when the round draws on one
+            self.expiring_reservation = 0
+            self.expiring_amount = 0  # deposited into it
+            self.expired = False
+            self.released_directly = False
+            self.refused_abandoning = False
 
         def _enter(self, phase: str) -> None:
             self.phase, self.steps_in_phase, self.refused_in_phase = phase, 0, False
@@ -88,9 +106,16 @@ def test_budget_round_agrees_with_the_model(
             bounds=st.tuples(st.integers(1, 10), st.integers(0, 30)),
             rule=st.sampled_from(list(SelectionRule)),
             min_votes=st.integers(0, 3),
+            expiring=st.sampled_from(["second", "first", "none"]),
         )
         def create(
-            self, credits: int, budget: int, bounds: tuple[int, int], rule: SelectionRule, min_votes: int
+            self,
+            credits: int,
+            budget: int,
+            bounds: tuple[int, int],
+            rule: SelectionRule,
+            min_votes: int,
+            expiring: str,
         ) -> None:
             min_cost = bounds[0] * EUR
             max_cost = min(min_cost + bounds[1] * EUR, budget * EUR)
@@ -107,14 +132,22 @@ def test_budget_round_agrees_with_the_model(
                 min_votes,
             )
             half = budget * EUR // 2
-            r = budget_sender.create_round(
-                a.admin, params, [(funding_lot, half), (funding_lot, budget * EUR - half)], gas=GAS
-            )
+            shares = [(funding_lot, half), (funding_lot, budget * EUR - half)]
+            if expiring != "none":
+                self.expiring_amount = budget * EUR
+                self.expiring_lot = lot(
+                    system, a.funder2, self.expiring_amount, expiry=params.voting_end + EXPIRY_AFTER_VOTING
+                )
+                which = 0 if expiring == "first" else 1
+                shares[which] = (self.expiring_lot, shares[which][1])
+            r = budget_sender.create_round(a.admin, params, shares, gas=GAS)
             self.round_id = r.event("RoundCreated").args["roundId"]
             self.model = RoundModel(budget * EUR, credits, min_cost, max_cost, rule, min_votes)
-            self.model.fundings = [
-                (f.reservation_id, f.remaining) for f in budget_sender.fundings(self.round_id)
-            ]
+            fundings = budget_sender.fundings(self.round_id)
+            self.model.fundings = [(f.reservation_id, f.remaining) for f in fundings]
+            self.expiring_reservation = next(
+                (f.reservation_id for f in fundings if self.expiring_lot and f.lot_id == self.expiring_lot), 0
+            )
 
         # --- proposals ----------------------------------------------------------------------
 
@@ -168,7 +201,9 @@ def test_budget_round_agrees_with_the_model(
             assert r.event("BallotCast").args["creditsSpent"] == expected_cost
             self.model.cast(voter.address, votes)
 
-        @precondition(lambda self: self.phase in ("voting", "tally") and not self.refused_in_phase)
+        @precondition(
+            lambda self: self.phase in ("voting", "tally", "abandoned") and not self.refused_in_phase
+        )
         @rule()
         def cast_refused(self) -> None:
             """An ineligible voter while voting is open; anyone once it has closed (once per phase)."""
@@ -180,7 +215,9 @@ def test_budget_round_agrees_with_the_model(
             else:
                 voter = voters[0]
                 self._reverts(
-                    ParticipatoryBudgetWrongPhase,
+                    ParticipatoryBudgetWrongPhase
+                    if self.phase == "tally"
+                    else ParticipatoryBudgetRoundAbandoned,
                     voter,
                     "castBallot",
                     self.round_id,
@@ -197,9 +234,15 @@ def test_budget_round_agrees_with_the_model(
 
         # --- finalisation -------------------------------------------------------------------
 
-        @precondition(lambda self: self.phase == "tally")
+        # An abandoned round refuses finalisation, payouts and abandonment: several rules stay enabled in
+        # that phase, so that swarm testing (which turns some rules off) rarely leaves none.
+
+        @precondition(lambda self: self.phase in ("tally", "abandoned"))
         @rule(first_payouts=st.integers(0, 3), unsorted=st.booleans())
         def finalise(self, first_payouts: int, unsorted: bool) -> None:
+            if self.phase == "abandoned":
+                self._reverts(ParticipatoryBudgetRoundAbandoned, a.outsider, "finalise", self.round_id, [], 0)
+                return
             tallies = self.model.tallies()
             order = finalisation_order(tallies)
             swap = next((i for i in range(1, len(order)) if tallies[order[i - 1]] > tallies[order[i]]), None)
@@ -210,17 +253,108 @@ def test_budget_round_agrees_with_the_model(
                     ParticipatoryBudgetOrderNotSorted, a.outsider, "finalise", self.round_id, bad, 2**256 - 1
                 )
                 return
+            paid = min(first_payouts, len(self.model.selection().winners))
+            if self._draws_on_expired_lot(paid):
+                self._reverts(
+                    FundLedgerLotExpired, a.outsider, "finalise", self.round_id, order, first_payouts
+                )
+                return
             budget_sender.finalise(a.outsider, self.round_id, order, first_payouts, gas=9_000_000)
             self._enter("finalised")
-            self.settled = budget_sender.round(self.round_id).settled
-            self.money_moved = True
+            self._paid(paid)
 
-        @precondition(lambda self: self.phase == "finalised" and not self.settled)
+        @precondition(
+            lambda self: (self.phase == "finalised" and not self.settled) or self.phase == "abandoned"
+        )
         @rule(count=st.integers(1, 3))
         def pay(self, count: int) -> None:
+            if self.phase == "abandoned":
+                self._reverts(
+                    ParticipatoryBudgetRoundAbandoned, a.outsider, "payWinners", self.round_id, count
+                )
+                return
+            paid = min(self.paid + count, len(self.model.selection().winners))
+            if self._draws_on_expired_lot(paid):
+                self._reverts(FundLedgerLotExpired, a.outsider, "payWinners", self.round_id, count)
+                return
             budget_sender.pay_winners(a.outsider, self.round_id, count, gas=9_000_000)
-            self.settled = budget_sender.round(self.round_id).settled
+            self._paid(paid)
+
+        def _paid(self, paid: int) -> None:
+            self.paid = paid
+            self.settled = paid == len(self.model.selection().winners)
+            assert budget_sender.round(self.round_id).settled == self.settled
             self.money_moved = True
+
+        def _draws_on_expired_lot(self, paid: int) -> bool:
+            """Whether paying the winners up to `paid` allocates money of the expired lot."""
+            if not self.expired:
+                return False
+            before, _ = self.model.payouts(self.paid)
+            after, _ = self.model.payouts(paid)
+            return any(p.reservation_id == self.expiring_reservation for p in after[len(before) :])
+
+        # --- an expiring lot --------------------------------------------------------------------
+
+        @precondition(
+            lambda self: (
+                self.expiring_lot
+                and not self.expired
+                and (
+                    self.phase in ("tally", "finalised")
+                    or (self.phase == "voting" and self.steps_in_phase >= 8)
+                )
+            )
+        )
+        @rule()
+        def expire(self) -> None:
+            """The clock passes the lot's expiry before (or while) the round is settled; from the voting
+            phase, straight past the end of voting too (nobody finalised in time)."""
+            chain.advance_time(system.funds.lot(self.expiring_lot).expiry - chain.now())
+            self.expired = True
+            if self.phase == "voting":
+                self._enter("tally")
+
+        @precondition(lambda self: self.expired and not self.released_directly)
+        @rule()
+        def release_directly(self) -> None:
+            """After the expiry anyone may release the reservation in the fund ledger itself."""
+            system.funds.release_reservation(a.outsider, self.expiring_reservation)
+            self.released_directly = True
+            self.money_moved = True
+
+        @precondition(
+            lambda self: (
+                self.phase in ("tally", "finalised", "abandoned")
+                and (self.expired or not self.refused_abandoning)
+            )
+        )
+        @rule()
+        def abandon(self) -> None:
+            """Anyone, exactly while the round holds money of the expired lot (refused once before that)."""
+            if self.phase == "abandoned":
+                self._reverts(ParticipatoryBudgetRoundAbandoned, a.outsider, "abandon", self.round_id)
+                return
+            if self.settled:
+                self._reverts(ParticipatoryBudgetAlreadySettled, a.outsider, "abandon", self.round_id)
+                return
+            _, rests = self.model.payouts(self.paid)
+            if not (self.expired and dict(rests).get(self.expiring_reservation)):
+                self.refused_abandoning = True
+                self._reverts(ParticipatoryBudgetFundingNotExpired, a.outsider, "abandon", self.round_id)
+                return
+            r = budget_sender.abandon(a.outsider, self.round_id, gas=GAS)
+            released = sum(rest for _, rest in rests)
+            assert r.event("RoundAbandoned").args == {
+                "roundId": self.round_id,
+                "caller": a.outsider.address,
+                "lotId": self.expiring_lot,
+                "awarded": self.model.budget - released,
+                "released": released,
+            }
+            self._enter("abandoned")
+            self.money_moved = True
+            assert rebuild_fund_state(system.events()) == system.funds.read_state([system.token.address])
 
         @precondition(lambda self: self.phase == "finalised" and self.settled)
         @rule()
@@ -260,7 +394,9 @@ def test_budget_round_agrees_with_the_model(
         def ballots_and_tallies_match_the_model(self) -> None:
             """Each step: the acting voter's ballot and every tally; at each phase change: every ballot."""
             self.steps_in_phase += 1
-            if not self.round_id or (self.phase == "finalised" and self.checked_phase == "finalised"):
+            if not self.round_id or (
+                self.phase in ("finalised", "abandoned") and self.checked_phase == self.phase
+            ):
                 return  # nothing can change any more
             self._check_ballots(voters if self.phase != self.checked_phase else self.touched)
             self.touched, self.checked_phase = [], self.phase
@@ -275,27 +411,37 @@ def test_budget_round_agrees_with_the_model(
                 return
             self.money_moved = False
             rnd = budget_sender.round(self.round_id)
+            abandoned = self.phase == "abandoned"
+            assert (rnd.abandoned, rnd.paid_count, rnd.settled) == (abandoned, self.paid, self.settled)
             selection = self.model.selection()
-            assert budget_sender.winners(self.round_id) == list(selection.winners)
-            assert rnd.awarded == selection.awarded <= rnd.budget
+            finalised = rnd.finalised
+            assert budget_sender.winners(self.round_id) == (list(selection.winners) if finalised else [])
+            paid = sum(self.model.proposals[w].amount for w in selection.winners[: self.paid])
+            assert rnd.awarded == (paid if abandoned else selection.awarded if finalised else 0) <= rnd.budget
             reserved = sum(f.remaining for f in budget_sender.fundings(self.round_id))
-            paid = sum(self.model.proposals[w].amount for w in selection.winners[: rnd.paid_count])
-            assert reserved == (0 if rnd.settled else rnd.budget - paid)
+            assert reserved == (0 if rnd.settled or abandoned else rnd.budget - paid)
             to_programs = {pid: system.funds.program(pid).allocated for pid in programs}
-            if rnd.settled:
-                payouts, _ = self.model.payouts()
-                assert to_programs == {
-                    pid: sum(p.amount for p in payouts if p.program_id == pid) for pid in programs
-                }
-            # money is conserved: what left the lot is still reserved or went to the programs
-            lot_now = system.funds.lot(funding_lot).unallocated
-            assert lot_now + reserved + sum(to_programs.values()) == lot_start
-            assert system.balance(system.funds.address) == fund_balance  # and never left the ledger
+            payouts, _ = self.model.payouts(self.paid)
+            assert to_programs == {
+                pid: sum(p.amount for p in payouts if p.program_id == pid) for pid in programs
+            }
+            # money is conserved: what left the lots is still reserved in the fund ledger or went to the
+            # programs (the reservation of an expired lot may have been released there directly)
+            lots = [funding_lot] + ([self.expiring_lot] if self.expiring_lot else [])
+            in_lots = sum(system.funds.lot(lot_id).unallocated for lot_id in lots)
+            held = sum(
+                system.funds.reservation(f.reservation_id).amount
+                for f in budget_sender.fundings(self.round_id)
+            )
+            assert held <= reserved
+            assert in_lots + held + sum(to_programs.values()) == lot_start + self.expiring_amount
+            # and never left the ledger
+            assert system.balance(system.funds.address) == fund_balance + self.expiring_amount
             report = verify_rounds(system.events(from_block=self.start_block))
             assert report.ok, report.mismatches
 
     run_state_machine_as_test(
-        RoundMachine, settings=settings(max_examples=15, stateful_step_count=30, deadline=None)
+        RoundMachine, settings=settings(max_examples=15, stateful_step_count=40, deadline=None)
     )
 
 
