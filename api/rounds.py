@@ -10,7 +10,9 @@ from the signed-in client's secret and relayed; the gateway adds the Merkle proo
 Round, proposal and round texts stay in the gateway's database; the chain holds their hashes
 (`text_hash`). Phases follow the chain's clock as the contract defines them (proposals until
 `votingStart`, voting until `votingEnd`, then tally until someone finalises), so no call advances
-them; finalising is the one step the round's NGO takes at the end.
+them; finalising is the one step the round's NGO takes at the end, before the earliest expiry of the
+round's lots (`Round.funding_expiry`). A round still holding money of an expired lot can never settle:
+its NGO (or anyone, on chain) abandons it, which gives every reserved euro back.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from ledger.revert_errors import (
     ParticipatoryBudgetAlreadySettled,
     ParticipatoryBudgetCreditsExceeded,
     ParticipatoryBudgetNotEligible,
+    ParticipatoryBudgetRoundAbandoned,
 )
 
 GAS_CREATE = 350_000
@@ -60,6 +63,8 @@ GAS_FINALISE = 200_000
 GAS_PER_ORDERED = 15_000  # each proposal in the finalisation order
 GAS_PER_PAYOUT = 150_000  # an allocation to a program, up to a fresh one
 GAS_PER_FUNDING_SETTLED = 40_000
+GAS_ABANDON = 120_000
+GAS_PER_FUNDING_ABANDONED = 60_000  # reading its lot's expiry and releasing it
 PAYOUTS_PER_TX = 40
 """Winners paid per transaction when finalising (the rest by `payWinners`, in the same request)."""
 
@@ -69,6 +74,7 @@ PHASE_NAMES = {
     Phase.VOTING: "voting",
     Phase.TALLY: "tally",
     Phase.FINALISED: "finalised",
+    Phase.ABANDONED: "abandoned",
 }
 RULE_NAMES = {SelectionRule.GREEDY_SKIP: "greedy-skip", SelectionRule.GREEDY_STOP: "greedy-stop"}
 RULES = {name: rule for rule, name in RULE_NAMES.items()}
@@ -126,6 +132,16 @@ class Finalised:
 
 
 @dataclass(frozen=True)
+class Abandoned:
+    """A round abandoned after one of its lots expired: what its paid winners keep, what went back."""
+
+    operation: OperationResult
+    lot_id: int  # the expired lot
+    awarded: int
+    released: int
+
+
+@dataclass(frozen=True)
 class BallotCast:
     """A ballot on chain and what it cost."""
 
@@ -153,7 +169,7 @@ class RoundState:
     texts: dict[int, RoundProposal]
     voters: int | None
     ballots: int  # voters whose current ballot is not empty
-    released: int  # money the round gave back to its lots
+    released: int  # money the round gave back to its lots (when settled or abandoned)
 
     @property
     def title(self) -> str | None:
@@ -363,6 +379,8 @@ class RoundsService:
         ngo = self.gw.organisation(ngo_id)
         principal = f"org:{ngo_id}"
         r = self.budget.round(round_id)
+        if r.abandoned:
+            raise ParticipatoryBudgetRoundAbandoned(round_id)
         if r.settled:
             raise ParticipatoryBudgetAlreadySettled(round_id)
         operations = []
@@ -400,6 +418,25 @@ class RoundsService:
             if r.paid_count == paid:
                 break  # a retried request found this payment made already: ask again to go on
         return Finalised(operations, self.budget.winners(round_id), r.awarded, r.settled)
+
+    def abandon(self, ngo_id: str, round_id: int) -> Abandoned:
+        """Abandon the NGO's round once it holds money of an expired lot (it can then never settle):
+        every reservation goes back to its lot or funder; winners paid before keep their money. The
+        contract refuses with `ParticipatoryBudgetFundingNotExpired` while the round can still settle."""
+        self._own_round(ngo_id, round_id)
+        r = self.budget.round(round_id)
+        if r.abandoned:
+            raise ParticipatoryBudgetRoundAbandoned(round_id)
+        if r.settled:
+            raise ParticipatoryBudgetAlreadySettled(round_id)
+        gas = GAS_ABANDON + GAS_PER_FUNDING_ABANDONED * len(self.budget.fundings(round_id))
+        result = self.gw.execute(
+            f"org:{ngo_id}", self.gw.organisation(ngo_id), self.budget, "abandon", round_id, gas=gas
+        )
+        event = result.event("RoundAbandoned")
+        return Abandoned(
+            result, int(event.args["lotId"]), int(event.args["awarded"]), int(event.args["released"])
+        )
 
     # --- clients ----------------------------------------------------------------------------
 
@@ -530,7 +567,7 @@ class RoundsService:
                 continue
             if e.name == "BallotCast":
                 current[e.args["voter"]] = bool(e.args["proposalIds"])
-            elif e.name == "RoundSettled":
+            elif e.name in ("RoundSettled", "RoundAbandoned"):
                 released = int(e.args["released"])
         return RoundState(round_id, r, phase, proposals, info, texts, voters, sum(current.values()), released)
 

@@ -33,7 +33,7 @@ ProposalIdPath = Annotated[int, Path(ge=1, le=2**16 - 1, description="A proposal
 Title = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 Description = Annotated[str, Field(max_length=4000, pattern=NO_NUL)]
 Rule = Literal["greedy-skip", "greedy-stop"]
-Phase = Literal["proposals", "voting", "tally", "finalised"]
+Phase = Literal["proposals", "voting", "tally", "finalised", "abandoned"]
 
 
 class FundingShare(Strict):
@@ -88,6 +88,14 @@ class RoundFinalised(OperationPublic):
     transactions: list[str]
 
 
+class RoundAbandoned(OperationPublic):
+    expiredLot: int = Field(description="The lot whose expiry came while the round still held its money")
+    awarded: str = Field(description="What the winners paid before received; it stays theirs")
+    released: str = Field(
+        description="Every other euro of the budget, back in its lots (or with its funders)"
+    )
+
+
 class BallotEntry(Strict):
     proposalId: Annotated[int, Field(ge=1, le=2**16 - 1)]
     votes: Annotated[int, Field(ge=0, le=2**16 - 1, description="n votes cost n * n voice credits")]
@@ -124,6 +132,10 @@ class RoundPublic(BaseModel):
     phase: Phase
     votingStart: int
     votingEnd: int
+    fundingExpiry: int | None = Field(
+        description="The earliest expiry of the round's lots (null: none expires). Finalise before it: "
+        "once the round holds money of an expired lot, anyone may abandon it and the money goes back"
+    )
     budget: str
     credits: int
     minCost: str
@@ -133,7 +145,9 @@ class RoundPublic(BaseModel):
     proposalCount: int
     eligibleVoters: int | None = Field(description="Size of the voter roll, when the gateway runs the round")
     ballots: int = Field(description="Voters with a ballot that counts")
-    awarded: str
+    awarded: str = Field(
+        description="The winners' money; for an abandoned round, what the winners paid before got"
+    )
     released: str
     settled: bool
 
@@ -142,6 +156,9 @@ class RoundResults(RoundPublic):
     description: str | None
     proposals: list[ProposalPublic]
     winners: list[int]
+    paidWinners: list[int] = Field(
+        description="Winners whose money went to their program (in an abandoned round, the others get none)"
+    )
 
 
 class ClientRound(RoundResults):
@@ -196,6 +213,7 @@ def _summary(state: RoundState) -> dict[str, Any]:
         "phase": PHASE_NAMES[state.phase],
         "votingStart": r.voting_start,
         "votingEnd": r.voting_end,
+        "fundingExpiry": r.funding_expiry or None,
         "budget": euros(r.budget),
         "credits": r.credits,
         "minCost": euros(r.min_cost),
@@ -231,11 +249,13 @@ def _proposals(state: RoundState) -> list[dict[str, Any]]:
 
 def _results(state: RoundState) -> dict[str, Any]:
     winners = [pid for pid, p in state.proposals.items() if p.status is ProposalStatus.SELECTED]
+    winners.sort(key=lambda pid: (-state.proposals[pid].votes, pid))  # the finalisation order
     return {
         **_summary(state),
         "description": state.info.description if state.info else None,
         "proposals": _proposals(state),
-        "winners": sorted(winners, key=lambda pid: (-state.proposals[pid].votes, pid)),
+        "winners": winners,
+        "paidWinners": winners[: state.round.paid_count],
     }
 
 
@@ -326,6 +346,20 @@ def finalise_round(round_id: IdPath, request: Request, principal: Ngo) -> RoundF
         transactionHash=first.transaction_hash,
         blockNumber=first.block_number,
         events=[e.to_json() for op in done.operations for e in op.events],
+    )
+
+
+@router.post("/ngo/rounds/{round_id}/abandon", status_code=201, response_model=RoundAbandoned)
+def abandon_round(round_id: IdPath, request: Request, principal: Ngo) -> RoundAbandoned:
+    """When one of your round's lots has expired before the round was settled (the fund ledger no longer
+    allocates its money, so the round can never settle): give every reserved euro back to its lot or
+    funder. Winners paid before keep their money; the round takes nothing more. Anyone may do it on chain."""
+    done = _service(request).abandon(principal.organisation_id, round_id)
+    return RoundAbandoned(
+        expiredLot=done.lot_id,
+        awarded=euros(done.awarded),
+        released=euros(done.released),
+        **done.operation.to_json(),
     )
 
 

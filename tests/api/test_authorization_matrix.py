@@ -70,6 +70,7 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("POST", "/v1/ngo/rounds/{round_id}/proposals"):      (401, 403, 403, 403, 201, 403),
     ("POST", "/v1/ngo/rounds/{round_id}/proposals/{proposal_id}/withdraw"): (401, 403, 403, 403, 201, 403),
     ("POST", "/v1/ngo/rounds/{round_id}/finalise"):       (401, 403, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/rounds/{round_id}/abandon"):        (401, 403, 403, 403, 201, 403),
     ("GET", "/v1/public/rounds"):                         (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/public/rounds/{round_id}"):              (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/audit/rounds/{round_id}"):               (401, 403, 200, 403, 403, 200),
@@ -124,6 +125,7 @@ class Seed:
     clients: list[dict[str, Any]]
     open_round: int  # takes proposals; proposal 1 may be withdrawn
     closed_round: int  # voting has closed: it may be finalised
+    expired_round: int  # not finalised before its lot expired: it may be abandoned
     sheet: str  # a voucher sheet waiting for its one download
 
 
@@ -159,7 +161,7 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
         for i in range(3)
     ]
     _ok(client.post(f"/v1/tranches/{tranches[0]}/approve", headers=auth(keys.funder2)))  # money to pay out
-    seed_rounds = _seed_rounds(client, gateway, keys, lot, program)
+    seed_rounds = _seed_rounds(client, gateway, keys, lot, expiring, program)
     gateway.advance_time(3600)  # the expiring lot has expired; the others never expire
     funder = _ok(client.get("/v1/me", headers=auth(keys.funder)))["id"]
     clients = [
@@ -182,21 +184,24 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
     return Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds, sheet)
 
 
-def _seed_rounds(client: TestClient, gateway: Gateway, keys: Keys, lot: int, program: int) -> tuple[int, int]:
-    """(open round, closed round) once the clock has moved an hour: one takes proposals (its first may
-    be withdrawn), the other's vote is over (it may be finalised). Their roll: a client of the NGO."""
+def _seed_rounds(
+    client: TestClient, gateway: Gateway, keys: Keys, lot: int, expiring: int, program: int
+) -> tuple[int, int, int]:
+    """(open round, closed round, expired round) once the clock has moved an hour: one takes proposals
+    (its first may be withdrawn), the second's vote is over (it may be finalised), the third's vote is
+    over too but its lot has expired (it may be abandoned). Their roll: a client of the NGO."""
     _ok(client.post("/v1/ngo/clients", json={"personal": {"name": "Matrix voter"}}, headers=auth(keys.ngo)))
 
-    def body(title: str, start: int, end: int) -> dict[str, Any]:
+    def body(title: str, start: int, end: int, funding: tuple[int, str] = (lot, "50")) -> dict[str, Any]:
         now = gateway.chain.now()
         return {
             "title": title,
-            "funding": [{"lotId": lot, "amount": "50"}],
+            "funding": [{"lotId": funding[0], "amount": funding[1]}],
             "credits": 100,
             "votingStart": datetime.fromtimestamp(now + start, UTC).isoformat(),
             "votingEnd": datetime.fromtimestamp(now + end, UTC).isoformat(),
             "minCost": "1",
-            "maxCost": "50",
+            "maxCost": funding[1],
         }
 
     closed = _ok(client.post("/v1/ngo/rounds", json=body("Closed", 60, 120), headers=auth(keys.ngo)))
@@ -210,7 +215,10 @@ def _seed_rounds(client: TestClient, gateway: Gateway, keys: Keys, lot: int, pro
             headers=auth(keys.ngo),
         )
     )
-    return int(opened["roundId"]), int(closed["roundId"])
+    expired = _ok(
+        client.post("/v1/ngo/rounds", json=body("Expired", 60, 120, (expiring, "2")), headers=auth(keys.ngo))
+    )
+    return int(opened["roundId"]), int(closed["roundId"]), int(expired["roundId"])
 
 
 def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None]:
@@ -274,6 +282,8 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         paths["{lot_id}"] = str(seed.expired_lot)
     if route == ("POST", "/v1/ngo/rounds/{round_id}/finalise"):
         paths["{round_id}"] = str(seed.closed_round)
+    if route == ("POST", "/v1/ngo/rounds/{round_id}/abandon"):
+        paths["{round_id}"] = str(seed.expired_round)
     if route == ("POST", "/v1/tranches/{tranche_id}/reject"):
         paths["{tranche_id}"] = str(seed.other_pending_tranche)
     path = route[1]

@@ -358,3 +358,98 @@ def test_the_roll_keeps_pseudonyms_only_and_erasure_leaves_the_vote_counted(
     assert ok(client.post(f"/v1/ngo/rounds/{rid}/finalise", headers=auth(keys.ngo)))["winners"] == [1]
     audit = ok(client.get(f"/v1/audit/rounds/{rid}", headers=auth(keys.auditor)), 200)
     assert audit["matches"] is True and audit["tallies"] == {"1": 3}
+
+
+def test_a_round_whose_lot_expires_before_finalising_is_abandoned(
+    client: TestClient, gateway: Gateway, keys: Keys
+) -> None:
+    program, forever = program_and_lot(client, keys)
+    reg = register(client, keys.ngo, "Wählerin")
+    voting_end = gateway.chain.now() + 8 * DAY
+
+    def expiring_lot(seconds_after_voting: int) -> int:
+        body = {
+            "amount": "500",
+            "expiresAt": at(gateway, voting_end - gateway.chain.now() + seconds_after_voting),
+        }
+        return int(ok(client.post("/v1/funder/lots", json=body, headers=auth(keys.funder)))["lotId"])
+
+    # a lot expiring before voting ends could never pay: the round is refused
+    too_soon = expiring_lot(0)
+    refused = client.post(
+        "/v1/ngo/rounds",
+        json={
+            "title": "Zu knapp",
+            "funding": [{"lotId": forever, "amount": "300"}, {"lotId": too_soon, "amount": "300"}],
+            "credits": 100,
+            "votingStart": at(gateway, DAY),
+            "votingEnd": at(gateway, voting_end - gateway.chain.now()),
+            "minCost": "50",
+            "maxCost": "400",
+        },
+        headers=auth(keys.ngo),
+    )
+    args = problem(refused, 422, "ParticipatoryBudgetFundingExpiresTooSoon")["args"]
+    assert (args["lotId"], args["expiry"], args["votingEnd"]) == (
+        too_soon,
+        args["votingEnd"],
+        args["votingEnd"],
+    )
+
+    expiring = expiring_lot(DAY)
+    body = {
+        "title": "Knapp",
+        "funding": [{"lotId": forever, "amount": "300"}, {"lotId": expiring, "amount": "300"}],
+        "credits": 100,
+        "votingStart": at(gateway, DAY),
+        "votingEnd": at(gateway, voting_end - gateway.chain.now()),
+        "minCost": "50",
+        "maxCost": "400",
+        "voters": [reg["clientId"]],
+    }
+    rid = ok(client.post("/v1/ngo/rounds", json=body, headers=auth(keys.ngo)))["roundId"]
+    public = ok(client.get(f"/v1/public/rounds/{rid}"), 200)
+    assert public["fundingExpiry"] == public["votingEnd"] + DAY  # finalise before it
+    propose(client, keys.ngo, rid, program, "400", "Brücke")  # needs money of both lots
+    to(gateway, public["votingStart"])
+    ok(ballot(client, sign_in(client, reg), rid, {1: 3}), 200)
+    to(gateway, public["votingEnd"])
+    problem(
+        client.post(f"/v1/ngo/rounds/{rid}/abandon", headers=auth(keys.ngo)),
+        409,
+        "ParticipatoryBudgetFundingNotExpired",
+    )
+
+    to(gateway, public["fundingExpiry"])  # nobody finalised in time
+    problem(
+        client.post(f"/v1/ngo/rounds/{rid}/finalise", headers=auth(keys.ngo)), 409, "FundLedgerLotExpired"
+    )
+    problem(client.post(f"/v1/ngo/rounds/{rid}/abandon", headers=auth(keys.ngo2)), 403, "NotYourRound")
+    done = ok(client.post(f"/v1/ngo/rounds/{rid}/abandon", headers=auth(keys.ngo)))
+    assert (done["expiredLot"], done["awarded"], done["released"]) == (expiring, "0.000000", "600.000000")
+    assert [e["event"] for e in done["events"]].count("ReservationReleased") == 2
+
+    results = ok(client.get(f"/v1/public/rounds/{rid}"), 200)
+    assert (results["phase"], results["settled"], results["awarded"], results["released"]) == (
+        "abandoned",
+        False,
+        "0.000000",
+        "600.000000",
+    )
+    assert (results["winners"], results["paidWinners"]) == ([], [])
+    for again in ("finalise", "abandon"):
+        problem(
+            client.post(f"/v1/ngo/rounds/{rid}/{again}", headers=auth(keys.ngo)),
+            409,
+            "ParticipatoryBudgetRoundAbandoned",
+        )
+    problem(ballot(client, sign_in(client, reg), rid, {1: 1}), 409, "ParticipatoryBudgetRoundAbandoned")
+    lots = {lot["lotId"]: lot for lot in ok(client.get("/v1/funder/lots", headers=auth(keys.funder)), 200)}
+    assert lots[forever]["unallocated"] == "1000.000000" and lots[expiring]["unallocated"] == "500.000000"
+    ok(client.post(f"/v1/funder/lots/{expiring}/refund", headers=auth(keys.funder)))  # all 500 back
+
+    audit = ok(client.get(f"/v1/audit/rounds/{rid}", headers=auth(keys.auditor)), 200)
+    assert (audit["phase"], audit["matches"], audit["mismatches"]) == ("abandoned", True, [])
+    assert ok(client.get("/v1/audit/verify", headers=auth(keys.auditor)), 200)["matches"] is True
+    pb = client.get(f"/v1/audit/rounds/{rid}/pabulib", headers=auth(keys.auditor))
+    assert pb.status_code == 200 and "abandoned;" in pb.text
