@@ -148,7 +148,7 @@ def test_responses_kept_for_retries_hold_no_secret_in_plain(
         reg["recoveryCode"],
         reg["recoveryCode"].replace("-", ""),
         session["token"],
-        org["apiKey"].split("_")[2],
-        rotated["apiKey"].split("_")[2],
+        org["apiKey"].split("_", 2)[2],
+        rotated["apiKey"].split("_", 2)[2],
     ]
     assert [secret for secret in shown_once if secret in stored] == []

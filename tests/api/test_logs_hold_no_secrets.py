@@ -46,7 +46,7 @@ def test_a_scenario_logs_no_personal_data_and_no_secret(
         keys.ngo,
         keys.funder,
         keys.admin,
-        keys.ngo.split("_")[2],
+        keys.ngo.split("_", 2)[2],
         gateway.settings.master_key.get_secret_value(),  # type: ignore[union-attr]
     ]
     logged = "\n".join(

@@ -31,7 +31,7 @@ def secrets_of(scenario: Scenario, gateway: Gateway) -> list[str]:
         scenario.ngo_key,
         scenario.funder_key,
         scenario.admin_key,
-        scenario.ngo_key.split("_")[2],
+        scenario.ngo_key.split("_", 2)[2],
         master.get_secret_value() if master is not None else "",
     ]
 
