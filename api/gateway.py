@@ -203,12 +203,13 @@ class Gateway:
             system.grant(self.admin, Role.RELAYER, relayer.address)
         for role in (Role.TREASURER, Role.ALLOCATOR):
             system.grant(self.admin, role, self.admin.address)
+        self.journal = _OperationJournal(db)
         self.relayer = Relayer(
             system,
             relayers,
             max_batch=settings.relay_batch,
             max_wait_s=settings.relay_wait_ms / 1000,
-            journal=_OperationJournal(db),
+            journal=self.journal,
         )
         self.nonces = NonceBook(system, self._never_relayed_for)
         self.index = EventIndex(system)
@@ -433,12 +434,9 @@ class Gateway:
         return OperationResult(record.id, outcome.transaction_hash, outcome.block_number, outcome.events)
 
     def _never_relayed_for(self, signer: str) -> bool:
-        """True when no operation of `signer` may have used a forwarder nonce."""
-        with self.db.session() as s:
-            used = s.scalar(
-                select(Operation.id).where(Operation.signer == signer, Operation.status != "failed").limit(1)
-            )
-        return used is None
+        """True when the gateway never recorded an operation of `signer` (kept in memory: asking the
+        database for every fresh claim or vote key was a round trip per request)."""
+        return not self.journal.has_signed(signer)
 
     def _deadline(self) -> int:
         """Now (by the chain's clock, read at most once a second) plus the request validity."""
@@ -524,6 +522,14 @@ class _OperationJournal:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        with db.session() as s:
+            self._signers = set(s.scalars(select(Operation.signer).distinct()))
+        self._guard = threading.Lock()
+
+    def has_signed(self, signer: str) -> bool:
+        """True when an operation of `signer` was recorded (pending, done or failed)."""
+        with self._guard:
+            return signer in self._signers
 
     def before_send(self, batch: Sequence[Relayed]) -> None:
         ops = [
@@ -542,6 +548,8 @@ class _OperationJournal:
         if ops:
             with self.db.session() as s:
                 s.add_all(ops)
+            with self._guard:
+                self._signers.update(op.signer for op in ops)
 
     def after_mined(self, batch: Sequence[Relayed]) -> None:
         rows: list[dict[str, Any]] = []

@@ -214,6 +214,7 @@ class RoundsService:
         self.gw = gateway
         self.budget = gateway.system.budget
         self._rolls: dict[int, VoterRoll] = {}
+        self._infos: dict[int, BudgetRound] = {}
         self._lock = threading.Lock()
         self._create_lock = threading.Lock()
 
@@ -311,10 +312,14 @@ class RoundsService:
         return RoundCreated(round_id, root, len(roll), result)
 
     def _info(self, round_id: int) -> BudgetRound:
-        with self.gw.db.session() as s:
-            row = s.get(BudgetRound, round_id)
+        """The gateway's record of a round (never changed once written, so read once)."""
+        row = self._infos.get(round_id)
         if row is None:
-            raise NotFound("UnknownRound", f"the gateway runs no round {round_id}")
+            with self.gw.db.session() as s:
+                row = s.get(BudgetRound, round_id)
+            if row is None:
+                raise NotFound("UnknownRound", f"the gateway runs no round {round_id}")
+            self._infos[round_id] = row
         return row
 
     def _own_round(self, ngo_id: str, round_id: int) -> BudgetRound:
@@ -525,6 +530,8 @@ class RoundsService:
         """How many entries the ballot being replaced has, from the gateway's own records: only the
         gateway holds a voting key (sealed with the client's PIN), so its records know every ballot,
         and asking them keeps the request off the chain until it is relayed."""
+        if not self.gw.journal.has_signed(voter):
+            return 0  # a first ballot
         with self.gw.db.session() as s:
             last = s.scalars(
                 select(Operation.result)
