@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from ledger.system import Allmende
 
 app = typer.Typer(help="Allmende: transparent aid and participatory budgeting on a permissioned ledger.")
 console = Console()
@@ -100,6 +105,24 @@ def deploy(
         console.print(f"{name:20} {d.address} (block {d.deploy_block})")
 
 
+@contextmanager
+def _deployment(rpc: str | None, book: Path | None, data_dir: Path) -> Iterator[Allmende]:
+    """The deployed system on a JSON-RPC node, or on the embedded chain under `data_dir` (closed after)."""
+    from ledger.system import Allmende
+    from scripts.devnet import BOOK_FILE
+
+    book_path = book or data_dir / BOOK_FILE
+    if rpc is not None:
+        from ledger.rpc import RpcChain
+
+        yield Allmende.connect(RpcChain(rpc, []), book_path)
+        return
+    from ledger.embedded import EmbeddedChain
+
+    with EmbeddedChain.open(data_dir / "chain") as chain:
+        yield Allmende.connect(chain, book_path)
+
+
 @app.command()
 def audit(
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC endpoint; default: the embedded chain.")] = None,
@@ -107,19 +130,10 @@ def audit(
     data_dir: DataDir = Path(".allmende"),
 ) -> None:
     """Rebuild the fund ledger from events alone and compare it with the contracts' views."""
-    from ledger.system import Allmende
-    from scripts.devnet import BOOK_FILE, summary
+    from scripts.devnet import summary
 
-    book_path = book or data_dir / BOOK_FILE
-    if rpc is not None:
-        from ledger.rpc import RpcChain
-
-        ok = summary(Allmende.connect(RpcChain(rpc, []), book_path), console)
-    else:
-        from ledger.embedded import EmbeddedChain
-
-        with EmbeddedChain.open(data_dir / "chain") as chain:
-            ok = summary(Allmende.connect(chain, book_path), console)
+    with _deployment(rpc, book, data_dir) as system:
+        ok = summary(system, console)
     if not ok:
         raise typer.Exit(1)
 
@@ -135,19 +149,9 @@ def export_round(
     """Write a round as a pabulib .pb file (open data), rebuilt and verified from the chain's events."""
     from governance.errors import GovernanceError
     from governance.pabulib import export_round as pb_text
-    from ledger.system import Allmende
-    from scripts.devnet import BOOK_FILE
 
-    book_path = book or data_dir / BOOK_FILE
-    if rpc is not None:
-        from ledger.rpc import RpcChain
-
-        events = Allmende.connect(RpcChain(rpc, []), book_path).events()
-    else:
-        from ledger.embedded import EmbeddedChain
-
-        with EmbeddedChain.open(data_dir / "chain") as chain:
-            events = Allmende.connect(chain, book_path).events()
+    with _deployment(rpc, book, data_dir) as system:
+        events = system.events()
     try:
         text = pb_text(events, round_id)
     except GovernanceError as exc:

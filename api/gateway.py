@@ -172,11 +172,6 @@ class NonceBook:
         self._next[signer] = nonce + 1
         return nonce, assumed
 
-    def give_back(self, signer: str, nonce: int) -> None:
-        """The request with `nonce` was never queued (call with the signer's lock held)."""
-        if self._next.get(signer) == nonce + 1:
-            self._next[signer] = nonce
-
     def forget(self, signer: str) -> None:
         """Read `signer`'s nonce from the chain next time."""
         self._next.pop(signer, None)

@@ -64,12 +64,6 @@ class Forwarder:
     def __init__(self, client: ContractClient) -> None:
         self.client = client
         self.sender = client.sender
-        self._domain = {
-            "name": "AllmendeForwarder",
-            "version": "1",
-            "chainId": client.sender.chain.chain_id,
-            "verifyingContract": client.address,
-        }
         self._domain_separator = keccak(
             abi_encode(
                 ["bytes32", "bytes32", "bytes32", "uint256", "address"],
@@ -77,7 +71,7 @@ class Forwarder:
                     _DOMAIN_TYPEHASH,
                     keccak(text="AllmendeForwarder"),
                     keccak(text="1"),
-                    self._domain["chainId"],
+                    client.sender.chain.chain_id,
                     client.address,
                 ],
             )
