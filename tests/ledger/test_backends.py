@@ -1,4 +1,5 @@
-"""One scenario, two chains: the embedded py-evm chain and a hardhat node over JSON-RPC must agree.
+"""One scenario, three chains: the embedded py-evm chain and, over JSON-RPC, a hardhat node (EDR) and
+an anvil node (revm) must agree: the contracts proven on independent EVM implementations.
 
 Every test runs once per backend against a system deployed once per backend and rewound (chain
 snapshot) after each test. Expected values are written out literally, so a revert that decodes
@@ -17,6 +18,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3.exceptions import Web3RPCError
 
+from ledger._local_node import LocalNode
+from ledger.anvil import AnvilNode, anvil_binary
 from ledger.chain import Chain
 from ledger.embedded import EmbeddedChain
 from ledger.exceptions import ContractRevert, Panic, RevertWithReason, UnknownRevert
@@ -50,7 +53,15 @@ needs_hardhat = pytest.mark.skipif(
     shutil.which("node") is None or not (PROJECT_ROOT / "node_modules" / ".bin" / "hardhat").exists(),
     reason="node or node_modules/hardhat is missing (npm ci)",
 )
-BACKENDS = ["embedded", pytest.param("hardhat", marks=[pytest.mark.node, needs_hardhat])]
+needs_anvil = pytest.mark.skipif(
+    not anvil_binary().exists(), reason="node_modules/@foundry-rs/anvil is missing (npm ci)"
+)
+BACKENDS = [
+    "embedded",
+    pytest.param("hardhat", marks=[pytest.mark.node, needs_hardhat]),
+    pytest.param("anvil", marks=[pytest.mark.node, needs_anvil]),
+]
+NODES: dict[str, type[LocalNode]] = {"hardhat": HardhatNode, "anvil": AnvilNode}
 
 
 def pseudonym(label: str) -> str:
@@ -74,22 +85,18 @@ class People:
 # --- fixtures ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def hardhat_node() -> Iterator[HardhatNode]:
-    with HardhatNode() as node:
-        yield node
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Iterator[Chain]:
     chain: Chain
     if request.param == "embedded":
         chain = EmbeddedChain.open(None)
-    else:
-        node: HardhatNode = request.getfixturevalue("hardhat_node")
+        yield chain
+        chain.close()
+        return
+    with NODES[request.param]() as node:
         chain = RpcChain(node.url, node.private_keys)
-    yield chain
-    chain.close()
+        yield chain
+        chain.close()
 
 
 @pytest.fixture(scope="module")
@@ -365,12 +372,19 @@ def test_forwarded_call_reverts_alike(system: Allmende, people: People) -> None:
 # --- a node that mines failing transactions and reports status 0 (like Besu and geth) ------------------
 
 
+def _status_0_node(kind: str) -> LocalNode:
+    return HardhatNode(throw_on_transaction_failures=False) if kind == "hardhat" else AnvilNode()
+
+
 @pytest.mark.node
-@needs_hardhat
-def test_explicit_gas_revert_is_replayed_on_a_node_that_returns_status_0() -> None:
-    """Without hardhat's throwOnTransactionFailures the sender sees a status-0 receipt and has to
-    replay the transaction on its parent block to learn the revert: the path a Besu network takes."""
-    with HardhatNode(throw_on_transaction_failures=False) as node:
+@pytest.mark.parametrize(
+    "kind", [pytest.param("hardhat", marks=needs_hardhat), pytest.param("anvil", marks=needs_anvil)]
+)
+def test_explicit_gas_revert_is_replayed_on_a_node_that_returns_status_0(kind: str) -> None:
+    """Without hardhat's throwOnTransactionFailures (and always on anvil) the sender sees a status-0
+    receipt and has to replay the transaction on its parent block to learn the revert: the path a
+    Besu network takes."""
+    with _status_0_node(kind) as node:
         chain = node.chain()
         p = People(*chain.accounts[:9])
         system = Allmende.deploy(chain, p.admin)
