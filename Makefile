@@ -5,10 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
+# Slither has a virtual environment of its own: it brings solc-select, whose `solc` downloads compilers.
+SLITHER_VENV := .venv-slither
+STAMP_SLITHER := $(SLITHER_VENV)/.installed
+SLITHER_PASSED := $(SLITHER_VENV)/.passed
+SLITHER_INPUTS := $(shell find contracts -name '*.sol') contracts/slither-triage.json scripts/solc \
+  scripts/slither_gate.py package-lock.json
 DATA_DIR ?= .allmende
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run devnet test bench lint typecheck compile setup browser clean
+.PHONY: run devnet test bench lint typecheck compile setup browser slither clean
 
 setup: $(STAMP_PY) $(STAMP_NPM)
 
@@ -28,7 +34,7 @@ run: setup
 devnet: setup
 	$(VENV)/bin/allmende devnet --data-dir $(DATA_DIR)/devnet
 
-test: setup browser
+test: setup browser $(SLITHER_PASSED)
 	$(PY) -m pytest -n 2 --hypothesis-profile=ci
 
 # The client pages' browser tests drive Debian's Chromium (never a browser Playwright downloads).
@@ -47,6 +53,22 @@ browser:
 	  test -x $(CHROMIUM) || { echo "apt-get did not install $(CHROMIUM)" >&2; exit 1; }; \
 	fi
 
+# Static analysis: fails on a finding of medium or higher impact not triaged in
+# contracts/slither-triage.json. `make test` reruns it only when a contract, the triage or the
+# toolchain changed since it last passed.
+slither: setup $(STAMP_SLITHER)
+	$(PY) -m scripts.slither_gate
+	@touch $(SLITHER_PASSED)
+
+$(SLITHER_PASSED): $(SLITHER_INPUTS) $(STAMP_SLITHER) $(STAMP_NPM) $(STAMP_PY)
+	$(PY) -m scripts.slither_gate
+	touch $@
+
+$(STAMP_SLITHER): scripts/slither/requirements.lock
+	$(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/slither/requirements.lock
+	touch $@
+
 bench: setup
 	$(PY) -m scripts.bench
 
@@ -61,4 +83,4 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) node_modules $(DATA_DIR)
+	rm -rf $(VENV) $(SLITHER_VENV) node_modules $(DATA_DIR)

@@ -103,11 +103,27 @@ def _native_solc() -> Path | None:
     except Exception:  # py-solc-x is optional at run time
         pass
     found = shutil.which("solc")
-    if found:
-        out = subprocess.run([found, "--version"], capture_output=True, text=True, check=False)
+    if found and not _is_solc_select_shim(Path(found)):
+        try:
+            out = subprocess.run(
+                [found, "--version"], capture_output=True, text=True, check=False, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
         if f"Version: {SOLC_VERSION}+" in out.stdout:
             return Path(found)
     return None
+
+
+def _is_solc_select_shim(path: Path) -> bool:
+    """Whether `path` is solc-select's `solc` (installed with Slither), which downloads compilers:
+    never run it, not even for `--version`."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return head.startswith(b"#!") and b"solc_select" in head
 
 
 def run_compiler(compiler_input: dict[str, Any], root: Path = PROJECT_ROOT) -> dict[str, Any]:

@@ -220,3 +220,18 @@ def test_missing_import_is_a_compilation_error(tmp_path: Path) -> None:
     (tmp_path / "contracts" / "A.sol").write_text('import "@nowhere/Missing.sol";\ncontract A {}\n')
     with pytest.raises(CompilationError, match=re.escape("@nowhere/Missing.sol")):
         compiler.collect_sources(tmp_path)
+
+
+def test_solc_select_shim_on_the_path_is_never_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slither's solc-select installs a `solc` that downloads compilers; the compiler must skip it."""
+    marker = tmp_path / "ran"
+    shim = tmp_path / "solc"
+    shim.write_text(
+        "#!/bin/sh\n# from solc_select.__main__ import solc\n"
+        f"touch {marker}\necho 'Version: {compiler.SOLC_VERSION}+commit.00000000.Linux.g++'\n",
+        encoding="utf-8",
+    )
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert compiler._native_solc() is None
+    assert not marker.exists()
