@@ -225,7 +225,7 @@ class Gateway:
             keys = []
             if settings.rpc_key_file is not None:
                 keys = [k.strip() for k in settings.rpc_key_file.read_text().split() if k.strip()]
-            chain = RpcChain(settings.rpc_url, keys)
+            chain = RpcChain(settings.rpc_url, keys, confirmations=settings.confirmations)
         else:
             from ledger.embedded import EmbeddedChain
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_KEYS = {"", "changeme", "change-me", "placeholder", "dev", "development"}
@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     rpc_url: str | None = None  # None: the embedded chain under data_dir/chain
     rpc_key_file: Path | None = None  # operator keys for an external chain, one hex key per line
+    # Blocks built on a transaction's block before its outcome counts (external chains only;
+    # QBFT blocks are final once mined, so 0 suffices there).
+    confirmations: int = Field(default=0, ge=0, le=64)
     host: str = "127.0.0.1"
     port: int = 8000
     relayers: int = 2

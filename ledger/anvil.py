@@ -14,7 +14,7 @@ Besu and geth.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 
 from ledger._local_node import ACCOUNT_COUNT, DEFAULT_MNEMONIC, PROJECT_ROOT, LocalNode, LocalNodeError
 
@@ -31,10 +31,21 @@ def anvil_binary(project_root: Path = PROJECT_ROOT) -> Path:
 
 
 class AnvilNode(LocalNode):
-    """An anvil node in a child process; use it as a context manager or call start()/stop()."""
+    """An anvil node in a child process; use it as a context manager or call start()/stop().
+
+    By default anvil mines each transaction as it arrives. With `block_time` (seconds, fractions
+    allowed) it mines a block on that timer instead, whether or not transactions wait, as a QBFT
+    network does with its block period: transactions then sit in the pool until the next block.
+    """
 
     kind: ClassVar[str] = "anvil"
     error: ClassVar[type[LocalNodeError]] = AnvilNodeError
+
+    def __init__(self, *, block_time: float | None = None, **kwargs: Any) -> None:
+        if block_time is not None and block_time <= 0:
+            raise ValueError("block_time must be positive")
+        super().__init__(**kwargs)
+        self.block_time = block_time
 
     def _command(self, workdir: Path, port: int) -> list[str]:
         binary = anvil_binary(self.project_root)
@@ -55,6 +66,7 @@ class AnvilNode(LocalNode):
             "--accounts",
             str(ACCOUNT_COUNT),
             "--quiet",
+            *(["--block-time", str(self.block_time)] if self.block_time is not None else []),
         ]
 
     def _prepare(self, folder: Path) -> Path:

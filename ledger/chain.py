@@ -15,6 +15,11 @@ class Chain(ABC):
 
     web3: Web3
 
+    confirmations: int = 0
+    """Blocks to wait for on top of a transaction's block before its outcome counts. 0 on the
+    embedded chain, which is the only writer of its blocks; an operator sets it for a JSON-RPC
+    chain whose blocks may still be replaced (QBFT blocks are final once mined: 0 suffices)."""
+
     @cached_property
     def chain_id(self) -> int:
         """The chain id, as the chain reported it when first asked (it never changes)."""

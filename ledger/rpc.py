@@ -14,8 +14,13 @@ from ledger.chain import Chain, lean_web3
 class RpcChain(Chain):
     """Any EVM JSON-RPC endpoint; the operator supplies the private keys it signs with."""
 
-    def __init__(self, url: str, private_keys: list[str], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, private_keys: list[str], *, timeout: float = 30.0, confirmations: int = 0
+    ) -> None:
+        if confirmations < 0:
+            raise ValueError("confirmations cannot be negative")
         self.url = url
+        self.confirmations = confirmations
         self.web3 = lean_web3(Web3(HTTPProvider(url, request_kwargs={"timeout": timeout})))
         self._accounts: list[LocalAccount] = [Account.from_key(k) for k in private_keys]
 

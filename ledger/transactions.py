@@ -4,18 +4,23 @@ Nonces are tracked per account here (one lock per account), so many accounts can
 concurrently without asking the node for a nonce each time. A revert comes back as the typed
 `ContractRevert` named after the Solidity error: before sending when gas is estimated, after
 mining (by replaying the call on the parent block) when an explicit gas limit was given.
+
+On a chain with `confirmations` > 0 an outcome is reported only once that many blocks are built on
+the transaction's block, judged by the receipt read again then: a transaction that a reorganisation
+moved into another block counts where it ended up, and waits for its confirmations there.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from web3.exceptions import TimeExhausted
+from web3.exceptions import TimeExhausted, TransactionNotFound
 
 from ledger.chain import Chain
 from ledger.events import Event, EventDecoder
@@ -24,6 +29,7 @@ from ledger.reverts import as_contract_revert
 
 GAS_HEADROOM = 1.25
 _FEE_REFRESH_EVERY = 200
+_RECEIPT_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -142,12 +148,10 @@ class TransactionSender:
         return self._outcome(tx, tx_hash)
 
     def _outcome(self, tx: dict[str, Any], tx_hash: bytes) -> TxResult:
-        try:
-            receipt = self.web3.eth.wait_for_transaction_receipt(
-                HexBytes(tx_hash), timeout=self.receipt_timeout, poll_latency=0.05
-            )
-        except TimeExhausted as exc:
-            raise TransactionError(f"transaction {HexBytes(tx_hash).to_0x_hex()} not mined in time") from exc
+        deadline = time.monotonic() + self.receipt_timeout
+        receipt = self._receipt(tx_hash, deadline)
+        if self.chain.confirmations > 0:
+            receipt = self._confirmed(tx_hash, receipt, deadline)
         tx_hex = HexBytes(receipt["transactionHash"]).to_0x_hex()
         if receipt["status"] != 1:
             raise self._replay_revert(tx, int(receipt["blockNumber"]), tx_hex)
@@ -159,6 +163,33 @@ class TransactionSender:
             contract_address=str(contract) if contract else None,
             events=self.decoder.decode_all(receipt["logs"]),
         )
+
+    def _receipt(self, tx_hash: bytes, deadline: float) -> Any:
+        """The transaction's receipt once it is mined (TransactionError after `deadline`)."""
+        try:
+            return self.web3.eth.wait_for_transaction_receipt(
+                HexBytes(tx_hash), timeout=max(0.0, deadline - time.monotonic()), poll_latency=_RECEIPT_POLL_S
+            )
+        except TimeExhausted as exc:
+            raise TransactionError(f"transaction {HexBytes(tx_hash).to_0x_hex()} not mined in time") from exc
+
+    def _confirmed(self, tx_hash: bytes, receipt: Any, deadline: float) -> Any:
+        """The receipt, read again once `chain.confirmations` blocks are built on its block."""
+        while True:
+            target = int(receipt["blockNumber"]) + self.chain.confirmations
+            while int(self.web3.eth.block_number) < target:
+                if time.monotonic() > deadline:
+                    raise TransactionError(
+                        f"transaction {HexBytes(tx_hash).to_0x_hex()} not confirmed by block {target} in time"
+                    )
+                time.sleep(_RECEIPT_POLL_S)
+            try:
+                again = self.web3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:  # its block was replaced: wait for it to be mined again
+                again = self._receipt(tx_hash, deadline)
+            if again["blockHash"] == receipt["blockHash"]:
+                return again
+            receipt = again
 
     def _replay_revert(self, tx: dict[str, Any], block_number: int, tx_hash: str) -> Exception:
         """Re-run a failed transaction on its parent block to learn the revert reason."""
