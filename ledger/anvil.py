@@ -36,16 +36,19 @@ class AnvilNode(LocalNode):
     By default anvil mines each transaction as it arrives. With `block_time` (seconds, fractions
     allowed) it mines a block on that timer instead, whether or not transactions wait, as a QBFT
     network does with its block period: transactions then sit in the pool until the next block.
+    With `free_gas` every block's base fee is 0 and zero-fee transactions are accepted, as on a
+    Besu network with `zeroBaseFee` and `--min-gas-price=0`.
     """
 
     kind: ClassVar[str] = "anvil"
     error: ClassVar[type[LocalNodeError]] = AnvilNodeError
 
-    def __init__(self, *, block_time: float | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, block_time: float | None = None, free_gas: bool = False, **kwargs: Any) -> None:
         if block_time is not None and block_time <= 0:
             raise ValueError("block_time must be positive")
         super().__init__(**kwargs)
         self.block_time = block_time
+        self.free_gas = free_gas
 
     def _command(self, workdir: Path, port: int) -> list[str]:
         binary = anvil_binary(self.project_root)
@@ -67,6 +70,7 @@ class AnvilNode(LocalNode):
             str(ACCOUNT_COUNT),
             "--quiet",
             *(["--block-time", str(self.block_time)] if self.block_time is not None else []),
+            *(["--block-base-fee-per-gas", "0", "--disable-min-priority-fee"] if self.free_gas else []),
         ]
 
     def _prepare(self, folder: Path) -> Path:

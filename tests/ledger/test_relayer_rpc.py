@@ -1,6 +1,7 @@
 """The relayer on a real JSON-RPC node that mines on a timer, as a QBFT network does with its block
 period: a pool of relayer accounts, each with its own nonces, and outcomes reported only once the
-configured number of blocks is built on them."""
+configured number of blocks is built on them. And on a free-gas node, operator accounts that hold
+no ether at all."""
 
 from __future__ import annotations
 
@@ -126,3 +127,25 @@ def test_outcome_is_reported_only_after_the_configured_confirmations(
 def test_negative_confirmations_are_refused(chain: RpcChain) -> None:
     with pytest.raises(ValueError, match="confirmations"):
         RpcChain(chain.url, [], confirmations=-1)
+
+
+def test_relayer_without_ether_relays_on_a_free_gas_node() -> None:
+    """Zero base fee and zero-fee transactions (Besu's zeroBaseFee with --min-gas-price=0): a relayer
+    account that never held ether is granted its role and relays a user's request."""
+    with AnvilNode(free_gas=True) as node:
+        chain = node.chain()
+        admin = chain.accounts[0]
+        system = Allmende.deploy(chain, admin)
+        pauper = Account.create()
+        system.grant(admin, Role.RELAYER, pauper.address)
+        assert system.sender.fee_fields() == {"maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+        user, spender = Account.create(), chain.accounts[5].address
+        relayer = Relayer(system, [pauper], max_wait_s=0.0)
+        try:
+            outcome = relayer.relay(_approval(system, user, spender), timeout=60)
+        finally:
+            relayer.close()
+        assert system.token.call("allowance", user.address, spender) == 1
+        assert chain.web3.eth.get_transaction(HexBytes(outcome.transaction_hash))["from"] == pauper.address
+        assert chain.web3.eth.get_balance(pauper.address) == 0
+        chain.close()
