@@ -23,6 +23,9 @@ from eth_account import Account
 
 from api.app import create_app
 from api.gateway import Gateway
+from ledger._local_node import LocalNode
+from ledger.anvil import AnvilNode, anvil_binary
+from ledger.hardhat import PROJECT_ROOT, HardhatNode
 from tests.api.conftest import make_settings
 from tests.e2e._server import START_TIMEOUT_S, free_port
 
@@ -86,6 +89,40 @@ def served(served_gateway: tuple[str, str, Gateway]) -> tuple[str, str]:
     """(base URL, admin API key) of a gateway served over HTTP."""
     url, admin, _ = served_gateway
     return url, admin
+
+
+NODES: dict[str, type[LocalNode]] = {"hardhat": HardhatNode, "anvil": AnvilNode}
+needs_hardhat = pytest.mark.skipif(
+    not (PROJECT_ROOT / "node_modules" / ".bin" / "hardhat").exists(),
+    reason="node_modules/hardhat is missing",
+)
+needs_anvil = pytest.mark.skipif(
+    not anvil_binary().exists(), reason="node_modules/@foundry-rs/anvil is missing"
+)
+
+
+@pytest.fixture(
+    params=[pytest.param("hardhat", marks=needs_hardhat), pytest.param("anvil", marks=needs_anvil)]
+)
+def served_on_node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(base URL, admin API key) of a gateway on a JSON-RPC node (ALLMENDE_RPC_URL and a key file)."""
+    with NODES[request.param]() as node:
+        key_file = tmp_path / "operator-keys"
+        key_file.write_text("\n".join(node.private_keys[:4]) + "\n", encoding="utf-8")
+        key_file.chmod(0o600)
+        settings = make_settings(tmp_path / "data").model_copy(
+            update={"rpc_url": node.url, "rpc_key_file": key_file}
+        )
+        gateway = Gateway.open(settings)
+        created = gateway.bootstrap_admin()
+        assert created is not None
+        server = ThreadedServer(gateway)
+        try:
+            server.start()
+            yield server.url, created[1]
+        finally:
+            server.stop()
+            gateway.close()
 
 
 def _post(http: httpx.Client, path: str, key: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -212,6 +249,13 @@ def test_money_path_over_http_ends_in_matching_exports_and_public_figures(served
                 "payments": 3,
             }
         ]
+
+
+@pytest.mark.node
+def test_money_path_over_http_on_a_json_rpc_node(served_on_node: tuple[str, str]) -> None:
+    """The same money path, the gateway on hardhat and on anvil instead of the embedded chain: two
+    independent EVM implementations behind ALLMENDE_RPC_URL."""
+    test_money_path_over_http_ends_in_matching_exports_and_public_figures(served_on_node)
 
 
 def test_a_budget_round_over_http_from_voter_roll_to_audited_results(
