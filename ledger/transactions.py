@@ -145,7 +145,14 @@ class TransactionSender:
                 raise TransactionError(f"sending failed: {exc}") from exc
             self._nonces[account.address] = nonce + 1
             self._sent_since_fees += 1
-        return self._outcome(tx, tx_hash)
+        try:
+            return self._outcome(tx, tx_hash)
+        except TransactionError:
+            # Not mined (in time), or dropped when its block was replaced: the node's pending
+            # count is the truth again, so a dropped nonce is reused instead of leaving a gap.
+            with self._lock(account.address):
+                self._nonces.pop(account.address, None)
+            raise
 
     def _outcome(self, tx: dict[str, Any], tx_hash: bytes) -> TxResult:
         deadline = time.monotonic() + self.receipt_timeout

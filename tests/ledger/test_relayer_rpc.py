@@ -5,6 +5,8 @@ no ether at all."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 
@@ -14,11 +16,13 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 
 from ledger.anvil import AnvilNode, anvil_binary
+from ledger.exceptions import TransactionError
 from ledger.forwarding import ForwardRequest
 from ledger.relayer import Relayer, RelayOutcome
 from ledger.roles import Role
 from ledger.rpc import RpcChain
 from ledger.system import Allmende
+from ledger.transactions import TransactionSender, TxResult
 
 pytestmark = [
     pytest.mark.node,
@@ -122,6 +126,54 @@ def test_outcome_is_reported_only_after_the_configured_confirmations(
     assert head_when_reported[0] >= outcome.block_number + 2
     receipt = web3.eth.get_transaction_receipt(HexBytes(outcome.transaction_hash))
     assert receipt["blockHash"] == web3.eth.get_block(outcome.block_number)["hash"]
+
+
+def test_transaction_whose_block_is_replaced_before_its_confirmations_is_not_reported_done(
+    chain: RpcChain,
+) -> None:
+    """A reorganisation drops the block of a transaction still waiting for its confirmations: the
+    sender reports an error, not success, and the account's next transaction reuses the dropped
+    nonce instead of waiting forever behind a gap."""
+    web3, sender_account, to = chain.web3, chain.accounts[3], chain.accounts[4].address
+    sender = TransactionSender(chain, receipt_timeout=3.0)
+    nonce = web3.eth.get_transaction_count(sender_account.address)
+    outcome: list[TxResult | BaseException] = []
+
+    def send() -> None:
+        try:
+            outcome.append(sender.send(sender_account, to, b"", gas=21_000, value=1))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    chain.confirmations = 50
+    thread = threading.Thread(target=send)
+    thread.start()
+    try:
+        mined_in = _block_of_nonce(chain, sender_account.address, nonce)
+        head = int(web3.eth.block_number)
+        assert web3.provider.make_request("anvil_reorg", [head - mined_in + 1, []]).get("error") is None
+        thread.join(timeout=30)
+    finally:
+        chain.confirmations = 0
+    assert not thread.is_alive()
+    assert isinstance(outcome[0], TransactionError)
+    assert web3.eth.get_transaction_count(sender_account.address) == nonce  # dropped, not mined
+    again = sender.send(sender_account, to, b"", gas=21_000, value=1)
+    assert web3.eth.get_transaction(HexBytes(again.transaction_hash))["nonce"] == nonce
+
+
+def _block_of_nonce(chain: RpcChain, address: str, nonce: int) -> int:
+    """The block that mined `address`'s transaction with `nonce` (polls, bounded)."""
+    web3 = chain.web3
+    for _ in range(200):  # 10 s at most
+        if web3.eth.get_transaction_count(address) > nonce:
+            head = int(web3.eth.block_number)
+            for number in range(head, max(0, head - 20), -1):
+                for tx in web3.eth.get_block(number, full_transactions=True)["transactions"]:
+                    if tx["from"] == address and tx["nonce"] == nonce:  # type: ignore[index]
+                        return number
+        time.sleep(0.05)
+    raise AssertionError("the transaction was not mined")
 
 
 def test_negative_confirmations_are_refused(chain: RpcChain) -> None:
