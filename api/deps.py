@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.gateway import Forbidden, Gateway, Principal, Unauthorized
+from api.gateway import Forbidden, Gateway, Principal
+from api.gateway import Unauthorized as Unauthorized  # re-exported: the routes raise it
 
 bearer = HTTPBearer(auto_error=False, description="An organisation's API key: `alm_<prefix>_<secret>`")
 

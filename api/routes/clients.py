@@ -226,10 +226,11 @@ def get_client(client_id: str, clients: ClientsDep, principal: Ngo) -> dict[str,
 
 @router.post("/ngo/clients/{client_id}/assisted-session", status_code=201, response_model=SessionCreated)
 def assisted_session(
-    client_id: str, body: AssistedSignIn, clients: ClientsDep, principal: Ngo
+    client_id: str, body: AssistedSignIn, request: Request, clients: ClientsDep, principal: Ngo
 ) -> SessionCreated:
     """Staff-assisted mode: act for a client who is present and types their PIN; records say so."""
-    token, session = clients.assisted_session(principal.organisation_id, client_id, body.pin)
+    source = request.client.host if request.client else "unknown"
+    token, session = clients.assisted_session(principal.organisation_id, client_id, body.pin, source)
     return SessionCreated(
         token=token,
         clientId=session.client_id,
