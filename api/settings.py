@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     rpc_key_file: Path | None = None  # operator keys for an external chain, one hex key per line
     host: str = "127.0.0.1"
     port: int = 8000
+    # peers whose `X-Forwarded-For` names the client's address (JSON list of addresses or networks)
+    trusted_proxies: list[str] = []
     relayers: int = 2
     relay_batch: int = 64
     relay_wait_ms: float = 2.0
