@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     source_attempts: int = 30  # failed sign-ins per source address per window
     lockout_s: int = 900
     session_ttl_s: int = 1800
+    max_body_bytes: int = 5 * 1024 * 1024  # every request body, app-wide; larger ones get a 413
+    idempotency_ttl_s: int = 86_400  # how long a kept `Idempotency-Key` response is replayed
     voucher_sheet_ttl_s: int = 600  # a printable voucher sheet waits this long for its one download
 
     @property

@@ -124,9 +124,12 @@ def test_responses_kept_for_retries_hold_no_secret_in_plain(
         json={"personal": {"name": "Ida Idem"}, "pin": "2468"},
         headers=auth(keys.ngo),
     )
-    session = twice(
-        "/v1/client/session", "sign-in-1", json={"voucherCode": reg["voucherCode"], "pin": "2468"}
-    )
+    sign_in = {"voucherCode": reg["voucherCode"], "pin": "2468"}
+    session = client.post("/v1/client/session", json=sign_in, headers={"Idempotency-Key": "sign-in-1"}).json()
+    again = client.post("/v1/client/session", json=sign_in, headers={"Idempotency-Key": "sign-in-1"})
+    # no credentials, no record: a retried sign-in opens another session (it moves no money)
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers
+    assert again.json()["token"] != session["token"]
     org = twice(
         "/v1/admin/organisations", "org-1", json={"kind": "auditor", "name": "A2"}, headers=auth(keys.admin)
     )
