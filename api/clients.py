@@ -23,17 +23,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import case, delete, select, update
 
 from api.gateway import Forbidden, Gateway, GatewayError, Invalid, NotFound
 from api.models import Client, Entitlement, IdempotencyRecord, Operation
+from api.personal import PERSONAL_FIELDS, Personal
 from api.voucher_pdf import VoucherCard
 from api.voucher_sheets import HeldSheet, SheetRequest, VoucherSheets
 from governance.pseudonyms import PrivateRoot, PublicRoot, Purpose, pseudonym_address
 from governance.vouchers import ALPHABET, PAYLOAD_LENGTH, check_symbol, format_code, parse_code
 from ledger.custody import CustodyError, Sealer, new_key, open_with_pin, seal_with_pin
 
-PERSONAL_FIELDS = ("name", "birthDate", "address", "phone", "notes")
 SESSION_PREFIX = "cls_"
 ERASED_PRINCIPAL = "client:erased"
 
@@ -100,6 +101,54 @@ def _normal(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+CsvRow = tuple[int, list[str] | GatewayError]
+
+
+def _read_csv(text: str, max_rows: int) -> tuple[list[str], list[CsvRow]]:
+    """The header and each data row (its line number, and its cells or why it cannot be read).
+    Raises Invalid for a CSV without a header or with more than `max_rows` data rows."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (StopIteration, csv.Error):
+        raise Invalid("BadCsv", "the CSV needs a header row with at least a `name` column") from None
+    rows: list[CsvRow] = []
+    while len(rows) <= max_rows:  # each step consumes input, so this ends with the text
+        row_no = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # an unclosed quote, a field longer than the reader takes, a stray quote
+            rows.append((row_no, Invalid("UnreadableRow", f"the row cannot be read as CSV: {exc}")))
+            continue
+        if not cells:
+            continue  # an empty line
+        if len(cells) != len(header):
+            code = "TooManyFields" if len(cells) > len(header) else "TooFewFields"
+            detail = f"the row has {len(cells)} fields, the header {len(header)}"
+            rows.append((row_no, Invalid(code, detail)))
+            continue
+        rows.append((row_no, cells))
+    if len(rows) > max_rows:
+        raise Invalid(
+            "TooManyRows",
+            f"import at most {max_rows} rows per request; split the file",
+            maxRows=max_rows,
+        )
+    return header, rows
+
+
+def _check_personal(personal: dict[str, str]) -> None:
+    """Invalid unless `personal` keeps the limits of the JSON API's `Personal`."""
+    try:
+        Personal.model_validate(personal)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise Invalid("InvalidField", f"{field}: {first['msg']}", field=field) from None
+
+
 class Clients:
     """Registration, sign-in and erasure of clients of NGOs."""
 
@@ -157,26 +206,33 @@ class Clients:
     def import_csv(self, ngo_id: str, text: str, sheet: SheetRequest | None = None) -> dict[str, Any]:
         """Register every valid row of a CSV (columns: name, birthDate, and optional others); with
         `sheet`, the vouchers of the clients created are held for one download as a printable sheet
-        (`voucherSheet`, None when nobody was created)."""
+        (`voucherSheet`, None when nobody was created). A row that is malformed (too many or too few
+        fields, an unclosed quote, a field too long to read) or whose fields break the limits of
+        `Personal` is reported as a row error; at most `import_max_rows` rows per request."""
         report: dict[str, list[dict[str, Any]]] = {"created": [], "duplicates": [], "errors": []}
         issued: list[tuple[str, str]] = []
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None or "name" not in reader.fieldnames:
+        header, rows = _read_csv(text, self.settings.import_max_rows)
+        if "name" not in header:
             raise Invalid("BadCsv", "the CSV needs a header row with at least a `name` column")
         seen: dict[str, int] = {}
-        for row_no, row in enumerate(reader, start=2):
-            personal = {k: (v or "").strip() for k, v in row.items() if k in PERSONAL_FIELDS}
+        for row_no, cells in rows:
+            if isinstance(cells, GatewayError):
+                report["errors"].append({"row": row_no, "code": cells.code, "detail": cells.detail})
+                continue
+            personal = {k: v.strip() for k, v in zip(header, cells, strict=True) if k in PERSONAL_FIELDS}
             key = f"{_normal(personal.get('name', ''))}|{_normal(personal.get('birthDate', ''))}"
             if key in seen:
                 report["duplicates"].append({"row": row_no, "sameAsRow": seen[key]})
                 continue
             seen[key] = row_no
             try:
+                if personal.get("name"):
+                    _check_personal(personal)
                 reg = self.register(ngo_id, personal)
             except Conflict as exc:
                 report["duplicates"].append({"row": row_no, **exc.fields})
             except GatewayError as exc:
-                report["errors"].append({"row": row_no, "code": exc.code, "detail": exc.detail})
+                report["errors"].append({"row": row_no, "code": exc.code, "detail": exc.detail, **exc.fields})
             else:
                 report["created"].append(
                     {

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     session_ttl_s: int = 1800
     max_body_bytes: int = 5 * 1024 * 1024  # every request body, app-wide; larger ones get a 413
     idempotency_ttl_s: int = 86_400  # how long a kept `Idempotency-Key` response is replayed
+    import_max_rows: int = 200  # clients per CSV import request (each costs two argon2 derivations)
     voucher_sheet_ttl_s: int = 600  # a printable voucher sheet waits this long for its one download
 
     @property

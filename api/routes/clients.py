@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.clients import SESSION_PREFIX, Clients, ClientSession
 from api.deps import GatewayDep, Ngo, Unauthorized, bearer
+from api.personal import Personal
 from api.schemas import Strict, euros
 from api.voucher_sheets import HeldSheet, SheetLabel, SheetRequest
 from governance.pseudonyms import Purpose
@@ -39,14 +40,6 @@ def current_client(
 
 
 CurrentClient = Annotated[ClientSession, Depends(current_client)]
-
-
-class Personal(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    birthDate: Annotated[str, Field(max_length=20)] = ""
-    address: Annotated[str, Field(max_length=500)] = ""
-    phone: Annotated[str, Field(max_length=50)] = ""
-    notes: Annotated[str, Field(max_length=2000)] = ""
 
 
 def sheet_request(
