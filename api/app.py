@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import pages, problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
+from api.limits import BodyLimitMiddleware
 from api.routes import admin, audit, claims, clients, funds, rounds
 from api.settings import Settings, get_settings
 
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         app.state.clients = gateway.clients
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)  # outermost: first
     app.include_router(admin.router)
     app.include_router(funds.router)
     app.include_router(clients.router)

@@ -61,6 +61,7 @@ def serve(
     from api.app import create_app
     from api.demo import seed_demo
     from api.gateway import Gateway
+    from api.serving import uvicorn_config
     from api.settings import Settings
 
     settings = Settings(data_dir=data_dir, host=host, port=port)
@@ -81,7 +82,7 @@ def serve(
             f"Allmende gateway on http://{host}:{port}  (client pages: http://{host}:{port}/client/, "
             f"API docs: http://{host}:{port}/docs)"
         )
-        uvicorn.run(create_app(settings, gateway), host=host, port=port, log_level="info")
+        uvicorn.Server(uvicorn_config(create_app(settings, gateway), settings, log_level="info")).run()
     finally:
         gateway.close()
 

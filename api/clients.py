@@ -23,17 +23,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from pydantic import ValidationError
+from sqlalchemy import case, delete, select, update
 
 from api.gateway import Forbidden, Gateway, GatewayError, Invalid, NotFound
 from api.models import Client, Entitlement, IdempotencyRecord, Operation
+from api.personal import PERSONAL_FIELDS, Personal
 from api.voucher_pdf import VoucherCard
 from api.voucher_sheets import HeldSheet, SheetRequest, VoucherSheets
 from governance.pseudonyms import PrivateRoot, PublicRoot, Purpose, pseudonym_address
 from governance.vouchers import ALPHABET, PAYLOAD_LENGTH, check_symbol, format_code, parse_code
 from ledger.custody import CustodyError, Sealer, new_key, open_with_pin, seal_with_pin
 
-PERSONAL_FIELDS = ("name", "birthDate", "address", "phone", "notes")
 SESSION_PREFIX = "cls_"
 ERASED_PRINCIPAL = "client:erased"
 
@@ -91,8 +92,61 @@ def _pin_ok(pin: str) -> bool:
     return pin.isdigit() and 4 <= len(pin) <= 8 and pin.isascii()
 
 
+def _utcnow() -> datetime:
+    """Now in UTC, without a zone: how the database keeps times (a column without time zone)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def _normal(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+CsvRow = tuple[int, list[str] | GatewayError]
+
+
+def _read_csv(text: str, max_rows: int) -> tuple[list[str], list[CsvRow]]:
+    """The header and each data row (its line number, and its cells or why it cannot be read).
+    Raises Invalid for a CSV without a header or with more than `max_rows` data rows."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (StopIteration, csv.Error):
+        raise Invalid("BadCsv", "the CSV needs a header row with at least a `name` column") from None
+    rows: list[CsvRow] = []
+    while len(rows) <= max_rows:  # each step consumes input, so this ends with the text
+        row_no = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # an unclosed quote, a field longer than the reader takes, a stray quote
+            rows.append((row_no, Invalid("UnreadableRow", f"the row cannot be read as CSV: {exc}")))
+            continue
+        if not cells:
+            continue  # an empty line
+        if len(cells) != len(header):
+            code = "TooManyFields" if len(cells) > len(header) else "TooFewFields"
+            detail = f"the row has {len(cells)} fields, the header {len(header)}"
+            rows.append((row_no, Invalid(code, detail)))
+            continue
+        rows.append((row_no, cells))
+    if len(rows) > max_rows:
+        raise Invalid(
+            "TooManyRows",
+            f"import at most {max_rows} rows per request; split the file",
+            maxRows=max_rows,
+        )
+    return header, rows
+
+
+def _check_personal(personal: dict[str, str]) -> None:
+    """Invalid unless `personal` keeps the limits of the JSON API's `Personal`."""
+    try:
+        Personal.model_validate(personal)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise Invalid("InvalidField", f"{field}: {first['msg']}", field=field) from None
 
 
 class Clients:
@@ -152,26 +206,33 @@ class Clients:
     def import_csv(self, ngo_id: str, text: str, sheet: SheetRequest | None = None) -> dict[str, Any]:
         """Register every valid row of a CSV (columns: name, birthDate, and optional others); with
         `sheet`, the vouchers of the clients created are held for one download as a printable sheet
-        (`voucherSheet`, None when nobody was created)."""
+        (`voucherSheet`, None when nobody was created). A row that is malformed (too many or too few
+        fields, an unclosed quote, a field too long to read) or whose fields break the limits of
+        `Personal` is reported as a row error; at most `import_max_rows` rows per request."""
         report: dict[str, list[dict[str, Any]]] = {"created": [], "duplicates": [], "errors": []}
         issued: list[tuple[str, str]] = []
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None or "name" not in reader.fieldnames:
+        header, rows = _read_csv(text, self.settings.import_max_rows)
+        if "name" not in header:
             raise Invalid("BadCsv", "the CSV needs a header row with at least a `name` column")
         seen: dict[str, int] = {}
-        for row_no, row in enumerate(reader, start=2):
-            personal = {k: (v or "").strip() for k, v in row.items() if k in PERSONAL_FIELDS}
+        for row_no, cells in rows:
+            if isinstance(cells, GatewayError):
+                report["errors"].append({"row": row_no, "code": cells.code, "detail": cells.detail})
+                continue
+            personal = {k: v.strip() for k, v in zip(header, cells, strict=True) if k in PERSONAL_FIELDS}
             key = f"{_normal(personal.get('name', ''))}|{_normal(personal.get('birthDate', ''))}"
             if key in seen:
                 report["duplicates"].append({"row": row_no, "sameAsRow": seen[key]})
                 continue
             seen[key] = row_no
             try:
+                if personal.get("name"):
+                    _check_personal(personal)
                 reg = self.register(ngo_id, personal)
             except Conflict as exc:
                 report["duplicates"].append({"row": row_no, **exc.fields})
             except GatewayError as exc:
-                report["errors"].append({"row": row_no, "code": exc.code, "detail": exc.detail})
+                report["errors"].append({"row": row_no, "code": exc.code, "detail": exc.detail, **exc.fields})
             else:
                 report["created"].append(
                     {
@@ -243,7 +304,9 @@ class Clients:
 
     # --- sign-in -----------------------------------------------------------------------------
 
-    def _check_source(self, source: str) -> None:
+    def _reserve_source(self, source: str) -> float:
+        """Count an attempt from `source` before it is evaluated; SignInLocked when its window is full.
+        Returns the attempt's stamp, which a successful sign-in gives back (only failures count)."""
         now = time.monotonic()
         with self._lock:
             window = self._source_failures.setdefault(source, deque())
@@ -254,14 +317,86 @@ class Clients:
                 raise SignInLocked(
                     "SignInLocked", "too many failed sign-ins; try again later", retryAfter=retry
                 )
+            window.append(now)
+        return now
 
-    def _fail(self, source: str) -> None:
-        with self._lock:
-            self._source_failures.setdefault(source, deque()).append(time.monotonic())
+    def _release_source(self, source: str, stamp: float) -> None:
+        """Give back the attempt of a sign-in that succeeded (or was never evaluated)."""
+        with self._lock, contextlib.suppress(KeyError, ValueError):
+            self._source_failures[source].remove(stamp)
+
+    def _reserve_voucher(self, client_id: str) -> int:
+        """Count an attempt on a client's PIN before it is evaluated, in one atomic UPDATE; returns
+        the attempts left after this one. The attempt that uses the last one locks the voucher;
+        SignInLocked while it is locked. A lock that has run out starts a fresh count."""
+        limit = self.settings.pin_attempts
+        now = _utcnow()
+        lapsed = Client.locked_until.is_not(None) & (Client.locked_until <= now)
+        with self.gw.db.session() as s:
+            counted = s.scalar(
+                update(Client)
+                .where(
+                    Client.id == client_id,
+                    Client.locked_until.is_(None) | lapsed,
+                    (Client.failed_attempts < limit) | lapsed,
+                )
+                .values(
+                    failed_attempts=case((lapsed, 1), else_=Client.failed_attempts + 1),
+                    locked_until=None,
+                )
+                .returning(Client.failed_attempts)
+                .execution_options(synchronize_session=False)
+            )
+            if counted is None:
+                locked = s.scalar(select(Client.locked_until).where(Client.id == client_id))
+                retry = int((locked - now).total_seconds()) + 1 if locked else self.settings.lockout_s
+                raise SignInLocked(
+                    "SignInLocked", "too many failed sign-ins; try again later", retryAfter=max(retry, 1)
+                )
+            if counted >= limit:
+                s.execute(
+                    update(Client)
+                    .where(Client.id == client_id)
+                    .values(locked_until=now + timedelta(seconds=self.settings.lockout_s))
+                    .execution_options(synchronize_session=False)
+                )
+        return max(limit - counted, 0)
+
+    def _succeeded(self, client_id: str) -> None:
+        """A right PIN clears the voucher's count and lock."""
+        with self.gw.db.session() as s:
+            s.execute(
+                update(Client)
+                .where(Client.id == client_id)
+                .values(failed_attempts=0, locked_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _attempt(
+        self, client: Client, pin: str, source: str, assisted_by: str | None
+    ) -> tuple[str, ClientSession]:
+        """Evaluate one PIN for `client`, counted per source and per voucher before argon2 runs."""
+        if client.secret_sealed is None:
+            raise NotFound("ClientErased", "this client's data was erased")
+        stamp = self._reserve_source(source)
+        try:
+            left = self._reserve_voucher(client.id)
+        except SignInLocked:
+            self._release_source(source, stamp)
+            raise
+        try:
+            secret = open_with_pin(client.secret_sealed, pin, self.gw.master, f"client-secret:{client.id}")
+        except CustodyError:
+            raise SignInFailed(
+                "InvalidVoucherOrPin", "voucher code or PIN is wrong", attemptsLeft=left
+            ) from None
+        self._succeeded(client.id)
+        self._release_source(source, stamp)
+        return self._open_session(client, secret, assisted_by)
 
     def sign_in(self, code: str, pin: str, source: str) -> tuple[str, ClientSession]:
-        """A session for voucher code + PIN. Unknown codes and wrong PINs fail alike."""
-        self._check_source(source)
+        """A session for voucher code + PIN. Unknown codes and wrong PINs fail alike, and both say
+        how many attempts the code has left (an unknown code is counted like a known one)."""
         try:
             canonical = parse_code(code)
         except Exception:
@@ -269,62 +404,37 @@ class Clients:
         tag = self.gw.tag("voucher", canonical)
         with self.gw.db.session() as s:
             client = s.scalar(select(Client).where(Client.voucher_tag == tag))
-            if client is None:
-                return self._unknown(tag, source)
-            now = datetime.now(UTC)
-            locked = client.locked_until
-            if locked is not None and locked.replace(tzinfo=UTC) > now:
-                retry = int((locked.replace(tzinfo=UTC) - now).total_seconds()) + 1
-                raise SignInLocked(
-                    "SignInLocked", "too many failed sign-ins; try again later", retryAfter=retry
-                )
-            try:
-                assert client.secret_sealed is not None
-                secret = open_with_pin(
-                    client.secret_sealed, pin, self.gw.master, f"client-secret:{client.id}"
-                )
-            except CustodyError:
-                client.failed_attempts += 1
-                if client.failed_attempts >= self.settings.pin_attempts:
-                    client.locked_until = now + timedelta(seconds=self.settings.lockout_s)
-                    client.failed_attempts = 0
-                s.commit()
-                self._fail(source)
-                raise SignInFailed("InvalidVoucherOrPin", "voucher code or PIN is wrong") from None
-            client.failed_attempts = 0
-            client.locked_until = None
-            return self._open_session(client, secret, None)
+        if client is None:
+            return self._unknown(tag, source)
+        return self._attempt(client, pin, source, None)
 
     def _unknown(self, tag: str, source: str) -> tuple[str, ClientSession]:
-        """Spend the same effort as a real attempt and count it, so codes cannot be enumerated."""
-        with contextlib.suppress(CustodyError):
-            open_with_pin(self._dummy, "1", self.gw.master, "dummy")
+        """Count the attempt and spend the same effort as a real one, so codes cannot be enumerated."""
+        self._reserve_source(source)
         now = time.monotonic()
+        limit = self.settings.pin_attempts
         with self._lock:
             count, since = self._unknown_failures.get(tag, (0, now))
             if since < now - self.settings.lockout_s:
-                count = 0
-            self._unknown_failures[tag] = (count + 1, now)
-            locked = count + 1 > self.settings.pin_attempts
-        self._fail(source)
-        if locked:
-            raise SignInLocked(
-                "SignInLocked",
-                "too many failed sign-ins; try again later",
-                retryAfter=self.settings.lockout_s,
-            )
-        raise SignInFailed("InvalidVoucherOrPin", "voucher code or PIN is wrong")
+                count, since = 0, now
+            if count >= limit:
+                retry = int(since + self.settings.lockout_s - now) + 1
+                raise SignInLocked(
+                    "SignInLocked", "too many failed sign-ins; try again later", retryAfter=retry
+                )
+            self._unknown_failures[tag] = (count + 1, now if count + 1 >= limit else since)
+        with contextlib.suppress(CustodyError):
+            open_with_pin(self._dummy, "1", self.gw.master, "dummy")
+        raise SignInFailed(
+            "InvalidVoucherOrPin", "voucher code or PIN is wrong", attemptsLeft=limit - count - 1
+        )
 
-    def assisted_session(self, ngo_id: str, client_id: str, pin: str) -> tuple[str, ClientSession]:
-        """A caseworker acts for a client who is present and types their PIN; records say so."""
-        client = self._own(ngo_id, client_id)
-        if client.secret_sealed is None:
-            raise NotFound("ClientErased", "this client's data was erased")
-        try:
-            secret = open_with_pin(client.secret_sealed, pin, self.gw.master, f"client-secret:{client.id}")
-        except CustodyError:
-            raise SignInFailed("InvalidVoucherOrPin", "the PIN is wrong") from None
-        return self._open_session(client, secret, ngo_id)
+    def assisted_session(
+        self, ngo_id: str, client_id: str, pin: str, source: str
+    ) -> tuple[str, ClientSession]:
+        """A caseworker acts for a client who is present and types their PIN; records say so. The
+        attempts count against the client's voucher and the caseworker's source like a sign-in."""
+        return self._attempt(self._own(ngo_id, client_id), pin, source, ngo_id)
 
     def _open_session(
         self, client: Client, secret: bytes, assisted_by: str | None

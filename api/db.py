@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,20 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_POOL_SIZE = 48
 
 
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600) before SQLite opens it: SQLite gives
+    the `-wal` and `-shm` files the database file's mode, so they are private too."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
         # One pooled connection per request thread (the server's threadpool has 40) and relayer: a
         # connection beyond the pool would be opened, set up and closed again for every use.
         engine = create_engine(

@@ -8,15 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.gateway import Forbidden, Gateway, GatewayError, Principal
+from api.gateway import Forbidden, Gateway, Principal
+from api.gateway import Unauthorized as Unauthorized  # re-exported: the routes raise it
 
 bearer = HTTPBearer(auto_error=False, description="An organisation's API key: `alm_<prefix>_<secret>`")
-
-
-class Unauthorized(GatewayError):
-    """No credentials, or credentials of the wrong kind."""
-
-    kind = "unauthorized"
 
 
 def get_gateway(request: Request) -> Gateway:

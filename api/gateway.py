@@ -102,6 +102,19 @@ class Unavailable(GatewayError):
     kind = "unavailable"
 
 
+class Unauthorized(GatewayError):
+    """No credentials, or credentials of the wrong kind."""
+
+    kind = "unauthorized"
+    bearer_error: str | None = None  # the `error` of the `WWW-Authenticate: Bearer` challenge
+
+
+class InvalidCredentials(Unauthorized):
+    """Credentials that name nobody: an unknown, forged or revoked API key (RFC 6750 §3.1)."""
+
+    bearer_error = "invalid_token"
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: an organisation by API key (clients come with their own sessions)."""
@@ -332,10 +345,10 @@ class Gateway:
         return new_key
 
     def authenticate(self, token: str) -> Principal:
-        """The organisation behind an API key; Forbidden for anything else."""
+        """The organisation behind an API key; InvalidCredentials for anything else."""
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
-            raise Forbidden("InvalidApiKey", "the API key is not valid")
+            raise InvalidCredentials("InvalidApiKey", "the API key is not valid")
         with self.db.session() as s:
             key = s.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
             if (
@@ -343,7 +356,7 @@ class Gateway:
                 or key.revoked_at is not None
                 or not hmac.compare_digest(key.secret_hash, self.tag("api-key", parts[2]))
             ):
-                raise Forbidden("InvalidApiKey", "the API key is not valid")
+                raise InvalidCredentials("InvalidApiKey", "the API key is not valid")
             org = s.get(Organisation, key.organisation_id)
             assert org is not None
             return Principal(org.id, org.kind, org.name, org.address, tuple(key.scopes))

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.gateway import GatewayError
+from api.gateway import GatewayError, Unauthorized
 from ledger.exceptions import ContractRevert, LedgerError
 
 FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE = 403, 404, 409, 422
@@ -187,8 +187,10 @@ async def _on_gateway(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
     status = GATEWAY_STATUS[exc.kind]
     response = problem(status, exc.code, exc.code, exc.detail, **exc.fields)
-    if status == 401:  # RFC 9110 §15.5.2: say which scheme would be accepted
-        response.headers["WWW-Authenticate"] = 'Bearer realm="allmende"'
+    if status == 401:  # RFC 9110 §15.5.2 and RFC 6750 §3.1: the scheme, and why the token failed
+        error = exc.bearer_error if isinstance(exc, Unauthorized) else None
+        challenge = f'Bearer realm="allmende", error="{error}"' if error else 'Bearer realm="allmende"'
+        response.headers["WWW-Authenticate"] = challenge
     return response
 
 

@@ -10,10 +10,12 @@ from eth_utils import to_checksum_address
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.amounts import Euros
 from ledger.fund_events import RefundSource
 
+__all__ = ["Euros"]
+
 MICRO = 10**6
-Euros = Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), decimal_places=6, examples=["125.50"])]
 
 
 def _checksummed(address: str) -> str:

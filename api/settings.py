@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     confirmations: int = Field(default=0, ge=0, le=64)
     host: str = "127.0.0.1"
     port: int = 8000
+    # peers whose `X-Forwarded-For` names the client's address (JSON list of addresses or networks)
+    trusted_proxies: list[str] = []
     relayers: int = 2
     relay_batch: int = 64
     relay_wait_ms: float = 2.0
@@ -42,6 +44,9 @@ class Settings(BaseSettings):
     source_attempts: int = 30  # failed sign-ins per source address per window
     lockout_s: int = 900
     session_ttl_s: int = 1800
+    max_body_bytes: int = 5 * 1024 * 1024  # every request body, app-wide; larger ones get a 413
+    idempotency_ttl_s: int = 86_400  # how long a kept `Idempotency-Key` response is replayed
+    import_max_rows: int = 200  # clients per CSV import request (each costs two argon2 derivations)
     voucher_sheet_ttl_s: int = 600  # a printable voucher sheet waits this long for its one download
 
     @property

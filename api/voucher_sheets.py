@@ -21,7 +21,7 @@ from api.gateway import NotFound
 from api.voucher_pdf import VoucherCard, render_voucher_sheets
 
 SheetLabel = Literal["none", "name"]
-MAX_PENDING = 256  # sheets held at once in the whole gateway; the oldest are dropped beyond that
+MAX_PENDING = 64  # sheets held at once per NGO; beyond that the NGO's own oldest is dropped
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,13 @@ class _Pending:
 
 
 class VoucherSheets:
-    """Sheets waiting for their one download, per NGO, for `ttl_s` seconds."""
+    """Sheets waiting for their one download, for `ttl_s` seconds, in one pool per NGO: an NGO's
+    sheets can only push out its own older ones, and only that NGO can fetch them."""
 
     def __init__(self, ttl_s: int, max_pending: int = MAX_PENDING) -> None:
         self.ttl_s = ttl_s
         self.max_pending = max_pending
-        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._pending: dict[str, OrderedDict[str, _Pending]] = {}
         self._lock = threading.Lock()
 
     def hold(self, ngo_id: str, title: str, cards: Sequence[VoucherCard]) -> HeldSheet:
@@ -67,9 +68,10 @@ class VoucherSheets:
         now = time.monotonic()
         with self._lock:
             self._forget_expired(now)
-            while len(self._pending) >= self.max_pending:
-                self._pending.popitem(last=False)
-            self._pending[sheet_id] = _Pending(ngo_id, title, tuple(cards), now + self.ttl_s)
+            pool = self._pending.setdefault(ngo_id, OrderedDict())
+            while len(pool) >= self.max_pending:
+                pool.popitem(last=False)
+            pool[sheet_id] = _Pending(ngo_id, title, tuple(cards), now + self.ttl_s)
         return HeldSheet(sheet_id, len(cards), self.ttl_s)
 
     def take(self, ngo_id: str, sheet_id: str) -> bytes:
@@ -77,21 +79,25 @@ class VoucherSheets:
         now = time.monotonic()
         with self._lock:
             self._forget_expired(now)
-            pending = self._pending.get(sheet_id)
-            if pending is None or pending.ngo_id != ngo_id:
+            pending = self._pending.get(ngo_id, OrderedDict()).pop(sheet_id, None)
+            if pending is None:
                 raise NotFound(
                     "UnknownVoucherSheet",
                     "no such voucher sheet: it was downloaded already, has expired, or was never yours",
                 )
-            del self._pending[sheet_id]
         return render_voucher_sheets(pending.title, pending.cards)
 
-    def pending(self) -> int:
-        """How many sheets wait for their download."""
+    def pending(self, ngo_id: str | None = None) -> int:
+        """How many sheets wait for their download (of one NGO, or of all)."""
         with self._lock:
             self._forget_expired(time.monotonic())
-            return len(self._pending)
+            if ngo_id is not None:
+                return len(self._pending.get(ngo_id, ()))
+            return sum(len(pool) for pool in self._pending.values())
 
     def _forget_expired(self, now: float) -> None:
-        for sheet_id in [k for k, v in self._pending.items() if v.expires <= now]:
-            del self._pending[sheet_id]
+        for ngo_id, pool in list(self._pending.items()):
+            for sheet_id in [k for k, v in pool.items() if v.expires <= now]:
+                del pool[sheet_id]
+            if not pool:
+                del self._pending[ngo_id]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.clients import SESSION_PREFIX, Clients, ClientSession
 from api.deps import GatewayDep, Ngo, Unauthorized, bearer
+from api.personal import Personal
 from api.schemas import Strict, euros
 from api.voucher_sheets import HeldSheet, SheetLabel, SheetRequest
 from governance.pseudonyms import Purpose
@@ -39,14 +40,6 @@ def current_client(
 
 
 CurrentClient = Annotated[ClientSession, Depends(current_client)]
-
-
-class Personal(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    birthDate: Annotated[str, Field(max_length=20)] = ""
-    address: Annotated[str, Field(max_length=500)] = ""
-    phone: Annotated[str, Field(max_length=50)] = ""
-    notes: Annotated[str, Field(max_length=2000)] = ""
 
 
 def sheet_request(
@@ -226,10 +219,11 @@ def get_client(client_id: str, clients: ClientsDep, principal: Ngo) -> dict[str,
 
 @router.post("/ngo/clients/{client_id}/assisted-session", status_code=201, response_model=SessionCreated)
 def assisted_session(
-    client_id: str, body: AssistedSignIn, clients: ClientsDep, principal: Ngo
+    client_id: str, body: AssistedSignIn, request: Request, clients: ClientsDep, principal: Ngo
 ) -> SessionCreated:
     """Staff-assisted mode: act for a client who is present and types their PIN; records say so."""
-    token, session = clients.assisted_session(principal.organisation_id, client_id, body.pin)
+    source = request.client.host if request.client else "unknown"
+    token, session = clients.assisted_session(principal.organisation_id, client_id, body.pin, source)
     return SessionCreated(
         token=token,
         clientId=session.client_id,

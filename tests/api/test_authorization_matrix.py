@@ -24,8 +24,8 @@ Route = tuple[str, str]  # (method, path template)
 CALLERS = ("none", "invalid", "admin", "funder", "ngo", "auditor")
 INVALID_KEY = "alm_000000000000_not-a-key-this-gateway-issued"
 
-# The expected status for each caller. 401: no credentials; 403: an invalid key, or a valid key of
-# the wrong kind; 200/201: the caller this route is for (HEAD mirrors GET and is left out).
+# The expected status for each caller. 401: no credentials, or an unknown or revoked key; 403: a
+# valid key of the wrong kind; 200/201: the caller this route is for (HEAD mirrors GET and is left out).
 #
 #                                                         none invalid admin funder ngo auditor
 MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
@@ -35,47 +35,47 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/docs/oauth2-redirect"):                     (200, 200, 200, 200, 200, 200),
     ("GET", "/redoc"):                                    (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/public/programs"):                       (200, 200, 200, 200, 200, 200),
-    ("GET", "/v1/me"):                                    (401, 403, 200, 200, 200, 200),
-    ("POST", "/v1/me/api-keys/rotate"):                   (401, 403, 201, 201, 201, 201),
-    ("POST", "/v1/admin/organisations"):                  (401, 403, 201, 403, 403, 403),
-    ("GET", "/v1/admin/organisations"):                   (401, 403, 200, 403, 403, 403),
-    ("POST", "/v1/admin/mints"):                          (401, 403, 201, 403, 403, 403),
-    ("POST", "/v1/funder/lots"):                          (401, 403, 403, 201, 403, 403),
-    ("GET", "/v1/funder/lots"):                           (401, 403, 403, 200, 403, 403),
-    ("GET", "/v1/funder/lots/{lot_id}"):                  (401, 403, 403, 200, 403, 403),
-    ("GET", "/v1/funder/lots/{lot_id}/payments"):         (401, 403, 403, 200, 403, 403),
-    ("POST", "/v1/funder/lots/{lot_id}/allocations"):     (401, 403, 403, 201, 403, 403),
-    ("POST", "/v1/funder/lots/{lot_id}/refund"):          (401, 403, 403, 201, 403, 403),
-    ("GET", "/v1/funder/refunds"):                        (401, 403, 403, 200, 403, 403),
-    ("POST", "/v1/tranches/{tranche_id}/approve"):        (401, 403, 403, 201, 403, 403),
-    ("POST", "/v1/tranches/{tranche_id}/reject"):         (401, 403, 403, 201, 403, 403),
-    ("POST", "/v1/ngo/programs"):                         (401, 403, 403, 403, 201, 403),
-    ("GET", "/v1/ngo/programs"):                          (401, 403, 403, 403, 200, 403),
-    ("POST", "/v1/ngo/programs/{program_id}/tranches"):   (401, 403, 403, 403, 201, 403),
-    ("POST", "/v1/ngo/programs/{program_id}/disbursements"): (401, 403, 403, 403, 201, 403),
-    ("GET", "/v1/audit/verify"):                          (401, 403, 200, 403, 403, 200),
-    ("GET", "/v1/audit/events"):                          (401, 403, 200, 403, 403, 200),
-    ("GET", "/v1/audit/payments"):                        (401, 403, 200, 403, 403, 200),
-    ("POST", "/v1/ngo/clients"):                          (401, 403, 403, 403, 201, 403),
-    ("POST", "/v1/ngo/clients/import"):                   (401, 403, 403, 403, 200, 403),
-    ("GET", "/v1/ngo/clients"):                           (401, 403, 403, 403, 200, 403),
-    ("GET", "/v1/ngo/clients/{client_id}"):               (401, 403, 403, 403, 200, 403),
-    ("POST", "/v1/ngo/clients/{client_id}/assisted-session"): (401, 403, 403, 403, 201, 403),
-    ("POST", "/v1/ngo/clients/{client_id}/pin-reset"):    (401, 403, 403, 403, 201, 403),
-    ("DELETE", "/v1/ngo/clients/{client_id}"):            (401, 403, 403, 403, 204, 403),
-    ("GET", "/v1/ngo/voucher-sheets/{sheet_id}"):         (401, 403, 403, 403, 200, 403),
-    ("POST", "/v1/ngo/claim-programs"):                   (401, 403, 403, 403, 201, 403),
-    ("POST", "/v1/ngo/rounds"):                           (401, 403, 403, 403, 201, 403),
-    ("GET", "/v1/ngo/rounds"):                            (401, 403, 403, 403, 200, 403),
-    ("POST", "/v1/ngo/rounds/{round_id}/proposals"):      (401, 403, 403, 403, 201, 403),
-    ("POST", "/v1/ngo/rounds/{round_id}/proposals/{proposal_id}/withdraw"): (401, 403, 403, 403, 201, 403),
-    ("POST", "/v1/ngo/rounds/{round_id}/finalise"):       (401, 403, 403, 403, 201, 403),
-    ("POST", "/v1/ngo/rounds/{round_id}/abandon"):        (401, 403, 403, 403, 201, 403),
+    ("GET", "/v1/me"):                                    (401, 401, 200, 200, 200, 200),
+    ("POST", "/v1/me/api-keys/rotate"):                   (401, 401, 201, 201, 201, 201),
+    ("POST", "/v1/admin/organisations"):                  (401, 401, 201, 403, 403, 403),
+    ("GET", "/v1/admin/organisations"):                   (401, 401, 200, 403, 403, 403),
+    ("POST", "/v1/admin/mints"):                          (401, 401, 201, 403, 403, 403),
+    ("POST", "/v1/funder/lots"):                          (401, 401, 403, 201, 403, 403),
+    ("GET", "/v1/funder/lots"):                           (401, 401, 403, 200, 403, 403),
+    ("GET", "/v1/funder/lots/{lot_id}"):                  (401, 401, 403, 200, 403, 403),
+    ("GET", "/v1/funder/lots/{lot_id}/payments"):         (401, 401, 403, 200, 403, 403),
+    ("POST", "/v1/funder/lots/{lot_id}/allocations"):     (401, 401, 403, 201, 403, 403),
+    ("POST", "/v1/funder/lots/{lot_id}/refund"):          (401, 401, 403, 201, 403, 403),
+    ("GET", "/v1/funder/refunds"):                        (401, 401, 403, 200, 403, 403),
+    ("POST", "/v1/tranches/{tranche_id}/approve"):        (401, 401, 403, 201, 403, 403),
+    ("POST", "/v1/tranches/{tranche_id}/reject"):         (401, 401, 403, 201, 403, 403),
+    ("POST", "/v1/ngo/programs"):                         (401, 401, 403, 403, 201, 403),
+    ("GET", "/v1/ngo/programs"):                          (401, 401, 403, 403, 200, 403),
+    ("POST", "/v1/ngo/programs/{program_id}/tranches"):   (401, 401, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/programs/{program_id}/disbursements"): (401, 401, 403, 403, 201, 403),
+    ("GET", "/v1/audit/verify"):                          (401, 401, 200, 403, 403, 200),
+    ("GET", "/v1/audit/events"):                          (401, 401, 200, 403, 403, 200),
+    ("GET", "/v1/audit/payments"):                        (401, 401, 200, 403, 403, 200),
+    ("POST", "/v1/ngo/clients"):                          (401, 401, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/clients/import"):                   (401, 401, 403, 403, 200, 403),
+    ("GET", "/v1/ngo/clients"):                           (401, 401, 403, 403, 200, 403),
+    ("GET", "/v1/ngo/clients/{client_id}"):               (401, 401, 403, 403, 200, 403),
+    ("POST", "/v1/ngo/clients/{client_id}/assisted-session"): (401, 401, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/clients/{client_id}/pin-reset"):    (401, 401, 403, 403, 201, 403),
+    ("DELETE", "/v1/ngo/clients/{client_id}"):            (401, 401, 403, 403, 204, 403),
+    ("GET", "/v1/ngo/voucher-sheets/{sheet_id}"):         (401, 401, 403, 403, 200, 403),
+    ("POST", "/v1/ngo/claim-programs"):                   (401, 401, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/rounds"):                           (401, 401, 403, 403, 201, 403),
+    ("GET", "/v1/ngo/rounds"):                            (401, 401, 403, 403, 200, 403),
+    ("POST", "/v1/ngo/rounds/{round_id}/proposals"):      (401, 401, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/rounds/{round_id}/proposals/{proposal_id}/withdraw"): (401, 401, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/rounds/{round_id}/finalise"):       (401, 401, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/rounds/{round_id}/abandon"):        (401, 401, 403, 403, 201, 403),
     ("GET", "/v1/public/rounds"):                         (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/public/rounds/{round_id}"):              (200, 200, 200, 200, 200, 200),
-    ("GET", "/v1/audit/rounds/{round_id}"):               (401, 403, 200, 403, 403, 200),
-    ("GET", "/v1/audit/rounds/{round_id}/ballots"):       (401, 403, 200, 403, 403, 200),
-    ("GET", "/v1/audit/rounds/{round_id}/pabulib"):       (401, 403, 200, 403, 403, 200),
+    ("GET", "/v1/audit/rounds/{round_id}"):               (401, 401, 200, 403, 403, 200),
+    ("GET", "/v1/audit/rounds/{round_id}/ballots"):       (401, 401, 200, 403, 403, 200),
+    ("GET", "/v1/audit/rounds/{round_id}/pabulib"):       (401, 401, 200, 403, 403, 200),
     # sign-in needs no key at all; what follows needs a client session, which no organisation key is
     ("POST", "/v1/client/session"):                       (201, 201, 201, 201, 201, 201),
     ("DELETE", "/v1/client/session"):                     (401, 401, 401, 401, 401, 401),
@@ -88,8 +88,8 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
 }  # fmt: skip
 
 REFUSAL_CODES = {
-    401: {"MissingCredentials", "MissingClientSession"},
-    403: {"InvalidApiKey", "WrongOrganisationKind"},
+    401: {"MissingCredentials", "MissingClientSession", "InvalidApiKey"},
+    403: {"WrongOrganisationKind"},
 }
 
 
@@ -341,9 +341,9 @@ NOT_A_LIVE_KEY = [  # (Authorization header or None, status, code)
     (None, 401, "MissingCredentials"),
     ("Basic dXNlcjpwYXNz", 401, "MissingCredentials"),
     ("Bearer", 401, "MissingCredentials"),
-    ("Bearer not-an-api-key", 403, "InvalidApiKey"),
-    (f"Bearer {INVALID_KEY}", 403, "InvalidApiKey"),
-    ("Bearer alm_a_b_c_d", 403, "InvalidApiKey"),
+    ("Bearer not-an-api-key", 401, "InvalidApiKey"),
+    (f"Bearer {INVALID_KEY}", 401, "InvalidApiKey"),
+    ("Bearer alm_a_b_c_d", 401, "InvalidApiKey"),
 ]
 
 
@@ -351,14 +351,20 @@ def test_credentials_that_are_not_a_live_key_are_refused(client: TestClient) -> 
     for header, status, code in NOT_A_LIVE_KEY:
         r = client.get("/v1/me", headers={"Authorization": header} if header else {})
         assert (r.status_code, r.json()["code"]) == (status, code), header
+        challenge = r.headers["www-authenticate"]
+        assert challenge.startswith("Bearer realm=")
+        # RFC 6750 §3.1: an error code only when a token was sent and failed
+        assert ('error="invalid_token"' in challenge) == (code == "InvalidApiKey"), header
 
 
 def test_a_revoked_key_is_refused_and_a_forged_secret_is_too(client: TestClient, keys: Keys) -> None:
     new = client.post("/v1/me/api-keys/rotate", headers=auth(keys.auditor)).json()["apiKey"]
     r = client.get("/v1/audit/verify", headers=auth(keys.auditor))
-    assert (r.status_code, r.json()["code"]) == (403, "InvalidApiKey")
+    assert (r.status_code, r.json()["code"]) == (401, "InvalidApiKey")
+    assert 'error="invalid_token"' in r.headers["www-authenticate"]
     prefix = new.split("_")[1]
     forged = f"alm_{prefix}_{'x' * 43}"
     r = client.get("/v1/audit/verify", headers=auth(forged))
-    assert (r.status_code, r.json()["code"]) == (403, "InvalidApiKey")
+    assert (r.status_code, r.json()["code"]) == (401, "InvalidApiKey")
+    assert r.headers["www-authenticate"].startswith("Bearer ")
     assert client.get("/v1/audit/verify", headers=auth(new)).status_code == 200

@@ -3,8 +3,11 @@ the idempotency claim holds under a race on both (the loser's IntegrityError bec
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database, alembic_config, migrate
@@ -121,9 +124,12 @@ def test_responses_kept_for_retries_hold_no_secret_in_plain(
         json={"personal": {"name": "Ida Idem"}, "pin": "2468"},
         headers=auth(keys.ngo),
     )
-    session = twice(
-        "/v1/client/session", "sign-in-1", json={"voucherCode": reg["voucherCode"], "pin": "2468"}
-    )
+    sign_in = {"voucherCode": reg["voucherCode"], "pin": "2468"}
+    session = client.post("/v1/client/session", json=sign_in, headers={"Idempotency-Key": "sign-in-1"}).json()
+    again = client.post("/v1/client/session", json=sign_in, headers={"Idempotency-Key": "sign-in-1"})
+    # no credentials, no record: a retried sign-in opens another session (it moves no money)
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers
+    assert again.json()["token"] != session["token"]
     org = twice(
         "/v1/admin/organisations", "org-1", json={"kind": "auditor", "name": "A2"}, headers=auth(keys.admin)
     )
@@ -152,3 +158,21 @@ def test_responses_kept_for_retries_hold_no_secret_in_plain(
         rotated["apiKey"].split("_", 2)[2],
     ]
     assert [secret for secret in shown_once if secret in stored] == []
+
+
+def test_the_sqlite_file_and_its_wal_and_shm_are_created_for_the_owner_only(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # the usual umask, which gave 0644
+    try:
+        db = Database(f"sqlite:///{tmp_path / 'data' / 'gateway.sqlite3'}")
+        migrate(db.engine)
+        with db.engine.connect() as conn:  # WAL mode: the -wal and -shm files exist while connected
+            conn.execute(text("SELECT 1"))
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "data").iterdir()}
+        db.engine.dispose()
+    finally:
+        os.umask(old)
+    assert modes == {
+        "gateway.sqlite3": 0o600,
+        "gateway.sqlite3-wal": 0o600,
+        "gateway.sqlite3-shm": 0o600,
+    }

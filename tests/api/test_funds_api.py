@@ -96,7 +96,7 @@ def test_maker_cannot_check_and_wrong_roles_are_refused(client: TestClient, keys
     r = client.get("/v1/funder/lots")
     assert (r.status_code, r.json()["code"]) == (401, "MissingCredentials")
     r = client.get("/v1/funder/lots", headers=auth("alm_nope_nope"))
-    assert (r.status_code, r.json()["code"]) == (403, "InvalidApiKey")
+    assert (r.status_code, r.json()["code"]) == (401, "InvalidApiKey")
 
 
 def test_retried_post_with_idempotency_key_pays_once(client: TestClient, keys: Keys) -> None:

@@ -197,3 +197,17 @@ def test_held_sheets_expire_and_the_oldest_give_way() -> None:
     assert sheets.take("ngo", third.sheet_id).startswith(b"%PDF-")
     with pytest.raises(ValueError, match="no vouchers"):
         sheets.hold("ngo", "T", [])
+
+
+def test_one_ngo_filling_its_pool_of_sheets_never_pushes_out_another_ngos() -> None:
+    cards = [VoucherCard(c) for c in _codes(1)]
+    sheets = VoucherSheets(ttl_s=600, max_pending=2)
+    theirs = sheets.hold("ngo b", "T", cards)
+    flood = [sheets.hold("ngo a", "T", cards) for _ in range(5)]
+    assert (sheets.pending("ngo a"), sheets.pending("ngo b"), sheets.pending()) == (2, 1, 3)
+    with pytest.raises(NotFound):
+        sheets.take("ngo a", theirs.sheet_id)  # nor can it read the other's
+    assert sheets.take("ngo b", theirs.sheet_id).startswith(b"%PDF-")
+    assert sheets.take("ngo a", flood[-1].sheet_id).startswith(b"%PDF-")
+    with pytest.raises(NotFound):
+        sheets.take("ngo a", flood[0].sheet_id)  # its own oldest gave way
