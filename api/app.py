@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import pages, problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
-from api.routes import admin, audit, claims, clients, funds, rounds
+from api.routes import admin, audit, claims, clients, funds, rounds, rpc
 from api.settings import Settings, get_settings
 
 
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(rounds.router)
     app.include_router(audit.router)
     app.include_router(audit.public)
+    app.include_router(rpc.router)
     pages.install(app)  # the client web pages under /client (HTML; errors as pages, not problems)
 
     @app.get("/health", tags=["public"])

@@ -105,22 +105,49 @@ def deploy(
         console.print(f"{name:20} {d.address} (block {d.deploy_block})")
 
 
+GatewayUrl = Annotated[
+    str,
+    typer.Option(
+        envvar="ALLMENDE_GATEWAY_URL",
+        help="The running gateway whose read-only /rpc is read when it holds the embedded chain.",
+    ),
+]
+
+
 @contextmanager
-def _deployment(rpc: str | None, book: Path | None, data_dir: Path) -> Iterator[Allmende]:
-    """The deployed system on a JSON-RPC node, or on the embedded chain under `data_dir` (closed after)."""
+def _deployment(rpc: str | None, book: Path | None, data_dir: Path, gateway: str) -> Iterator[Allmende]:
+    """The deployed system on a JSON-RPC node, or on the embedded chain under `data_dir` (closed after).
+
+    While a gateway holds the embedded chain, the chain is read through the gateway's read-only
+    JSON-RPC endpoint instead.
+    """
+    from ledger.exceptions import ChainInUse
     from ledger.system import Allmende
     from scripts.devnet import BOOK_FILE
 
     book_path = book or data_dir / BOOK_FILE
-    if rpc is not None:
-        from ledger.rpc import RpcChain
+    if rpc is None:
+        from ledger.embedded import EmbeddedChain
 
-        yield Allmende.connect(RpcChain(rpc, []), book_path)
-        return
-    from ledger.embedded import EmbeddedChain
+        try:
+            chain = EmbeddedChain.open(data_dir / "chain")
+        except ChainInUse:
+            rpc = gateway.rstrip("/") + "/rpc"
+            console.print(f"{data_dir / 'chain'} is in use by a running gateway; reading it through {rpc}")
+        else:
+            with chain:
+                yield Allmende.connect(chain, book_path)
+            return
+    from requests.exceptions import RequestException
 
-    with EmbeddedChain.open(data_dir / "chain") as chain:
-        yield Allmende.connect(chain, book_path)
+    from ledger.rpc import RpcChain
+
+    try:
+        system = Allmende.connect(RpcChain(rpc, []), book_path)
+    except RequestException as exc:
+        console.print(f"[red]cannot read the chain at {rpc}: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    yield system
 
 
 @app.command()
@@ -128,11 +155,12 @@ def audit(
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC endpoint; default: the embedded chain.")] = None,
     book: Annotated[Path | None, typer.Option(help="Address book of the deployment.")] = None,
     data_dir: DataDir = Path(".allmende"),
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
 ) -> None:
     """Rebuild the fund ledger from events alone and compare it with the contracts' views."""
     from scripts.devnet import summary
 
-    with _deployment(rpc, book, data_dir) as system:
+    with _deployment(rpc, book, data_dir, gateway) as system:
         ok = summary(system, console)
     if not ok:
         raise typer.Exit(1)
@@ -145,12 +173,13 @@ def export_round(
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC endpoint; default: the embedded chain.")] = None,
     book: Annotated[Path | None, typer.Option(help="Address book of the deployment.")] = None,
     data_dir: DataDir = Path(".allmende"),
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
 ) -> None:
     """Write a round as a pabulib .pb file (open data), rebuilt and verified from the chain's events."""
     from governance.errors import GovernanceError
     from governance.pabulib import export_round as pb_text
 
-    with _deployment(rpc, book, data_dir) as system:
+    with _deployment(rpc, book, data_dir, gateway) as system:
         events = system.events()
     try:
         text = pb_text(events, round_id)

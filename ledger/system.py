@@ -13,6 +13,7 @@ from hexbytes import HexBytes
 from ledger.address_book import AddressBook, Deployment
 from ledger.artifacts import load_artifact
 from ledger.chain import Chain
+from ledger.chain_reading import get_logs
 from ledger.claims import ClaimProgramsClient
 from ledger.contracts import ContractClient
 from ledger.events import Event, EventDecoder
@@ -166,9 +167,8 @@ class Allmende:
             if from_block is not None
             else min(d.deploy_block for d in self.book.contracts.values())
         )
-        logs = self.chain.web3.eth.get_logs(
-            {"fromBlock": start, "toBlock": to_block, "address": self.decoder.addresses()}  # type: ignore[typeddict-item]
-        )
+        end = int(self.chain.web3.eth.block_number) if isinstance(to_block, str) else to_block
+        logs = get_logs(self.chain.web3, self.decoder.addresses(), start, end)
         events = self.decoder.decode_all(logs)
         events.sort(key=lambda e: (e.block_number, e.log_index))
         return events

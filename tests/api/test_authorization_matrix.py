@@ -35,6 +35,7 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/docs/oauth2-redirect"):                     (200, 200, 200, 200, 200, 200),
     ("GET", "/redoc"):                                    (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/public/programs"):                       (200, 200, 200, 200, 200, 200),
+    ("POST", "/rpc"):                                     (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/me"):                                    (401, 403, 200, 200, 200, 200),
     ("POST", "/v1/me/api-keys/rotate"):                   (401, 403, 201, 201, 201, 201),
     ("POST", "/v1/admin/organisations"):                  (401, 403, 201, 403, 403, 403),
@@ -273,6 +274,7 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
             "title": "P",
         },
         ("PUT", "/v1/client/rounds/{round_id}/ballot"): {"votes": [{"proposalId": 1, "votes": 1}]},
+        ("POST", "/rpc"): {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
     }
     if route == ("POST", "/v1/ngo/clients/{client_id}/pin-reset"):
         paths["{client_id}"] = seed.clients[1]["clientId"]
