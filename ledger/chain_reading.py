@@ -52,7 +52,9 @@ def mask_immutables(code: bytes, references: Mapping[str, Sequence[Mapping[str, 
         for place in places:
             start, length = int(place["start"]), int(place["length"])
             if start + length > len(masked):
-                raise ValueError(f"an immutable at {start}+{length} lies beyond the code's {len(masked)} bytes")
+                raise ValueError(
+                    f"an immutable at {start}+{length} lies beyond the code's {len(masked)} bytes"
+                )
             masked[start : start + length] = bytes(length)
     return bytes(masked)
 

@@ -127,29 +127,30 @@ class DurablePyEVMBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is 
     def reset_to_genesis(self, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError("an embedded chain cannot be reset; open a new one")
 
-    def call(self, transaction: dict[str, Any], block_number: Any = "latest") -> bytes:
+    def call(self, transaction: dict[str, Any], block_number: Any = "latest") -> Any:
         """eth_call as nodes run it: the caller is never charged, so any address may call.
 
-        eth-tester checks that the sender could pay the gas; the zero address of a reader without
-        keys could not. The sender's balance is topped up inside the call's own snapshot only.
+        eth-tester checks that the sender could pay the gas, which the zero address of a reader
+        without keys cannot. Such a sender's balance is topped up inside the call's own snapshot.
         """
+        header = _get_block_by_number(self.chain, block_number).header
+        state = self.chain.get_vm(at_header=header).state
         tx = dict(transaction)
         tx.setdefault("gas", self._max_available_gas())
         unsigned = self._get_normalized_and_unsigned_evm_transaction(tx, block_number)
         spoofed = SpoofTransaction(unsigned, from_=transaction["from"])
-        header = _get_block_by_number(self.chain, block_number).header
-        state = self.chain.get_vm(at_header=header).state
+        needed = spoofed.gas * spoofed.max_fee_per_gas + spoofed.value
+        if state.get_balance(spoofed.sender) >= needed:
+            return super().call(transaction, block_number)
         snapshot = state.snapshot()
         try:
-            needed = spoofed.gas * spoofed.max_fee_per_gas + spoofed.value
-            if state.get_balance(spoofed.sender) < needed:
-                state.set_balance(spoofed.sender, needed)
-            computation = state.apply_transaction(spoofed)
+            state.set_balance(spoofed.sender, needed)
+            computation = state.apply_transaction(spoofed)  # type: ignore[arg-type]  # py-evm spoofs it
         finally:
             state.revert(snapshot)
         if computation.is_error:
-            raise TransactionFailed(computation.error.args[0] if computation.error.args else str(computation.error))
-        return bytes(computation.output)
+            raise TransactionFailed(str(computation.error))
+        return computation.output
 
     def _find_transaction(self, tx_hash: bytes) -> tuple[Any, SignedTransactionAPI, int]:
         pending = self.chain.get_block()

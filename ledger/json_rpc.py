@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from eth_bloom import BloomFilter
+from eth_bloom.bloom import BloomFilter
 
 from ledger.chain import Chain
 from ledger.reverts import revert_data
@@ -125,7 +125,11 @@ class ReadOnlyRpc:
             result = self.chain.web3.manager.request_blocking(method, params)  # type: ignore[arg-type]
         except Exception as exc:  # web3's, eth-tester's and py-evm's errors alike: the request failed
             raise _mapped(exc) from exc
-        if method == "eth_getTransactionReceipt" and isinstance(result, Mapping) and "logsBloom" not in result:
+        if (
+            method == "eth_getTransactionReceipt"
+            and isinstance(result, Mapping)
+            and "logsBloom" not in result
+        ):
             result = {**result, "logsBloom": _bloom(result.get("logs", []))}
         return to_wire(result)
 
@@ -139,9 +143,7 @@ class ReadOnlyRpc:
         start = _block(query.get("fromBlock", "latest"), head)
         end = _block(query.get("toBlock", "latest"), head)
         if end - start + 1 > MAX_LOG_BLOCKS:
-            raise RpcError(
-                LIMIT_EXCEEDED, f"eth_getLogs spans at most {MAX_LOG_BLOCKS} blocks; ask in pages"
-            )
+            raise RpcError(LIMIT_EXCEEDED, f"eth_getLogs spans at most {MAX_LOG_BLOCKS} blocks; ask in pages")
 
 
 def _parse(request: Mapping[str, Any]) -> tuple[str, list[Any]]:
@@ -186,7 +188,9 @@ def _bloom(logs: Any) -> str:
     for log in logs:
         bloom.add(bytes.fromhex(str(log["address"]).removeprefix("0x")))
         for topic in log["topics"]:
-            bloom.add(bytes(topic) if isinstance(topic, bytes) else bytes.fromhex(str(topic).removeprefix("0x")))
+            bloom.add(
+                bytes(topic) if isinstance(topic, bytes) else bytes.fromhex(str(topic).removeprefix("0x"))
+            )
     return "0x" + int(bloom).to_bytes(_BLOOM_BYTES, "big").hex()
 
 
@@ -201,9 +205,8 @@ def to_wire(value: Any, key: str = "") -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, Mapping):
-        return {
-            _RENAMED.get(k, k): to_wire(v, _RENAMED.get(k, k)) for k, v in value.items() if k not in _DROPPED
-        }
+        renamed = {_RENAMED.get(str(k), str(k)): v for k, v in value.items() if k not in _DROPPED}
+        return {k: to_wire(v, k) for k, v in renamed.items()}
     if isinstance(value, list | tuple):
         return [to_wire(v) for v in value]
     raise TypeError(f"cannot put {type(value).__name__} on the wire")
