@@ -190,6 +190,53 @@ def export_round(
     console.print(f"wrote round {round_id} to {out}")
 
 
+@app.command()
+def verify(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC endpoint of the chain: a node, or a gateway's /rpc.")],
+    book: Annotated[Path, typer.Option(help="Address book of the deployment (its optional `roles` are checked).")],
+    report: Annotated[Path, typer.Option(help="Where to write the report: REPORT.json and REPORT.html.")] = Path(
+        "verification"
+    ),
+) -> None:
+    """Verify a deployment from a chain endpoint and the committed sources alone; exit 1 on any mismatch."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from api.verification import collect, render_html
+    from api.verification import verify as verify_records
+    from api.verification.records import book_roles
+    from ledger.compiler import reference_build
+    from ledger.rpc import RpcChain
+    from ledger.system import Allmende
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("building the sources with the pinned compiler", total=None)
+        build = reference_build()
+        try:
+            system = Allmende.connect(RpcChain(rpc, []), book)
+            records = collect(system, book_roles(book), lambda step: bar.update(task, description=step))
+        except Exception as exc:  # the endpoint, the book or a view failed: say which, no traceback
+            console.print(f"[red]cannot read the deployment at {rpc}: {exc}[/red]")
+            raise typer.Exit(2) from exc
+        bar.update(task, description="checking")
+        result = verify_records(records, build)
+    table = Table(title=f"Chain {result.chain_id} up to block {result.block_number} ({result.events} events)")
+    for col in ("record", "checks", "result"):
+        table.add_column(col)
+    for section in result.sections:
+        verdict = "[green]agrees[/green]" if section.ok else "[red]MISMATCH[/red]"
+        table.add_row(section.title, str(len(section.checks)), verdict)
+    console.print(table)
+    for line in result.mismatches:
+        console.print(f"[red]{line}[/red]")
+    json_path, html_path = report.with_suffix(".json"), report.with_suffix(".html")
+    json_path.write_text(result.json_text(), encoding="utf-8")
+    html_path.write_text(render_html(result), encoding="utf-8")
+    console.print(f"report: {json_path} (sha256 {result.sha256()}) and {html_path}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 @app.command("rotate-master-key")
 def rotate_master_key(
     new_key_file: Annotated[
