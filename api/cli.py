@@ -193,10 +193,12 @@ def export_round(
 @app.command()
 def verify(
     rpc: Annotated[str, typer.Option(help="JSON-RPC endpoint of the chain: a node, or a gateway's /rpc.")],
-    book: Annotated[Path, typer.Option(help="Address book of the deployment (its optional `roles` are checked).")],
-    report: Annotated[Path, typer.Option(help="Where to write the report: REPORT.json and REPORT.html.")] = Path(
-        "verification"
-    ),
+    book: Annotated[
+        Path, typer.Option(help="Address book of the deployment (its optional `roles` are checked).")
+    ],
+    report: Annotated[
+        Path, typer.Option(help="Where to write the report: REPORT.json and REPORT.html.")
+    ] = Path("verification"),
 ) -> None:
     """Verify a deployment from a chain endpoint and the committed sources alone; exit 1 on any mismatch."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -209,7 +211,9 @@ def verify(
     from ledger.rpc import RpcChain
     from ledger.system import Allmende
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as bar:
         task = bar.add_task("building the sources with the pinned compiler", total=None)
         build = reference_build()
         try:

@@ -40,7 +40,9 @@ def _exact_match(on_chain: bytes, reference: ReferenceCode) -> bool:
     """Sourcify's exact match: equal byte for byte, metadata hash included, immutables masked."""
     if len(on_chain) != len(reference.runtime):
         return False
-    return mask_immutables(on_chain, reference.immutables) == mask_immutables(reference.runtime, reference.immutables)
+    return mask_immutables(on_chain, reference.immutables) == mask_immutables(
+        reference.runtime, reference.immutables
+    )
 
 
 def check_code(records: Records, build: Mapping[str, ReferenceCode]) -> Section:
@@ -58,11 +60,13 @@ def check_code(records: Records, build: Mapping[str, ReferenceCode]) -> Section:
             same,
             "exact match (metadata hash included, immutables masked)"
             if same
-            else f"code of {len(code)} bytes is not the build of the sources ({len(reference.runtime)} bytes)",
+            else f"{len(code)} bytes of code, not the build of the sources ({len(reference.runtime)} bytes)",
         )
         if same and name in WIRED:
             values = {
-                to_checksum_address(v[12:]) for v in immutable_values(code, reference.immutables).values() if not any(v[:12])
+                to_checksum_address(v[12:])
+                for v in immutable_values(code, reference.immutables).values()
+                if not any(v[:12])
             }
             wanted = {records.book.address("AllmendeRoles"), records.book.address("AllmendeForwarder")}
             section.add(
@@ -76,7 +80,11 @@ def check_code(records: Records, build: Mapping[str, ReferenceCode]) -> Section:
             continue
         address = e.args["program"]
         same = claim_reference is not None and _exact_match(records.code.get(address, b""), claim_reference)
-        section.add(f"claim program {e.args['claimProgramId']} at {address}", same, "exact match" if same else "not the build of the sources")
+        section.add(
+            f"claim program {e.args['claimProgramId']} at {address}",
+            same,
+            "exact match" if same else "not the build of the sources",
+        )
     return section
 
 
@@ -102,7 +110,9 @@ def check_roles(records: Records) -> Section:
         for (name, account), held in sorted(records.has_role.items())
         if held != (account in holders[name])
     ]
-    section.add("every role holder the events give is one the registry reports", not disagree, "; ".join(disagree))
+    section.add(
+        "every role holder the events give is one the registry reports", not disagree, "; ".join(disagree)
+    )
     budget = records.book.address("ParticipatoryBudget")
     section.add("the participatory budget may allocate", budget in holders["ALLOCATOR"], budget)
     for name, named in sorted(records.book_roles.items()):
@@ -139,7 +149,12 @@ def check_funds(records: Records) -> Section:
         held == records.fund_ledger_balance,
         f"{deposited} - {paid} - {refunded} = {held}; the fund ledger holds {records.fund_ledger_balance}",
     )
-    section.figures = {"deposited": deposited, "paid out": paid, "refunded": refunded, "held": records.fund_ledger_balance}
+    section.figures = {
+        "deposited": deposited,
+        "paid out": paid,
+        "refunded": refunded,
+        "held": records.fund_ledger_balance,
+    }
     return section
 
 
@@ -147,7 +162,11 @@ def check_rounds(records: Records) -> Section:
     """Every budget round recomputed from its events; the contract's winners are the recomputed ones."""
     section = Section("Participatory budget rounds")
     audit = verify_rounds(records.events)
-    section.add("ballots, tallies, winners and payouts recomputed from events agree", audit.ok, "; ".join(audit.mismatches))
+    section.add(
+        "ballots, tallies, winners and payouts recomputed from events agree",
+        audit.ok,
+        "; ".join(audit.mismatches),
+    )
     for rid, stored in sorted(records.round_winners.items()):
         round_audit = audit.rounds.get(rid)
         recomputed = list(round_audit.winners) if round_audit is not None and round_audit.finalised else []
@@ -172,7 +191,9 @@ def check_claims(records: Records) -> Section:
     """Per claim program: funded = claimed + returned + held, each index once, every cap its root."""
     section = Section("Claim programs")
     created = sorted(
-        (int(e.args["claimProgramId"]), e.args["program"]) for e in records.events if e.name == "ClaimProgramCreated"
+        (int(e.args["claimProgramId"]), e.args["program"])
+        for e in records.events
+        if e.name == "ClaimProgramCreated"
     )
     section.add(
         "the registry lists exactly the programs its events created",
@@ -191,7 +212,9 @@ def check_claims(records: Records) -> Section:
         claimed = sum(int(e.args["amount"]) for e in claims)
         section.add(
             f"claim program {program_id}: funded = claimed + returned + held",
-            funded == view.info.funded and returned == view.info.returned and funded == claimed + returned + view.balance,
+            funded == view.info.funded
+            and returned == view.info.returned
+            and funded == claimed + returned + view.balance,
             f"funded {funded} (view {view.info.funded}), claimed {claimed}, returned {returned} "
             f"(view {view.info.returned}), held {view.balance}",
         )
@@ -207,7 +230,9 @@ def check_claims(records: Records) -> Section:
                 continue
             rid, root, cap = int(e.args["rootId"]), bytes(e.args["root"]), list(e.args["cap"])
             ok = bool(cap) and _root_of_cap(cap) == root and view.roots.get(rid) == root
-            section.add(f"claim program {program_id}: root {rid} is its published cap's root", ok, "0x" + root.hex())
+            section.add(
+                f"claim program {program_id}: root {rid} is its published cap's root", ok, "0x" + root.hex()
+            )
         section.figures[f"program {program_id} claimed"] = claimed
         section.figures[f"program {program_id} returned"] = returned
         section.figures[f"program {program_id} held"] = view.balance
@@ -232,15 +257,23 @@ def check_token(records: Records) -> Section:
             burned += value
         else:
             balances[target] += value
-    mint_events = sum(int(e.args["amount"]) for e in records.events if e.address == token and e.name == "Minted")
-    section.add("every mint is a treasurer's Minted against fiat", mint_events == minted, f"Minted {mint_events}, from zero {minted}")
+    mint_events = sum(
+        int(e.args["amount"]) for e in records.events if e.address == token and e.name == "Minted"
+    )
+    section.add(
+        "every mint is a treasurer's Minted against fiat",
+        mint_events == minted,
+        f"Minted {mint_events}, from zero {minted}",
+    )
     section.add(
         "minted - burned = total supply",
         minted - burned == records.total_supply,
         f"{minted} - {burned} vs {records.total_supply}",
     )
     section.add("total supply = sum of balances from events", sum(balances.values()) == records.total_supply)
-    differ = [f"{a}: events {balances[a]}, balanceOf {b}" for a, b in records.balances.items() if balances[a] != b]
+    differ = [
+        f"{a}: events {balances[a]}, balanceOf {b}" for a, b in records.balances.items() if balances[a] != b
+    ]
     section.add("every balance from events is the contract's balanceOf", not differ, "; ".join(differ[:5]))
     section.figures = {"minted": minted, "burned": burned, "total supply": records.total_supply}
     return section

@@ -61,7 +61,9 @@ def book_roles(path: Path) -> dict[str, list[str]]:
     return {str(name): [str(a) for a in holders] for name, holders in roles.items()}
 
 
-def collect(system: Allmende, roles: dict[str, list[str]] | None = None, progress: Progress | None = None) -> Records:
+def collect(
+    system: Allmende, roles: dict[str, list[str]] | None = None, progress: Progress | None = None
+) -> Records:
     """Read everything the checks need from `system`'s chain."""
     step = progress or (lambda _: None)
     web3 = system.chain.web3
@@ -78,7 +80,12 @@ def collect(system: Allmende, roles: dict[str, list[str]] | None = None, progres
     step("reading the fund ledger's views")
     token = system.token.address
     fund_state = system.funds.read_state([token])
-    holders = {a for e in events if e.name == "Transfer" and e.address == token for a in (e.args["from"], e.args["to"])}
+    holders = {
+        a
+        for e in events
+        if e.name == "Transfer" and e.address == token
+        for a in (e.args["from"], e.args["to"])
+    }
     holders.discard("0x" + "00" * 20)
     step("reading balances")
     balances = {a: system.balance(a) for a in sorted(holders)}

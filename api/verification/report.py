@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,18 +90,23 @@ class Report:
 
 _STYLE = Style(background="white", plot_background="white", font_family="sans-serif")
 _EUR = 1_000_000
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
 
 
 def _chart(section: Section) -> str:
     """The section's figures as an inline SVG bar chart (no scripts, no external assets)."""
     chart = pygal.HorizontalBar(
-        style=_STYLE, js=[], disable_xml_declaration=True, show_legend=False, height=60 + 40 * len(section.figures)
+        style=_STYLE,
+        js=[],
+        disable_xml_declaration=True,
+        show_legend=False,
+        height=60 + 40 * len(section.figures),
     )
     chart.title = f"{section.title} (€)"
     chart.x_labels = list(section.figures)
     chart.add("€", [round(v / _EUR, 2) for v in section.figures.values()])
     svg: str = chart.render(is_unicode=True)
-    return svg
+    return _SCRIPT.sub("", svg)  # pygal's tooltip config; the page needs no script
 
 
 def render_html(report: Report) -> str:
@@ -116,7 +122,11 @@ def render_html(report: Report) -> str:
         "<h1>Allmende verification report</h1>",
         f"<p>Chain {report.chain_id}, up to block {report.block_number} "
         f"(<code>{e(report.block_hash)}</code>), {report.events} events. Verdict: "
-        + ('<strong class="ok">everything agrees</strong>' if report.ok else '<strong class="bad">MISMATCH</strong>')
+        + (
+            '<strong class="ok">everything agrees</strong>'
+            if report.ok
+            else '<strong class="bad">MISMATCH</strong>'
+        )
         + "</p>",
     ]
     for s in report.sections:
