@@ -11,6 +11,7 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 
 from ledger.address_book import AddressBook, Deployment
+from ledger.attestations import AttestationsClient
 from ledger.artifacts import load_artifact
 from ledger.chain import Chain
 from ledger.chain_reading import get_logs
@@ -40,6 +41,7 @@ CONSTRUCTOR_ARGS: dict[str, Callable[[AddressBook, str], list[Any]]] = {
         book.address("FundLedger"),
         PROPOSALS_LIMIT,
     ],
+    "AuditAttestations": _roles_and_forwarder,
 }
 """Every contract of the system, in deploy order, with its constructor arguments."""
 
@@ -121,6 +123,9 @@ class Allmende:
         self.budget = ParticipatoryBudgetClient(
             self.sender, book.address("ParticipatoryBudget"), self.forwarding
         )
+        self.attestations: AttestationsClient | None = None  # a book from before attestations has none
+        if "AuditAttestations" in book.contracts:
+            self.attestations = AttestationsClient(self.sender, book.address("AuditAttestations"))
 
     @classmethod
     def deploy(cls, chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> Allmende:

@@ -18,7 +18,7 @@ from ledger.fund_events import rebuild_fund_state, refunds, trace_payments
 from ledger.roles import Role
 
 ZERO = "0x" + "00" * 20
-WIRED = ("EuroToken", "FundLedger", "ClaimPrograms", "ParticipatoryBudget")
+WIRED = ("EuroToken", "FundLedger", "ClaimPrograms", "ParticipatoryBudget", "AuditAttestations")
 """The contracts that hold the role registry's and the forwarder's addresses as immutables."""
 
 
