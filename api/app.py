@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import pages, problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
-from api.routes import admin, audit, claims, clients, funds, rounds, rpc
+from api.routes import admin, attestations, audit, claims, clients, funds, rounds, rpc
 from api.settings import Settings, get_settings
 
 
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(audit.router)
     app.include_router(audit.public)
     app.include_router(rpc.router)
+    app.include_router(attestations.router)
     pages.install(app)  # the client web pages under /client (HTML; errors as pages, not problems)
 
     @app.get("/health", tags=["public"])

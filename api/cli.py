@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from api.verification import Report
     from ledger.system import Allmende
 
 app = typer.Typer(help="Allmende: transparent aid and participatory budgeting on a permissioned ledger.")
@@ -199,8 +200,19 @@ def verify(
     report: Annotated[
         Path, typer.Option(help="Where to write the report: REPORT.json and REPORT.html.")
     ] = Path("verification"),
+    attest: Annotated[
+        bool,
+        typer.Option(help="When everything agrees, attest it on chain through the gateway, as the auditor."),
+    ] = False,
+    api_key_file: Annotated[
+        Path | None, typer.Option(help="File holding the auditor's API key (for --attest).")
+    ] = None,
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
 ) -> None:
     """Verify a deployment from a chain endpoint and the committed sources alone; exit 1 on any mismatch."""
+    if attest and api_key_file is None:
+        console.print("[red]--attest needs --api-key-file: the auditor's API key signs the attestation[/red]")
+        raise typer.Exit(2)
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -239,6 +251,38 @@ def verify(
     console.print(f"report: {json_path} (sha256 {result.sha256()}) and {html_path}")
     if not result.ok:
         raise typer.Exit(1)
+    if attest:
+        assert api_key_file is not None
+        _attest(gateway, api_key_file.read_text(encoding="utf-8").strip(), result)
+
+
+def _attest(gateway: str, api_key: str, result: Report) -> None:
+    """Record the verified block and the report's hash on chain, signed with the auditor's key."""
+    import httpx
+
+    digest = result.sha256()
+    body = {"blockNumber": result.block_number, "blockHash": result.block_hash, "reportHash": "0x" + digest}
+    try:
+        response = httpx.post(
+            gateway.rstrip("/") + "/v1/audit/attestations",
+            json=body,
+            headers={"Authorization": f"Bearer {api_key}", "Idempotency-Key": "attest-" + digest},
+            timeout=120,
+        )
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach the gateway at {gateway}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    if response.status_code != 201:
+        problem = response.json() if response.headers.get("content-type", "").endswith("json") else {}
+        detail = problem.get("detail", response.text[:200])
+        console.print(
+            f"[red]attestation refused: {response.status_code} {problem.get('code', '')} {detail}[/red]"
+        )
+        raise typer.Exit(2)
+    made = response.json()
+    console.print(
+        f"attested on chain: attestation {made['attestationId']} in transaction {made['transactionHash']}"
+    )
 
 
 @app.command("rotate-master-key")

@@ -11,8 +11,8 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 
 from ledger.address_book import AddressBook, Deployment
-from ledger.attestations import AttestationsClient
 from ledger.artifacts import load_artifact
+from ledger.attestations import AttestationsClient
 from ledger.chain import Chain
 from ledger.chain_reading import get_logs
 from ledger.claims import ClaimProgramsClient

@@ -8,12 +8,14 @@ for that kind of record must catch it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -205,3 +207,55 @@ def test_the_book_must_be_for_the_chain_read(demo: ServedDemo, tmp_path: Path) -
     )
     assert run.exit_code == 2
     assert "is for chain 1" in run.output
+
+
+def test_an_auditor_attests_a_passing_verification_and_the_public_sees_it(
+    demo: ServedDemo, tmp_path: Path
+) -> None:
+    _, api_key = demo.gateway.create_organisation("auditor", "Prüfstelle Nord")
+    key_file = tmp_path / "auditor.key"
+    key_file.write_text(api_key + "\n")
+    out = tmp_path / "report"
+    common = [
+        "verify",
+        "--rpc",
+        demo.rpc,
+        "--book",
+        str(demo.book),
+        "--report",
+        str(out),
+        "--gateway",
+        demo.url,
+    ]
+    run = CliRunner().invoke(app, [*common, "--attest", "--api-key-file", str(key_file)])
+    assert run.exit_code == 0, run.output
+    assert "attested on chain: attestation 1" in run.output
+    report = json.loads(out.with_suffix(".json").read_text())
+    listed = httpx.get(f"{demo.url}/v1/public/attestations", timeout=30).json()
+    assert len(listed) == 1
+    digest = hashlib.sha256(out.with_suffix(".json").read_bytes()).hexdigest()
+    assert listed[0]["reportHash"] == "0x" + digest
+    assert (listed[0]["blockNumber"], listed[0]["blockHash"]) == (report["blockNumber"], report["blockHash"])
+
+
+def test_attesting_needs_the_auditors_key_and_a_key_of_another_kind_is_refused(
+    demo: ServedDemo, tmp_path: Path
+) -> None:
+    common = [
+        "verify",
+        "--rpc",
+        demo.rpc,
+        "--book",
+        str(demo.book),
+        "--report",
+        str(tmp_path / "r"),
+        "--gateway",
+        demo.url,
+    ]
+    assert CliRunner().invoke(app, [*common, "--attest"]).exit_code == 2
+    _, ngo_key = demo.gateway.create_organisation("ngo", "Verein")
+    key_file = tmp_path / "ngo.key"
+    key_file.write_text(ngo_key)
+    run = CliRunner().invoke(app, [*common, "--attest", "--api-key-file", str(key_file)])
+    assert run.exit_code == 2
+    assert "attestation refused: 403 WrongOrganisationKind" in run.output
