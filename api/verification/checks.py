@@ -155,7 +155,24 @@ def check_funds(records: Records) -> Section:
         "refunded": refunded,
         "held": records.fund_ledger_balance,
     }
+    receivers = {e.args["program"] for e in records.events if e.name == "ClaimProgramCreated"}
+    for program_id, program in sorted(records.fund_state.programs.items()):
+        mine = [p for p in payments if p.program_id == program_id]
+        direct = [p for p in mine if p.recipient not in receivers]
+        to_receivers = sum(p.amount for p in mine if p.recipient in receivers)
+        returned = sum(p.returned for p in mine)
+        to_people = sum(p.amount for p in direct)
+        section.add(
+            f"program {program_id}: disbursed = paid to recipients + paid to claim programs",
+            program.disbursed == to_people + to_receivers,
+            f"{_eur(program.disbursed)} = {_eur(to_people)} to {len(direct)} recipients + "
+            f"{_eur(to_receivers)} to claim programs, of which {_eur(returned)} came back unclaimed",
+        )
     return section
+
+
+def _eur(micro: int) -> str:
+    return f"{micro / 1_000_000:,.2f} €"
 
 
 def check_rounds(records: Records) -> Section:

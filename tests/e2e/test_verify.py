@@ -259,3 +259,22 @@ def test_attesting_needs_the_auditors_key_and_a_key_of_another_kind_is_refused(
     run = CliRunner().invoke(app, [*common, "--attest", "--api-key-file", str(key_file)])
     assert run.exit_code == 2
     assert "attestation refused: 403 WrongOrganisationKind" in run.output
+
+
+def test_each_programs_disbursed_figure_is_explained_and_a_gap_is_caught(
+    records: Records, build: dict[str, ReferenceCode]
+) -> None:
+    report = verify(records, build)
+    funds = next(s for s in report.sections if s.title == "Fund ledger")
+    explained = next(c for c in funds.checks if c.name.startswith("program 1: disbursed"))
+    assert explained.ok
+    assert explained.detail == (
+        "14,750.00 € = 14,000.00 € to 40 recipients + 750.00 € to claim programs, "
+        "of which 195.00 € came back unclaimed"
+    )
+    program = records.fund_state.programs[1]
+    gap = replace(
+        records.fund_state, programs={1: replace(program, disbursed=program.disbursed + 195_000_000)}
+    )
+    failed = _failed(replace(records, fund_state=gap), build, "Fund ledger")
+    assert any("program 1: disbursed = paid to recipients + paid to claim programs" in m for m in failed)
