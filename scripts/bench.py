@@ -150,6 +150,9 @@ def write_report(results: dict[str, float], seconds: float) -> None:
         " `api.rounds` pairs of runs, alternating which goes first; the load generator shares the"
         " machine's cores with the server. With callers that wait, latency is about callers /"
         " throughput (Little's law): p99 <= 250 ms at 32 callers needs some 130 operations/s or more.",
+        "- `api.open_loop.*`: the same mix on a fresh deployment, arriving as a Poisson process at half"
+        " the measured `api.ops_per_s` whatever the answers (each request on its own thread); latency"
+        " counts from each request's scheduled arrival.",
         f"- machine load when the report was written: {_load()}",
         "",
         "| metric | value | target |",
@@ -206,8 +209,9 @@ def main() -> dict[str, float]:
             "gas.qv.ballot.options5": ("<=", 120_000),
             "gas.qv.ballot.options5.forwarded": ("<=", 120_000),
             "gas.qv.finalize.proposals200": ("<=", 10_000_000),
-            "api.overhead_ratio": (">=", 0.7),
+            "api.overhead_ratio": (">=", 1.0),
             "api.latency_p99_ms": ("<=", 250),
+            "api.open_loop.p99_ms": ("<=", 250),
         }
     )
     start = time.perf_counter()

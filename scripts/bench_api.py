@@ -4,12 +4,17 @@ Both runs use a durable embedded chain and the same kinds of operations: clients
 aid (signed with their claim keys), clients casting quadratic ballots in a budget round (signed with
 their round's voting keys) and an NGO paying single disbursements, 32 concurrent callers.
 Sign-in is done before the clock starts. The HTTP run talks to `allmende serve` in its own process.
+
+Latency is also measured open-loop: the same mix on a fresh deployment, arriving as a Poisson process
+at half the capacity the closed runs measured, each request on its own schedule (`api.open_loop.*`).
+With callers that wait for their answers, latency is only the number of callers over throughput.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -39,6 +44,8 @@ CLIENTS = 192  # each claims once
 DISBURSEMENTS = 64
 BALLOTS = 96  # the first clients each cast one ballot
 ROUNDS = 3  # pairs of runs (HTTP and direct) measured
+OPEN_LOOP_SHARE = 0.5  # the open-loop run offers this share of the capacity the closed runs measured
+OPEN_LOOP_THREADS = 256  # enough that arrivals never wait for a free thread at that rate
 PROPOSALS = 5
 PIN = "2468"
 EUR = 1_000_000
@@ -136,8 +143,43 @@ def _timed(ops: list[Any], run: Any) -> tuple[float, list[float]]:
     return len(ops) / (time.perf_counter() - start), latencies
 
 
-def http_run(data_dir: Path, key: str, setup: dict[str, Any]) -> tuple[float, list[float]]:
-    """The operations over real HTTP against `allmende serve` in a subprocess: ops/s and latencies."""
+def _open_loop(ops: list[Any], run: Any, rate_per_s: float, seed: int = 7) -> tuple[float, list[float]]:
+    """Send `ops` as a Poisson process of `rate_per_s` arrivals a second, whatever the answers: each
+    request leaves at its scheduled time on a thread of its own (up to OPEN_LOOP_THREADS at once), and
+    its latency counts from that time, so a slow answer cannot hold the next arrivals back (closed
+    loops hide queueing that way). Returns the achieved rate and the latencies in ms."""
+    rng = random.Random(seed)
+    at, schedule = 0.0, []
+    for _ in ops:
+        at += rng.expovariate(rate_per_s)
+        schedule.append(at)
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def one(op: Any, due: float) -> None:
+        run(op)
+        with lock:
+            latencies.append((time.perf_counter() - due) * 1000)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(OPEN_LOOP_THREADS) as pool:
+        futures = []
+        for op, offset in zip(ops, schedule, strict=True):
+            due = start + offset
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            futures.append(pool.submit(one, op, due))
+        for f in futures:
+            f.result()
+    return len(ops) / (time.perf_counter() - start), latencies
+
+
+def http_run(
+    data_dir: Path, key: str, setup: dict[str, Any], open_rate_per_s: float | None = None
+) -> tuple[float, list[float]]:
+    """The operations over real HTTP against `allmende serve` in a subprocess: ops/s and latencies,
+    with CONCURRENCY callers that each wait for their answer, or arriving open-loop at a fixed rate."""
     port = _free_port()
     env = {
         **os.environ,
@@ -204,7 +246,10 @@ def http_run(data_dir: Path, key: str, setup: dict[str, Any]) -> tuple[float, li
                 if r.status_code != (200 if kind == "ballot" else 201):  # a ballot is put, not posted
                     raise RuntimeError(f"{kind} failed: {r.status_code} {r.text}")
 
-            ops_per_s, latencies = _timed(ops, run)
+            if open_rate_per_s is None:
+                ops_per_s, latencies = _timed(ops, run)
+            else:
+                ops_per_s, latencies = _open_loop(ops, run, open_rate_per_s)
     finally:
         server.terminate()
         server.wait(30)
@@ -308,8 +353,18 @@ def api_throughput(rounds: int = ROUNDS) -> dict[str, float]:
         ratios.append(over_http / direct)
         latencies += lat
     q = statistics.quantiles(latencies, n=100)
+    capacity = statistics.median(http_rates)
+    open_rate = OPEN_LOOP_SHARE * capacity
+    with tempfile.TemporaryDirectory() as c:
+        open_setup = _prepare(Path(c), key)
+        achieved, open_latencies = http_run(Path(c), key, open_setup, open_rate_per_s=open_rate)
+    oq = statistics.quantiles(open_latencies, n=100)
     return {
-        "api.ops_per_s": round(statistics.median(http_rates), 1),
+        "api.open_loop.rate_per_s": round(open_rate, 1),
+        "api.open_loop.achieved_per_s": round(achieved, 1),
+        "api.open_loop.p50_ms": round(oq[49], 1),
+        "api.open_loop.p99_ms": round(oq[98], 1),
+        "api.ops_per_s": round(capacity, 1),
         "api.latency_p50_ms": round(q[49], 1),
         "api.latency_p99_ms": round(q[98], 1),
         "chain.direct_ops_per_s": round(statistics.median(direct_rates), 1),
