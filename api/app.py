@@ -11,7 +11,7 @@ from api import pages, problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
 from api.limits import BodyLimitMiddleware
-from api.routes import admin, audit, claims, clients, funds, rounds
+from api.routes import admin, attestations, audit, claims, clients, funds, rounds, rpc
 from api.settings import Settings, get_settings
 
 
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(rounds.router)
     app.include_router(audit.router)
     app.include_router(audit.public)
+    app.include_router(rpc.router)
+    app.include_router(attestations.router)
     pages.install(app)  # the client web pages under /client (HTML; errors as pages, not problems)
 
     @app.get("/health", tags=["public"])

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from api.verification import Report
     from ledger.system import Allmende
 
 app = typer.Typer(help="Allmende: transparent aid and participatory budgeting on a permissioned ledger.")
@@ -106,22 +107,49 @@ def deploy(
         console.print(f"{name:20} {d.address} (block {d.deploy_block})")
 
 
+GatewayUrl = Annotated[
+    str,
+    typer.Option(
+        envvar="ALLMENDE_GATEWAY_URL",
+        help="The running gateway whose read-only /rpc is read when it holds the embedded chain.",
+    ),
+]
+
+
 @contextmanager
-def _deployment(rpc: str | None, book: Path | None, data_dir: Path) -> Iterator[Allmende]:
-    """The deployed system on a JSON-RPC node, or on the embedded chain under `data_dir` (closed after)."""
+def _deployment(rpc: str | None, book: Path | None, data_dir: Path, gateway: str) -> Iterator[Allmende]:
+    """The deployed system on a JSON-RPC node, or on the embedded chain under `data_dir` (closed after).
+
+    While a gateway holds the embedded chain, the chain is read through the gateway's read-only
+    JSON-RPC endpoint instead.
+    """
+    from ledger.exceptions import ChainInUse
     from ledger.system import Allmende
     from scripts.devnet import BOOK_FILE
 
     book_path = book or data_dir / BOOK_FILE
-    if rpc is not None:
-        from ledger.rpc import RpcChain
+    if rpc is None:
+        from ledger.embedded import EmbeddedChain
 
-        yield Allmende.connect(RpcChain(rpc, []), book_path)
-        return
-    from ledger.embedded import EmbeddedChain
+        try:
+            chain = EmbeddedChain.open(data_dir / "chain")
+        except ChainInUse:
+            rpc = gateway.rstrip("/") + "/rpc"
+            console.print(f"{data_dir / 'chain'} is in use by a running gateway; reading it through {rpc}")
+        else:
+            with chain:
+                yield Allmende.connect(chain, book_path)
+            return
+    from requests.exceptions import RequestException
 
-    with EmbeddedChain.open(data_dir / "chain") as chain:
-        yield Allmende.connect(chain, book_path)
+    from ledger.rpc import RpcChain
+
+    try:
+        system = Allmende.connect(RpcChain(rpc, []), book_path)
+    except RequestException as exc:
+        console.print(f"[red]cannot read the chain at {rpc}: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    yield system
 
 
 @app.command()
@@ -129,11 +157,12 @@ def audit(
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC endpoint; default: the embedded chain.")] = None,
     book: Annotated[Path | None, typer.Option(help="Address book of the deployment.")] = None,
     data_dir: DataDir = Path(".allmende"),
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
 ) -> None:
     """Rebuild the fund ledger from events alone and compare it with the contracts' views."""
     from scripts.devnet import summary
 
-    with _deployment(rpc, book, data_dir) as system:
+    with _deployment(rpc, book, data_dir, gateway) as system:
         ok = summary(system, console)
     if not ok:
         raise typer.Exit(1)
@@ -146,12 +175,13 @@ def export_round(
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC endpoint; default: the embedded chain.")] = None,
     book: Annotated[Path | None, typer.Option(help="Address book of the deployment.")] = None,
     data_dir: DataDir = Path(".allmende"),
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
 ) -> None:
     """Write a round as a pabulib .pb file (open data), rebuilt and verified from the chain's events."""
     from governance.errors import GovernanceError
     from governance.pabulib import export_round as pb_text
 
-    with _deployment(rpc, book, data_dir) as system:
+    with _deployment(rpc, book, data_dir, gateway) as system:
         events = system.events()
     try:
         text = pb_text(events, round_id)
@@ -160,6 +190,100 @@ def export_round(
         raise typer.Exit(1) from exc
     out.write_text(text, encoding="utf-8")
     console.print(f"wrote round {round_id} to {out}")
+
+
+@app.command()
+def verify(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC endpoint of the chain: a node, or a gateway's /rpc.")],
+    book: Annotated[
+        Path, typer.Option(help="Address book of the deployment (its optional `roles` are checked).")
+    ],
+    report: Annotated[
+        Path, typer.Option(help="Where to write the report: REPORT.json and REPORT.html.")
+    ] = Path("verification"),
+    attest: Annotated[
+        bool,
+        typer.Option(help="When everything agrees, attest it on chain through the gateway, as the auditor."),
+    ] = False,
+    api_key_file: Annotated[
+        Path | None, typer.Option(help="File holding the auditor's API key (for --attest).")
+    ] = None,
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
+) -> None:
+    """Verify a deployment from a chain endpoint and the committed sources alone; exit 1 on any mismatch."""
+    if attest and api_key_file is None:
+        console.print("[red]--attest needs --api-key-file: the auditor's API key signs the attestation[/red]")
+        raise typer.Exit(2)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from api.verification import collect, render_html
+    from api.verification import verify as verify_records
+    from api.verification.records import book_roles
+    from ledger.compiler import reference_build
+    from ledger.rpc import RpcChain
+    from ledger.system import Allmende
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("building the sources with the pinned compiler", total=None)
+        build = reference_build()
+        try:
+            system = Allmende.connect(RpcChain(rpc, []), book)
+            records = collect(system, book_roles(book), lambda step: bar.update(task, description=step))
+        except Exception as exc:  # the endpoint, the book or a view failed: say which, no traceback
+            console.print(f"[red]cannot read the deployment at {rpc}: {exc}[/red]")
+            raise typer.Exit(2) from exc
+        bar.update(task, description="checking")
+        result = verify_records(records, build)
+    table = Table(title=f"Chain {result.chain_id} up to block {result.block_number} ({result.events} events)")
+    for col in ("record", "checks", "result"):
+        table.add_column(col)
+    for section in result.sections:
+        verdict = "[green]agrees[/green]" if section.ok else "[red]MISMATCH[/red]"
+        table.add_row(section.title, str(len(section.checks)), verdict)
+    console.print(table)
+    for line in result.mismatches:
+        console.print(f"[red]{line}[/red]")
+    json_path, html_path = report.with_suffix(".json"), report.with_suffix(".html")
+    json_path.write_text(result.json_text(), encoding="utf-8")
+    html_path.write_text(render_html(result), encoding="utf-8")
+    console.print(f"report: {json_path} (sha256 {result.sha256()}) and {html_path}")
+    if not result.ok:
+        raise typer.Exit(1)
+    if attest:
+        assert api_key_file is not None
+        _attest(gateway, api_key_file.read_text(encoding="utf-8").strip(), result)
+
+
+def _attest(gateway: str, api_key: str, result: Report) -> None:
+    """Record the verified block and the report's hash on chain, signed with the auditor's key."""
+    import httpx
+
+    digest = result.sha256()
+    body = {"blockNumber": result.block_number, "blockHash": result.block_hash, "reportHash": "0x" + digest}
+    try:
+        response = httpx.post(
+            gateway.rstrip("/") + "/v1/audit/attestations",
+            json=body,
+            headers={"Authorization": f"Bearer {api_key}", "Idempotency-Key": "attest-" + digest},
+            timeout=120,
+        )
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach the gateway at {gateway}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    if response.status_code != 201:
+        problem = response.json() if response.headers.get("content-type", "").endswith("json") else {}
+        detail = problem.get("detail", response.text[:200])
+        console.print(
+            f"[red]attestation refused: {response.status_code} {problem.get('code', '')} {detail}[/red]"
+        )
+        raise typer.Exit(2)
+    made = response.json()
+    console.print(
+        f"attested on chain: attestation {made['attestationId']} in transaction {made['transactionHash']}"
+    )
 
 
 @app.command("rotate-master-key")

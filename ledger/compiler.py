@@ -226,3 +226,40 @@ def write_artifacts(root: Path = PROJECT_ROOT, out_dir: Path = ARTIFACTS_DIR) ->
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+@dataclass(frozen=True)
+class ReferenceCode:
+    """A contract's runtime code as the pinned compiler builds it from the sources, and where its
+    immutables go (`evm.deployedBytecode.immutableReferences`)."""
+
+    name: str
+    runtime: bytes
+    immutables: dict[str, list[dict[str, int]]]
+
+
+def reference_build(root: Path = PROJECT_ROOT) -> dict[str, ReferenceCode]:
+    """Compile the sources under `root` afresh, as the committed artifacts were, with immutables' places.
+
+    The output selection does not enter the bytecode or its metadata, so this build is the one the
+    artifacts hold; an auditor runs it from a checkout of the release's sources.
+    """
+    compiler_input = standard_input(collect_sources(root))
+    compiler_input["settings"]["outputSelection"] = {
+        "*": {"*": ["evm.deployedBytecode.object", "evm.deployedBytecode.immutableReferences"]}
+    }
+    output = run_compiler(compiler_input, root)
+    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise CompilationError("\n".join(e.get("formattedMessage", e["message"]) for e in errors))
+    built: dict[str, ReferenceCode] = {}
+    for unit, by_name in output["contracts"].items():
+        if not unit.startswith(CONTRACTS_DIR + "/"):
+            continue
+        for name, data in by_name.items():
+            deployed = data["evm"]["deployedBytecode"]
+            if deployed["object"]:
+                built[name] = ReferenceCode(
+                    name, bytes.fromhex(deployed["object"]), deployed.get("immutableReferences", {})
+                )
+    return built

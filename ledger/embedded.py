@@ -27,6 +27,7 @@ from eth.db.atomic import AtomicDB
 from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
 from eth.exceptions import TransactionNotFound as EVMTransactionNotFound
 from eth.vm.forks.prague import PragueVM
+from eth.vm.spoof import SpoofTransaction
 from eth_account import Account
 from eth_account.hdaccount import generate_mnemonic, key_from_seed, seed_from_mnemonic
 from eth_account.signers.local import LocalAccount
@@ -35,6 +36,7 @@ from eth_keys.datatypes import PrivateKey
 from eth_tester import EthereumTester
 from eth_tester.backends.pyevm.main import (
     PyEVMBackend,
+    _get_block_by_number,
     generate_genesis_state_for_keys,
     get_default_genesis_params,
 )
@@ -42,7 +44,7 @@ from eth_tester.backends.pyevm.serializers import (
     serialize_transaction,
     serialize_transaction_receipt,
 )
-from eth_tester.exceptions import TransactionNotFound
+from eth_tester.exceptions import TransactionFailed, TransactionNotFound
 from eth_typing import BlockNumber, Hash32
 from eth_utils.hexadecimal import encode_hex
 from web3 import EthereumTesterProvider, Web3
@@ -50,6 +52,7 @@ from web3.types import RPCEndpoint, RPCResponse
 
 from ledger._sqlite_db import SqliteDB, Synchronous
 from ledger.chain import Chain, lean_web3
+from ledger.exceptions import ChainInUse
 
 CHAIN_ID: Final = 131277322940537
 """eth-tester's chain id; web3's EthereumTesterProvider answers ``eth_chainId`` with it."""
@@ -123,6 +126,31 @@ class DurablePyEVMBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is 
 
     def reset_to_genesis(self, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError("an embedded chain cannot be reset; open a new one")
+
+    def call(self, transaction: dict[str, Any], block_number: Any = "latest") -> Any:
+        """eth_call as nodes run it: the caller is never charged, so any address may call.
+
+        eth-tester checks that the sender could pay the gas, which the zero address of a reader
+        without keys cannot. Such a sender's balance is topped up inside the call's own snapshot.
+        """
+        header = _get_block_by_number(self.chain, block_number).header
+        state = self.chain.get_vm(at_header=header).state
+        tx = dict(transaction)
+        tx.setdefault("gas", self._max_available_gas())
+        unsigned = self._get_normalized_and_unsigned_evm_transaction(tx, block_number)
+        spoofed = SpoofTransaction(unsigned, from_=transaction["from"])
+        needed = spoofed.gas * spoofed.max_fee_per_gas + spoofed.value
+        if state.get_balance(spoofed.sender) >= needed:
+            return super().call(transaction, block_number)
+        snapshot = state.snapshot()
+        try:
+            state.set_balance(spoofed.sender, needed)
+            computation = state.apply_transaction(spoofed)  # type: ignore[arg-type]  # py-evm spoofs it
+        finally:
+            state.revert(snapshot)
+        if computation.is_error:
+            raise TransactionFailed(str(computation.error))
+        return computation.output
 
     def _find_transaction(self, tx_hash: bytes) -> tuple[Any, SignedTransactionAPI, int]:
         pending = self.chain.get_block()
@@ -325,7 +353,7 @@ def _lock_data_dir(data_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise RuntimeError(f"{data_dir} is in use by another EmbeddedChain") from None
+        raise ChainInUse(f"{data_dir} is in use by another EmbeddedChain") from None
     return fd
 
 

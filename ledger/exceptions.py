@@ -9,6 +9,10 @@ class LedgerError(Exception):
     """Base of every error the ledger layer raises."""
 
 
+class ChainInUse(LedgerError, RuntimeError):
+    """The embedded chain's data directory is held by another process (a running gateway, say)."""
+
+
 class CompilationError(LedgerError):
     """The Solidity sources did not compile."""
 

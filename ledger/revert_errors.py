@@ -40,6 +40,30 @@ class AllmendeForwarderUnauthorizedRelayer(ContractRevert):
     field_names = ("relayer",)
 
 
+class AuditAttestationsFutureBlock(ContractRevert):
+    """The attested block is not yet on chain."""
+
+    signature = "AuditAttestationsFutureBlock(uint48,uint256)"
+    selector = bytes.fromhex("63c9b52c")
+    field_names = ("blockNumber", "current")
+
+
+class AuditAttestationsUnknownAttestation(ContractRevert):
+    """No attestation has this id."""
+
+    signature = "AuditAttestationsUnknownAttestation(uint48)"
+    selector = bytes.fromhex("f737710a")
+    field_names = ("attestationId",)
+
+
+class AuditAttestationsWrongBlockHash(ContractRevert):
+    """The block hash named is not the chain's hash of that block (checked for the last 256 blocks)."""
+
+    signature = "AuditAttestationsWrongBlockHash(uint48,bytes32,bytes32)"
+    selector = bytes.fromhex("0106dcbd")
+    field_names = ("blockNumber", "blockHash", "actual")
+
+
 class ClaimProgramAlreadyClaimed(ContractRevert):
     """The client at `index` has claimed already."""
 
@@ -709,6 +733,9 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     AccessControlUnauthorizedAccount,
     AllmendeForwarderSimulated,
     AllmendeForwarderUnauthorizedRelayer,
+    AuditAttestationsFutureBlock,
+    AuditAttestationsUnknownAttestation,
+    AuditAttestationsWrongBlockHash,
     ClaimProgramAlreadyClaimed,
     ClaimProgramBadCap,
     ClaimProgramExpired,

@@ -12,7 +12,9 @@ from hexbytes import HexBytes
 
 from ledger.address_book import AddressBook, Deployment
 from ledger.artifacts import load_artifact
+from ledger.attestations import AttestationsClient
 from ledger.chain import Chain
+from ledger.chain_reading import get_logs
 from ledger.claims import ClaimProgramsClient
 from ledger.contracts import ContractClient
 from ledger.events import Event, EventDecoder
@@ -39,6 +41,7 @@ CONSTRUCTOR_ARGS: dict[str, Callable[[AddressBook, str], list[Any]]] = {
         book.address("FundLedger"),
         PROPOSALS_LIMIT,
     ],
+    "AuditAttestations": _roles_and_forwarder,
 }
 """Every contract of the system, in deploy order, with its constructor arguments."""
 
@@ -120,6 +123,9 @@ class Allmende:
         self.budget = ParticipatoryBudgetClient(
             self.sender, book.address("ParticipatoryBudget"), self.forwarding
         )
+        self.attestations: AttestationsClient | None = None  # a book from before attestations has none
+        if "AuditAttestations" in book.contracts:
+            self.attestations = AttestationsClient(self.sender, book.address("AuditAttestations"))
 
     @classmethod
     def deploy(cls, chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> Allmende:
@@ -166,9 +172,8 @@ class Allmende:
             if from_block is not None
             else min(d.deploy_block for d in self.book.contracts.values())
         )
-        logs = self.chain.web3.eth.get_logs(
-            {"fromBlock": start, "toBlock": to_block, "address": self.decoder.addresses()}  # type: ignore[typeddict-item]
-        )
+        end = int(self.chain.web3.eth.block_number) if isinstance(to_block, str) else to_block
+        logs = get_logs(self.chain.web3, self.decoder.addresses(), start, end)
         events = self.decoder.decode_all(logs)
         events.sort(key=lambda e: (e.block_number, e.log_index))
         return events

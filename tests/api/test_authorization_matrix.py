@@ -35,6 +35,9 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/docs/oauth2-redirect"):                     (200, 200, 200, 200, 200, 200),
     ("GET", "/redoc"):                                    (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/public/programs"):                       (200, 200, 200, 200, 200, 200),
+    ("POST", "/rpc"):                                     (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/public/attestations"):                   (200, 200, 200, 200, 200, 200),
+    ("POST", "/v1/audit/attestations"):                   (401, 401, 403, 403, 403, 201),
     ("GET", "/v1/me"):                                    (401, 401, 200, 200, 200, 200),
     ("POST", "/v1/me/api-keys/rotate"):                   (401, 401, 201, 201, 201, 201),
     ("POST", "/v1/admin/organisations"):                  (401, 401, 201, 403, 403, 403),
@@ -127,6 +130,7 @@ class Seed:
     closed_round: int  # voting has closed: it may be finalised
     expired_round: int  # not finalised before its lot expired: it may be abandoned
     sheet: str  # a voucher sheet waiting for its one download
+    head: tuple[int, str] = (0, "")  # a block the auditor may attest: its number and hash
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -181,7 +185,9 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
             headers=auth(keys.ngo),
         )
     )["voucherSheet"]["sheetId"]
-    return Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds, sheet)
+    block = gateway.chain.web3.eth.get_block("latest")
+    head = (int(block["number"]), "0x" + bytes(block["hash"]).hex())
+    return Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds, sheet, head)
 
 
 def _seed_rounds(
@@ -273,6 +279,12 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
             "title": "P",
         },
         ("PUT", "/v1/client/rounds/{round_id}/ballot"): {"votes": [{"proposalId": 1, "votes": 1}]},
+        ("POST", "/rpc"): {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
+        ("POST", "/v1/audit/attestations"): {
+            "blockNumber": seed.head[0],
+            "blockHash": seed.head[1],
+            "reportHash": "0x" + "42" * 32,
+        },
     }
     if route == ("POST", "/v1/ngo/clients/{client_id}/pin-reset"):
         paths["{client_id}"] = seed.clients[1]["clientId"]

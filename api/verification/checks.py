@@ -1,0 +1,296 @@
+"""The checks: each kind of record recomputed from events and sources, and compared with the chain."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+from eth_utils import to_checksum_address
+
+from api.verification.records import Records
+from api.verification.report import Report, Section
+from governance.merkle import hash_pair
+from governance.qv_verify import verify_rounds
+from ledger.chain_reading import immutable_values, mask_immutables
+from ledger.compiler import ReferenceCode
+from ledger.events import Event
+from ledger.fund_events import rebuild_fund_state, refunds, trace_payments
+from ledger.roles import Role
+
+ZERO = "0x" + "00" * 20
+WIRED = ("EuroToken", "FundLedger", "ClaimPrograms", "ParticipatoryBudget", "AuditAttestations")
+"""The contracts that hold the role registry's and the forwarder's addresses as immutables."""
+
+
+def verify(records: Records, build: Mapping[str, ReferenceCode]) -> Report:
+    """Every check over `records`, against the reproducible `build` of the committed sources."""
+    report = Report(records.chain_id, records.block_number, records.block_hash, len(records.events))
+    report.sections = [
+        check_code(records, build),
+        check_roles(records),
+        check_funds(records),
+        check_rounds(records),
+        check_claims(records),
+        check_token(records),
+    ]
+    return report
+
+
+def _exact_match(on_chain: bytes, reference: ReferenceCode) -> bool:
+    """Sourcify's exact match: equal byte for byte, metadata hash included, immutables masked."""
+    if len(on_chain) != len(reference.runtime):
+        return False
+    return mask_immutables(on_chain, reference.immutables) == mask_immutables(
+        reference.runtime, reference.immutables
+    )
+
+
+def check_code(records: Records, build: Mapping[str, ReferenceCode]) -> Section:
+    """The code at every book address (and every claim program) is the build of the sources."""
+    section = Section("Deployed code")
+    for name, deployment in sorted(records.book.contracts.items()):
+        reference = build.get(name)
+        code = records.code.get(deployment.address, b"")
+        if reference is None:
+            section.add(f"{name} at {deployment.address}", False, "the sources build no such contract")
+            continue
+        same = _exact_match(code, reference)
+        section.add(
+            f"{name} at {deployment.address}",
+            same,
+            "exact match (metadata hash included, immutables masked)"
+            if same
+            else f"{len(code)} bytes of code, not the build of the sources ({len(reference.runtime)} bytes)",
+        )
+        if same and name in WIRED:
+            values = {
+                to_checksum_address(v[12:])
+                for v in immutable_values(code, reference.immutables).values()
+                if not any(v[:12])
+            }
+            wanted = {records.book.address("AllmendeRoles"), records.book.address("AllmendeForwarder")}
+            section.add(
+                f"{name} trusts the book's role registry and forwarder",
+                wanted <= values,
+                "" if wanted <= values else f"missing {sorted(wanted - values)}",
+            )
+    claim_reference = build.get("ClaimProgram")
+    for e in records.events:
+        if e.name != "ClaimProgramCreated":
+            continue
+        address = e.args["program"]
+        same = claim_reference is not None and _exact_match(records.code.get(address, b""), claim_reference)
+        section.add(
+            f"claim program {e.args['claimProgramId']} at {address}",
+            same,
+            "exact match" if same else "not the build of the sources",
+        )
+    return section
+
+
+def check_roles(records: Records) -> Section:
+    """Role holders rebuilt from the registry's events agree with its views and with the book."""
+    section = Section("Roles")
+    by_id = {r.id: r for r in Role}
+    registry = records.book.address("AllmendeRoles")
+    holders: dict[str, set[str]] = {r.name: set() for r in Role}
+    for e in records.events:
+        if e.address != registry or e.name not in ("RoleGranted", "RoleRevoked"):
+            continue
+        role = by_id.get(bytes(e.args["role"]))
+        if role is None:
+            section.add(f"role 0x{bytes(e.args['role']).hex()}", False, "a role the system does not know")
+            continue
+        if e.name == "RoleGranted":
+            holders[role.name].add(e.args["account"])
+        else:
+            holders[role.name].discard(e.args["account"])
+    disagree = [
+        f"{name} {account}: events {account in holders[name]}, view {held}"
+        for (name, account), held in sorted(records.has_role.items())
+        if held != (account in holders[name])
+    ]
+    section.add(
+        "every role holder the events give is one the registry reports", not disagree, "; ".join(disagree)
+    )
+    budget = records.book.address("ParticipatoryBudget")
+    section.add("the participatory budget may allocate", budget in holders["ALLOCATOR"], budget)
+    for name, named in sorted(records.book_roles.items()):
+        wanted = {to_checksum_address(a) for a in named}
+        found = holders.get(name.upper().removesuffix("_ROLE"), set())
+        section.add(
+            f"{name} holders are as the book says",
+            wanted == found,
+            "" if wanted == found else f"book {sorted(wanted)}, chain {sorted(found)}",
+        )
+    for name, accounts in holders.items():
+        section.figures[f"{name} holders"] = len(accounts) * 1_000_000
+    return section
+
+
+def check_funds(records: Records) -> Section:
+    """The fund ledger rebuilt from events equals its views, and every euro of every lot is placed."""
+    section = Section("Fund ledger")
+    rebuilt = rebuild_fund_state(records.events)
+    section.add("state rebuilt from events equals the contract's views", rebuilt == records.fund_state)
+    payments = trace_payments(records.events)
+    untraced = [
+        f"batch {p.batch_id} to {p.recipient}"
+        for p in payments
+        if sum(s.amount for s in p.sources) != p.amount - p.returned
+    ]
+    section.add("every payment is paid by lots, euro for euro", not untraced, "; ".join(untraced[:5]))
+    deposited = sum(lot.amount for lot in records.fund_state.lots.values())
+    paid = sum(s.amount for p in payments for s in p.sources)
+    refunded = sum(r.amount for r in refunds(records.events))
+    held = deposited - paid - refunded
+    section.add(
+        "deposited = paid out + refunded + still in the fund ledger",
+        held == records.fund_ledger_balance,
+        f"{deposited} - {paid} - {refunded} = {held}; the fund ledger holds {records.fund_ledger_balance}",
+    )
+    section.figures = {
+        "deposited": deposited,
+        "paid out": paid,
+        "refunded": refunded,
+        "held": records.fund_ledger_balance,
+    }
+    receivers = {e.args["program"] for e in records.events if e.name == "ClaimProgramCreated"}
+    for program_id, program in sorted(records.fund_state.programs.items()):
+        mine = [p for p in payments if p.program_id == program_id]
+        direct = [p for p in mine if p.recipient not in receivers]
+        to_receivers = sum(p.amount for p in mine if p.recipient in receivers)
+        returned = sum(p.returned for p in mine)
+        to_people = sum(p.amount for p in direct)
+        section.add(
+            f"program {program_id}: disbursed = paid to recipients + paid to claim programs",
+            program.disbursed == to_people + to_receivers,
+            f"{_eur(program.disbursed)} = {_eur(to_people)} to {len(direct)} recipients + "
+            f"{_eur(to_receivers)} to claim programs, of which {_eur(returned)} came back unclaimed",
+        )
+    return section
+
+
+def _eur(micro: int) -> str:
+    return f"{micro / 1_000_000:,.2f} €"
+
+
+def check_rounds(records: Records) -> Section:
+    """Every budget round recomputed from its events; the contract's winners are the recomputed ones."""
+    section = Section("Participatory budget rounds")
+    audit = verify_rounds(records.events)
+    section.add(
+        "ballots, tallies, winners and payouts recomputed from events agree",
+        audit.ok,
+        "; ".join(audit.mismatches),
+    )
+    for rid, stored in sorted(records.round_winners.items()):
+        round_audit = audit.rounds.get(rid)
+        recomputed = list(round_audit.winners) if round_audit is not None and round_audit.finalised else []
+        section.add(
+            f"round {rid}: stored winners are the recomputed ones",
+            stored == recomputed,
+            f"stored {stored}, recomputed {recomputed}",
+        )
+    for rid, round_audit in sorted(audit.rounds.items()):
+        section.figures[f"round {rid} awarded"] = round_audit.allocated
+    return section
+
+
+def _root_of_cap(cap: list[bytes]) -> bytes:
+    level = [bytes(node) for node in cap]
+    while len(level) > 1:
+        level = [hash_pair(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def check_claims(records: Records) -> Section:
+    """Per claim program: funded = claimed + returned + held, each index once, every cap its root."""
+    section = Section("Claim programs")
+    created = sorted(
+        (int(e.args["claimProgramId"]), e.args["program"])
+        for e in records.events
+        if e.name == "ClaimProgramCreated"
+    )
+    section.add(
+        "the registry lists exactly the programs its events created",
+        [a for _, a in created] == records.claim_program_view,
+        f"events {[a for _, a in created]}, view {records.claim_program_view}",
+    )
+    for program_id, address in created:
+        mine: list[Event] = [e for e in records.events if e.address == address]
+        view = records.claim_programs.get(address)
+        if view is None:
+            section.add(f"claim program {program_id}", False, "no views read")
+            continue
+        funded = sum(int(e.args["amount"]) for e in mine if e.name == "ClaimProgramFunded")
+        returned = sum(int(e.args["amount"]) for e in mine if e.name == "UnclaimedReturned")
+        claims = [e for e in mine if e.name == "Claimed"]
+        claimed = sum(int(e.args["amount"]) for e in claims)
+        section.add(
+            f"claim program {program_id}: funded = claimed + returned + held",
+            funded == view.info.funded
+            and returned == view.info.returned
+            and funded == claimed + returned + view.balance,
+            f"funded {funded} (view {view.info.funded}), claimed {claimed}, returned {returned} "
+            f"(view {view.info.returned}), held {view.balance}",
+        )
+        twice = [i for i, n in Counter(int(e.args["index"]) for e in claims).items() if n > 1]
+        unmarked = [i for i, marked in view.claimed.items() if not marked]
+        section.add(
+            f"claim program {program_id}: no index claimed twice, every claim marked",
+            not twice and not unmarked,
+            f"twice {twice}, unmarked {unmarked}",
+        )
+        for e in mine:
+            if e.name != "ClaimRootAdded":
+                continue
+            rid, root, cap = int(e.args["rootId"]), bytes(e.args["root"]), list(e.args["cap"])
+            ok = bool(cap) and _root_of_cap(cap) == root and view.roots.get(rid) == root
+            section.add(
+                f"claim program {program_id}: root {rid} is its published cap's root", ok, "0x" + root.hex()
+            )
+        section.figures[f"program {program_id} claimed"] = claimed
+        section.figures[f"program {program_id} returned"] = returned
+        section.figures[f"program {program_id} held"] = view.balance
+    return section
+
+
+def check_token(records: Records) -> Section:
+    """minted - burned = total supply = the sum of the balances the Transfer events give."""
+    section = Section("Euro token")
+    token = records.book.address("EuroToken")
+    balances: Counter[str] = Counter()
+    minted = burned = 0
+    for e in records.events:
+        if e.address != token or e.name != "Transfer":
+            continue
+        source, target, value = e.args["from"], e.args["to"], int(e.args["value"])
+        if source == ZERO:
+            minted += value
+        else:
+            balances[source] -= value
+        if target == ZERO:
+            burned += value
+        else:
+            balances[target] += value
+    mint_events = sum(
+        int(e.args["amount"]) for e in records.events if e.address == token and e.name == "Minted"
+    )
+    section.add(
+        "every mint is a treasurer's Minted against fiat",
+        mint_events == minted,
+        f"Minted {mint_events}, from zero {minted}",
+    )
+    section.add(
+        "minted - burned = total supply",
+        minted - burned == records.total_supply,
+        f"{minted} - {burned} vs {records.total_supply}",
+    )
+    section.add("total supply = sum of balances from events", sum(balances.values()) == records.total_supply)
+    differ = [
+        f"{a}: events {balances[a]}, balanceOf {b}" for a, b in records.balances.items() if balances[a] != b
+    ]
+    section.add("every balance from events is the contract's balanceOf", not differ, "; ".join(differ[:5]))
+    section.figures = {"minted": minted, "burned": burned, "total supply": records.total_supply}
+    return section

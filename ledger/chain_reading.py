@@ -1,0 +1,69 @@
+"""Reading a chain the way an auditor does: logs in pages, code with its immutables masked.
+
+Nothing here trusts the operator: the functions take a web3 connection to any endpoint and return
+what the chain says. `MAX_LOG_BLOCKS_PER_QUERY` keeps every `eth_getLogs` within the span nodes
+(and the gateway's read-only endpoint) answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final
+
+from web3 import Web3
+
+MAX_LOG_BLOCKS_PER_QUERY: Final = 5_000
+
+
+def block_pages(start: int, end: int, size: int = MAX_LOG_BLOCKS_PER_QUERY) -> Iterator[tuple[int, int]]:
+    """(first, last) block of each page covering `start`..`end`, both included."""
+    if size < 1:
+        raise ValueError("a page holds at least one block")
+    first = start
+    while first <= end:
+        last = min(first + size - 1, end)
+        yield first, last
+        first = last + 1
+
+
+def get_logs(
+    web3: Web3, addresses: Sequence[str], start: int, end: int, size: int = MAX_LOG_BLOCKS_PER_QUERY
+) -> list[Any]:
+    """Every log of `addresses` in blocks `start`..`end`, asked for page by page, in chain order."""
+    logs: list[Any] = []
+    for first, last in block_pages(start, end, size):
+        logs.extend(
+            web3.eth.get_logs(
+                {"fromBlock": first, "toBlock": last, "address": list(addresses)}  # type: ignore[typeddict-item]
+            )
+        )
+    return logs
+
+
+def mask_immutables(code: bytes, references: Mapping[str, Sequence[Mapping[str, int]]]) -> bytes:
+    """`code` with every immutable's bytes zeroed, as solc leaves them in the runtime bytecode.
+
+    `references` is the compiler's `evm.deployedBytecode.immutableReferences`: per immutable, the
+    `start` and `length` of each place the constructor writes it. Comparing masked code with the
+    compiler's output is Sourcify's "exact match" (the metadata hash at the end is compared too).
+    """
+    masked = bytearray(code)
+    for places in references.values():
+        for place in places:
+            start, length = int(place["start"]), int(place["length"])
+            if start + length > len(masked):
+                raise ValueError(
+                    f"an immutable at {start}+{length} lies beyond the code's {len(masked)} bytes"
+                )
+            masked[start : start + length] = bytes(length)
+    return bytes(masked)
+
+
+def immutable_values(code: bytes, references: Mapping[str, Sequence[Mapping[str, int]]]) -> dict[str, bytes]:
+    """The value the deployed `code` holds for each immutable (by the compiler's AST id)."""
+    values: dict[str, bytes] = {}
+    for ast_id, places in references.items():
+        if places:
+            start, length = int(places[0]["start"]), int(places[0]["length"])
+            values[ast_id] = code[start : start + length]
+    return values

@@ -1,0 +1,212 @@
+"""Answer Ethereum JSON-RPC read requests from a chain, so standard tools can read the embedded chain.
+
+`ReadOnlyRpc(chain).answer(payload)` takes a parsed JSON-RPC 2.0 request (or a batch of them) and
+returns the response object(s) in the wire format every Ethereum client expects: quantities as
+`0x` hex, data as `0x` hex, camelCase keys. It knows no HTTP; the gateway serves it.
+
+Security boundary: only the methods in `READ_METHODS` are answered, everything else (sending or
+signing transactions, mining, moving the clock, snapshots, filters, admin and debug methods) gets
+the JSON-RPC error `-32601` and never reaches the chain. `eth_call` and `eth_estimateGas` execute
+code against a copy of the state and commit nothing. `eth_accounts` answers an empty list: the
+operator's keys are not the reader's business. Work per request is bounded: a batch holds at most
+`MAX_BATCH` requests and `eth_getLogs` spans at most `MAX_LOG_BLOCKS` blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from eth_bloom.bloom import BloomFilter
+
+from ledger.chain import Chain
+from ledger.reverts import revert_data
+
+MAX_BATCH: Final = 100
+MAX_LOG_BLOCKS: Final = 10_000
+
+PARSE_ERROR: Final = -32700
+INVALID_REQUEST: Final = -32600
+METHOD_NOT_FOUND: Final = -32601
+INVALID_PARAMS: Final = -32602
+SERVER_ERROR: Final = -32000
+EXECUTION_REVERTED: Final = 3  # geth's code for a reverted eth_call / eth_estimateGas
+LIMIT_EXCEEDED: Final = -32005
+
+READ_METHODS: Final = frozenset(
+    {
+        "web3_clientVersion",
+        "net_version",
+        "net_listening",
+        "eth_chainId",
+        "eth_blockNumber",
+        "eth_syncing",
+        "eth_mining",
+        "eth_accounts",
+        "eth_gasPrice",
+        "eth_maxPriorityFeePerGas",
+        "eth_getBlockByNumber",
+        "eth_getBlockByHash",
+        "eth_getBlockTransactionCountByNumber",
+        "eth_getBlockTransactionCountByHash",
+        "eth_getTransactionByHash",
+        "eth_getTransactionByBlockNumberAndIndex",
+        "eth_getTransactionByBlockHashAndIndex",
+        "eth_getTransactionReceipt",
+        "eth_getTransactionCount",
+        "eth_getLogs",
+        "eth_call",
+        "eth_estimateGas",
+        "eth_getCode",
+        "eth_getBalance",
+        "eth_getStorageAt",
+    }
+)
+"""The only methods answered; everything else is refused with `METHOD_NOT_FOUND`."""
+
+_CONSTANT: Final[dict[str, Any]] = {"eth_accounts": [], "net_listening": True, "eth_mining": False}
+_RENAMED: Final = {"y_parity": "yParity"}
+_DROPPED: Final = frozenset({"state_root"})  # eth-tester's pre-Byzantium receipt field, not wire format
+_BLOOM_BYTES: Final = 256
+
+
+class RpcError(Exception):
+    """A JSON-RPC error to answer with: its code, message and optional data."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def to_json(self) -> dict[str, Any]:
+        """The response's `error` member."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+class ReadOnlyRpc:
+    """Read-only JSON-RPC over one chain (the embedded one, or any node the gateway is connected to)."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+
+    def answer(self, payload: Any) -> dict[str, Any] | list[dict[str, Any]]:
+        """The response to a parsed request or batch; a batch of more than `MAX_BATCH` is refused."""
+        if isinstance(payload, list):
+            if not payload:
+                return _error(None, RpcError(INVALID_REQUEST, "empty batch"))
+            if len(payload) > MAX_BATCH:
+                return _error(None, RpcError(LIMIT_EXCEEDED, f"a batch holds at most {MAX_BATCH} requests"))
+            return [self._one(request) for request in payload]
+        return self._one(payload)
+
+    def _one(self, request: Any) -> dict[str, Any]:
+        if not isinstance(request, Mapping):
+            return _error(None, RpcError(INVALID_REQUEST, "a request is a JSON object"))
+        request_id = request.get("id")
+        try:
+            method, params = _parse(request)
+            return {"jsonrpc": "2.0", "id": request_id, "result": self.call(method, params)}
+        except RpcError as exc:
+            return _error(request_id, exc)
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        """The wire-format result of one read method; `RpcError` for anything refused or failed."""
+        if method not in READ_METHODS:
+            raise RpcError(METHOD_NOT_FOUND, f"{method} is not available: this endpoint is read-only")
+        if method in _CONSTANT:
+            return _CONSTANT[method]
+        if method == "eth_getLogs":
+            self._check_log_range(params)
+        try:
+            result = self.chain.web3.manager.request_blocking(method, params)  # type: ignore[arg-type]
+        except Exception as exc:  # web3's, eth-tester's and py-evm's errors alike: the request failed
+            raise _mapped(exc) from exc
+        if (
+            method == "eth_getTransactionReceipt"
+            and isinstance(result, Mapping)
+            and "logsBloom" not in result
+        ):
+            result = {**result, "logsBloom": _bloom(result.get("logs", []))}
+        return to_wire(result)
+
+    def _check_log_range(self, params: list[Any]) -> None:
+        if len(params) != 1 or not isinstance(params[0], Mapping):
+            raise RpcError(INVALID_PARAMS, "eth_getLogs takes one filter object")
+        query = params[0]
+        if "blockHash" in query:
+            return
+        head = int(self.chain.web3.eth.block_number)
+        start = _block(query.get("fromBlock", "latest"), head)
+        end = _block(query.get("toBlock", "latest"), head)
+        if end - start + 1 > MAX_LOG_BLOCKS:
+            raise RpcError(LIMIT_EXCEEDED, f"eth_getLogs spans at most {MAX_LOG_BLOCKS} blocks; ask in pages")
+
+
+def _parse(request: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    method = request.get("method")
+    if request.get("jsonrpc") != "2.0" or not isinstance(method, str):
+        raise RpcError(INVALID_REQUEST, 'a request has "jsonrpc": "2.0" and a method name')
+    params = request.get("params", [])
+    if not isinstance(params, list):
+        raise RpcError(INVALID_PARAMS, "params are a list")
+    return method, params
+
+
+def _error(request_id: Any, exc: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": exc.to_json()}
+
+
+def _block(tag: Any, head: int) -> int:
+    if tag in ("latest", "pending", "safe", "finalized"):
+        return head
+    if tag == "earliest":
+        return 0
+    if isinstance(tag, str) and tag.startswith("0x"):
+        try:
+            return int(tag, 16)
+        except ValueError:
+            pass
+    raise RpcError(INVALID_PARAMS, f"not a block number or tag: {tag!r}")
+
+
+def _mapped(exc: BaseException) -> RpcError:
+    """The JSON-RPC error for what the chain raised: a revert with its data, else invalid params."""
+    data = revert_data(exc)
+    if isinstance(data, bytes):
+        return RpcError(EXECUTION_REVERTED, "execution reverted", "0x" + data.hex())
+    if isinstance(data, str):
+        return RpcError(EXECUTION_REVERTED, f"execution reverted: {data}")
+    return RpcError(INVALID_PARAMS, str(exc) or type(exc).__name__)
+
+
+def _bloom(logs: Any) -> str:
+    bloom = BloomFilter()
+    for log in logs:
+        bloom.add(bytes.fromhex(str(log["address"]).removeprefix("0x")))
+        for topic in log["topics"]:
+            bloom.add(
+                bytes(topic) if isinstance(topic, bytes) else bytes.fromhex(str(topic).removeprefix("0x"))
+            )
+    return "0x" + int(bloom).to_bytes(_BLOOM_BYTES, "big").hex()
+
+
+def to_wire(value: Any, key: str = "") -> Any:
+    """web3's Python form of a result in JSON-RPC wire format: ints as hex quantities, bytes as hex."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        if key == "logsBloom":
+            return "0x" + value.to_bytes(_BLOOM_BYTES, "big").hex()
+        return hex(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, Mapping):
+        renamed = {_RENAMED.get(str(k), str(k)): v for k, v in value.items() if k not in _DROPPED}
+        return {k: to_wire(v, k) for k, v in renamed.items()}
+    if isinstance(value, list | tuple):
+        return [to_wire(v) for v in value]
+    raise TypeError(f"cannot put {type(value).__name__} on the wire")
