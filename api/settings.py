@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     lockout_s: int = 900
     session_ttl_s: int = 1800
     voucher_sheet_ttl_s: int = 600  # a printable voucher sheet waits this long for its one download
+    public_base_url: str | None = None  # where people reach the pages, e.g. https://hilfe.example.org
+
+    @property
+    def sign_in_url(self) -> str:
+        """The client sign-in page's address as people type it; a voucher's QR code opens it."""
+        base = self.public_base_url or f"http://{self.host}:{self.port}"
+        return f"{base.rstrip('/')}/client/sign-in"
 
     @property
     def db_url(self) -> str:

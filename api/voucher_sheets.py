@@ -21,6 +21,7 @@ from api.gateway import NotFound
 from api.voucher_pdf import VoucherCard, render_voucher_sheets
 
 SheetLabel = Literal["none", "name"]
+SheetLanguage = Literal["de", "en", "ar", "fa", "ru", "tr", "uk"]  # the pages' languages (a test checks)
 MAX_PENDING = 256  # sheets held at once in the whole gateway; the oldest are dropped beyond that
 
 
@@ -31,6 +32,7 @@ class SheetRequest:
 
     title: str | None = None
     label: SheetLabel = "none"
+    language: SheetLanguage = "de"  # the cards' words in this language next to German
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,9 @@ class _Pending:
 class VoucherSheets:
     """Sheets waiting for their one download, per NGO, for `ttl_s` seconds."""
 
-    def __init__(self, ttl_s: int, max_pending: int = MAX_PENDING) -> None:
+    def __init__(self, ttl_s: int, sign_in_url: str, max_pending: int = MAX_PENDING) -> None:
         self.ttl_s = ttl_s
+        self.sign_in_url = sign_in_url  # the QR codes open it with the code filled in
         self.max_pending = max_pending
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._lock = threading.Lock()
@@ -84,7 +87,7 @@ class VoucherSheets:
                     "no such voucher sheet: it was downloaded already, has expired, or was never yours",
                 )
             del self._pending[sheet_id]
-        return render_voucher_sheets(pending.title, pending.cards)
+        return render_voucher_sheets(pending.title, pending.cards, sign_in_url=self.sign_in_url)
 
     def pending(self) -> int:
         """How many sheets wait for their download."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.pages.i18n import translate
+from api.pages.i18n import PROBLEMS, translate
 from tests.api.conftest import copy_deployed
 from tests.e2e._server import ServerProcess
 from tests.pages._scenario import PERSON, PROGRAM_NAME, Scenario, auth, set_up
@@ -101,8 +101,10 @@ def test_a_client_uses_the_pages_in_a_real_browser(
     assert session["httpOnly"] and session["sameSite"] == "Strict"
 
     card.get_by_role("button", name="40,00\u00a0€ jetzt abholen").click()
-    expect(page.get_by_role("status")).to_have_text(translate("de", "home.done", amount="40,00\u00a0€"))
-    expect(card).to_contain_text(translate("de", "home.claimed_note", amount="40,00\u00a0€"))
+    expect(page.get_by_role("status")).to_have_text(
+        translate("de", "Done: %(amount)s has been credited to you.", amount="40,00\u00a0€")
+    )
+    expect(card).to_contain_text(translate("de", "You received %(amount)s.", amount="40,00\u00a0€"))
     expect(card.get_by_role("button")).to_have_count(0)
 
     # --- the receipt, and the auditor finds its transaction ---------------------------------
@@ -125,7 +127,9 @@ def test_a_client_uses_the_pages_in_a_real_browser(
     # --- sign out: the back button shows nothing of the person ------------------------------
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(f"{server.url}/client/sign-in?reason=signed-out")
-    expect(page.get_by_role("status")).to_have_text(translate("en", "sign_in.signed_out"))
+    expect(page.get_by_role("status")).to_have_text(
+        translate("en", "You are signed out. You can hand over the computer now.")
+    )
     page.go_back()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
     assert receipt_hash not in page.content()
@@ -139,7 +143,7 @@ def test_a_client_uses_the_pages_in_a_real_browser(
     expect(page.get_by_label("Gutschein-Code")).to_have_value(scenario.voucher)
     page.get_by_label("PIN", exact=True).fill("11111")
     page.get_by_role("button", name="Anmelden").click()
-    expect(page.get_by_role("alert")).to_have_text(translate("de", "problem.InvalidVoucherOrPin"))
+    expect(page.get_by_role("alert")).to_have_text(translate("de", PROBLEMS["InvalidVoucherOrPin"]))
     expect(page.get_by_label("PIN", exact=True)).to_have_value("")
     button = page.get_by_role("button", name="Anmelden").bounding_box()
     assert button is not None and button["height"] >= 48 and button["width"] >= 300  # a large target
