@@ -70,7 +70,8 @@ CSP = (
 
 @dataclass(frozen=True)
 class NavItem:
-    """An entry of the signed-in menu: the page's path and the translation key of its label."""
+    """An entry of the signed-in menu: the page's path and its label (a message marked with `N_`,
+    translated when the menu is shown)."""
 
     path: str
     label: str
