@@ -128,7 +128,7 @@ def _cut_lines(pdf: FPDF) -> None:
 
 def _texts(card: VoucherCard, valid_until: str | None, address: str) -> list[dict[str, str]]:
     """The card's words in German and, if the client reads another language, in theirs."""
-    from api.pages.i18n import LANGUAGES, translate  # the catalogs (api.pages imports this module)
+    from api.pages.i18n import LANGUAGES, direction, translate  # (api.pages imports this module)
 
     languages = ["de"] if card.language == "de" or card.language not in LANGUAGES else ["de", card.language]
     return [
@@ -136,6 +136,7 @@ def _texts(card: VoucherCard, valid_until: str | None, address: str) -> list[dic
             "voucher": translate(lang, VOUCHER),
             "valid": translate(lang, VALID_UNTIL, date=valid_until) if valid_until else "",
             "instructions": translate(lang, INSTRUCTIONS, address=address),
+            "align": "R" if direction(lang) == "rtl" else "L",
         }
         for lang in languages
     ]
@@ -177,5 +178,11 @@ def _card(
         shade = 0 if i == 0 else 60
         pdf.set_text_color(shade, shade, shade)
         pdf.multi_cell(
-            inner_w, 2.8, words["instructions"], align="L", max_line_height=2.8, new_x="LEFT", new_y="NEXT"
+            inner_w,
+            2.8,
+            words["instructions"],
+            align=words["align"],
+            max_line_height=2.8,
+            new_x="LEFT",
+            new_y="NEXT",
         )
