@@ -221,7 +221,9 @@ def test_an_import_prints_one_card_per_client_created_and_names_only_on_request(
     assert gateway.clients.sheets.pending() == 0
 
 
-def test_a_pin_reset_can_print_the_new_voucher_in_the_clients_language(client: TestClient, keys: Keys) -> None:
+def test_a_pin_reset_can_print_the_new_voucher_in_the_clients_language(
+    client: TestClient, keys: Keys
+) -> None:
     reg = client.post(
         "/v1/ngo/clients", json={"personal": {"name": "Clara Neu"}, "pin": "2468"}, headers=auth(keys.ngo)
     ).json()
