@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from api.gateway import Gateway
-from api.pages.i18n import PROBLEMS, locked_text, translate
+from api.pages.i18n import LANGUAGES, PROBLEMS, direction, language_name, locked_text, translate
 from ledger.exceptions import LedgerError
 from tests.pages._scenario import PROGRAM_NAME, Scenario, auth, open_claims, register
 from tests.pages.conftest import csrf_of, sign_in
@@ -70,6 +70,24 @@ def test_the_language_switch_is_remembered_and_goes_back_to_the_page(client: Tes
     assert '<html lang="en"' in page.text and "Sign in" in page.text  # the switch beats the browser
     client.get("/client/language/de", params={"next": "/client/sign-in"})
     assert '<html lang="de"' in client.get("/client/sign-in").text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_page_offers_every_language_in_its_own_name_and_writes_in_the_chosen_one(
+    client: TestClient, lang: str
+) -> None:
+    client.get(f"/client/language/{lang}", params={"next": "/client/sign-in"})
+    for path, heading in (("/client/sign-in", "Sign in"), ("/client/nowhere", "Page not found")):
+        r = client.get(path)
+        assert f"<h1>{translate(lang, heading)}</h1>" in r.text
+        assert f'<html lang="{lang}" dir="{direction(lang)}">' in r.text
+        assert r.headers["content-language"] == lang
+        for other in LANGUAGES:
+            if other != lang:
+                link = f'href="/client/language/{other}?next={path}" hreflang="{other}" lang="{other}"'
+                assert link in r.text
+                assert f">{language_name(other)}</a>" in r.text
+        assert f'<span aria-current="true" lang="{lang}">{language_name(lang)}</span>' in r.text
 
 
 @pytest.mark.parametrize(
