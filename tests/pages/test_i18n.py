@@ -74,30 +74,51 @@ def test_the_committed_template_holds_exactly_the_messages_of_the_code(tmp_path:
     assert len(_ids(fresh)) > 50 and PROBLEMS["Other"] in _ids(fresh)
 
 
+def _faults(lang: str, catalog: Catalog) -> list[str]:
+    """What keeps a catalog from being complete: untranslated, fuzzy, placeholders changed, English."""
+    faults = []
+    for message in catalog:
+        if not message.id:
+            continue
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if message.fuzzy:
+            faults.append(f"fuzzy: {message.id!r}")
+        if len(strings) != (catalog.num_plurals if message.pluralizable else 1):
+            faults.append(f"plural forms: {message.id!r}")
+        if not all(s.strip() for s in strings):
+            faults.append(f"untranslated: {message.id!r}")
+        faults += [f"{message.id!r}: {error}" for error in message.check(catalog)]
+        if (
+            lang != "en"
+            and not message.pluralizable
+            and len(message.id) > 12
+            and message.string == message.id
+        ):
+            faults.append(f"left in English: {message.id!r}")
+    return faults
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_language_translates_every_message_with_its_placeholders(lang: str) -> None:
     template = _catalog(LOCALE_DIR / "messages.pot")
     catalog = _catalog(LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po", lang)
     assert _ids(catalog) == _ids(template), "run `make messages`"
-    for message in catalog:
-        if not message.id:
-            continue
-        assert not message.fuzzy, f"{lang}: fuzzy: {message.id!r}"
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        assert len(strings) == (catalog.num_plurals if message.pluralizable else 1), message.id
-        assert all(s.strip() for s in strings), f"{lang}: untranslated: {message.id!r}"
-        errors = list(message.check(catalog))
-        assert errors == [], f"{lang}: {message.id!r}: {errors}"
-        if lang != "en" and not message.pluralizable and len(message.id) > 12:
-            assert message.string != message.id, f"{lang}: left in English: {message.id!r}"
+    assert _faults(lang, catalog) == []
 
 
-def test_a_catalog_with_a_missing_translation_is_caught(tmp_path: Path) -> None:
+def test_an_untranslated_fuzzy_or_broken_entry_is_caught(tmp_path: Path) -> None:
     text = (LOCALE_DIR / "de" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
-    broken = tmp_path / "messages.po"
-    broken.write_text(text.replace('msgstr "Anmelden"', 'msgstr ""', 1), encoding="utf-8")
-    catalog = _catalog(broken, "de")
-    assert any(m.id == "Sign in" and not m.string for m in catalog)
+    broken = text.replace('msgstr "Anmelden"', 'msgstr ""', 1)
+    broken = broken.replace('msgid "Block"', '#, fuzzy\nmsgid "Block"', 1)
+    broken = broken.replace(
+        'msgstr "Sie haben %(amount)s erhalten."', 'msgstr "Sie haben %(betrag)s erhalten."', 1
+    )
+    assert broken.count("\n") > text.count("\n")
+    (tmp_path / "messages.po").write_text(broken, encoding="utf-8")
+    faults = _faults("de", _catalog(tmp_path / "messages.po", "de"))
+    assert any(f == "untranslated: 'Sign in'" for f in faults)
+    assert any(f == "fuzzy: 'Block'" for f in faults)
+    assert any(f.startswith("'You received %(amount)s.'") for f in faults)
 
 
 def test_every_language_has_its_name_and_its_direction() -> None:
