@@ -106,7 +106,7 @@ class Clients:
         self._unknown_failures: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
         self._dummy = seal_with_pin(b"\0" * 32, "0000", gateway.master, "dummy")
-        self.sheets = VoucherSheets(self.settings.voucher_sheet_ttl_s, self.settings.sign_in_url)
+        self.sheets = VoucherSheets(self.settings.voucher_sheet_ttl_s, sign_in_url=self.settings.sign_in_url)
 
     # --- registration ----------------------------------------------------------------------
 

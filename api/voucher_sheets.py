@@ -22,6 +22,7 @@ from api.voucher_pdf import VoucherCard, render_voucher_sheets
 
 SheetLabel = Literal["none", "name"]
 SheetLanguage = Literal["de", "en", "ar", "fa", "ru", "tr", "uk"]  # the pages' languages (a test checks)
+LOCAL_SIGN_IN = "http://127.0.0.1:8000/client/sign-in"  # `make run`'s; the gateway passes its setting
 MAX_PENDING = 256  # sheets held at once in the whole gateway; the oldest are dropped beyond that
 
 
@@ -55,10 +56,12 @@ class _Pending:
 class VoucherSheets:
     """Sheets waiting for their one download, per NGO, for `ttl_s` seconds."""
 
-    def __init__(self, ttl_s: int, sign_in_url: str, max_pending: int = MAX_PENDING) -> None:
+    def __init__(
+        self, ttl_s: int, max_pending: int = MAX_PENDING, *, sign_in_url: str = LOCAL_SIGN_IN
+    ) -> None:
         self.ttl_s = ttl_s
-        self.sign_in_url = sign_in_url  # the QR codes open it with the code filled in
         self.max_pending = max_pending
+        self.sign_in_url = sign_in_url  # the QR codes open it with the code filled in
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._lock = threading.Lock()
 

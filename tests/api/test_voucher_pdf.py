@@ -222,7 +222,7 @@ def test_an_import_prints_one_card_per_client_created_and_names_only_on_request(
 
 
 def test_a_pin_reset_can_print_the_new_voucher_in_the_clients_language(
-    client: TestClient, keys: Keys
+    client: TestClient, keys: Keys, gateway: Gateway
 ) -> None:
     reg = client.post(
         "/v1/ngo/clients", json={"personal": {"name": "Clara Neu"}, "pin": "2468"}, headers=auth(keys.ngo)
@@ -237,6 +237,7 @@ def test_a_pin_reset_can_print_the_new_voucher_in_the_clients_language(
     assert r.json()["voucherCode"] in text and "Clara Neu" in text
     assert reg["voucherCode"] not in text
     assert "Gutschein / Ваучер" in text and "Як отримати допомогу" in text  # German and Ukrainian
+    assert text.count(gateway.settings.sign_in_url) == 2  # the gateway's own sign-in address, in words
 
 
 def test_held_sheets_expire_and_the_oldest_give_way() -> None:
@@ -245,7 +246,7 @@ def test_held_sheets_expire_and_the_oldest_give_way() -> None:
     held = expired.hold("ngo", "T", cards)
     with pytest.raises(NotFound):
         expired.take("ngo", held.sheet_id)
-    sheets = VoucherSheets(ttl_s=600, sign_in_url=URL, max_pending=2)
+    sheets = VoucherSheets(ttl_s=600, max_pending=2, sign_in_url=URL)
     first, second, third = (sheets.hold("ngo", "T", cards) for _ in range(3))
     assert sheets.pending() == 2
     with pytest.raises(NotFound):
