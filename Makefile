@@ -14,9 +14,9 @@ SLITHER_INPUTS := $(shell find contracts -name '*.sol') contracts/slither-triage
 DATA_DIR ?= .allmende
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run devnet test bench lint typecheck compile setup browser slither clean
+.PHONY: run devnet test bench lint typecheck compile setup browser fonts messages slither clean
 
-setup: $(STAMP_PY) $(STAMP_NPM)
+setup: $(STAMP_PY) $(STAMP_NPM) fonts
 
 $(STAMP_PY): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ run: setup
 devnet: setup
 	$(VENV)/bin/allmende devnet --data-dir $(DATA_DIR)/devnet
 
-test: setup browser $(SLITHER_PASSED)
+test: setup browser fonts $(SLITHER_PASSED)
 	$(PY) -m pytest -n 2 --hypothesis-profile=ci
 
 # The client pages' browser tests drive Debian's Chromium (never a browser Playwright downloads).
@@ -68,6 +68,32 @@ $(STAMP_SLITHER): scripts/slither/requirements.lock
 	$(PYTHON) -m venv $(SLITHER_VENV)
 	$(SLITHER_VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/slither/requirements.lock
 	touch $@
+
+# The voucher cards embed Debian's Noto (and DejaVu) fonts so every name prints in its own script.
+# Present: nothing to do. Missing: installed with apt-get when we are root, else a clear refusal.
+FONTS := /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf /usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf
+fonts:
+	@for f in $(FONTS); do [ -f $$f ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "The voucher cards need Debian's fonts-noto-core and fonts-dejavu-core: install them as root" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "installing Debian's fonts for the voucher cards"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq fonts-noto-core fonts-dejavu-core >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get install -y -qq fonts-noto-core fonts-dejavu-core >/dev/null; } || exit 1; \
+	fi
+
+# The message catalogs of the client pages and voucher cards: extract the messages into the template
+# and merge it into every language's catalog (new messages then wait, untranslated, for a translator;
+# tests/pages/test_i18n.py fails until every one is translated). Compiled when the gateway starts.
+LOCALE := api/pages/locale
+messages: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg -k t -k N_ -k tn:1,2 -k translate_plural:2,3 --no-location --sort-output --width 100 \
+	  --omit-header -o $(LOCALE)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages \
+	  --no-fuzzy-matching --ignore-obsolete --width 100
 
 bench: setup
 	$(PY) -m scripts.bench

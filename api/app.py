@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import pages, problems
 from api.gateway import Gateway
@@ -30,7 +31,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
             if own:
                 app.state.gateway.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc from the package's own files, never a CDN
         title="Allmende gateway",
         version="0.1.0",
         description="Transparent aid and participatory budgeting without a wallet. "

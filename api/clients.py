@@ -160,7 +160,7 @@ class Clients:
         self._unknown_failures: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
         self._dummy = seal_with_pin(b"\0" * 32, "0000", gateway.master, "dummy")
-        self.sheets = VoucherSheets(self.settings.voucher_sheet_ttl_s)
+        self.sheets = VoucherSheets(self.settings.voucher_sheet_ttl_s, sign_in_url=self.settings.sign_in_url)
 
     # --- registration ----------------------------------------------------------------------
 
@@ -254,7 +254,10 @@ class Clients:
         """Hold the cards of vouchers just issued, `(code, client's name)`, for one download as a PDF.
         The name is printed only when the NGO asked for it."""
         title = sheet.title or self.gw.organisation(ngo_id).name
-        cards = [VoucherCard(code, name if sheet.label == "name" and name else None) for code, name in issued]
+        cards = [
+            VoucherCard(code, name if sheet.label == "name" and name else None, sheet.language)
+            for code, name in issued
+        ]
         return self.sheets.hold(ngo_id, title, cards)
 
     # --- reading -----------------------------------------------------------------------------

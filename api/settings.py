@@ -7,8 +7,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_KEYS = {"", "changeme", "change-me", "placeholder", "dev", "development"}
@@ -48,6 +49,24 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 86_400  # how long a kept `Idempotency-Key` response is replayed
     import_max_rows: int = 200  # clients per CSV import request (each costs two argon2 derivations)
     voucher_sheet_ttl_s: int = 600  # a printable voucher sheet waits this long for its one download
+    public_base_url: str | None = None  # where people reach the pages, e.g. https://hilfe.example.org
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _plain_web_address(cls, value: str | None) -> str | None:
+        """An http(s) address with a host and nothing after the path (it is printed on vouchers)."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("public_base_url must be an http(s) address such as https://hilfe.example.org")
+        return value.rstrip("/")
+
+    @property
+    def sign_in_url(self) -> str:
+        """The client sign-in page's address as people type it; a voucher's QR code opens it."""
+        base = self.public_base_url or f"http://{self.host}:{self.port}"
+        return f"{base.rstrip('/')}/client/sign-in"
 
     @property
     def db_url(self) -> str:

@@ -1,16 +1,22 @@
 """Printable voucher sheets for clients without a phone: eight cards per A4 page, cut along the lines.
 
-A card shows the program's name, the voucher code in large type, its QR code, short instructions in
-German and English and, only if the NGO asks for it, a label of its choice (a first name, a case
-number). By default nothing about the person is printed.
+A card shows the program's name, the voucher code in large type, a QR code that opens the sign-in
+page with the code filled in, that page's address in words, and short instructions in German and,
+when the client chose another language, in theirs too. Only if the NGO asks for it, a label of its
+choice (a first name, a case number) is printed. By default nothing about the person is printed.
+
+Every text prints as written, in any script: Noto Sans (Latin, Cyrillic, Greek) and Noto Sans
+Arabic from Debian's `fonts-noto-core` are embedded (DejaVu from `fonts-dejavu-core` where Noto is
+missing), and Arabic and Persian are shaped and laid out right to left by HarfBuzz (`uharfbuzz`).
 """
 
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
 
 from fpdf import FPDF
 
@@ -24,65 +30,75 @@ _CARD_H = (_PAGE_H - 2 * _MARGIN) / _ROWS
 _PAD = 5.0
 _QR = 30.0
 
-INSTRUCTIONS_DE = (
-    "So erhalten Sie Ihre Hilfe: Zeigen Sie diesen Gutschein bei der Ausgabestelle vor oder geben Sie "
-    "den Code mit Ihrer PIN im Portal ein. Der Code gilt nur für Sie - bitte nicht weitergeben."
+FONT_DIRS: Final = (Path("/usr/share/fonts/truetype/noto"), Path("/usr/share/fonts/truetype/dejavu"))
+FONTS: Final = {
+    # family: candidate files in order of preference, (regular, bold)
+    "Sans": (("NotoSans-Regular.ttf", "DejaVuSans.ttf"), ("NotoSans-Bold.ttf", "DejaVuSans-Bold.ttf")),
+    "Arabic": (("NotoSansArabic-Regular.ttf",), ("NotoSansArabic-Bold.ttf",)),
+    "Mono": ((), ("NotoSansMono-Bold.ttf", "DejaVuSansMono-Bold.ttf")),
+}
+
+
+class FontMissing(RuntimeError):
+    """A font the voucher cards embed is not installed (`make setup` installs Debian's font packages)."""
+
+
+def N_(message: str) -> str:
+    """Marks `message` for extraction into the message catalogs; translated when printed."""
+    return message
+
+
+VOUCHER = N_("Voucher")
+VALID_UNTIL = N_("Valid until %(date)s")
+INSTRUCTIONS = N_(
+    "How to receive your aid: show this voucher at the aid desk, or sign in with the code and your "
+    "PIN at %(address)s. The code is for you alone. Please do not share it."
 )
-INSTRUCTIONS_EN = (
-    "How to receive your aid: show this voucher at the aid desk, or enter the code with your PIN on "
-    "the portal. The code is for you alone - please do not share it."
-)
-
-
-_TYPOGRAPHY = str.maketrans(
-    {
-        "\u2013": "-",  # en dash
-        "\u2014": "-",  # em dash
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": ",",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u2026": "...",
-        "\u20ac": "EUR",
-    }
-)
-
-
-def printable(text: str) -> str:
-    """`text` in the PDF core fonts' Latin-1: typographic marks simplified, accents kept where possible."""
-    out = []
-    for ch in text.translate(_TYPOGRAPHY):
-        if ord(ch) < 256:
-            out.append(ch)
-            continue
-        base = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
-        out.append(base or "?")
-    return "".join(out)
 
 
 @dataclass(frozen=True)
 class VoucherCard:
-    """One voucher to print: its code and, if the NGO wants one, a label printed on the card."""
+    """One voucher to print: its code, if the NGO wants one a label printed on the card, and the
+    language the client reads (printed next to German)."""
 
     code: str
     label: str | None = None
+    language: str = "de"
+
+
+def _font_file(names: Sequence[str]) -> Path:
+    for name in names:
+        for folder in FONT_DIRS:
+            if (folder / name).is_file():
+                return folder / name
+    raise FontMissing(f"none of {', '.join(names)} is installed: apt-get install fonts-noto-core")
+
+
+def _new_pdf() -> FPDF:
+    pdf = FPDF(orientation="P", unit="mm", format="A4")
+    pdf.set_auto_page_break(False)
+    for family, (regular, bold) in FONTS.items():
+        if regular:
+            pdf.add_font(family, "", str(_font_file(regular)))
+        if bold:
+            pdf.add_font(family, "B", str(_font_file(bold)))
+    pdf.set_fallback_fonts(["Arabic"], exact_match=False)
+    pdf.set_text_shaping(True)
+    return pdf
 
 
 def render_voucher_sheets(
     program_name: str,
     cards: Sequence[VoucherCard],
     *,
+    sign_in_url: str,
     valid_until: str | None = None,
-    claim_url: str | None = None,
 ) -> bytes:
-    """The PDF (bytes) with one card per voucher, eight to a page."""
+    """The PDF (bytes) with one card per voucher, eight to a page; the QR code opens `sign_in_url`
+    (the client pages' sign-in page) with the code filled in, and the card prints that address."""
     if not cards:
         raise ValueError("no vouchers to print")
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.set_auto_page_break(False)
-    program_name = printable(program_name)
+    pdf = _new_pdf()
     pdf.set_title(f"Gutscheine / Vouchers - {program_name}")
     pdf.set_creator("Allmende")
     per_page = _COLUMNS * _ROWS
@@ -93,7 +109,7 @@ def render_voucher_sheets(
         slot = i % per_page
         x = _MARGIN + (slot % _COLUMNS) * _CARD_W
         y = _MARGIN + (slot // _COLUMNS) * _CARD_H
-        _card(pdf, x, y, program_name, card, valid_until, claim_url)
+        _card(pdf, x, y, program_name, card, valid_until, sign_in_url)
     return bytes(pdf.output())
 
 
@@ -110,6 +126,22 @@ def _cut_lines(pdf: FPDF) -> None:
     pdf.set_dash_pattern()
 
 
+def _texts(card: VoucherCard, valid_until: str | None, address: str) -> list[dict[str, str]]:
+    """The card's words in German and, if the client reads another language, in theirs."""
+    from api.pages.i18n import LANGUAGES, direction, translate  # (api.pages imports this module)
+
+    languages = ["de"] if card.language == "de" or card.language not in LANGUAGES else ["de", card.language]
+    return [
+        {
+            "voucher": translate(lang, VOUCHER),
+            "valid": translate(lang, VALID_UNTIL, date=valid_until) if valid_until else "",
+            "instructions": translate(lang, INSTRUCTIONS, address=address),
+            "align": "R" if direction(lang) == "rtl" else "L",
+        }
+        for lang in languages
+    ]
+
+
 def _card(
     pdf: FPDF,
     x: float,
@@ -117,35 +149,40 @@ def _card(
     program_name: str,
     card: VoucherCard,
     valid_until: str | None,
-    claim_url: str | None,
+    sign_in_url: str,
 ) -> None:
     code = parse_code(card.code)  # refuses to print a code with a typo
+    texts = _texts(card, valid_until, sign_in_url)
     inner_w = _CARD_W - 2 * _PAD
     text_w = inner_w - _QR - 3
     pdf.set_text_color(0, 0, 0)
     pdf.set_xy(x + _PAD, y + _PAD)
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.multi_cell(text_w, 5, program_name, align="L", max_line_height=5)
-    pdf.set_x(x + _PAD)
-    pdf.set_font("Helvetica", "", 8)
-    pdf.cell(text_w, 4, "Gutschein / Voucher", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Sans", "B", 11)
+    pdf.multi_cell(text_w, 5, program_name, align="L", max_line_height=5, new_x="LEFT", new_y="NEXT")
+    pdf.set_font("Sans", "", 8)
+    pdf.cell(text_w, 4, " / ".join(words["voucher"] for words in texts), new_x="LEFT", new_y="NEXT")
     if card.label:
-        pdf.set_x(x + _PAD)
-        pdf.cell(text_w, 4, printable(card.label), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(text_w, 4, card.label, new_x="LEFT", new_y="NEXT")
     if valid_until:
-        pdf.set_x(x + _PAD)
-        pdf.cell(
-            text_w, 4, f"Gültig bis / valid until: {printable(valid_until)}", new_x="LMARGIN", new_y="NEXT"
-        )
-    pdf.image(io.BytesIO(qr_png(code, claim_url)), x=x + _CARD_W - _PAD - _QR, y=y + _PAD, w=_QR, h=_QR)
+        for words in texts:
+            pdf.cell(text_w, 4, words["valid"], new_x="LEFT", new_y="NEXT")
+    pdf.image(io.BytesIO(qr_png(code, sign_in_url)), x=x + _CARD_W - _PAD - _QR, y=y + _PAD, w=_QR, h=_QR)
 
     pdf.set_xy(x + _PAD, y + _PAD + _QR + 1)
-    pdf.set_font("Courier", "B", 17)
-    pdf.cell(inner_w, 9, code, align="C")
+    pdf.set_font("Mono", "B", 16)
+    pdf.cell(inner_w, 8, code, align="C")
 
-    pdf.set_xy(x + _PAD, y + _PAD + _QR + 12)
-    pdf.set_font("Helvetica", "", 6.5)
-    pdf.multi_cell(inner_w, 3, INSTRUCTIONS_DE, align="L", max_line_height=3)
-    pdf.set_x(x + _PAD)
-    pdf.set_text_color(90, 90, 90)
-    pdf.multi_cell(inner_w, 3, INSTRUCTIONS_EN, align="L", max_line_height=3)
+    pdf.set_xy(x + _PAD, y + _PAD + _QR + 10)
+    pdf.set_font("Sans", "", 6)
+    for i, words in enumerate(texts):
+        shade = 0 if i == 0 else 60
+        pdf.set_text_color(shade, shade, shade)
+        pdf.multi_cell(
+            inner_w,
+            2.8,
+            words["instructions"],
+            align=words["align"],
+            max_line_height=2.8,
+            new_x="LEFT",
+            new_y="NEXT",
+        )

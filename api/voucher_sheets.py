@@ -21,6 +21,8 @@ from api.gateway import NotFound
 from api.voucher_pdf import VoucherCard, render_voucher_sheets
 
 SheetLabel = Literal["none", "name"]
+SheetLanguage = Literal["de", "en", "ar", "fa", "ru", "tr", "uk"]  # the pages' languages (a test checks)
+LOCAL_SIGN_IN = "http://127.0.0.1:8000/client/sign-in"  # `make run`'s; the gateway passes its setting
 MAX_PENDING = 64  # sheets held at once per NGO; beyond that the NGO's own oldest is dropped
 
 
@@ -31,6 +33,7 @@ class SheetRequest:
 
     title: str | None = None
     label: SheetLabel = "none"
+    language: SheetLanguage = "de"  # the cards' words in this language next to German
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,12 @@ class VoucherSheets:
     """Sheets waiting for their one download, for `ttl_s` seconds, in one pool per NGO: an NGO's
     sheets can only push out its own older ones, and only that NGO can fetch them."""
 
-    def __init__(self, ttl_s: int, max_pending: int = MAX_PENDING) -> None:
+    def __init__(
+        self, ttl_s: int, max_pending: int = MAX_PENDING, *, sign_in_url: str = LOCAL_SIGN_IN
+    ) -> None:
         self.ttl_s = ttl_s
         self.max_pending = max_pending
+        self.sign_in_url = sign_in_url  # the QR codes open it with the code filled in
         self._pending: dict[str, OrderedDict[str, _Pending]] = {}
         self._lock = threading.Lock()
 
@@ -85,7 +91,7 @@ class VoucherSheets:
                     "UnknownVoucherSheet",
                     "no such voucher sheet: it was downloaded already, has expired, or was never yours",
                 )
-        return render_voucher_sheets(pending.title, pending.cards)
+        return render_voucher_sheets(pending.title, pending.cards, sign_in_url=self.sign_in_url)
 
     def pending(self, ngo_id: str | None = None) -> int:
         """How many sheets wait for their download (of one NGO, or of all)."""

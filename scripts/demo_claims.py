@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.settings import Settings
 from api.voucher_pdf import VoucherCard, render_voucher_sheets
 from governance.claim_tree import ClaimEntry, ClaimTree
 from governance.vouchers import (
@@ -74,7 +75,11 @@ def run_claim_program(
         demo.codes[client] = voucher_code(secret, ref)
     if sheet_path is not None:
         cards = [VoucherCard(code) for code in demo.codes.values()]
-        sheet_path.write_bytes(render_voucher_sheets(PROGRAM_NAME, cards, valid_until="in 14 Tagen"))
+        sheet_path.write_bytes(
+            render_voucher_sheets(
+                PROGRAM_NAME, cards, sign_in_url=Settings().sign_in_url, valid_until="in 14 Tagen"
+            )
+        )
 
     tree = ClaimTree.build(entries)
     program.add_root(cast.ngo, tree.cap)

@@ -36,7 +36,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.clients import SESSION_PREFIX, Clients, ClientSession
 from api.gateway import Gateway, GatewayError
 from api.pages import _format
-from api.pages.i18n import TABLES, choose, translate
+from api.pages.i18n import (
+    LANGUAGES,
+    N_,
+    PROBLEMS,
+    choose,
+    direction,
+    language_name,
+    locked_text,
+    translate,
+    translate_plural,
+    wrong_pin_text,
+)
 from api.problems import GATEWAY_STATUS, REVERT_STATUS
 from ledger.exceptions import ContractRevert, LedgerError
 
@@ -59,13 +70,14 @@ CSP = (
 
 @dataclass(frozen=True)
 class NavItem:
-    """An entry of the signed-in menu: the page's path and the translation key of its label."""
+    """An entry of the signed-in menu: the page's path and its label (a message marked with `N_`,
+    translated when the menu is shown)."""
 
     path: str
     label: str
 
 
-NAV: list[NavItem] = [NavItem(f"{PREFIX}/", "nav.home"), NavItem(f"{PREFIX}/receipts", "nav.receipts")]
+NAV: list[NavItem] = [NavItem(f"{PREFIX}/", N_("Overview")), NavItem(f"{PREFIX}/receipts", N_("Receipts"))]
 """The signed-in menu, in order. A new page (the ballot of a budget round, say) appends its item."""
 
 
@@ -156,9 +168,18 @@ class Page:
         """The client service (sign-in, sessions)."""
         return self.gateway.clients
 
-    def t(self, key: str, **params: object) -> str:
-        """The text for `key` in this page's language."""
-        return translate(self.lang, key, **params)
+    def t(self, message: str, **params: object) -> str:
+        """`message` in this page's language."""
+        return translate(self.lang, message, **params)
+
+    def tn(self, singular: str, plural: str, num: int, **params: object) -> str:
+        """The form of a message that fits the number `num`, in this page's language."""
+        return translate_plural(self.lang, singular, plural, num, **params)
+
+    @property
+    def direction(self) -> str:
+        """`rtl` for Arabic and Persian, else `ltr`."""
+        return direction(self.lang)
 
     def money(self, micro_euros: int) -> str:
         """An amount as this page's readers write it."""
@@ -224,11 +245,11 @@ class Page:
         return [
             {
                 "code": code,
-                "name": table["lang.name"],
+                "name": language_name(code),
                 "href": f"{PREFIX}/language/{code}?next={back}",
                 "current": code == self.lang,
             }
-            for code, table in TABLES.items()
+            for code in LANGUAGES
         ]
 
     def finish(self, response: Response) -> Response:
@@ -250,6 +271,7 @@ class Page:
         html = _env.get_template(template).render(
             page=self,
             t=self.t,
+            tn=self.tn,
             lang=self.lang,
             nav=NAV if self.session is not None else [],
             current=self.request.url.path,
@@ -265,8 +287,17 @@ class Page:
 
     def problem_text(self, code: str, **params: object) -> str:
         """The kind words for a problem `code` of the JSON API (a general message for the rest)."""
-        key = f"problem.{code}" if f"problem.{code}" in TABLES[self.lang] else "problem.Other"
-        return self.t(key, **params)
+        return self.t(PROBLEMS.get(code, PROBLEMS["Other"]), **params)
+
+    def locked_text(self, minutes: int) -> str:
+        """Sign-in is locked for `minutes`: what happened and when to try again."""
+        return locked_text(self.lang, minutes)
+
+    def wrong_pin_text(self, attempts_left: int | None) -> str:
+        """A wrong code or PIN, and how many tries are left before a lockout where that is known."""
+        if attempts_left is None or attempts_left < 1:
+            return self.problem_text("InvalidVoucherOrPin")
+        return wrong_pin_text(self.lang, attempts_left)
 
     def problem(self, status: int, code: str) -> Response:
         """A kind error page for a problem `code` of the JSON API."""

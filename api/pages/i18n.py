@@ -1,210 +1,126 @@
-"""Every word the client pages show, one table per language, and the choice of language.
+"""The languages the client pages and voucher cards speak, from gettext catalogs, and the choice of one.
 
-German is the default; English can be chosen with the switch on every page or by the browser's
-`Accept-Language`. To add a language, copy `EN`, translate the values (never the keys or the
-`{placeholders}`), add it to `TABLES`, and set `dir` to `rtl` for Arabic, Persian or Hebrew; a test
-checks that every table has the same keys and placeholders.
+The messages are English text in the code and the templates (`t('Sign in')`, `tn(...)` for plurals,
+`translate_plural(lang, ...)` in Python,
+`N_(...)` to mark a text that is translated later). `babel.cfg` tells Babel where to find them;
+`make messages` extracts them into `locale/messages.pot` and updates every
+`locale/<lang>/LC_MESSAGES/messages.po`. The catalogs are compiled from the `.po` files when this
+module is first imported, so no compiled `.mo` file is kept in the repository. A test fails when a
+message is missing from the template, untranslated or fuzzy in a catalog, or when its placeholders
+differ.
 
 Texts are written for people under stress, often reading in a second language: short sentences,
-everyday words, no blame, and always what to do next. Messages for a problem are keyed by the JSON
-API's stable problem `code` (`problem.<code>`), so a page says what the API says, in plain words.
+everyday words, no blame, formal address where a language has one, and always what to do next.
+Problem messages are keyed by the JSON API's stable problem `code`, so a page says what the API
+says, in plain words.
+
+To add a language: add its BCP 47 tag to `LANGUAGES`, run `make messages`, translate its `.po` file.
+Its writing direction and its name come from Babel's locale data.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping
+from functools import cache
+from gettext import GNUTranslations
+from pathlib import Path
 from typing import Final
 
+from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALE_DIR: Final = Path(__file__).parent / "locale"
+DOMAIN: Final = "messages"
 DEFAULT_LANGUAGE: Final = "de"
+LANGUAGES: Final = ("de", "en", "ar", "fa", "ru", "tr", "uk")
+"""Every language the pages speak, by its BCP 47 primary tag, in the order of the switch."""
 
-DE: Final[Mapping[str, str]] = {
-    "dir": "ltr",
-    "lang.name": "Deutsch",
-    "lang.switch": "Sprache",
-    "site.name": "Allmende",
-    "site.tagline": "Ihre Hilfe, ohne App und ohne E-Mail",
-    "skip": "Zum Inhalt springen",
-    "nav.label": "Hauptmenü",
-    "nav.home": "Übersicht",
-    "nav.receipts": "Belege",
-    "nav.sign_out": "Abmelden",
-    "footer.privacy": (
-        "Ihr Name steht nicht im öffentlichen Register. Dort stehen nur Nummern, "
-        "die niemand Ihnen zuordnen kann."
-    ),
-    "footer.shared": "An einem Computer, den auch andere nutzen? Bitte melden Sie sich am Ende ab.",
-    "sign_in.title": "Anmelden",
-    "sign_in.intro": "Melden Sie sich mit dem Code von Ihrem Gutschein und Ihrer PIN an.",
-    "sign_in.code": "Gutschein-Code",
-    "sign_in.code_hint": (
-        "16 Zeichen, zum Beispiel ABCD-EFGH-JKMN-PQRS. Groß- und Kleinschreibung und Bindestriche sind egal."
-    ),
-    "sign_in.pin": "PIN",
-    "sign_in.pin_hint": "4 bis 8 Ziffern",
-    "sign_in.submit": "Anmelden",
-    "sign_in.help": (
-        "Code oder PIN vergessen? Ihre Beratungsstelle hilft Ihnen gern. "
-        "Sie brauchen keine E-Mail-Adresse und kein Handy."
-    ),
-    "sign_in.signed_out": "Sie sind abgemeldet. Sie können den Computer jetzt weitergeben.",
-    "sign_in.insecure": (
-        "Diese Verbindung ist nicht verschlüsselt. So ist Anmelden nicht möglich. "
-        "Bitte sagen Sie Ihrer Beratungsstelle Bescheid."
-    ),
-    "form.error_heading": "Bitte prüfen Sie Ihre Eingabe",
-    "form.code_missing": "Bitte geben Sie den Code von Ihrem Gutschein ein.",
-    "form.code_typo": (
-        "Der Code scheint einen Tippfehler zu haben. Bitte vergleichen Sie jedes Zeichen mit Ihrem Gutschein."
-    ),
-    "form.pin_format": "Die PIN hat 4 bis 8 Ziffern. Bitte geben Sie nur Ziffern ein.",
-    "form.expired": "Die Seite war zu lange offen. Bitte versuchen Sie es noch einmal.",
-    "problem.InvalidVoucherOrPin": (
-        "Der Code oder die PIN stimmt nicht. Bitte prüfen Sie beides und versuchen Sie es noch einmal. "
-        "Nach mehreren falschen Versuchen wird die Anmeldung zu Ihrem Schutz eine Zeit lang gesperrt."
-    ),
-    "problem.SignInLocked": (
-        "Es gab zu viele falsche Versuche. Zu Ihrem Schutz ist die Anmeldung jetzt gesperrt. "
-        "Bitte versuchen Sie es in {minutes} Minuten noch einmal, oder fragen Sie Ihre Beratungsstelle."
-    ),
-    "problem.SessionExpired": (
-        "Sie wurden nach einiger Zeit automatisch abgemeldet. Bitte melden Sie sich neu an."
-    ),
-    "problem.NoEntitlement": "Diese Hilfe gibt es für Sie nicht. Bitte fragen Sie Ihre Beratungsstelle.",
-    "problem.ClaimProgramAlreadyClaimed": "Diese Hilfe haben Sie schon erhalten. Sie steht unter „Belege“.",
-    "problem.ClaimProgramExpired": (
-        "Die Frist für diese Hilfe ist abgelaufen. Bitte fragen Sie Ihre Beratungsstelle."
-    ),
-    "problem.Unavailable": (
-        "Das hat gerade nicht geklappt. Bitte versuchen Sie es in ein paar Minuten noch einmal. "
-        "Wenn es doch geklappt hat, sehen Sie es unter „Belege“."
-    ),
-    "problem.Other": (
-        "Das hat leider nicht geklappt. Bitte versuchen Sie es später noch einmal, "
-        "oder fragen Sie Ihre Beratungsstelle."
-    ),
-    "home.title": "Übersicht",
-    "home.intro": "Hier sehen Sie, welche Hilfe für Sie bereitliegt.",
-    "home.none": "Im Moment liegt nichts für Sie bereit.",
-    "home.program": "Programm {number}",
-    "home.amount": "Betrag",
-    "home.until": "Abholen bis {date}",
-    "home.claim": "{amount} jetzt abholen",
-    "home.expired": "Frist abgelaufen",
-    "home.claimed_note": "Sie haben {amount} erhalten.",
-    "home.done": "Geschafft: {amount} wurden Ihnen gutgeschrieben.",
-    "home.assisted": "Eine Mitarbeiterin oder ein Mitarbeiter Ihrer Beratungsstelle hilft Ihnen gerade.",
-    "receipts.title": "Belege",
-    "receipts.intro": (
-        "Das haben Sie erhalten. Mit der Transaktionsnummer kann eine Prüfstelle jede Zahlung "
-        "im öffentlichen Register nachprüfen, ohne Ihren Namen zu kennen."
-    ),
-    "receipts.none": "Sie haben noch nichts erhalten.",
-    "receipts.what": "Wofür",
-    "receipts.amount": "Betrag",
-    "receipts.transaction": "Transaktionsnummer",
-    "receipts.block": "Block",
-    "receipts.claim": "Hilfe: {program}",
-    "receipts.payment": "Zahlung: {program}",
-    "receipts.total": "Zusammen erhalten: {amount}",
-    "not_found.title": "Seite nicht gefunden",
-    "not_found.text": "Diese Seite gibt es nicht.",
-    "error.title": "Das hat nicht geklappt",
-    "back_home": "Zur Übersicht",
-    "back_sign_in": "Zur Anmeldung",
-}
 
-EN: Final[Mapping[str, str]] = {
-    "dir": "ltr",
-    "lang.name": "English",
-    "lang.switch": "Language",
-    "site.name": "Allmende",
-    "site.tagline": "Your aid, with no app and no e-mail",
-    "skip": "Skip to content",
-    "nav.label": "Main menu",
-    "nav.home": "Overview",
-    "nav.receipts": "Receipts",
-    "nav.sign_out": "Sign out",
-    "footer.privacy": (
-        "Your name is not in the public register. It only holds numbers that nobody can link to you."
-    ),
-    "footer.shared": "On a computer that others use too? Please sign out when you are done.",
-    "sign_in.title": "Sign in",
-    "sign_in.intro": "Sign in with the code on your voucher and your PIN.",
-    "sign_in.code": "Voucher code",
-    "sign_in.code_hint": (
-        "16 characters, for example ABCD-EFGH-JKMN-PQRS. Capital or small letters and dashes do not matter."
-    ),
-    "sign_in.pin": "PIN",
-    "sign_in.pin_hint": "4 to 8 digits",
-    "sign_in.submit": "Sign in",
-    "sign_in.help": (
-        "Forgot your code or PIN? Your advice centre will gladly help. "
-        "You do not need an e-mail address or a mobile phone."
-    ),
-    "sign_in.signed_out": "You are signed out. You can hand over the computer now.",
-    "sign_in.insecure": (
-        "This connection is not encrypted, so signing in is not possible. Please tell your advice centre."
-    ),
-    "form.error_heading": "Please check what you entered",
-    "form.code_missing": "Please enter the code from your voucher.",
-    "form.code_typo": (
-        "The code seems to have a typing mistake. Please compare each character with your voucher."
-    ),
-    "form.pin_format": "The PIN has 4 to 8 digits. Please enter digits only.",
-    "form.expired": "The page was open for too long. Please try again.",
-    "problem.InvalidVoucherOrPin": (
+def N_(message: str) -> str:
+    """Marks `message` for extraction; it is translated where it is shown."""
+    return message
+
+
+PROBLEMS: Final[Mapping[str, str]] = {
+    "InvalidVoucherOrPin": N_(
         "The code or the PIN is not right. Please check both and try again. "
         "After several wrong tries, signing in is blocked for a while to protect you."
     ),
-    "problem.SignInLocked": (
-        "There were too many wrong tries. To protect you, signing in is blocked now. "
-        "Please try again in {minutes} minutes, or ask your advice centre."
-    ),
-    "problem.SessionExpired": "You were signed out after some time. Please sign in again.",
-    "problem.NoEntitlement": "This aid is not available to you. Please ask your advice centre.",
-    "problem.ClaimProgramAlreadyClaimed": (
-        "You have received this aid already. It is listed under “Receipts”."
-    ),
-    "problem.ClaimProgramExpired": "The time to claim this aid is over. Please ask your advice centre.",
-    "problem.Unavailable": (
+    "SessionExpired": N_("You were signed out after some time. Please sign in again."),
+    "NoEntitlement": N_("This aid is not available to you. Please ask your advice centre."),
+    "ClaimProgramAlreadyClaimed": N_("You have received this aid already. It is listed under “Receipts”."),
+    "ClaimProgramExpired": N_("The time to claim this aid is over. Please ask your advice centre."),
+    "Unavailable": N_(
         "That did not work just now. Please try again in a few minutes. "
         "If it did work, you will see it under “Receipts”."
     ),
-    "problem.Other": "Sorry, that did not work. Please try again later, or ask your advice centre.",
-    "home.title": "Overview",
-    "home.intro": "Here you see which aid is ready for you.",
-    "home.none": "There is nothing ready for you at the moment.",
-    "home.program": "Programme {number}",
-    "home.amount": "Amount",
-    "home.until": "Claim by {date}",
-    "home.claim": "Claim {amount} now",
-    "home.expired": "Time is over",
-    "home.claimed_note": "You received {amount}.",
-    "home.done": "Done: {amount} has been credited to you.",
-    "home.assisted": "A member of staff of your advice centre is helping you right now.",
-    "receipts.title": "Receipts",
-    "receipts.intro": (
-        "This is what you received. With the transaction number, an auditor can check every payment "
-        "in the public register without knowing your name."
-    ),
-    "receipts.none": "You have not received anything yet.",
-    "receipts.what": "What for",
-    "receipts.amount": "Amount",
-    "receipts.transaction": "Transaction number",
-    "receipts.block": "Block",
-    "receipts.claim": "Aid: {program}",
-    "receipts.payment": "Payment: {program}",
-    "receipts.total": "Received in all: {amount}",
-    "not_found.title": "Page not found",
-    "not_found.text": "This page does not exist.",
-    "error.title": "That did not work",
-    "back_home": "Go to the overview",
-    "back_sign_in": "Go to sign-in",
+    "Other": N_("Sorry, that did not work. Please try again later, or ask your advice centre."),
 }
+"""The kind words for a problem `code` of the JSON API; any other code gets `Other`'s."""
 
-TABLES: Final[Mapping[str, Mapping[str, str]]] = {"de": DE, "en": EN}
-"""Every language the pages speak, by its BCP 47 primary tag."""
+
+@cache
+def catalog(lang: str) -> GNUTranslations:
+    """The compiled catalog of `lang`, built from its `.po` file once per process."""
+    if lang not in LANGUAGES:
+        raise KeyError(lang)
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as f:
+        po = read_po(f, locale=lang, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, po)
+    buffer.seek(0)
+    return GNUTranslations(buffer)
+
+
+def translate(lang: str, message: str, **params: object) -> str:
+    """`message` in `lang`, with its `%(placeholders)s` filled in."""
+    text = catalog(lang).gettext(message)
+    return text % params if params else text
+
+
+def translate_plural(lang: str, singular: str, plural: str, num: int, **params: object) -> str:
+    """The form of a message that fits the number `num` in `lang` (`%(num)d` is filled in)."""
+    return catalog(lang).ngettext(singular, plural, num) % {"num": num, **params}
+
+
+def locked_text(lang: str, minutes: int) -> str:
+    """Sign-in is locked for `minutes`: what happened and when to try again."""
+    return translate_plural(
+        lang,
+        "There were too many wrong tries. To protect you, signing in is blocked now. "
+        "Please try again in %(num)d minute, or ask your advice centre.",
+        "There were too many wrong tries. To protect you, signing in is blocked now. "
+        "Please try again in %(num)d minutes, or ask your advice centre.",
+        minutes,
+    )
+
+
+def wrong_pin_text(lang: str, attempts_left: int) -> str:
+    """A wrong code or PIN, and how many tries are left before the lockout."""
+    return translate_plural(
+        lang,
+        "The code or the PIN is not right. Please check both and try again. "
+        "You have %(num)d more try before signing in is blocked for a while to protect you.",
+        "The code or the PIN is not right. Please check both and try again. "
+        "You have %(num)d more tries before signing in is blocked for a while to protect you.",
+        attempts_left,
+    )
+
+
+def direction(lang: str) -> str:
+    """`rtl` for a language written right to left (Arabic, Persian), else `ltr`."""
+    return "rtl" if Locale.parse(lang).character_order == "right-to-left" else "ltr"
+
+
+def language_name(lang: str) -> str:
+    """The language's name in itself, as the switch shows it: `Deutsch`, `العربية`, `Українська`."""
+    name = Locale.parse(lang).get_display_name(lang) or lang
+    return name[:1].upper() + name[1:]
+
 
 _RANGE = re.compile(r"^\s*([A-Za-z]{1,8}|\*)(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]{1,5}))?\s*$")
 
@@ -223,7 +139,7 @@ def from_accept_language(header: str | None) -> str | None:
             weight = float(q) if q is not None else 1.0
         except ValueError:
             continue
-        if tag not in TABLES or not 0 < weight <= 1:
+        if tag not in LANGUAGES or not 0 < weight <= 1:
             continue
         if best is None or (weight, -position) > (best[0], -best[1]):
             best = (weight, position, tag)
@@ -232,20 +148,6 @@ def from_accept_language(header: str | None) -> str | None:
 
 def choose(cookie: str | None, accept_language: str | None) -> str:
     """The page language: the visible switch's choice, else the browser's, else German."""
-    if cookie is not None and cookie in TABLES:
+    if cookie is not None and cookie in LANGUAGES:
         return cookie
     return from_accept_language(accept_language) or DEFAULT_LANGUAGE
-
-
-def translate(lang: str, key: str, **params: object) -> str:
-    """The text for `key` in `lang`, with `{placeholders}` filled in."""
-    text = TABLES[lang][key]
-    return text.format(**params) if params else text
-
-
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-def placeholders(text: str) -> set[str]:
-    """The `{names}` a text expects."""
-    return set(PLACEHOLDER.findall(text))

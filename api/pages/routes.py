@@ -29,7 +29,7 @@ from api.pages._web import (
     session_cookie,
     signed_in_page,
 )
-from api.pages.i18n import TABLES
+from api.pages.i18n import LANGUAGES
 from api.schemas import IdPath
 from governance.exceptions import VoucherCodeError
 from governance.vouchers import parse_code
@@ -94,8 +94,10 @@ def sign_in_form(page: AnyPage, reason: str | None = None, voucher: str | None =
     return _sign_in_page(
         page,
         code=code,
-        problem=page.t("problem.SessionExpired") if reason == "expired" else None,
-        notice=page.t("sign_in.signed_out") if reason == "signed-out" else None,
+        problem=page.problem_text("SessionExpired") if reason == "expired" else None,
+        notice=page.t("You are signed out. You can hand over the computer now.")
+        if reason == "signed-out"
+        else None,
     )
 
 
@@ -104,19 +106,23 @@ def sign_in(page: AnyPage, code: Field = "", pin: Field = "", csrf: Field = "") 
     """Voucher code and PIN: a wrong PIN and an unknown code get the same answer; so do their lockouts."""
     typed = code.strip()[:MAX_CODE_LENGTH]
     if not page.sign_in_csrf_ok(csrf):
-        return _sign_in_page(page, 403, code=typed, problem=page.t("form.expired"))
+        return _sign_in_page(
+            page, 403, code=typed, problem=page.t("The page was open for too long. Please try again.")
+        )
     errors: dict[str, str] = {}
     if not typed:
-        errors["code"] = page.t("form.code_missing")
+        errors["code"] = page.t("Please enter the code from your voucher.")
     else:
         try:
             if len(code) > MAX_CODE_LENGTH:
                 raise VoucherCodeError("too long")
             typed = parse_code(code)
         except VoucherCodeError:  # the check symbol is public arithmetic: this tells nobody anything
-            errors["code"] = page.t("form.code_typo")
+            errors["code"] = page.t(
+                "The code seems to have a typing mistake. Please compare each character with your voucher."
+            )
     if not PIN.fullmatch(pin):
-        errors["pin"] = page.t("form.pin_format")
+        errors["pin"] = page.t("The PIN has 4 to 8 digits. Please enter digits only.")
     if errors:
         return _sign_in_page(page, 400, code=typed, errors=errors)
     source = page.request.client.host if page.request.client else "unknown"
@@ -124,13 +130,13 @@ def sign_in(page: AnyPage, code: Field = "", pin: Field = "", csrf: Field = "") 
         token, _ = page.clients.sign_in(typed, pin, source)
     except SignInLocked as exc:
         minutes = max(1, -(-int(exc.fields.get("retryAfter", 60)) // 60))
-        response = _sign_in_page(
-            page, 429, code=typed, problem=page.t("problem.SignInLocked", minutes=minutes)
-        )
+        response = _sign_in_page(page, 429, code=typed, problem=page.locked_text(minutes))
         response.headers["Retry-After"] = str(exc.fields.get("retryAfter", 60))
         return response
-    except SignInFailed:
-        return _sign_in_page(page, 400, code=typed, problem=page.t("problem.InvalidVoucherOrPin"))
+    except SignInFailed as exc:
+        left = exc.fields.get("attemptsLeft")
+        problem = page.wrong_pin_text(left if isinstance(left, int) else None)
+        return _sign_in_page(page, 400, code=typed, problem=problem)
     if page.token is not None:  # someone else's session left open on this browser ends here
         page.clients.sign_out(page.token)
     page.set_cookie(session_cookie(page.request), token, max_age=page.clients.settings.session_ttl_s)
@@ -158,7 +164,7 @@ def claim(page: SignedIn, claim_program_id: IdPath, csrf: Field = "") -> Respons
     """Claim an entitlement; the claim is signed with the client's own key and relayed."""
     assert page.session is not None
     if not page.csrf_ok(csrf):
-        return _home(page, 403, problem=page.t("form.expired"))
+        return _home(page, 403, problem=page.t("The page was open for too long. Please try again."))
     try:
         page.gateway.claims.claim(page.session, claim_program_id)
     except (GatewayError, ContractRevert, LedgerError) as exc:
@@ -189,7 +195,7 @@ def sign_out(page: AnyPage) -> Response:
 @router.get("/language/{lang}")
 def switch_language(page: AnyPage, lang: str, next: str | None = None) -> Response:
     """The visible language switch: remember the choice and go back to the page."""
-    if lang not in TABLES:
+    if lang not in LANGUAGES:
         return page.render("not_found.html", 404)
     page.lang = lang
     page.set_cookie(LANG_COOKIE, lang, max_age=LANG_COOKIE_AGE_S, samesite="lax")

@@ -12,7 +12,7 @@ from api.clients import SESSION_PREFIX, Clients, ClientSession
 from api.deps import GatewayDep, Ngo, Unauthorized, bearer
 from api.personal import Personal
 from api.schemas import Strict, euros
-from api.voucher_sheets import HeldSheet, SheetLabel, SheetRequest
+from api.voucher_sheets import HeldSheet, SheetLabel, SheetLanguage, SheetRequest
 from governance.pseudonyms import Purpose
 
 router = APIRouter(prefix="/v1", tags=["clients"])
@@ -64,9 +64,13 @@ def sheet_request(
         SheetLabel,
         Query(description="`name` prints each client's name on their card; by default nothing personal"),
     ] = "none",
+    sheetLanguage: Annotated[
+        SheetLanguage,
+        Query(description="The client's language: the cards' words in it next to German (default: German)"),
+    ] = "de",
 ) -> SheetRequest | None:
     """What to print, when the NGO asks for a voucher sheet."""
-    return SheetRequest(sheetTitle, sheetLabel) if voucherSheet else None
+    return SheetRequest(sheetTitle, sheetLabel, sheetLanguage) if voucherSheet else None
 
 
 SheetDep = Annotated[SheetRequest | None, Depends(sheet_request)]

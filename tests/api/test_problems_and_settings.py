@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from api.problems import REVERT_STATUS
 from api.settings import Settings, SettingsError
@@ -72,3 +73,13 @@ def test_unknown_routes_and_bad_bodies_are_problems(client: TestClient, keys: Ke
     assert (r.status_code, r.json()["code"]) == (422, "ValidationFailed")
     r = client.post("/v1/funder/lots", json={"amount": "5", "surprise": 1}, headers=auth(keys.funder))
     assert r.status_code == 422
+
+
+def test_the_public_base_url_makes_the_sign_in_address_printed_on_vouchers() -> None:
+    assert Settings(public_base_url="https://hilfe.example.org/").sign_in_url == (
+        "https://hilfe.example.org/client/sign-in"
+    )
+    assert Settings(host="127.0.0.1", port=8123).sign_in_url == "http://127.0.0.1:8123/client/sign-in"
+    for bad in ("hilfe.example.org", "javascript:alert(1)", "https://x.org/?a=1", "ftp://x.org"):
+        with pytest.raises(ValidationError, match="public_base_url"):
+            Settings(public_base_url=bad)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from api.gateway import Gateway
-from api.pages.i18n import translate
+from api.pages.i18n import LANGUAGES, PROBLEMS, direction, language_name, locked_text, translate
 from ledger.exceptions import LedgerError
 from tests.pages._scenario import PROGRAM_NAME, Scenario, auth, open_claims, register
 from tests.pages.conftest import csrf_of, sign_in
@@ -49,10 +49,14 @@ def test_the_front_door_leads_to_the_sign_in_page_in_german(client: TestClient) 
     assert "<script" not in r.text  # no JavaScript at all
 
 
-def test_the_sign_in_page_speaks_english_when_the_browser_prefers_it(client: TestClient) -> None:
+def test_the_sign_in_page_speaks_the_language_the_browser_prefers(client: TestClient) -> None:
     r = client.get("/client/sign-in", headers={"Accept-Language": "en-GB,en;q=0.9,de;q=0.5"})
     assert '<html lang="en"' in r.text and "Voucher code" in r.text
     r = client.get("/client/sign-in", headers={"Accept-Language": "fr-FR, tr;q=0.8"})
+    assert '<html lang="tr" dir="ltr"' in r.text and "Kupon kodu" in r.text
+    r = client.get("/client/sign-in", headers={"Accept-Language": "fa-IR"})
+    assert '<html lang="fa" dir="rtl"' in r.text
+    r = client.get("/client/sign-in", headers={"Accept-Language": "fr-FR, it;q=0.8"})
     assert '<html lang="de"' in r.text  # nothing we speak: German
 
 
@@ -66,6 +70,24 @@ def test_the_language_switch_is_remembered_and_goes_back_to_the_page(client: Tes
     assert '<html lang="en"' in page.text and "Sign in" in page.text  # the switch beats the browser
     client.get("/client/language/de", params={"next": "/client/sign-in"})
     assert '<html lang="de"' in client.get("/client/sign-in").text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_page_offers_every_language_in_its_own_name_and_writes_in_the_chosen_one(
+    client: TestClient, lang: str
+) -> None:
+    client.get(f"/client/language/{lang}", params={"next": "/client/sign-in"})
+    for path, heading in (("/client/sign-in", "Sign in"), ("/client/nowhere", "Page not found")):
+        r = client.get(path)
+        assert f"<h1>{translate(lang, heading)}</h1>" in r.text
+        assert f'<html lang="{lang}" dir="{direction(lang)}">' in r.text
+        assert r.headers["content-language"] == lang
+        for other in LANGUAGES:
+            if other != lang:
+                link = f'href="/client/language/{other}?next={path}" hreflang="{other}" lang="{other}"'
+                assert link in r.text
+                assert f">{language_name(other)}</a>" in r.text
+        assert f'<span aria-current="true" lang="{lang}">{language_name(lang)}</span>' in r.text
 
 
 @pytest.mark.parametrize(
@@ -112,7 +134,11 @@ def test_a_plain_http_page_on_another_host_warns_that_sign_in_needs_https(gatewa
     app = create_app(gateway.settings, gateway)
     with TestClient(app, base_url="http://aid.example.org", follow_redirects=False) as remote:
         r = remote.get("/client/sign-in")
-        assert translate("de", "sign_in.insecure") in text_of(r.text)
+        assert translate(
+            "de",
+            "This connection is not encrypted, so signing in is not possible. "
+            "Please tell your advice centre.",
+        ) in text_of(r.text)
         assert "Secure" in r.headers["set-cookie"]
 
 
@@ -135,7 +161,7 @@ def test_wrong_pin_and_unknown_code_get_the_same_kind_message(client: TestClient
         token = csrf_of(client.get("/client/sign-in").text)
         r = client.post("/client/sign-in", data={"code": code, "pin": pin, "csrf": token})
         answers.append((r.status_code, text_of(r.text).replace(code, "CODE")))
-        assert translate("de", "problem.InvalidVoucherOrPin") in text_of(r.text)
+        assert translate("de", PROBLEMS["InvalidVoucherOrPin"]) in text_of(r.text)
         assert SESSION not in set_cookie_headers(r)
         assert pin not in r.text  # the PIN is never shown again
     assert answers[0] == answers[1] and answers[0][0] == 400
@@ -165,7 +191,7 @@ def test_lockout_shows_the_same_kind_message_for_known_and_unknown_codes(
     for r in locked:
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
         minutes = -(-gateway.settings.lockout_s // 60)
-        assert translate("de", "problem.SignInLocked", minutes=minutes) in text_of(r.text)
+        assert locked_text("de", minutes) in text_of(r.text)
     # even the right PIN waits until the lock is over
     token = csrf_of(client.get("/client/sign-in").text)
     r = client.post("/client/sign-in", data={"code": scenario.voucher, "pin": scenario.pin, "csrf": token})
@@ -175,12 +201,45 @@ def test_lockout_shows_the_same_kind_message_for_known_and_unknown_codes(
 @pytest.mark.parametrize(
     ("code", "pin", "messages"),
     [
-        ("", "", ["form.code_missing", "form.pin_format"]),
-        ("ABCD-EFGH-JKMN-PQRS", "1234", ["form.code_typo"]),  # check symbol wrong
-        ("ABCD", "1234", ["form.code_typo"]),
-        ("X" * 500, "1234", ["form.code_typo"]),
-        ("2345-6789-ABCD-EFGH\x00", "12a4", ["form.code_typo", "form.pin_format"]),
-        (None, "١٢٣٤", ["form.code_missing", "form.pin_format"]),  # Arabic-Indic digits, no code field
+        (
+            "",
+            "",
+            [
+                "Please enter the code from your voucher.",
+                "The PIN has 4 to 8 digits. Please enter digits only.",
+            ],
+        ),
+        (
+            "ABCD-EFGH-JKMN-PQRS",
+            "1234",
+            ["The code seems to have a typing mistake. Please compare each character with your voucher."],
+        ),  # check symbol wrong
+        (
+            "ABCD",
+            "1234",
+            ["The code seems to have a typing mistake. Please compare each character with your voucher."],
+        ),
+        (
+            "X" * 500,
+            "1234",
+            ["The code seems to have a typing mistake. Please compare each character with your voucher."],
+        ),
+        (
+            "2345-6789-ABCD-EFGH\x00",
+            "12a4",
+            [
+                "The code seems to have a typing mistake. Please compare each character with your voucher.",
+                "The PIN has 4 to 8 digits. Please enter digits only.",
+            ],
+        ),
+        (
+            None,
+            "١٢٣٤",
+            [
+                "Please enter the code from your voucher.",
+                "The PIN has 4 to 8 digits. Please enter digits only.",
+            ],
+        ),  # Arabic-Indic digits, no code field
     ],
 )
 def test_malformed_sign_ins_are_explained_field_by_field(
@@ -198,7 +257,9 @@ def test_malformed_sign_ins_are_explained_field_by_field(
 
 def test_a_sign_in_without_the_form_token_is_refused(client: TestClient, scenario: Scenario) -> None:
     r = client.post("/client/sign-in", data={"code": scenario.voucher, "pin": scenario.pin})
-    assert r.status_code == 403 and translate("de", "form.expired") in text_of(r.text)
+    assert r.status_code == 403 and translate(
+        "de", "The page was open for too long. Please try again."
+    ) in text_of(r.text)
     client.get("/client/sign-in")  # a real pre-session cookie, but a token made for another one
     r = client.post("/client/sign-in", data={"code": scenario.voucher, "pin": scenario.pin, "csrf": "x" * 64})
     assert r.status_code == 403 and SESSION not in set_cookie_headers(r)
@@ -234,9 +295,9 @@ def test_a_client_sees_claims_and_gets_a_receipt_with_the_transaction(
     r = client.post(f"/client/claims/{scenario.claim_program_id}", data={"csrf": token})
     assert (r.status_code, r.headers["location"]) == (303, f"/client/?claimed={scenario.claim_program_id}")
     done = client.get(r.headers["location"])
-    assert translate("de", "home.done", amount="40,00\u00a0€") in done.text
+    assert translate("de", "Done: %(amount)s has been credited to you.", amount="40,00\u00a0€") in done.text
     assert "jetzt abholen" not in done.text
-    assert translate("de", "home.claimed_note", amount="40,00\u00a0€") in text_of(done.text)
+    assert translate("de", "You received %(amount)s.", amount="40,00\u00a0€") in text_of(done.text)
     receipts = client.get("/client/receipts")
     assert receipts.status_code == 200
     hashes = re.findall(r"0x[0-9a-f]{64}", receipts.text)
@@ -257,7 +318,7 @@ def test_claiming_twice_says_kindly_that_it_was_received_already(
     assert client.post(f"/client/claims/{scenario.claim_program_id}", data={"csrf": token}).status_code == 303
     again = client.post(f"/client/claims/{scenario.claim_program_id}", data={"csrf": token})
     assert again.status_code == 409
-    assert translate("de", "problem.ClaimProgramAlreadyClaimed") in text_of(again.text)
+    assert translate("de", PROBLEMS["ClaimProgramAlreadyClaimed"]) in text_of(again.text)
 
 
 def test_claims_of_others_and_odd_ids_are_refused_as_pages(
@@ -268,7 +329,7 @@ def test_claims_of_others_and_odd_ids_are_refused_as_pages(
     sign_in(client, scenario.voucher, scenario.pin)
     token = csrf_of(client.get("/client/").text)
     r = client.post(f"/client/claims/{theirs}", data={"csrf": token})
-    assert r.status_code == 404 and translate("de", "problem.NoEntitlement") in text_of(r.text)
+    assert r.status_code == 404 and translate("de", PROBLEMS["NoEntitlement"]) in text_of(r.text)
     for odd in ("0", "-1", "abc", str(2**48), str(2**70), "1.5"):
         r = client.post(f"/client/claims/{odd}", data={"csrf": token})
         assert r.status_code in (400, 404) and r.headers["content-type"].startswith("text/html"), odd
@@ -278,7 +339,9 @@ def test_a_claim_without_the_session_token_is_refused(client: TestClient, scenar
     sign_in(client, scenario.voucher, scenario.pin)
     for data in ({}, {"csrf": "forged"}):
         r = client.post(f"/client/claims/{scenario.claim_program_id}", data=data)
-        assert r.status_code == 403 and translate("de", "form.expired") in text_of(r.text)
+        assert r.status_code == 403 and translate(
+            "de", "The page was open for too long. Please try again."
+        ) in text_of(r.text)
     assert "jetzt abholen" in client.get("/client/").text  # nothing was claimed
 
 
@@ -302,7 +365,7 @@ def test_an_expired_claim_shows_no_button_and_a_late_claim_is_explained(
     home = client.get("/client/")
     assert "Frist abgelaufen" in home.text and "jetzt abholen" not in home.text
     r = client.post(f"/client/claims/{scenario.claim_program_id}", data={"csrf": token})
-    assert r.status_code == 409 and translate("de", "problem.ClaimProgramExpired") in text_of(r.text)
+    assert r.status_code == 409 and translate("de", PROBLEMS["ClaimProgramExpired"]) in text_of(r.text)
 
 
 def test_a_ledger_that_does_not_answer_gives_a_try_again_page(
@@ -316,10 +379,10 @@ def test_a_ledger_that_does_not_answer_gives_a_try_again_page(
 
     monkeypatch.setattr(type(gateway.claims), "claim", down)
     r = client.post(f"/client/claims/{scenario.claim_program_id}", data={"csrf": token})
-    assert r.status_code == 503 and translate("de", "problem.Unavailable") in text_of(r.text)
+    assert r.status_code == 503 and translate("de", PROBLEMS["Unavailable"]) in text_of(r.text)
     monkeypatch.setattr(type(gateway.chain), "now", down)  # even reading the page fails now
     r = client.get("/client/")
-    assert r.status_code == 503 and translate("de", "problem.Unavailable") in text_of(r.text)
+    assert r.status_code == 503 and translate("de", PROBLEMS["Unavailable"]) in text_of(r.text)
 
 
 def test_an_unexpected_error_is_a_kind_page_and_logs_no_input(
@@ -336,7 +399,7 @@ def test_an_unexpected_error_is_a_kind_page_and_logs_no_input(
 
     monkeypatch.setattr(type(gateway.claims), "entitlements", bug)
     r = client.get("/client/")
-    assert r.status_code == 500 and translate("de", "problem.Other") in text_of(r.text)
+    assert r.status_code == 500 and translate("de", PROBLEMS["Other"]) in text_of(r.text)
     assert "ValueError" in caplog.text and scenario.voucher not in caplog.text
 
 
@@ -359,8 +422,12 @@ def test_nothing_to_claim_and_nothing_received_are_said_plainly(
 ) -> None:
     other = register(client, scenario.ngo_key, "Nobody Yet")
     sign_in(client, other["voucherCode"], "80417")
-    assert translate("de", "home.none") in text_of(client.get("/client/").text)
-    assert translate("de", "receipts.none") in text_of(client.get("/client/receipts").text)
+    assert translate("de", "There is nothing ready for you at the moment.") in text_of(
+        client.get("/client/").text
+    )
+    assert translate("de", "You have not received anything yet.") in text_of(
+        client.get("/client/receipts").text
+    )
 
 
 def test_staff_assisted_sessions_say_so_on_every_page(client: TestClient, scenario: Scenario) -> None:
@@ -370,7 +437,9 @@ def test_staff_assisted_sessions_say_so_on_every_page(client: TestClient, scenar
         headers=auth(scenario.ngo_key),
     )
     client.cookies.set(SESSION, r.json()["token"])
-    assert translate("de", "home.assisted") in text_of(client.get("/client/").text)
+    assert translate("de", "A member of staff of your advice centre is helping you right now.") in text_of(
+        client.get("/client/").text
+    )
 
 
 def test_sign_out_ends_the_session_for_good(client: TestClient, scenario: Scenario) -> None:
@@ -381,11 +450,11 @@ def test_sign_out_ends_the_session_for_good(client: TestClient, scenario: Scenar
     assert (r.status_code, r.headers["location"]) == (303, "/client/sign-in?reason=signed-out")
     assert "Max-Age=0" in set_cookie_headers(r)[SESSION]
     page = client.get(r.headers["location"])
-    assert translate("de", "sign_in.signed_out") in text_of(page.text)
+    assert translate("de", "You are signed out. You can hand over the computer now.") in text_of(page.text)
     client.cookies.set(SESSION, token)  # the old cookie, kept by someone
     r = client.get("/client/receipts")
     assert (r.status_code, r.headers["location"]) == (303, "/client/sign-in?reason=expired")
-    assert translate("de", "problem.SessionExpired") in text_of(client.get(r.headers["location"]).text)
+    assert translate("de", PROBLEMS["SessionExpired"]) in text_of(client.get(r.headers["location"]).text)
     assert client.get("/v1/client/me", headers=auth(token)).json()["code"] == "SessionExpired"
 
 
