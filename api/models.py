@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, text
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy import BigInteger as sa_BigInteger
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -206,3 +206,44 @@ class IdempotencyRecord(Base):
     body: Mapped[Any] = mapped_column(JSON, nullable=True)
     body_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class IndexedEvent(Base):
+    """One decoded Allmende event, kept by the read model (`api/read_model.py`).
+
+    The columns a read filters by are indexed, so a read costs the same however long the chain's
+    history: `account` is the address the event concerns (a payment's recipient, a ballot's voter, a
+    lot's funder), and round, program and lot ids are copied out of the arguments."""
+
+    __tablename__ = "chain_events"
+
+    block_number: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
+    log_index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    transaction_hash: Mapped[str] = mapped_column(String(66))
+    contract: Mapped[str] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(String(42))
+    name: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str | None] = mapped_column(String(42), default=None)
+    round_id: Mapped[int | None] = mapped_column(sa_BigInteger, default=None)
+    program_id: Mapped[int | None] = mapped_column(sa_BigInteger, default=None)
+    lot_id: Mapped[int | None] = mapped_column(sa_BigInteger, default=None)
+    args: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_chain_events_account", "account", "name"),
+        Index("ix_chain_events_round", "round_id", "contract"),
+        Index("ix_chain_events_program", "program_id", "contract"),
+        Index("ix_chain_events_lot", "lot_id"),
+        Index("ix_chain_events_transaction", "transaction_hash"),
+        Index("ix_chain_events_name", "name", "contract"),
+    )
+
+
+class IndexedBlock(Base):
+    """A block the read model indexed up to, with its hash: the newest row is where it goes on from,
+    and the hashes find the fork point after a reorganisation of an external chain."""
+
+    __tablename__ = "indexed_blocks"
+
+    number: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(66))
