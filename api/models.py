@@ -67,6 +67,9 @@ class ApiKey(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=_now)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # a person's own key, or (None) the organisation's key for an integration
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"), default=None, index=True)
+    name: Mapped[str] = mapped_column(String(80), default="")
 
 
 class ProgramInfo(Base):
@@ -247,3 +250,41 @@ class IndexedBlock(Base):
 
     number: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[str] = mapped_column(String(66))
+
+
+class Person(Base):
+    """A person of an organisation (a caseworker, an approver, a cashier, its admin) with their own
+    sign-in and, when they sign on chain, their own custodial key holding the organisation's roles.
+
+    The password is stored as an argon2id hash; the second factor's TOTP secret and the signing key
+    are sealed under the master key, bound to the person's id. `login` is unique across the gateway."""
+
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_id)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    login: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    totp_confirmed: Mapped[bool] = mapped_column(default=False)
+    totp_last_step: Mapped[int] = mapped_column(sa_BigInteger, default=0)  # a code is used once
+    address: Mapped[str | None] = mapped_column(String(42), unique=True, default=None)
+    key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PersonSession(Base):
+    """A person's signed-in session (pages): only a keyed hash of its token is stored."""
+
+    __tablename__ = "person_sessions"
+
+    token_tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    expires_at: Mapped[datetime] = mapped_column()

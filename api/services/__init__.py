@@ -1,0 +1,1 @@
+"""The gateway's services, one per domain; none knows HTTP."""
