@@ -2,6 +2,7 @@
 database transaction that commits only once every record opens under the new key. No HTTP here.
 
 What the master key seals (each bound to its record, see `SEALED`): organisations' custodial keys,
+people's signing keys and second-factor secrets,
 clients' data keys, the master-key layer of clients' PIN- and recovery-sealed secrets (the inner
 layer needs the PIN or the recovery code and is left as it is), responses kept for idempotent
 retries, and the keyring. Personal data and public roots are sealed under each client's data key,
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 from api.db import Database, migrate
 from api.idempotency import sealing_context
 from api.keyring import LOOKUP_TAGS, derived_lookup_key, keyring_context
-from api.models import Base, Client, IdempotencyRecord, KeyringEntry, Organisation
+from api.models import Base, Client, IdempotencyRecord, KeyringEntry, Organisation, Person
 from ledger.custody import CustodyError, Sealer, split_pin_sealed
 
 
@@ -70,6 +71,8 @@ SEALED: tuple[SealedField, ...] = (
         lambda r: sealing_context(r.principal, r.key),
     ),
     SealedField("keyring", KeyringEntry, "sealed", lambda k: keyring_context(k.name)),
+    SealedField("people's signing keys", Person, "key_sealed", lambda p: f"person:{p.id}"),
+    SealedField("people's second factors", Person, "totp_sealed", lambda p: f"person-totp:{p.id}"),
 )
 """Every column sealed under the master key. A new one must be added here, or rotation leaves it
 unreadable (tests/api/test_master_key_rotation.py checks that every *_sealed column is accounted for)."""

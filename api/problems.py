@@ -87,6 +87,10 @@ REVERT_STATUS: dict[str, int] = {
     "ClaimProgramWrongFundProgram": UNPROCESSABLE,
     "ClaimProgramBadCap": UNPROCESSABLE,
     "ClaimProgramsExpiryInPast": UNPROCESSABLE,
+    # audit attestations
+    "AuditAttestationsUnknownAttestation": NOT_FOUND,
+    "AuditAttestationsFutureBlock": UNPROCESSABLE,
+    "AuditAttestationsWrongBlockHash": UNPROCESSABLE,
     # participatory budget
     "ParticipatoryBudgetNotEligible": FORBIDDEN,
     "ParticipatoryBudgetNotProposer": FORBIDDEN,

@@ -25,6 +25,7 @@ from api.gateway import Gateway
 from api.keyring import LOOKUP_TAGS, lookup_tag_key
 from api.master_key import NOT_UNDER_MASTER, SEALED, RotationError, RotationReport, rotate_master_key
 from api.models import Base, Client, KeyringEntry, Organisation
+from api.services.people import Actor, People, SecondFactorSetup
 from api.settings import Settings, SettingsError
 from ledger.custody import CustodyError, Sealer
 from tests.api.conftest import auth, copy_deployed, make_settings
@@ -104,6 +105,12 @@ def world(tmp_path: Path, database_url: str, deployed_data_dir: Path) -> World:
             ).json()
             r = http.delete(f"/v1/ngo/clients/{erased['clientId']}", headers=auth(orgs["ngo"]["apiKey"]))
             assert r.status_code == 204
+        # a person of the NGO who signs, with a second factor: both secrets are under the master key
+        people = People(gateway.db, gateway.master, gateway.tag, lambda *_: None, lambda *_: None)
+        ngo = Actor(orgs["ngo"]["id"], None, frozenset())
+        _, code = people.add(ngo, "rita", "Rita", ["caseworker"])
+        factor = people.finish_setup("rita", code, "a long enough password")
+        assert isinstance(factor, SecondFactorSetup)
     finally:
         gateway.close()
     assert settings.master_key is not None
@@ -145,6 +152,8 @@ def test_after_rotation_the_gateway_works_with_the_new_key_only(world: World, ne
         "client recovery secrets (recovery layer kept)": 1,
         "responses kept for retries": 1,
         "keyring": 1,  # the lookup-tag key, kept through the rotation
+        "people's signing keys": 1,
+        "people's second factors": 1,
     }
     after = _sealed(world.settings)
     assert after.keys() == before.keys() | {("keyring", LOOKUP_TAGS, "sealed")}
@@ -207,13 +216,13 @@ def test_a_second_rotation_finds_everything_moved_and_a_dry_run_changes_nothing(
 ) -> None:
     old_key = _decode(world.old_key)
     dry = _rotate(world.settings, old_key, _decode(new_key), dry_run=True)
-    assert not dry.committed and dry.total == 8
+    assert not dry.committed and dry.total == 10
     unchanged = _sealed(world.settings)
     assert ("keyring", LOOKUP_TAGS, "sealed") not in unchanged
     _rotate(world.settings, old_key, _decode(new_key))
     moved = _sealed(world.settings)
     again = _rotate(world.settings, old_key, _decode(new_key))
-    assert (again.total, again.already) == (0, 8)
+    assert (again.total, again.already) == (0, 10)
     assert _sealed(world.settings) == moved
     with pytest.raises(RotationError, match="is the old one"):
         _rotate(world.settings, old_key, old_key)
@@ -232,7 +241,7 @@ def test_a_rotation_interrupted_after_writing_leaves_everything_under_the_old_ke
         _rotate(world.settings, _decode(world.old_key), _decode(new_key))
     assert _sealed(world.settings) == before
     monkeypatch.undo()
-    assert _rotate(world.settings, _decode(world.old_key), _decode(new_key)).total == 8
+    assert _rotate(world.settings, _decode(world.old_key), _decode(new_key)).total == 10
 
 
 def test_a_record_that_opens_under_neither_key_stops_the_rotation_before_anything_changes(
@@ -278,7 +287,7 @@ def test_the_command_rotates_with_key_files_and_prints_no_key(
     assert "nothing was changed" in _words(dry.output)
     done = runner.invoke(cli, [*base, "--old-key-file", str(old_file)])
     assert done.exit_code == 0, done.output
-    assert "sealed 8 records" in _words(done.output)
+    assert "sealed 10 records" in _words(done.output)
     monkeypatch.setenv("ALLMENDE_MASTER_KEY_FILE", str(old_file))  # the old key as the gateway loads it
     again = runner.invoke(cli, base)
     assert again.exit_code == 0, again.output

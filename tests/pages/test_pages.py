@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from api.gateway import Gateway
-from api.pages.i18n import LANGUAGES, PROBLEMS, direction, language_name, locked_text, translate
+from api.pages.i18n import LANGUAGES, PROBLEMS, direction, language_name, locked_text, translate, wrong_pin_text
 from ledger.exceptions import LedgerError
 from tests.pages._scenario import PROGRAM_NAME, Scenario, auth, open_claims, register
 from tests.pages.conftest import csrf_of, sign_in
@@ -161,7 +161,7 @@ def test_wrong_pin_and_unknown_code_get_the_same_kind_message(client: TestClient
         token = csrf_of(client.get("/client/sign-in").text)
         r = client.post("/client/sign-in", data={"code": code, "pin": pin, "csrf": token})
         answers.append((r.status_code, text_of(r.text).replace(code, "CODE")))
-        assert translate("de", PROBLEMS["InvalidVoucherOrPin"]) in text_of(r.text)
+        assert wrong_pin_text("de", 4) in text_of(r.text)
         assert SESSION not in set_cookie_headers(r)
         assert pin not in r.text  # the PIN is never shown again
     assert answers[0] == answers[1] and answers[0][0] == 400

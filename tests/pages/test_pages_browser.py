@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.pages.i18n import LANGUAGES, PROBLEMS, direction, translate
+from api.pages.i18n import LANGUAGES, PROBLEMS, direction, translate, wrong_pin_text
 from tests.api.conftest import copy_deployed
 from tests.e2e._server import ServerProcess
 from tests.pages._scenario import PERSON, PROGRAM_NAME, Scenario, auth, set_up
@@ -149,7 +149,7 @@ def test_a_client_uses_the_pages_in_a_real_browser(
     expect(page.get_by_label("Gutschein-Code")).to_have_value(scenario.voucher)
     page.get_by_label("PIN", exact=True).fill("11111")
     page.get_by_role("button", name="Anmelden").click()
-    expect(page.get_by_role("alert")).to_have_text(translate("de", PROBLEMS["InvalidVoucherOrPin"]))
+    expect(page.get_by_role("alert")).to_have_text(wrong_pin_text("de", 4))
     expect(page.get_by_label("PIN", exact=True)).to_have_value("")
     button = page.get_by_role("button", name="Anmelden").bounding_box()
     assert button is not None and button["height"] >= 48 and button["width"] >= 300  # a large target
