@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from api.gateway import Gateway
-from api.pages.i18n import LANGUAGES, PROBLEMS, direction, language_name, locked_text, translate, wrong_pin_text
+from api.pages.i18n import (
+    LANGUAGES,
+    PROBLEMS,
+    direction,
+    language_name,
+    locked_text,
+    translate,
+    wrong_pin_text,
+)
 from ledger.exceptions import LedgerError
 from tests.pages._scenario import PROGRAM_NAME, Scenario, auth, open_claims, register
 from tests.pages.conftest import csrf_of, sign_in
