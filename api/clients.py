@@ -31,6 +31,7 @@ from api.models import Client, Entitlement, IdempotencyRecord, Operation
 from api.personal import PERSONAL_FIELDS, Personal
 from api.voucher_pdf import VoucherCard
 from api.voucher_sheets import HeldSheet, SheetRequest, VoucherSheets
+from governance.errors import VoucherCodeError
 from governance.pseudonyms import PrivateRoot, PublicRoot, Purpose, pseudonym_address
 from governance.vouchers import ALPHABET, PAYLOAD_LENGTH, check_symbol, format_code, parse_code
 from ledger.custody import CustodyError, Sealer, new_key, open_with_pin, seal_with_pin
@@ -402,7 +403,7 @@ class Clients:
         how many attempts the code has left (an unknown code is counted like a known one)."""
         try:
             canonical = parse_code(code)
-        except Exception:
+        except VoucherCodeError:  # counted like an unknown code, so typos cannot be told apart
             canonical = code.strip().upper()
         tag = self.gw.tag("voucher", canonical)
         with self.gw.db.session() as s:

@@ -31,7 +31,7 @@ from api.pages._web import (
 )
 from api.pages.i18n import LANGUAGES
 from api.schemas import IdPath
-from governance.exceptions import VoucherCodeError
+from governance.errors import VoucherCodeError
 from governance.vouchers import parse_code
 from ledger.exceptions import ContractRevert, LedgerError
 
