@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from api.clients import ClientSession
-from api.gateway import REQUEST_VALIDITY_S, Gateway, NotFound, OperationResult
+from api.clients import Clients, ClientSession
+from api.engine import Engine
+from api.errors import NotFound
 from api.models import Entitlement
+from api.operations import REQUEST_VALIDITY_S, OperationResult
 from governance.claim_tree import ClaimEntry, ClaimTree
 from governance.pseudonyms import Purpose, pseudonym_key
 from governance.vouchers import ProgramRef, claim_address, payout_address, program_index
@@ -40,8 +42,9 @@ class ClaimProgramCreated:
 class ClaimsService:
     """Opens claim programs for NGOs and relays clients' claims."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Engine, clients: Clients) -> None:
         self.gw = gateway
+        self.clients = clients
         self._trees: dict[tuple[int, int], ClaimTree] = {}
         self._programs: dict[int, ClaimProgramClient] = {}
         self._lock = threading.Lock()
@@ -67,8 +70,8 @@ class ClaimsService:
         entries = []
         rows = []
         for index, (client_id, amount) in enumerate(grants):
-            client = gw.clients._own(ngo_id, client_id)
-            address_ = claim_address(gw.clients.public_root(client), ref)
+            client = self.clients._own(ngo_id, client_id)
+            address_ = claim_address(self.clients.public_root(client), ref)
             entries.append(ClaimEntry(index, address_, amount))
             rows.append(
                 Entitlement(

@@ -26,7 +26,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import case, delete, select, update
 
-from api.gateway import Forbidden, Gateway, GatewayError, Invalid, NotFound
+from api.engine import Engine
+from api.errors import Forbidden, GatewayError, Invalid, NotFound
 from api.models import Client, Entitlement, IdempotencyRecord, Operation
 from api.personal import PERSONAL_FIELDS, Personal
 from api.voucher_pdf import VoucherCard
@@ -153,7 +154,7 @@ def _check_personal(personal: dict[str, str]) -> None:
 class Clients:
     """Registration, sign-in and erasure of clients of NGOs."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Engine) -> None:
         self.gw = gateway
         self.settings = gateway.settings
         self._sessions: dict[str, ClientSession] = {}

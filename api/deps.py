@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.gateway import Forbidden, Gateway, Principal
-from api.gateway import Unauthorized as Unauthorized  # re-exported: the routes raise it
+from api.errors import Forbidden
+from api.errors import Unauthorized as Unauthorized  # re-exported: the routes raise it
+from api.gateway import Gateway
+from api.principals import Principal
 
 bearer = HTTPBearer(auto_error=False, description="An organisation's API key: `alm_<prefix>_<secret>`")
 

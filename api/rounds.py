@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from eth_account import Account
 from sqlalchemy import select
 
-from api.clients import ClientSession
-from api.gateway import Forbidden, Gateway, GatewayError, Invalid, NotFound, OperationResult
+from api.clients import Clients, ClientSession
+from api.engine import Engine
+from api.errors import Forbidden, GatewayError, Invalid, NotFound
 from api.models import BudgetRound, Client, Operation, RoundProposal, RoundVoter
+from api.operations import OperationResult
 from governance import qv
 from governance.errors import GovernanceError
 from governance.pabulib import export_round
@@ -210,8 +212,9 @@ class BallotRecord:
 class RoundsService:
     """Creates rounds for NGOs, relays their proposals and finalisation, and clients' ballots."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Engine, clients: Clients) -> None:
         self.gw = gateway
+        self.clients = clients
         self.budget = gateway.system.budget
         self._rolls: dict[int, VoterRoll] = {}
         self._infos: dict[int, BudgetRound] = {}
@@ -225,7 +228,7 @@ class RoundsService:
     # --- NGOs -------------------------------------------------------------------------------
 
     def _voter_roots(self, ngo_id: str, client_ids: Sequence[str] | None) -> list[PublicRoot]:
-        clients = self.gw.clients
+        clients = self.clients
         if client_ids is None:
             with self.gw.db.session() as s:
                 rows = list(

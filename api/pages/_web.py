@@ -34,7 +34,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.clients import SESSION_PREFIX, Clients, ClientSession
-from api.gateway import Gateway, GatewayError
+from api.errors import GatewayError
+from api.gateway import Gateway
 from api.pages import _format
 from api.pages.i18n import (
     LANGUAGES,

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Response
 
 from api.clients import SignInFailed, SignInLocked
-from api.gateway import GatewayError
+from api.errors import GatewayError
 from api.pages import _view
 from api.pages._web import (
     CSS,

@@ -10,8 +10,11 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from api.deps import Approver, Funder, GatewayDep, Ngo
-from api.gateway import Forbidden, Gateway, NotFound, OperationResult, Principal
+from api.errors import Forbidden, NotFound
+from api.gateway import Gateway
 from api.models import ProgramInfo
+from api.operations import OperationResult
+from api.principals import Principal
 from api.schemas import (
     AllocationCreate,
     AllocationCreated,

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import Auditor, Ngo
-from api.gateway import Invalid
+from api.errors import Invalid
 from api.rounds import (
     PHASE_NAMES,
     RULE_NAMES,
