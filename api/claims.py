@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 
@@ -20,7 +20,7 @@ from api.errors import NotFound
 from api.models import Entitlement
 from api.operations import REQUEST_VALIDITY_S, OperationResult
 from governance.claim_tree import ClaimEntry, ClaimTree
-from governance.pseudonyms import Purpose, pseudonym_key
+from governance.pseudonyms import Purpose, pseudonym_address, pseudonym_key
 from governance.vouchers import ProgramRef, claim_address, payout_address, program_index
 from ledger.claims import ClaimProgramClient, sign_claim
 
@@ -37,6 +37,20 @@ class ClaimProgramCreated:
     root: bytes
     total: int
     operations: list[OperationResult]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Money a client received: a disbursement to their account, or aid they claimed (paid to a
+    fresh payout pseudonym per claim program)."""
+
+    kind: Literal["disbursement", "claim"]
+    recipient: str
+    amount: int  # micro-euros
+    transaction_hash: str
+    block_number: int
+    program_id: int | None = None  # the fund program of a disbursement
+    claim_program_id: int | None = None  # the claim program of a claim
 
 
 class ClaimsService:
@@ -151,6 +165,40 @@ class ClaimsService:
             ).all()
         public = session.root.public()
         return {payout_address(public, self._ref(i)): i for i in set(ids)}
+
+    def account(self, session: ClientSession) -> str:
+        """The client's pseudonymous account (where disbursements go)."""
+        return pseudonym_address(session.root.public(), Purpose.ACCOUNT, 0)
+
+    def receipts(self, session: ClientSession) -> list[Receipt]:
+        """What the client received, in chain order: disbursements to their account and their claims."""
+        account = self.account(session)
+        payouts = self.payout_addresses(session)
+        out: list[Receipt] = []
+        for e in self.gw.index.events():
+            if e.name == "Disbursed" and e.args["recipient"] == account:
+                out.append(
+                    Receipt(
+                        "disbursement",
+                        account,
+                        e.args["amount"],
+                        e.transaction_hash,
+                        e.block_number,
+                        program_id=e.args["programId"],
+                    )
+                )
+            elif e.name == "Claimed" and e.args["recipient"] in payouts:
+                out.append(
+                    Receipt(
+                        "claim",
+                        e.args["recipient"],
+                        e.args["amount"],
+                        e.transaction_hash,
+                        e.block_number,
+                        claim_program_id=payouts[e.args["recipient"]],
+                    )
+                )
+        return out
 
     def claim(self, session: ClientSession, claim_program_id: int) -> tuple[OperationResult, str, int]:
         """Claim the client's entitlement; returns the operation, the payout address and the amount."""

@@ -25,6 +25,7 @@ from api.errors import (
 from api.operations import DEFAULT_GAS, IDEMPOTENT_REQUEST, REQUEST_VALIDITY_S, NonceBook, OperationResult
 from api.principals import Principal
 from api.rounds import RoundsService
+from api.services.funds import FundsService
 from api.settings import Settings
 from ledger.chain import Chain
 from ledger.system import Allmende
@@ -60,3 +61,5 @@ class Gateway(Engine):
         """Claim programs."""
         self.rounds = RoundsService(self, self.clients)
         """Participatory budget rounds."""
+        self.funds = FundsService(self)
+        """Lots, allocations, programs, tranches and disbursements."""

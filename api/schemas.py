@@ -11,6 +11,7 @@ from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.amounts import Euros
+from api.services.funds import ProgramSummary
 from ledger.fund_events import RefundSource
 
 __all__ = ["Euros"]
@@ -211,3 +212,37 @@ class AuditReport(BaseModel):
     lots: int
     programs: int
     payments: int
+
+
+def program_public(p: ProgramSummary) -> ProgramPublic:
+    """A program's figures as the API shows them."""
+    return ProgramPublic(
+        programId=p.program_id,
+        name=p.name,
+        ngo=p.ngo,
+        allocated=euros(p.allocated),
+        released=euros(p.released),
+        disbursed=euros(p.disbursed),
+        payments=p.payments,
+    )
+
+
+class ReceiptPublic(BaseModel):
+    """Money a client received: `programId` for a disbursement, `claimProgramId` for a claim."""
+
+    kind: Literal["disbursement", "claim"]
+    programId: int | None = None
+    claimProgramId: int | None = None
+    recipient: str
+    amount: str
+    transactionHash: str
+    blockNumber: int
+
+
+class ClientMe(BaseModel):
+    """The signed-in client's pseudonymous account, its balance and what it received."""
+
+    clientId: str
+    account: str
+    balance: str
+    receipts: list[ReceiptPublic]
