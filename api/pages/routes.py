@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Response
 
 from api.clients import SignInFailed, SignInLocked
 from api.errors import GatewayError
+from api.i18n import LANGUAGES
 from api.pages import _view
 from api.pages._web import (
     CSS,
@@ -29,7 +30,6 @@ from api.pages._web import (
     session_cookie,
     signed_in_page,
 )
-from api.pages.i18n import LANGUAGES
 from api.schemas import IdPath
 from governance.errors import VoucherCodeError
 from governance.vouchers import parse_code

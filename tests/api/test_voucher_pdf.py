@@ -17,7 +17,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from api.gateway import Gateway, NotFound
-from api.pages.i18n import LANGUAGES, translate
+from api.i18n import LANGUAGES, translate
 from api.voucher_pdf import INSTRUCTIONS, VoucherCard, render_voucher_sheets
 from api.voucher_sheets import SheetLanguage, VoucherSheets
 from governance.errors import VoucherCodeError
