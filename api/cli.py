@@ -35,7 +35,7 @@ def compile() -> None:
 @app.command()
 def devnet(data_dir: DataDir = Path(".allmende")) -> None:
     """Run the embedded devnet: deploy, play the demo once, print where the money went."""
-    from scripts.devnet import run_devnet
+    from api.devnet import run_devnet
 
     if not run_devnet(data_dir, console):
         raise typer.Exit(1)
@@ -123,9 +123,9 @@ def _deployment(rpc: str | None, book: Path | None, data_dir: Path, gateway: str
     While a gateway holds the embedded chain, the chain is read through the gateway's read-only
     JSON-RPC endpoint instead.
     """
+    from api.devnet import BOOK_FILE
     from ledger.exceptions import ChainInUse
     from ledger.system import Allmende
-    from scripts.devnet import BOOK_FILE
 
     book_path = book or data_dir / BOOK_FILE
     if rpc is None:
@@ -160,7 +160,7 @@ def audit(
     gateway: GatewayUrl = "http://127.0.0.1:8000",
 ) -> None:
     """Rebuild the fund ledger from events alone and compare it with the contracts' views."""
-    from scripts.devnet import summary
+    from api.devnet import summary
 
     with _deployment(rpc, book, data_dir, gateway) as system:
         ok = summary(system, console)

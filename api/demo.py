@@ -216,7 +216,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
         )
         _play_round(http, gateway, as_, pid, lot_b)
     if gateway.chain.is_embedded:  # the operator's own accounts play the ledger-level scenarios too
-        from scripts.devnet import DemoCast, play_all
+        from api.devnet import DemoCast, play_all
 
         play_all(gateway.system, DemoCast.from_chain(gateway.chain))
     with TestClient(create_app(gateway.settings, gateway)) as http:

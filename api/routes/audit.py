@@ -10,7 +10,8 @@ from fastapi.responses import Response
 from api.deps import Auditor, FundsDep, GatewayDep
 from api.exports import EXPORT, Format, export_table
 from api.schemas import AuditReport, ProgramPublic, euros, program_public
-from ledger.fund_events import rebuild_fund_state, trace_payments
+from ledger.audit import audit_funds
+from ledger.fund_events import trace_payments
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 public = APIRouter(prefix="/v1/public", tags=["public"])
@@ -19,15 +20,13 @@ public = APIRouter(prefix="/v1/public", tags=["public"])
 @router.get("/audit/verify", response_model=AuditReport)
 def verify(gateway: GatewayDep, _: Auditor) -> AuditReport:
     """Rebuild the fund ledger from events alone and compare it with the contracts' views."""
-    events = gateway.index.events()
-    rebuilt = rebuild_fund_state(events)
-    on_chain = gateway.system.funds.read_state([gateway.system.token.address])
+    audit = audit_funds(gateway.system, gateway.index.events())
     return AuditReport(
-        events=len(events),
-        matches=rebuilt == on_chain,
-        lots=len(on_chain.lots),
-        programs=len(on_chain.programs),
-        payments=len(trace_payments(events)),
+        events=audit.events,
+        matches=audit.matches,
+        lots=len(audit.on_chain.lots),
+        programs=len(audit.on_chain.programs),
+        payments=len(audit.payments),
     )
 
 
