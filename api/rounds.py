@@ -598,17 +598,25 @@ class RoundsService:
             raise GatewayError("RoundWithoutEvents", f"no RoundCreated event for round {round_id}")
         voters = list(self.roll(round_id).addresses) if state.info is not None else None
         check = Verification(state, audit, voters, list(audit.mismatches))
-        out, r = check.mismatches, state.round
-        tallies = audit.tallies
+        check.mismatches.extend(self._chain_mismatches(round_id, state, audit))
+        check.mismatches.extend(self._record_mismatches(round_id, state))
+        return check
+
+    def _chain_mismatches(self, round_id: int, state: RoundState, audit: RoundAudit) -> list[str]:
+        """Where the contract's tallies and winners differ from those recomputed from the ballots."""
+        out = []
         for pid, p in state.proposals.items():
-            if p.status is ProposalStatus.WITHDRAWN:
-                continue
-            if tallies.get(pid) != p.votes:
-                out.append(f"proposal {pid} holds {p.votes} votes, the ballots give {tallies.get(pid)}")
-        if r.finalised and self.budget.winners(round_id) != list(audit.winners):
+            if p.status is not ProposalStatus.WITHDRAWN and audit.tallies.get(pid) != p.votes:
+                out.append(f"proposal {pid} holds {p.votes} votes, the ballots give {audit.tallies.get(pid)}")
+        if state.round.finalised and self.budget.winners(round_id) != list(audit.winners):
             out.append(
                 f"the contract's winners {self.budget.winners(round_id)}, the rule's {list(audit.winners)}"
             )
+        return out
+
+    def _record_mismatches(self, round_id: int, state: RoundState) -> list[str]:
+        """Where the gateway's records (voter roll, texts) do not hash to what the chain holds."""
+        out, r = [], state.round
         if state.info is not None:
             if self.roll(round_id).root != r.voter_root:
                 out.append("the gateway's voter roll does not hash to the round's voter root")
@@ -618,7 +626,7 @@ class RoundsService:
             on_chain = state.proposals.get(pid)
             if on_chain is None or text_hash(t.title, t.description) != on_chain.content_hash:
                 out.append(f"the gateway's text of proposal {pid} does not hash to its content hash")
-        return check
+        return out
 
     def ballots(self, round_id: int) -> list[BallotRecord]:
         """Every ballot cast in the round, in chain order; the last of each voter is current."""
