@@ -175,7 +175,7 @@ class ClaimsService:
         account = self.account(session)
         payouts = self.payout_addresses(session)
         out: list[Receipt] = []
-        for e in self.gw.index.events():
+        for e in self.gw.read_model.for_accounts([account, *payouts], ("Disbursed", "Claimed")):
             if e.name == "Disbursed" and e.args["recipient"] == account:
                 out.append(
                     Receipt(

@@ -36,6 +36,7 @@ from api.operations import (
     OperationResult,
 )
 from api.principals import Principal
+from api.read_model import ReadModel, chain_view
 from api.settings import Settings
 from ledger.chain import Chain
 from ledger.contracts import ContractClient
@@ -89,6 +90,10 @@ class Engine:
         )
         self.nonces = NonceBook(system, self._never_relayed_for)
         self.index = EventIndex(system)
+        """Every event, replayed from the chain (the auditor's views and the exports read these)."""
+        self.read_model = ReadModel(db, chain_view(system))
+        """Indexed events in the database: reads by account or round cost the same however long the
+        chain's history (receipts, round state, ballots)."""
         self._accounts: dict[str, LocalAccount] = {}
         self._clock: tuple[int, float] = (0, -1e9)  # (chain time, when read)
 
@@ -116,6 +121,7 @@ class Engine:
         migrate(db.engine)
         gateway = cls(settings, chain, system, db)
         gateway.reconcile()
+        gateway.read_model.catch_up()
         return gateway
 
     def close(self) -> None:

@@ -209,6 +209,10 @@ class BallotRecord:
     current: bool
 
 
+_STATE_EVENTS = ("BallotCast", "RoundSettled", "RoundAbandoned")
+"""The events a round's state is counted from (current voters, money released)."""
+
+
 class RoundsService:
     """Creates rounds for NGOs, relays their proposals and finalisation, and clients' ballots."""
 
@@ -569,7 +573,8 @@ class RoundsService:
                 for t in s.scalars(select(RoundProposal).where(RoundProposal.round_id == round_id))
             }
         voters = len(self.roll(round_id)) if info is not None else None
-        events = self.gw.index.events() if events is None else events
+        if events is None:
+            events = self.gw.read_model.for_round(round_id, _STATE_EVENTS)
         current: dict[str, bool] = {}
         released = 0
         for e in events:
@@ -583,7 +588,7 @@ class RoundsService:
 
     def states(self, round_ids: Iterable[int] | None = None) -> list[RoundState]:
         """The rounds named, or every round on chain."""
-        events = self.gw.index.events()
+        events = self.gw.read_model.named(_STATE_EVENTS, "ParticipatoryBudget")
         return [self.state(rid, events) for rid in (self.round_ids() if round_ids is None else round_ids)]
 
     # --- auditors ---------------------------------------------------------------------------
@@ -631,13 +636,7 @@ class RoundsService:
     def ballots(self, round_id: int) -> list[BallotRecord]:
         """Every ballot cast in the round, in chain order; the last of each voter is current."""
         self.budget.round(round_id)
-        cast = [
-            e
-            for e in self.gw.index.events()
-            if e.contract == "ParticipatoryBudget"
-            and e.name == "BallotCast"
-            and e.args["roundId"] == round_id
-        ]
+        cast = self.gw.read_model.for_round(round_id, ("BallotCast",))
         last = {e.args["voter"]: i for i, e in enumerate(cast)}
         return [BallotRecord(e, last[e.args["voter"]] == i) for i, e in enumerate(cast)]
 
