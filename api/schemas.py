@@ -246,3 +246,21 @@ class ClientMe(BaseModel):
     account: str
     balance: str
     receipts: list[ReceiptPublic]
+
+
+class EntitlementPublic(BaseModel):
+    """Aid the signed-in client may claim in one claim program, and whether they have."""
+
+    claimProgramId: int
+    amount: str
+    claimed: bool
+
+
+class ClientRecord(BaseModel):
+    """A client's record as their NGO sees it: `personal` and `account` are absent once erased."""
+
+    clientId: str
+    createdAt: str
+    erased: bool
+    personal: dict[str, Any] | None = None
+    account: str | None = None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import ClaimsDep, CurrentClient, Ngo
-from api.schemas import Euros, Id, IdPath, OperationPublic, Strict, euros, micro
+from api.schemas import EntitlementPublic, Euros, Id, IdPath, OperationPublic, Strict, euros, micro
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 
@@ -58,11 +58,13 @@ def open_claim_program(body: ClaimProgramCreate, service: ClaimsDep, principal: 
     )
 
 
-@router.get("/client/entitlements")
-def my_entitlements(service: ClaimsDep, session: CurrentClient) -> list[dict[str, Any]]:
+@router.get("/client/entitlements", response_model=list[EntitlementPublic])
+def my_entitlements(service: ClaimsDep, session: CurrentClient) -> list[EntitlementPublic]:
     """What you may claim, and whether you have claimed it."""
-    rows = service.entitlements(session)
-    return [{**r, "amount": euros(r["amount"])} for r in rows]
+    return [
+        EntitlementPublic(claimProgramId=r["claimProgramId"], amount=euros(r["amount"]), claimed=r["claimed"])
+        for r in service.entitlements(session)
+    ]
 
 
 @router.post("/client/claims/{claim_program_id}", status_code=201, response_model=ClaimDone)

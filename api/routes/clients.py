@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ClaimsDep, ClientsDep, CurrentClient, GatewayDep, Ngo, bearer
 from api.personal import Personal
-from api.schemas import ClientMe, ReceiptPublic, Strict, euros
+from api.schemas import ClientMe, ClientRecord, ReceiptPublic, Strict, euros
 from api.voucher_sheets import HeldSheet, SheetLabel, SheetLanguage, SheetRequest
 
 router = APIRouter(prefix="/v1", tags=["clients"])
@@ -191,10 +191,10 @@ def list_clients(clients: ClientsDep, principal: Ngo) -> list[str]:
     return clients.list_ids(principal.organisation_id)
 
 
-@router.get("/ngo/clients/{client_id}")
-def get_client(client_id: str, clients: ClientsDep, principal: Ngo) -> dict[str, Any]:
+@router.get("/ngo/clients/{client_id}", response_model=ClientRecord, response_model_exclude_none=True)
+def get_client(client_id: str, clients: ClientsDep, principal: Ngo) -> ClientRecord:
     """A client's record with decrypted personal data (your NGO's clients only)."""
-    return clients.describe(principal.organisation_id, client_id)
+    return ClientRecord(**clients.describe(principal.organisation_id, client_id))
 
 
 @router.post("/ngo/clients/{client_id}/assisted-session", status_code=201, response_model=SessionCreated)
