@@ -1,16 +1,23 @@
-"""Demo data for a fresh gateway, played through the gateway's own HTTP routes (in process)."""
+"""Demo data for a fresh gateway, played through the gateway's own HTTP API.
+
+The app is served on a free loopback port for the time of seeding (a real server in a thread), and
+the demo talks to it with an ordinary HTTP client, like any integration would."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+import uvicorn
 from eth_account import Account
-from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.gateway import Gateway
@@ -34,8 +41,32 @@ def _ok(response: Any) -> dict[str, Any]:
     return body
 
 
+@contextmanager
+def _served(gateway: Gateway) -> Iterator[httpx.Client]:
+    """The gateway's app served on a free loopback port while the block runs, and a client of it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(gateway.settings, gateway), log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the demo could not serve the app on a loopback port")
+            threading.Event().wait(0.01)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+            yield http
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
 def _play_round(
-    http: TestClient, gateway: Gateway, as_: Callable[[str], dict[str, str]], pid: int, lot: int
+    http: httpx.Client, gateway: Gateway, as_: Callable[[str], dict[str, str]], pid: int, lot: int
 ) -> None:
     """A participatory budget round of the NGO's clients over the city's unearmarked money. On the
     embedded chain the clock moves on: clients vote with voucher + PIN and the NGO finalises; on an
@@ -104,7 +135,7 @@ def _play_round(
     _ok(http.post(f"/v1/ngo/rounds/{rid}/finalise", headers=as_("ngo")))
 
 
-def _demo_client(http: TestClient, gateway: Gateway, ngo: dict[str, str], pid: int) -> dict[str, str]:
+def _demo_client(http: httpx.Client, gateway: Gateway, ngo: dict[str, str], pid: int) -> dict[str, str]:
     """A client with 25 € to claim, so the client pages can be tried: their voucher code and PIN."""
     reg = _ok(
         http.post(
@@ -137,7 +168,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
         return None
     _, admin_key = created
     keys: dict[str, str] = {"admin": admin_key}
-    with TestClient(create_app(gateway.settings, gateway)) as http:
+    with _served(gateway) as http:
 
         def as_(who: str) -> dict[str, str]:
             return {"Authorization": f"Bearer {keys[who]}"}
@@ -216,10 +247,10 @@ def seed_demo(gateway: Gateway) -> Path | None:
         )
         _play_round(http, gateway, as_, pid, lot_b)
     if gateway.chain.is_embedded:  # the operator's own accounts play the ledger-level scenarios too
-        from scripts.devnet import DemoCast, play_all
+        from api.devnet import DemoCast, play_all
 
         play_all(gateway.system, DemoCast.from_chain(gateway.chain))
-    with TestClient(create_app(gateway.settings, gateway)) as http:
+    with _served(gateway) as http:
         keys.update(_demo_client(http, gateway, {"Authorization": f"Bearer {keys['ngo']}"}, pid))
     path = gateway.settings.data_dir / DEMO_KEYS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

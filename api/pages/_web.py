@@ -34,9 +34,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.clients import SESSION_PREFIX, Clients, ClientSession
-from api.gateway import Gateway, GatewayError
-from api.pages import _format
-from api.pages.i18n import (
+from api.errors import GatewayError
+from api.gateway import Gateway
+from api.i18n import (
     LANGUAGES,
     N_,
     PROBLEMS,
@@ -48,6 +48,7 @@ from api.pages.i18n import (
     translate_plural,
     wrong_pin_text,
 )
+from api.pages import _format
 from api.problems import GATEWAY_STATUS, REVERT_STATUS
 from ledger.exceptions import ContractRevert, LedgerError
 
