@@ -19,8 +19,9 @@ from api.pages._web import (
     signed_in_page,
 )
 from api.pages.routes import fallback, root, router
+from api.pages.voting import router as voting
 
-ROUTERS: list[APIRouter] = [router]
+ROUTERS: list[APIRouter] = [router, voting]
 """Routers of client pages, included in this order before the catch-all "not found" page."""
 
 __all__ = [
