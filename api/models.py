@@ -133,6 +133,8 @@ class BudgetRound(Base):
     pseudonym_round: Mapped[int] = mapped_column(sa_BigInteger)
     credits: Mapped[int] = mapped_column(sa_BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=_now)
+    client_program_id: Mapped[int | None] = mapped_column(sa_BigInteger, default=None)
+    """The NGO's program that clients' own proposals would fund; None: clients do not propose."""
 
 
 class RoundVoter(Base):

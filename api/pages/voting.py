@@ -38,6 +38,7 @@ from api.pages._web import (
 from api.pages.i18n import N_
 from api.rounds import ClientView, RoundState
 from api.schemas import IdPath
+from api.services import client_proposals
 from api.services.vote_receipts import VoteReceipts
 from governance import qv
 from ledger.exceptions import ContractRevert, LedgerError
@@ -66,7 +67,11 @@ VOTING_PROBLEMS = {
     "ParticipatoryBudgetNotEligible": N_("You are not on the list of voters of this round."),
     "ParticipatoryBudgetCreditsExceeded": N_("Your votes cost more credits than you have."),
     "ParticipatoryBudgetProposalNotActive": N_("One of the proposals is no longer open for votes."),
+    "ClientProposalsClosed": N_("In this round, only the advice centre makes proposals."),
+    "ParticipatoryBudgetTooManyProposals": N_("This round has as many proposals as it can take."),
 }
+AMOUNT = re.compile(r"^[0-9]{1,9}(?:[.,][0-9]{1,2})?$")
+MAX_TITLE, MAX_DESCRIPTION = 200, 4000
 
 
 def receipt_cookie(page: Page) -> str:
@@ -161,6 +166,8 @@ def _round_page(
     problem: str | None = None,
     notice: str | None = None,
     receipt: str | None = None,
+    proposal: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Response:
     state = view.state
     assert state.info is not None
@@ -186,6 +193,9 @@ def _round_page(
         notice=notice,
         receipt=receipt,
         max_votes=qv.MAX_VOTES,
+        proposal=proposal or {"title": "", "description": "", "amount": ""},
+        errors=errors or {},
+        clients_propose=state.info.client_program_id is not None,
     )
 
 
@@ -213,6 +223,8 @@ def round_page(page: SignedIn, round_id: IdPath) -> Response:
         receipt = typed if len(typed) == 19 and typed.replace("-", "").isalnum() else None
         page.delete_cookie(name)
     notice = page.t("Your ballot has been counted.") if receipt else None
+    if page.request.query_params.get("proposed") == "1":
+        notice = page.t("Thank you. Your proposal is now on the list.")
     return _round_page(page, view, notice=notice, receipt=receipt)
 
 
@@ -304,6 +316,76 @@ def cast(
         code = VoteReceipts(page.gateway).issue(round_id, done.operation.transaction_hash)
         page.set_cookie(receipt_cookie(page), code, max_age=RECEIPT_COOKIE_AGE_S)
     return page.redirect(f"{PREFIX}/rounds/{round_id}")
+
+
+def _euros(text: str) -> int | None:
+    """Micro-euros of an amount typed as people write it (`120`, `120,50`, `120.50`), or None."""
+    clean = text.strip().replace("\u00a0", "").replace(" ", "").removesuffix("€")
+    if not AMOUNT.fullmatch(clean):
+        return None
+    whole, _, cents = clean.replace(",", ".").partition(".")
+    return int(whole) * 1_000_000 + int((cents or "0").ljust(2, "0")) * 10_000
+
+
+@router.post("/rounds/{round_id}/proposals")
+def propose(
+    page: SignedIn,
+    round_id: IdPath,
+    title: Field = "",
+    description: Field = "",
+    amount: Field = "",
+    csrf: Field = "",
+) -> Response:
+    """Propose a project for the round's client program, while proposals are open (signed with the
+    client's voting key of the round and relayed)."""
+    assert page.session is not None
+    view = _view(page, round_id)
+    typed = {
+        "title": title.strip()[:MAX_TITLE],
+        "description": description.strip()[:MAX_DESCRIPTION],
+        "amount": amount.strip()[:20],
+    }
+    if not page.csrf_ok(csrf):
+        problem = page.t("The page was open for too long. Please try again.")
+        return _round_page(page, view, 403, proposal=typed, problem=problem)
+    r = view.state.round
+    errors = {}
+    if not typed["title"] or "\x00" in title:
+        errors["title"] = page.t("Please give your proposal a short title.")
+    elif len(title.strip()) > MAX_TITLE:
+        errors["title"] = page.t("Please keep the title under %(num)s characters.", num=MAX_TITLE)
+    if len(description.strip()) > MAX_DESCRIPTION or "\x00" in description:
+        errors["description"] = page.t(
+            "Please keep the description under %(num)s characters.", num=MAX_DESCRIPTION
+        )
+    micro = _euros(amount)
+    if micro is None or not r.min_cost <= micro <= r.max_cost:
+        errors["amount"] = page.t(
+            "Please enter an amount in euros from %(min)s to %(max)s.",
+            min=page.money(r.min_cost),
+            max=page.money(r.max_cost),
+        )
+    if errors:
+        return _round_page(
+            page,
+            view,
+            400,
+            proposal=typed,
+            errors=errors,
+            problem=page.t("Please correct the marked fields."),
+        )
+    assert micro is not None
+    try:
+        client_proposals.submit(
+            page.gateway, page.session, round_id, micro, typed["title"], typed["description"]
+        )
+    except (GatewayError, ContractRevert, LedgerError) as exc:
+        status, code = problem_of(exc)
+        text = page.t(VOTING_PROBLEMS[code]) if code in VOTING_PROBLEMS else page.problem_text(code)
+        if code == "ParticipatoryBudgetWrongPhase":
+            text = page.t("This round takes no more proposals.")
+        return _round_page(page, view, status, proposal=typed, problem=text)
+    return page.redirect(f"{PREFIX}/rounds/{round_id}?proposed=1")
 
 
 _CHART_STYLE = Style(

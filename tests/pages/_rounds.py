@@ -36,9 +36,12 @@ def _iso(moment: int) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
-def open_round(http: httpx.Client, s: Scenario, now: int, *, credits: int = 100) -> RoundSetUp:
+def open_round(
+    http: httpx.Client, s: Scenario, now: int, *, credits: int = 100, clients_propose: bool = False
+) -> RoundSetUp:
     """A round over a new 400-euro lot, proposals until a day from `now`, then a week of voting; the
-    NGO proposes three projects of the scenario's program."""
+    NGO proposes three projects of the scenario's program; with `clients_propose` the voters may
+    propose for that program too."""
     lot = _ok(http.post("/v1/funder/lots", json={"amount": "400"}, headers=auth(s.funder_key)))["lotId"]
     start, end = now + DAY, now + 8 * DAY
     body = {
@@ -51,6 +54,8 @@ def open_round(http: httpx.Client, s: Scenario, now: int, *, credits: int = 100)
         "minCost": "50",
         "maxCost": "300",
     }
+    if clients_propose:
+        body["clientProgramId"] = s.program_id
     rid = int(_ok(http.post("/v1/ngo/rounds", json=body, headers=auth(s.ngo_key)))["roundId"])
     ids = []
     for title, amount in PROPOSALS:

@@ -47,6 +47,7 @@ PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/client/rounds"):                      (TO_SIGN_IN,) * OTHERS + ("200",),
     ("GET", "/client/rounds/{round_id}"):           (TO_SIGN_IN,) * OTHERS + ("404",),  # no round yet
     ("POST", "/client/rounds/{round_id}/ballot"):   (TO_SIGN_IN,) * OTHERS + ("404",),
+    ("POST", "/client/rounds/{round_id}/proposals"): (TO_SIGN_IN,) * OTHERS + ("404",),
     ("GET", "/client/rounds/{round_id}/results.svg"): ("404",) * (OTHERS + CLIENT),  # public, none yet
     ("GET", "/client/check"):                       ("200",) * (OTHERS + CLIENT),
     ("POST", "/client/check"):                      ("404",) * (OTHERS + CLIENT),  # no such receipt

@@ -4,10 +4,12 @@ replacing a ballot, refusals, the results with their chart, and the public "chec
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.clients import ClientSession
 from api.gateway import Gateway
 from api.models import VoteReceipt
 from api.services.vote_receipts import CODE_LENGTH, format_code, parse_code
@@ -237,3 +239,95 @@ def test_clients_of_another_ngo_and_strangers_see_no_round(
     )
     assert r.status_code == 404
     assert gateway.system.budget.proposals(rid)[1].votes == 0
+
+
+def test_a_client_proposes_in_a_round_that_takes_clients_proposals(
+    client: TestClient, gateway: Gateway, scenario: Scenario
+) -> None:
+    setup = open_round(client, scenario, gateway.chain.now(), clients_propose=True)
+    rid = setup.round_id
+    sign_in(client, scenario.voucher, scenario.pin)
+    client.cookies.set("allmende-lang", "en")
+    page = client.get(f"/client/rounds/{rid}").text
+    assert "Make a proposal" in page and 'action="/client/rounds/%d/proposals"' % rid in page
+    token = csrf_of(page)
+    bad = client.post(
+        f"/client/rounds/{rid}/proposals", data={"csrf": token, "title": "", "amount": "12.345"}
+    )
+    words = text_of(bad.text)
+    assert bad.status_code == 400 and "Please give your proposal a short title." in words
+    assert "Please enter an amount in euros from €50.00 to €300.00." in words
+    too_much = client.post(
+        f"/client/rounds/{rid}/proposals", data={"csrf": token, "title": "Bänke", "amount": "301"}
+    )
+    assert too_much.status_code == 400 and 'value="Bänke"' in too_much.text  # what was typed stays
+    forged = client.post(
+        f"/client/rounds/{rid}/proposals", data={"csrf": "x", "title": "Bänke", "amount": "60"}
+    )
+    assert forged.status_code == 403
+    done = client.post(
+        f"/client/rounds/{rid}/proposals",
+        data={"csrf": token, "title": "Bänke am Ufer", "description": "Zum Ausruhen", "amount": "75,50"},
+    )
+    assert (done.status_code, done.headers["location"]) == (303, f"/client/rounds/{rid}?proposed=1")
+    shown = text_of(client.get(f"/client/rounds/{rid}?proposed=1").text)
+    assert "Your proposal is now on the list" in shown and "Bänke am Ufer" in shown and "€75.50" in shown
+    on_chain = gateway.system.budget.proposals(rid)[4]
+    assert on_chain.amount == 75_500_000 and on_chain.program_id == scenario.program_id
+    voter = gateway.rounds.client_view(_session(gateway, client), rid)
+    assert on_chain.proposer == voter.voter  # the client's voting pseudonym, not the NGO's key
+    to(gateway, setup.voting_start)
+    late = client.post(
+        f"/client/rounds/{rid}/proposals", data={"csrf": token, "title": "Zu spät", "amount": "60"}
+    )
+    assert late.status_code == 409 and "takes no more proposals" in text_of(late.text)
+
+
+def _session(gateway: Gateway, client: TestClient) -> ClientSession:
+    token = client.cookies.get("__Host-allmende-session")
+    assert token
+    return gateway.clients.session(token)
+
+
+def test_a_round_without_clients_proposals_shows_no_form_and_refuses_one(
+    client: TestClient, gateway: Gateway, scenario: Scenario, round_: RoundSetUp
+) -> None:
+    sign_in(client, scenario.voucher, scenario.pin)
+    client.cookies.set("allmende-lang", "en")
+    page = client.get(f"/client/rounds/{round_.round_id}").text
+    assert "Make a proposal" not in page
+    r = client.post(
+        f"/client/rounds/{round_.round_id}/proposals",
+        data={"csrf": _csrf_of_session(gateway, client), "title": "Bänke", "amount": "60"},
+    )
+    assert r.status_code == 403 and "only the advice centre makes proposals" in text_of(r.text)
+    assert len(gateway.system.budget.proposals(round_.round_id)) == 3
+
+
+def _csrf_of_session(gateway: Gateway, client: TestClient) -> str:
+    token = client.cookies.get("__Host-allmende-session")
+    assert token
+    return gateway.tag("page-csrf", token)
+
+
+def test_a_round_cannot_name_another_ngos_program_for_clients_proposals(
+    client: TestClient, gateway: Gateway, scenario: Scenario
+) -> None:
+    other = client.post(
+        "/v1/admin/organisations", json={"kind": "ngo", "name": "other"}, headers=auth(scenario.admin_key)
+    ).json()
+    program = client.post("/v1/ngo/programs", json={"name": "Fremd"}, headers=auth(other["apiKey"])).json()
+    lot = client.post("/v1/funder/lots", json={"amount": "100"}, headers=auth(scenario.funder_key)).json()
+    now = gateway.chain.now()
+    body = {
+        "title": "X",
+        "funding": [{"lotId": lot["lotId"], "amount": "100"}],
+        "credits": 10,
+        "votingStart": datetime.fromtimestamp(now + 86_400, UTC).isoformat(),
+        "votingEnd": datetime.fromtimestamp(now + 2 * 86_400, UTC).isoformat(),
+        "minCost": "10",
+        "maxCost": "100",
+        "clientProgramId": program["programId"],
+    }
+    r = client.post("/v1/ngo/rounds", json=body, headers=auth(scenario.ngo_key))
+    assert (r.status_code, r.json()["code"]) == (403, "NotYourProgram")

@@ -1,4 +1,5 @@
-"""vote receipts: a hash of each receipt code's secret, the ballot's round and transaction
+"""vote receipts (a hash of each receipt code's secret, the ballot's round and transaction) and the
+program a round lets its clients propose for
 
 Revision ID: 0012
 Revises: 0011
@@ -27,8 +28,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("lookup"),
     )
     op.create_index("ix_vote_receipts_round_id", "vote_receipts", ["round_id"])
+    with op.batch_alter_table("budget_rounds") as batch:
+        batch.add_column(sa.Column("client_program_id", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("budget_rounds") as batch:
+        batch.drop_column("client_program_id")
     op.drop_index("ix_vote_receipts_round_id", table_name="vote_receipts")
     op.drop_table("vote_receipts")
