@@ -249,7 +249,7 @@ def test_a_client_proposes_in_a_round_that_takes_clients_proposals(
     sign_in(client, scenario.voucher, scenario.pin)
     client.cookies.set("allmende-lang", "en")
     page = client.get(f"/client/rounds/{rid}").text
-    assert "Make a proposal" in page and 'action="/client/rounds/%d/proposals"' % rid in page
+    assert "Make a proposal" in page and f'action="/client/rounds/{rid}/proposals"' in page
     token = csrf_of(page)
     bad = client.post(
         f"/client/rounds/{rid}/proposals", data={"csrf": token, "title": "", "amount": "12.345"}
