@@ -37,28 +37,34 @@ def _iso(moment: int) -> str:
 
 
 def open_round(
-    http: httpx.Client, s: Scenario, now: int, *, credits: int = 100, clients_propose: bool = False
+    http: httpx.Client,
+    s: Scenario,
+    now: int,
+    *,
+    credits: int = 100,
+    clients_propose: bool = False,
+    budget: str = "400",
 ) -> RoundSetUp:
-    """A round over a new 400-euro lot, proposals until a day from `now`, then a week of voting; the
+    """A round over a new lot of `budget` euros, proposals until a day from `now`, then a week of voting; the
     NGO proposes three projects of the scenario's program; with `clients_propose` the voters may
     propose for that program too."""
-    lot = _ok(http.post("/v1/funder/lots", json={"amount": "400"}, headers=auth(s.funder_key)))["lotId"]
+    lot = _ok(http.post("/v1/funder/lots", json={"amount": budget}, headers=auth(s.funder_key)))["lotId"]
     start, end = now + DAY, now + 8 * DAY
     body = {
         "title": ROUND_TITLE,
         "description": "Was soll 2027 im Quartier passieren?",
-        "funding": [{"lotId": lot, "amount": "400"}],
+        "funding": [{"lotId": lot, "amount": budget}],
         "credits": credits,
         "votingStart": _iso(start),
         "votingEnd": _iso(end),
         "minCost": "50",
-        "maxCost": "300",
+        "maxCost": str(min(300, int(budget))),
     }
     if clients_propose:
         body["clientProgramId"] = s.program_id
     rid = int(_ok(http.post("/v1/ngo/rounds", json=body, headers=auth(s.ngo_key)))["roundId"])
     ids = []
-    for title, amount in PROPOSALS:
+    for title, amount in PROPOSALS if int(budget) >= 300 else PROPOSALS[1:]:
         proposal = {
             "programId": s.program_id,
             "amount": amount,
