@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from api.clients import ClientSession
 from api.gateway import REQUEST_VALIDITY_S, Gateway, NotFound, OperationResult
-from api.models import Entitlement
+from api.models import ClaimProgramName, Entitlement
 from governance.claim_tree import ClaimEntry, ClaimTree
 from governance.pseudonyms import Purpose, pseudonym_key
 from governance.vouchers import ProgramRef, claim_address, payout_address, program_index
@@ -96,6 +96,7 @@ class ClaimsService:
         )
         with gw.db.session() as s:
             s.add_all(rows)
+            s.merge(ClaimProgramName(claim_program_id=claim_program_id, name=name))
         with self._lock:
             self._trees[(claim_program_id, 1)] = tree
         return ClaimProgramCreated(claim_program_id, address, tree.root, total, [created, published, funded])

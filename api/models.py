@@ -304,3 +304,12 @@ class VoteReceipt(Base):
     transaction_hash: Mapped[str] = mapped_column(String(66))
     binding: Mapped[str] = mapped_column(String(64))
     checked: Mapped[bool] = mapped_column(default=False)
+
+
+class ClaimProgramName(Base):
+    """A claim program's own name ("Winterhilfe Dezember"), shown to its clients; its hash is on chain."""
+
+    __tablename__ = "claim_program_names"
+
+    claim_program_id: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))

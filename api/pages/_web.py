@@ -79,6 +79,7 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem(f"{PREFIX}/", N_("Overview")),
+    NavItem(f"{PREFIX}/what-i-have", N_("What I have")),
     NavItem(f"{PREFIX}/receipts", N_("Receipts")),
     NavItem(f"{PREFIX}/rounds", N_("Voting")),
 ]

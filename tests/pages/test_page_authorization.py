@@ -44,6 +44,7 @@ PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("POST", "/client/sign-out"):                   (SIGNED_OUT,) * (OTHERS + CLIENT),
     ("GET", "/client/language/{lang}"):             ("->/client/",) * (OTHERS + CLIENT),
     ("GET", "/client/static/pages.css"):            ("200",) * (OTHERS + CLIENT),
+    ("GET", "/client/what-i-have"):                 (TO_SIGN_IN,) * OTHERS + ("200",),
     ("GET", "/client/rounds"):                      (TO_SIGN_IN,) * OTHERS + ("200",),
     ("GET", "/client/rounds/{round_id}"):           (TO_SIGN_IN,) * OTHERS + ("404",),  # no round yet
     ("POST", "/client/rounds/{round_id}/ballot"):   (TO_SIGN_IN,) * OTHERS + ("404",),

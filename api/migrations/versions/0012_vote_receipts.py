@@ -1,5 +1,5 @@
 """vote receipts (a hash of each receipt code's secret, the ballot's round and transaction) and the
-program a round lets its clients propose for
+program a round lets its clients propose for, and claim programs' own names
 
 Revision ID: 0012
 Revises: 0011
@@ -30,9 +30,16 @@ def upgrade() -> None:
     op.create_index("ix_vote_receipts_round_id", "vote_receipts", ["round_id"])
     with op.batch_alter_table("budget_rounds") as batch:
         batch.add_column(sa.Column("client_program_id", sa.BigInteger(), nullable=True))
+    op.create_table(
+        "claim_program_names",
+        sa.Column("claim_program_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("claim_program_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("claim_program_names")
     with op.batch_alter_table("budget_rounds") as batch:
         batch.drop_column("client_program_id")
     op.drop_index("ix_vote_receipts_round_id", table_name="vote_receipts")
