@@ -4,7 +4,7 @@ move the chain's clock from the proposal phase to voting and on to the results).
 
 One journey in one test, with JavaScript switched off: sign in, propose, vote after checking the cost,
 replace the ballot, check both receipts on the public page without a session, sign out. Then every
-voting page in every language (the list, a round taking proposals with a field error, the ballot form
+voting page in every language ("What I have", the list, a round taking proposals with a field error, the ballot form
 with an over-budget check, the check page with a result, the results with their chart) is checked by
 axe-core against WCAG 2.1 AA at 1280 and 390 px, Arabic and Persian right to left included.
 """
@@ -184,6 +184,7 @@ def _every_voting_page_in_every_language_is_accessible(
     for lang in LANGUAGES:
         page.goto(f"{url}/client/language/{lang}?next=/client/rounds")
         check(lang, "/client/rounds")
+        check(lang, "/client/what-i-have")
         check(lang, f"/client/rounds/{later.round_id}", bad_proposal)
         check(lang, f"/client/rounds/{setup.round_id}", over_budget)
         check(lang, "/client/check", checked_receipt)
