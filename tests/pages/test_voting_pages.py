@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.clients import ClientSession
 from api.gateway import Gateway
 from api.models import VoteReceipt
 from api.services.vote_receipts import CODE_LENGTH, format_code, parse_code
+from tests.api.conftest import copy_deployed, make_settings
 from tests.pages._rounds import PROPOSALS, ROUND_TITLE, RoundSetUp, open_round
-from tests.pages._scenario import Scenario, auth, register
+from tests.pages._scenario import Scenario, auth, register, set_up
 from tests.pages.conftest import BASE_URL, csrf_of, sign_in
 from tests.pages.test_pages import text_of
 
@@ -331,3 +334,32 @@ def test_a_round_cannot_name_another_ngos_program_for_clients_proposals(
     }
     r = client.post("/v1/ngo/rounds", json=body, headers=auth(scenario.ngo_key))
     assert (r.status_code, r.json()["code"]) == (403, "NotYourProgram")
+
+
+def test_receipts_proposals_and_holdings_on_sqlite_and_postgresql(
+    tmp_path: Path, deployed_data_dir: Path, database_url: str
+) -> None:
+    copy_deployed(deployed_data_dir, tmp_path)
+    gw = Gateway.open(make_settings(tmp_path, database_url))
+    try:
+        with TestClient(create_app(gw.settings, gw), base_url=BASE_URL, follow_redirects=False) as http:
+            created = gw.bootstrap_admin()
+            assert created is not None
+            s = set_up(http, created[1])
+            setup = open_round(http, s, gw.chain.now(), clients_propose=True)
+            sign_in(http, s.voucher, s.pin)
+            http.cookies.set("allmende-lang", "en")
+            page = http.get(f"/client/rounds/{setup.round_id}").text
+            r = http.post(
+                f"/client/rounds/{setup.round_id}/proposals",
+                data={"csrf": csrf_of(page), "title": "Bänke", "amount": "60"},
+            )
+            assert r.status_code == 303
+            assert "Winter" in text_of(http.get("/client/what-i-have").text)
+            to(gw, setup.voting_start)
+            code = cast(http, setup.round_id, {4: "3"})
+            checked = text_of(http.post("/client/check", data={"code": code}).text)
+            assert "This ballot is counted" in checked and "Bänke 3 9" in checked
+            assert "1 voter has checked" in checked
+    finally:
+        gw.close()
