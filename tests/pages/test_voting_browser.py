@@ -6,7 +6,8 @@ One journey in one test, with JavaScript switched off: sign in, propose, vote af
 replace the ballot, check both receipts on the public page without a session, sign out. Then every
 new page in every language ("What I have", the rounds, a round taking proposals with a field error,
 the ballot form with an over-budget check, the check page with a result, the results with their
-chart) is checked by axe-core against WCAG 2.1 AA at 1280 and 390 px, Arabic and Persian right to left included.
+chart) is checked by axe-core against WCAG 2.1 AA at 1280 and 390 px, Arabic and Persian right to
+left included.
 """
 
 from __future__ import annotations
