@@ -17,7 +17,7 @@ from sqlalchemy import select
 from api.clients import Clients, ClientSession
 from api.engine import Engine
 from api.errors import NotFound
-from api.models import Entitlement
+from api.models import ClaimProgramName, Entitlement
 from api.operations import REQUEST_VALIDITY_S, OperationResult
 from governance.claim_tree import ClaimEntry, ClaimTree
 from governance.pseudonyms import Purpose, pseudonym_address, pseudonym_key
@@ -113,6 +113,7 @@ class ClaimsService:
         )
         with gw.db.session() as s:
             s.add_all(rows)
+            s.merge(ClaimProgramName(claim_program_id=claim_program_id, name=name))
         with self._lock:
             self._trees[(claim_program_id, 1)] = tree
         return ClaimProgramCreated(claim_program_id, address, tree.root, total, [created, published, funded])

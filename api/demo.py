@@ -135,8 +135,11 @@ def _play_round(
     _ok(http.post(f"/v1/ngo/rounds/{rid}/finalise", headers=as_("ngo")))
 
 
-def _demo_client(http: httpx.Client, gateway: Gateway, ngo: dict[str, str], pid: int) -> dict[str, str]:
-    """A client with 25 € to claim, so the client pages can be tried: their voucher code and PIN."""
+def _demo_client(
+    http: httpx.Client, gateway: Gateway, ngo: dict[str, str], pid: int, lot: int
+) -> dict[str, str]:
+    """A client with 25 € to claim and a round open for their vote, so the client pages can be tried:
+    their voucher code and PIN."""
     reg = _ok(
         http.post(
             "/v1/ngo/clients", headers=ngo, json={"personal": {"name": "Erika Beispiel"}, "pin": DEMO_PIN}
@@ -155,7 +158,49 @@ def _demo_client(http: httpx.Client, gateway: Gateway, ngo: dict[str, str], pid:
             },
         )
     )
+    _open_round(http, gateway, ngo, pid, lot)
     return {"client-voucher-code": reg["voucherCode"], "client-pin": DEMO_PIN}
+
+
+OPEN_ROUND_TITLE = "Nachbarschaftsfonds Winter"
+
+
+def _open_round(http: httpx.Client, gateway: Gateway, ngo: dict[str, str], pid: int, lot: int) -> None:
+    """A round over the city's last 1.000 € that every client of the NGO, the demo client included,
+    may vote in at `/client/rounds` (on the embedded chain the clock moves on to its voting; on an
+    external chain it stays open for proposals, which clients may make too)."""
+    now = gateway.chain.now()
+    created = _ok(
+        http.post(
+            "/v1/ngo/rounds",
+            headers=ngo,
+            json={
+                "title": OPEN_ROUND_TITLE,
+                "description": "Was hilft im Winter am meisten? Sie entscheiden mit.",
+                "funding": [{"lotId": lot, "amount": "1000"}],
+                "credits": 100,
+                "votingStart": datetime.fromtimestamp(now + 3_600, UTC).isoformat(),
+                "votingEnd": datetime.fromtimestamp(now + 30 * DAY, UTC).isoformat(),
+                "minCost": "100",
+                "maxCost": "600",
+                "clientProgramId": pid,
+            },
+        )
+    )
+    for title, amount in (
+        ("Warme Decken für die Notunterkunft", "400"),
+        ("Heißer Tee am Hafen", "150"),
+        ("Winterjacken für Kinder", "600"),
+    ):
+        _ok(
+            http.post(
+                f"/v1/ngo/rounds/{created['roundId']}/proposals",
+                headers=ngo,
+                json={"programId": pid, "amount": amount, "title": title},
+            )
+        )
+    if gateway.chain.is_embedded:
+        gateway.advance_time(3_600)
 
 
 def seed_demo(gateway: Gateway) -> Path | None:
@@ -251,7 +296,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
 
         play_all(gateway.system, DemoCast.from_chain(gateway.chain))
     with _served(gateway) as http:
-        keys.update(_demo_client(http, gateway, {"Authorization": f"Bearer {keys['ngo']}"}, pid))
+        keys.update(_demo_client(http, gateway, {"Authorization": f"Bearer {keys['ngo']}"}, pid, lot_b))
     path = gateway.settings.data_dir / DEMO_KEYS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

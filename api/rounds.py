@@ -29,7 +29,7 @@ from sqlalchemy import select
 from api.clients import Clients, ClientSession
 from api.engine import Engine
 from api.errors import Forbidden, GatewayError, Invalid, NotFound
-from api.models import BudgetRound, Client, Operation, RoundProposal, RoundVoter
+from api.models import BudgetRound, Client, Operation, ProgramInfo, RoundProposal, RoundVoter
 from api.operations import OperationResult
 from governance import qv
 from governance.errors import GovernanceError
@@ -111,6 +111,7 @@ class RoundSpec:
     rule: SelectionRule = SelectionRule.GREEDY_SKIP
     min_votes: int = 0
     voters: Sequence[str] | None = None  # client ids; None: every client of the NGO
+    client_program_id: int | None = None  # the NGO's program clients may propose for; None: they may not
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,11 @@ class RoundsService:
     def create(self, ngo_id: str, spec: RoundSpec) -> RoundCreated:
         """Create a round funded from `spec.funding`, for the NGO's clients (or those named)."""
         ngo = self.gw.organisation(ngo_id)
+        if spec.client_program_id is not None:
+            with self.gw.db.session() as s:
+                program = s.get(ProgramInfo, spec.client_program_id)
+            if program is None or program.ngo_id != ngo_id:
+                raise Forbidden("NotYourProgram", f"program {spec.client_program_id} is run by another NGO")
         roots = self._voter_roots(ngo_id, spec.voters)
         lots = [lot for lot, _ in spec.funding]
         amounts = [amount for _, amount in spec.funding]
@@ -308,6 +314,7 @@ class RoundsService:
                         description=spec.description,
                         pseudonym_round=pseudonym_round,
                         credits=spec.credits,
+                        client_program_id=spec.client_program_id,
                     )
                 )
                 s.add_all(

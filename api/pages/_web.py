@@ -78,7 +78,12 @@ class NavItem:
     label: str
 
 
-NAV: list[NavItem] = [NavItem(f"{PREFIX}/", N_("Overview")), NavItem(f"{PREFIX}/receipts", N_("Receipts"))]
+NAV: list[NavItem] = [
+    NavItem(f"{PREFIX}/", N_("Overview")),
+    NavItem(f"{PREFIX}/what-i-have", N_("What I have")),
+    NavItem(f"{PREFIX}/receipts", N_("Receipts")),
+    NavItem(f"{PREFIX}/rounds", N_("Voting")),
+]
 """The signed-in menu, in order. A new page (the ballot of a budget round, say) appends its item."""
 
 

@@ -60,6 +60,10 @@ class RoundCreate(Strict):
         ]
         | None
     ) = Field(default=None, description="Client ids of your NGO; omitted: every client of your NGO")
+    clientProgramId: Id | None = Field(
+        default=None,
+        description="A program of your NGO that the voters' own proposals fund; omitted: only NGOs propose",
+    )
 
 
 class RoundCreated(OperationPublic):
@@ -286,6 +290,7 @@ def create_round(body: RoundCreate, service: RoundsDep, principal: Ngo) -> Round
         rule=RULES[body.rule],
         min_votes=body.minVotes,
         voters=body.voters,
+        client_program_id=body.clientProgramId,
     )
     created = service.create(principal.organisation_id, spec)
     return RoundCreated(
