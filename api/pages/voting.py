@@ -313,7 +313,9 @@ def cast(
         text = page.t(VOTING_PROBLEMS[code]) if code in VOTING_PROBLEMS else page.problem_text(code)
         return _round_page(page, view, status, lines=lines, tally=tally, checked=True, problem=text)
     if done.ballot:
-        code = VoteReceipts(page.gateway).issue(round_id, done.operation.transaction_hash)
+        code = VoteReceipts(page.gateway, page.gateway.rounds).issue(
+            round_id, done.operation.transaction_hash
+        )
         page.set_cookie(receipt_cookie(page), code, max_age=RECEIPT_COOKIE_AGE_S)
     return page.redirect(f"{PREFIX}/rounds/{round_id}")
 
@@ -377,7 +379,13 @@ def propose(
     assert micro is not None
     try:
         client_proposals.submit(
-            page.gateway, page.session, round_id, micro, typed["title"], typed["description"]
+            page.gateway,
+            page.gateway.rounds,
+            page.session,
+            round_id,
+            micro,
+            typed["title"],
+            typed["description"],
         )
     except (GatewayError, ContractRevert, LedgerError) as exc:
         status, code = problem_of(exc)
@@ -445,7 +453,7 @@ def check(page: AnyPage, code: Field = "") -> Response:
     answer is read-only (a receipt is counted as checked once, whoever asks)."""
     typed = code.strip()[:40]
     try:
-        result = VoteReceipts(page.gateway).check(typed)
+        result = VoteReceipts(page.gateway, page.gateway.rounds).check(typed)
     except GatewayError:
         problem = page.t(
             "We found no ballot with this code. Please compare each character with the code you wrote down."

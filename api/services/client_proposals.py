@@ -15,14 +15,16 @@ from __future__ import annotations
 from eth_account import Account
 
 from api.clients import ClientSession
-from api.gateway import Forbidden, Gateway, NotFound, OperationResult
+from api.engine import Engine
+from api.errors import Forbidden, NotFound
 from api.models import BudgetRound, RoundProposal
-from api.rounds import GAS_PROPOSAL, text_hash
+from api.operations import OperationResult
+from api.rounds import GAS_PROPOSAL, RoundsService, text_hash
 from governance.voters import vote_address, vote_key
 from ledger.revert_errors import ParticipatoryBudgetNotEligible
 
 
-def client_round(gateway: Gateway, session: ClientSession, round_id: int) -> BudgetRound:
+def client_round(gateway: Engine, session: ClientSession, round_id: int) -> BudgetRound:
     """The gateway's record of a round of the client's NGO; `NotFound` for any other."""
     with gateway.db.session() as s:
         info = s.get(BudgetRound, round_id)
@@ -33,13 +35,18 @@ def client_round(gateway: Gateway, session: ClientSession, round_id: int) -> Bud
 
 
 def submit(
-    gateway: Gateway, session: ClientSession, round_id: int, amount: int, title: str, description: str
+    gateway: Engine,
+    rounds: RoundsService,
+    session: ClientSession,
+    round_id: int,
+    amount: int,
+    title: str,
+    description: str,
 ) -> tuple[int, OperationResult]:
     """Propose `amount` micro-euros for the round's client program; returns the proposal id."""
     info = client_round(gateway, session, round_id)
     if info.client_program_id is None:
         raise Forbidden("ClientProposalsClosed", f"round {round_id} takes no proposals from clients")
-    rounds = gateway.rounds
     ref = rounds.ref(info.pseudonym_round)
     address = vote_address(session.root.public(), ref)
     roll = rounds.roll(round_id)

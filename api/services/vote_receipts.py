@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
-from api.gateway import Gateway, NotFound
+from api.engine import Engine
+from api.errors import NotFound
 from api.models import VoteReceipt
-from api.rounds import BallotRecord
+from api.rounds import BallotRecord, RoundsService
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 SECRET_BITS = 80
@@ -77,8 +78,9 @@ class CheckedReceipt:
 class VoteReceipts:
     """Issues and checks ballot receipts."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Engine, rounds: RoundsService) -> None:
         self.gw = gateway
+        self.rounds = rounds
 
     def issue(self, round_id: int, transaction_hash: str) -> str:
         """A new receipt for the ballot cast in `transaction_hash`; returns the code, which is not kept."""
@@ -108,7 +110,7 @@ class VoteReceipts:
             round_id, tx = int(row.round_id), row.transaction_hash
             if not row.checked:
                 s.execute(update(VoteReceipt).where(VoteReceipt.lookup == row.lookup).values(checked=True))
-        records = self.gw.rounds.ballots(round_id)
+        records = self.rounds.ballots(round_id)
         mine = next((r for r in records if r.event.transaction_hash.lower() == tx), None)
         if mine is None:  # the chain does not hold the ballot (yet): nothing to show
             raise NotFound("UnknownReceipt", "no ballot has this receipt code")
