@@ -9,17 +9,24 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.claims import ClaimsService
 from api.clients import SESSION_PREFIX, Clients, ClientSession
 from api.errors import Forbidden
 from api.errors import Unauthorized as Unauthorized  # re-exported: the routes raise it
 from api.gateway import Gateway
+from api.operations import ACTING_PERSON
 from api.principals import Principal
 from api.rounds import RoundsService
 from api.services.funds import FundsService
+from api.services.people import People
 
-bearer = HTTPBearer(auto_error=False, description="An organisation's API key: `alm_<prefix>_<secret>`")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key (an organisation's or a person's): `alm_<prefix>_<secret>`, "
+    "or a person's session: `alp_...`",
+)
 
 
 def get_gateway(request: Request) -> Gateway:
@@ -51,43 +58,81 @@ def get_funds(gateway: GatewayDep) -> FundsService:
     return gateway.funds
 
 
+def get_people(gateway: GatewayDep) -> People:
+    """The people service of this app."""
+    return gateway.people
+
+
 ClientsDep = Annotated[Clients, Depends(get_clients)]
+PeopleDep = Annotated[People, Depends(get_people)]
 ClaimsDep = Annotated[ClaimsService, Depends(get_claims)]
 RoundsDep = Annotated[RoundsService, Depends(get_rounds)]
 FundsDep = Annotated[FundsService, Depends(get_funds)]
 
 
-def current_principal(
+async def current_principal(
     gateway: GatewayDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The organisation whose API key signs this request."""
+    """The organisation (or its person) whose API key or session signs this request. Async so that
+    the acting person, set here, reaches the route and the operations it journals (a synchronous
+    dependency runs in a copied context)."""
     if credentials is None:
         raise Unauthorized("MissingCredentials", "send an API key as `Authorization: Bearer alm_...`")
-    return gateway.authenticate(credentials.credentials)
+    principal = await run_in_threadpool(gateway.authenticate, credentials.credentials)
+    ACTING_PERSON.set(principal.person_id)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def role(*kinds: str) -> Callable[[Principal], Principal]:
-    """A dependency admitting only organisations of the given kinds."""
+MAKER_ROLES: dict[str, tuple[str, ...]] = {
+    "admin": ("treasurer",),
+    "funder": (),
+    "ngo": ("caseworker",),
+    "auditor": ("auditor",),
+    "provider": ("cashier",),
+}
+"""The person roles (besides `admin`) that may change things in the name of an organisation of each
+kind; every person of the organisation may read. Approving is the `approver`'s alone (`Approver`)."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+
+def role(*kinds: str) -> Callable[[Request, Principal], Principal]:
+    """A dependency admitting only organisations of the given kinds, and of their people those whose
+    roles let them do what the request does (reading: everyone; changing: `MAKER_ROLES`)."""
+
+    def check(request: Request, principal: CurrentPrincipal) -> Principal:
         if principal.kind not in kinds:
             raise Forbidden(
                 "WrongOrganisationKind", f"this needs a {' or '.join(kinds)} key", needed=list(kinds)
+            )
+        if request.method not in ("GET", "HEAD") and not principal.may(*MAKER_ROLES.get(principal.kind, ())):
+            raise Forbidden(
+                "MissingPersonRole",
+                "your roles in your organisation do not let you do this",
+                needed=["admin", *MAKER_ROLES.get(principal.kind, ())],
             )
         return principal
 
     return check
 
 
+def approver(principal: CurrentPrincipal) -> Principal:
+    """A funder's integration key, or a person with the `approver` role of a funder or an NGO (the
+    checker of maker-checker; an NGO's approver decides only its own NGO's tranches)."""
+    if principal.kind not in ("funder", "ngo") or (principal.kind == "ngo" and not principal.is_person):
+        raise Forbidden("WrongOrganisationKind", "this needs a funder key or an approver", needed=["funder"])
+    if principal.is_person and "approver" not in principal.person_roles:
+        raise Forbidden("MissingPersonRole", "only an approver decides tranches", needed=["approver"])
+    return principal
+
+
 Admin = Annotated[Principal, Depends(role("admin"))]
 Funder = Annotated[Principal, Depends(role("funder"))]
 Ngo = Annotated[Principal, Depends(role("ngo"))]
 Auditor = Annotated[Principal, Depends(role("auditor", "admin"))]
-Approver = Annotated[Principal, Depends(role("funder"))]
+Approver = Annotated[Principal, Depends(approver)]
 
 
 def current_client(

@@ -24,8 +24,9 @@ from sqlalchemy import delete, select
 from api.db import Database, migrate
 from api.errors import Invalid, InvalidCredentials, NotFound, Unavailable
 from api.keyring import lookup_tag_key
-from api.models import ApiKey, IdempotencyRecord, Operation, Organisation
+from api.models import ApiKey, IdempotencyRecord, Operation, Organisation, Person
 from api.operations import (
+    ACTING_PERSON,
     DEFAULT_GAS,
     IDEMPOTENT_REQUEST,
     REQUEST_VALIDITY_S,
@@ -171,14 +172,23 @@ class Engine:
             )
         return org, self.issue_api_key(org.id)
 
-    def issue_api_key(self, organisation_id: str, scopes: tuple[str, ...] = ("*",)) -> str:
-        """A new API key for the organisation; the secret is returned once and stored only hashed."""
+    def issue_api_key(
+        self,
+        organisation_id: str,
+        scopes: tuple[str, ...] = ("*",),
+        person_id: str | None = None,
+        name: str = "",
+    ) -> str:
+        """A new API key for the organisation (or for one of its people); the secret is returned
+        once and stored only hashed."""
         prefix = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         with self.db.session() as s:
             s.add(
                 ApiKey(
                     organisation_id=organisation_id,
+                    person_id=person_id,
+                    name=name,
                     prefix=prefix,
                     secret_hash=self.tag("api-key", secret),
                     scopes=list(scopes),
@@ -187,18 +197,30 @@ class Engine:
         return f"{API_KEY_PREFIX}_{prefix}_{secret}"
 
     def rotate_api_key(self, principal: Principal, old_prefix: str | None = None) -> str:
-        """Issue a new key and revoke the old one (or all others when no prefix is given)."""
-        new_key = self.issue_api_key(principal.organisation_id, principal.scopes)
+        """Issue a new key and revoke the old one (or all others when no prefix is given). Keys are
+        rotated per owner: a person's rotation touches only their own keys, an integration's only the
+        organisation's integration keys, never its people's."""
+        new_key = self.issue_api_key(
+            principal.organisation_id, principal.scopes, principal.person_id, "rotated"
+        )
         new_prefix = new_key.split("_")[1]
         with self.db.session() as s:
-            keys = s.scalars(select(ApiKey).where(ApiKey.organisation_id == principal.organisation_id))
+            keys = s.scalars(
+                select(ApiKey).where(
+                    ApiKey.organisation_id == principal.organisation_id,
+                    ApiKey.person_id.is_(None)
+                    if principal.person_id is None
+                    else ApiKey.person_id == principal.person_id,
+                )
+            )
             for k in keys:
                 if k.prefix != new_prefix and (old_prefix is None or k.prefix == old_prefix):
                     k.revoked_at = datetime.now(UTC)
         return new_key
 
     def authenticate(self, token: str) -> Principal:
-        """The organisation behind an API key; InvalidCredentials for anything else."""
+        """The organisation (and, for a person's own key, the person) behind an API key;
+        InvalidCredentials for anything else, a disabled person's key too."""
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
             raise InvalidCredentials("InvalidApiKey", "the API key is not valid")
@@ -212,7 +234,26 @@ class Engine:
                 raise InvalidCredentials("InvalidApiKey", "the API key is not valid")
             org = s.get(Organisation, key.organisation_id)
             assert org is not None
-            return Principal(org.id, org.kind, org.name, org.address, tuple(key.scopes))
+            if key.person_id is None:  # an integration: the organisation's own key
+                return Principal(org.id, org.kind, org.name, org.address, tuple(key.scopes))
+            person = s.get(Person, key.person_id)
+            if person is None or person.disabled_at is not None:
+                raise InvalidCredentials("InvalidApiKey", "the API key is not valid")
+            return self.person_principal(org, person, tuple(key.scopes))
+
+    @staticmethod
+    def person_principal(org: Organisation, person: Person, scopes: tuple[str, ...] = ("*",)) -> Principal:
+        """A person of an organisation as the caller: the organisation's address (what owns its lots
+        and programs on chain), the person's id and roles."""
+        return Principal(
+            org.id,
+            org.kind,
+            org.name,
+            org.address,
+            scopes,
+            person_id=person.id,
+            person_roles=tuple(person.roles),
+        )
 
     def organisation(self, organisation_id: str) -> Organisation:
         """An organisation by id."""
@@ -272,7 +313,7 @@ class Engine:
     ) -> OperationResult:
         """Number, sign, record and relay one request; wait for its outcome."""
         fwd = self.system.forwarding
-        record = OperationRecord(uuid4().hex, principal, acting_for, kind, request_key)
+        record = OperationRecord(uuid4().hex, principal, acting_for, kind, request_key, ACTING_PERSON.get())
         with self.nonces.lock(account.address):
             nonce, assumed = self.nonces.take(account.address)
             request = fwd.sign(account, target.address, data, gas=gas, nonce=nonce, deadline=self._deadline())

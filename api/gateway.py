@@ -26,6 +26,9 @@ from api.operations import DEFAULT_GAS, IDEMPOTENT_REQUEST, REQUEST_VALIDITY_S, 
 from api.principals import Principal
 from api.rounds import RoundsService
 from api.services.funds import FundsService
+from api.services.people import SESSION_PREFIX as PERSON_SESSION_PREFIX
+from api.services.people import People
+from api.services.person_chain import PersonChain
 from api.settings import Settings
 from ledger.chain import Chain
 from ledger.system import Allmende
@@ -61,5 +64,22 @@ class Gateway(Engine):
         """Claim programs."""
         self.rounds = RoundsService(self, self.clients)
         """Participatory budget rounds."""
-        self.funds = FundsService(self)
+        chain_roles = PersonChain(self)
+        self.people = People(self.db, self.master, self.tag, chain_roles.grant, chain_roles.revoke)
+        """The people of organisations: accounts, roles, sign-in, API keys, own signing keys."""
+        self.funds = FundsService(self, self.people.signing_account)
         """Lots, allocations, programs, tranches and disbursements."""
+
+    def authenticate(self, token: str) -> Principal:
+        """The caller behind an API key (an organisation's or a person's) or a person's session;
+        InvalidCredentials for anything else."""
+        if not token.startswith(PERSON_SESSION_PREFIX):
+            return super().authenticate(token)
+        try:
+            person = self.people.session(token)
+        except GatewayError as exc:
+            raise InvalidCredentials("InvalidSession", "the session has ended; sign in again") from exc
+        org = self.organisation(person.organisation_id)
+        return Principal(
+            org.id, org.kind, org.name, org.address, ("*",), person_id=person.id, person_roles=person.roles
+        )

@@ -169,6 +169,8 @@ class Operation(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_id)
     principal: Mapped[str] = mapped_column(String(80))
     acting_for: Mapped[str | None] = mapped_column(String(32))  # a client, in staff-assisted mode
+    # the person of the organisation who did it (None: an integration key or the gateway itself)
+    person_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     kind: Mapped[str] = mapped_column(String(40))
     signer: Mapped[str] = mapped_column(String(42))
     forward_nonce: Mapped[int] = mapped_column()

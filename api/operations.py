@@ -30,6 +30,10 @@ IDEMPOTENT_REQUEST: ContextVar[str | None] = ContextVar("allmende_idempotent_req
 """The idempotent HTTP request being served (set by the idempotency middleware). Its operations are
 recorded under it, so a retry after a crash finds what the chain already executed instead of paying again."""
 
+ACTING_PERSON: ContextVar[str | None] = ContextVar("allmende_acting_person", default=None)
+"""The person of an organisation serving this request (set by authentication, `api/deps.py`); every
+operation the request causes is journalled with them, whichever key signs it."""
+
 
 @dataclass(frozen=True)
 class OperationResult:
@@ -103,6 +107,7 @@ class OperationRecord:
     acting_for: str | None
     kind: str
     request_key: str | None
+    person_id: str | None = None
 
 
 class OperationJournal:
@@ -132,6 +137,7 @@ class OperationJournal:
                 signer=r.request.sender,
                 forward_nonce=r.request.nonce,
                 request_key=r.tag.request_key,
+                person_id=r.tag.person_id,
             )
             for r in batch
             if isinstance(r.tag, OperationRecord)

@@ -7,17 +7,20 @@ import hashlib
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.deps import Admin, CurrentPrincipal, GatewayDep
+from api.deps import Admin, CurrentPrincipal, GatewayDep, PeopleDep
 from api.models import Organisation
 from api.schemas import (
     ApiKeyRotated,
+    MePublic,
     MintCreate,
     OperationPublic,
     OrganisationCreate,
     OrganisationCreated,
     OrganisationPublic,
     micro,
+    person_public,
 )
+from api.services.people import Actor
 
 router = APIRouter(prefix="/v1", tags=["organisations"])
 
@@ -49,11 +52,18 @@ def mint(body: MintCreate, gateway: GatewayDep, principal: Admin) -> OperationPu
     return OperationPublic(**result.to_json())
 
 
-@router.get("/me", response_model=OrganisationPublic)
-def me(principal: CurrentPrincipal) -> OrganisationPublic:
-    """The calling organisation."""
-    return OrganisationPublic(
-        id=principal.organisation_id, kind=principal.kind, name=principal.name, address=principal.address
+@router.get("/me", response_model=MePublic)
+def me(principal: CurrentPrincipal, people: PeopleDep) -> MePublic:
+    """The calling organisation, and the person acting (None for an integration key)."""
+    person = None
+    if principal.person_id is not None:
+        person = next((p for p in people.members(Actor.of(principal)) if p.id == principal.person_id), None)
+    return MePublic(
+        id=principal.organisation_id,
+        kind=principal.kind,
+        name=principal.name,
+        address=principal.address,
+        person=person_public(person) if person is not None else None,
     )
 
 

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
 from api.engine import Engine
 from api.errors import Forbidden, NotFound
-from api.models import ProgramInfo
+from api.models import Operation, Organisation, ProgramInfo
 from api.operations import OperationResult
 from api.principals import Principal
+from api.services.person_chain import SIGNED_BY_PERSON
 from ledger.fund_events import Payment, Refund, refunds, trace_payments
 from ledger.fund_ledger import Lot
 
@@ -55,13 +58,18 @@ class ProgramSummary:
 class FundsService:
     """The fund ledger over one engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, person_signer: Callable[[str], LocalAccount] | None = None) -> None:
+        """`person_signer(person_id)` opens a person's own custodial key (`People.signing_account`)."""
         self.gw = engine
+        self._person_signer = person_signer
 
     def _execute(self, principal: Principal, function: str, *args: Any, gas: int) -> OperationResult:
-        """`FundLedger.function(*args)`, signed with the calling organisation's key and relayed."""
-        org = self.gw.organisation(principal.organisation_id)
-        return self.gw.execute(principal.id, org, self.gw.system.funds, function, *args, gas=gas)
+        """`FundLedger.function(*args)`, signed with the calling person's own key where the contract
+        checks a role (`person_chain.SIGNED_BY_PERSON`), else with the organisation's key; relayed."""
+        signer: Organisation | LocalAccount = self.gw.organisation(principal.organisation_id)
+        if principal.person_id is not None and function in SIGNED_BY_PERSON and self._person_signer:
+            signer = self._person_signer(principal.person_id)
+        return self.gw.execute(principal.id, signer, self.gw.system.funds, function, *args, gas=gas)
 
     # --- funders ---------------------------------------------------------------------------
 
@@ -108,12 +116,57 @@ class FundsService:
         return [r for r in refunds(self.gw.index.events()) if r.funder == principal.address]
 
     def approve_tranche(self, principal: Principal, tranche_id: int) -> OperationResult:
-        """Approve a tranche request (the contract refuses the requester)."""
+        """Approve a tranche request (the contract refuses the requester; the gateway refuses the
+        person who asked for it)."""
+        self._may_decide(principal, tranche_id)
         return self._execute(principal, "approveTranche", tranche_id, gas=GAS_TRANCHE)
 
     def reject_tranche(self, principal: Principal, tranche_id: int, reason: str) -> OperationResult:
         """Reject a tranche request; the reason stays off chain, its hash goes on chain."""
+        self._may_decide(principal, tranche_id)
         return self._execute(principal, "rejectTranche", tranche_id, sha(reason), gas=GAS_TRANCHE)
+
+    def _may_decide(self, principal: Principal, tranche_id: int) -> None:
+        """Maker-checker between people: whoever asked for a tranche never decides it. An NGO's
+        approver decides only tranches of their own NGO's programs; an NGO's integration key never
+        decides (it is the requester)."""
+        if principal.kind == "ngo":
+            if principal.person_id is None:
+                raise Forbidden("WrongOrganisationKind", "an NGO decides tranches only through its approvers")
+            tranche = self.gw.system.funds.tranche(tranche_id)  # UnknownTranche for a tranche not there
+            if self.gw.system.funds.program(tranche.program_id).ngo != principal.address:
+                raise NotFound("UnknownTranche", f"no tranche {tranche_id} of your NGO's programs")
+        if (
+            principal.person_id is not None
+            and self.tranche_people().get(tranche_id, {}).get("requested") == principal.person_id
+        ):
+            raise Forbidden("SelfApproval", "another person must decide a tranche you asked for")
+
+    def tranche_people(self) -> dict[int, dict[str, str]]:
+        """tranche id -> {"requested" | "approved" | "rejected": person id}, from the operation
+        journal (the chain knows only addresses; a person acting with the organisation's key is
+        known to the gateway alone)."""
+        kinds = {f"FundLedger.{f}": f for f in ("requestTranche", "approveTranche", "rejectTranche")}
+        events = {
+            "TrancheRequested": "requested",
+            "TrancheApproved": "approved",
+            "TrancheRejected": "rejected",
+        }
+        out: dict[int, dict[str, str]] = {}
+        with self.gw.db.session() as s:
+            rows = s.execute(
+                select(Operation.person_id, Operation.result).where(
+                    Operation.kind.in_(list(kinds)),
+                    Operation.status == "done",
+                    Operation.person_id.is_not(None),
+                )
+            ).all()
+        for person_id, result in rows:
+            for event in (result or {}).get("events", []):
+                what = events.get(event.get("event"))
+                if what is not None:
+                    out.setdefault(int(event["args"]["trancheId"]), {})[what] = person_id
+        return out
 
     # --- NGOs ------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from api.db import Database
 from api.engine import API_KEY_PREFIX
 from api.errors import Forbidden, GatewayError, Invalid, NotFound
 from api.models import ApiKey, Organisation, Person, PersonSession
+from api.principals import Principal
 from ledger.custody import Sealer, new_account
 
 Role = Literal["admin", "caseworker", "approver", "cashier", "treasurer", "auditor", "viewer"]
@@ -57,6 +58,8 @@ SESSION_TTL = timedelta(hours=8)
 SETUP_CODE_TTL = timedelta(days=7)
 MIN_PASSWORD_LENGTH = 12
 TOTP_ISSUER = "Allmende"
+SESSION_PREFIX = "alp_"
+"""A person's session token starts so (API keys: `alm_`, client sessions: `cls_`)."""
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -82,6 +85,11 @@ class Actor:
     organisation_id: str
     person_id: str | None
     roles: frozenset[str]
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        """The actor an authenticated caller is."""
+        return cls(principal.organisation_id, principal.person_id, frozenset(principal.person_roles))
 
     @property
     def is_admin(self) -> bool:
@@ -131,11 +139,12 @@ class People:
         db: Database,
         master: Sealer,
         tag: Callable[[str, str], str],
-        grant_roles: Callable[[str, str], None],
-        revoke_roles: Callable[[str, str], None],
+        grant_roles: Callable[[str, Sequence[str], str], None],
+        revoke_roles: Callable[[str, Sequence[str], str], None],
     ) -> None:
-        """`grant_roles(kind, address)` gives an address the on-chain roles of an organisation kind;
-        `revoke_roles(kind, address)` takes them away."""
+        """`grant_roles(kind, roles, address)` gives a person's address the on-chain roles their
+        roles need in an organisation of that kind (`api/services/person_chain.py`);
+        `revoke_roles(kind, roles, address)` takes them away."""
         self._db = db
         self._master = master
         self._tag = tag
@@ -174,7 +183,7 @@ class People:
         except IntegrityError as exc:
             raise GatewayError("LoginTaken", f"the login {login!r} is taken", login=login) from exc
         if account is not None:
-            self._grant(org.kind, account.address)
+            self._grant(org.kind, wanted, account.address)
         return _view(person), code
 
     def members(self, actor: Actor) -> list[PersonView]:
@@ -203,7 +212,7 @@ class People:
             address = person.address
             view = _view(person)
         if address is not None:
-            self._revoke(org.kind, address)
+            self._revoke(org.kind, view.roles, address)
         return view
 
     # --- set-up and sign-in ------------------------------------------------------------------
@@ -249,7 +258,7 @@ class People:
             raise Forbidden("SecondFactorNotSetUp", "finish setting up your second factor first")
         self._check_totp(person, code)
         self._succeeded(person)
-        token = secrets.token_urlsafe(32)
+        token = SESSION_PREFIX + secrets.token_urlsafe(32)
         with self._db.session() as s:
             s.add(
                 PersonSession(
