@@ -7,17 +7,19 @@ route works for those it is meant for; everyone else is refused before anything 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyotp
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.gateway import Gateway
 from tests.api.conftest import Keys, auth, make_settings
+from tests.api.people_support import PASSWORD
 
 Route = tuple[str, str]  # (method, path template)
 
@@ -89,11 +91,27 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/v1/client/rounds"):                         (401, 401, 401, 401, 401, 401),
     ("GET", "/v1/client/rounds/{round_id}"):              (401, 401, 401, 401, 401, 401),
     ("PUT", "/v1/client/rounds/{round_id}/ballot"):       (401, 401, 401, 401, 401, 401),
+    # people of organisations: every organisation's key acts as its admin (a person's roles are
+    # checked in tests/api/test_people_api.py); the seeded person and key are the NGO's
+    ("POST", "/v1/people"):                               (401, 401, 201, 201, 201, 201),
+    ("GET", "/v1/people"):                                (401, 401, 200, 200, 200, 200),
+    ("POST", "/v1/people/{person_id}/disable"):           (401, 401, 404, 404, 200, 404),
+    ("POST", "/v1/api-keys"):                             (401, 401, 201, 201, 201, 201),
+    ("GET", "/v1/api-keys"):                              (401, 401, 200, 200, 200, 200),
+    ("DELETE", "/v1/api-keys/{prefix}"):                  (401, 401, 404, 404, 200, 404),
+    # set-up and sign-in need no key: the login, password (or set-up code) and TOTP code are the
+    # credentials; each caller signs in its own person (`_person_body`)
+    ("POST", "/v1/people/setup"):                         (201, 201, 201, 201, 201, 201),
+    ("POST", "/v1/people/second-factor"):                 (200, 200, 200, 200, 200, 200),
+    ("POST", "/v1/people/session"):                       (201, 201, 201, 201, 201, 201),
+    ("DELETE", "/v1/people/session"):                     (401, 401, 422, 422, 422, 422),
 }  # fmt: skip
 
 REFUSAL_CODES = {
     401: {"MissingCredentials", "MissingClientSession", "InvalidApiKey"},
     403: {"WrongOrganisationKind"},
+    404: {"UnknownPerson", "UnknownApiKey"},  # another organisation's person or key: as if absent
+    422: {"NotASession"},  # an API key has no session to sign out: revoke it instead
 }
 
 
@@ -132,6 +150,13 @@ class Seed:
     expired_round: int  # not finalised before its lot expired: it may be abandoned
     sheet: str  # a voucher sheet waiting for its one download
     head: tuple[int, str] = (0, "")  # a block the auditor may attest: its number and hash
+    person: str = ""  # a person of the NGO the NGO may disable
+    person_key: str = ""  # the prefix of an API key of the NGO it may revoke
+    # per caller: a person waiting for set-up (login, code), one waiting for the second factor and
+    # one signed up, waiting to sign in (login, TOTP secret)
+    setting_up: dict[str, tuple[str, str]] = field(default_factory=dict)
+    confirming: dict[str, tuple[str, str]] = field(default_factory=dict)
+    signing_in: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -188,7 +213,74 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
     )["voucherSheet"]["sheetId"]
     block = gateway.chain.web3.eth.get_block("latest")
     head = (int(block["number"]), "0x" + bytes(block["hash"]).hex())
-    return Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds, sheet, head)
+    seed = Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds, sheet, head)
+    _seed_people(client, keys, seed)
+    return seed
+
+
+def _seed_people(client: TestClient, keys: Keys, seed: Seed) -> None:
+    """A person of the NGO and an NGO key to disable and revoke; for each caller three people of the
+    NGO: one to set up, one to confirm the second factor, one to sign in."""
+    seed.person = _ok(
+        client.post(
+            "/v1/people",
+            json={"login": "matrix-leaving", "displayName": "L", "roles": ["viewer"]},
+            headers=auth(keys.ngo),
+        )
+    )["person"]["id"]
+    made = _ok(
+        client.post("/v1/api-keys", json={"name": "matrix", "integration": True}, headers=auth(keys.ngo))
+    )
+    seed.person_key = made["prefix"]
+    for caller in CALLERS:
+        codes = {}
+        for stage in ("setup", "confirm", "signin"):
+            login = f"matrix-{stage}-{caller}"
+            codes[stage] = _ok(
+                client.post(
+                    "/v1/people",
+                    json={"login": login, "displayName": login, "roles": ["viewer"]},
+                    headers=auth(keys.ngo),
+                )
+            )["setupCode"]
+        seed.setting_up[caller] = (f"matrix-setup-{caller}", codes["setup"])
+        for stage in ("confirm", "signin"):
+            login = f"matrix-{stage}-{caller}"
+            secret = _ok(
+                client.post(
+                    "/v1/people/setup", json={"login": login, "setupCode": codes[stage], "password": PASSWORD}
+                )
+            )["secret"]
+            if stage == "signin":
+                _ok(
+                    client.post(
+                        "/v1/people/second-factor",
+                        json={"login": login, "password": PASSWORD, "code": pyotp.TOTP(secret).now()},
+                    )
+                )
+            (seed.confirming if stage == "confirm" else seed.signing_in)[caller] = (login, secret)
+
+
+def _person_body(route: Route, caller: str, seed: Seed) -> dict[str, Any] | None:
+    """The body of a people route for this caller (each adds, sets up, confirms and signs in a person of
+    its own), or None for other routes."""
+    if route == ("POST", "/v1/people"):
+        return {"login": f"matrix-new-{caller}", "displayName": "New", "roles": ["viewer"]}
+    if route == ("POST", "/v1/people/setup"):
+        login, code = seed.setting_up[caller]
+        return {"login": login, "setupCode": code, "password": PASSWORD}
+    if route == ("POST", "/v1/people/second-factor"):
+        login, secret = seed.confirming[caller]
+        return {"login": login, "password": PASSWORD, "code": pyotp.TOTP(secret).now()}
+    if route == ("POST", "/v1/people/session"):
+        login, secret = seed.signing_in[caller]
+        step = pyotp.TOTP(secret)
+        return {
+            "login": login,
+            "password": PASSWORD,
+            "code": step.at(datetime.now(UTC) + timedelta(seconds=30)),
+        }
+    return None
 
 
 def _seed_rounds(
@@ -239,6 +331,8 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         "{round_id}": str(seed.open_round),
         "{proposal_id}": "1",
         "{sheet_id}": seed.sheet,
+        "{person_id}": seed.person,
+        "{prefix}": seed.person_key,
     }
     bodies: dict[Route, dict[str, Any]] = {
         ("POST", "/v1/admin/organisations"): {"kind": "auditor", "name": "Second auditor"},
@@ -281,6 +375,7 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         },
         ("PUT", "/v1/client/rounds/{round_id}/ballot"): {"votes": [{"proposalId": 1, "votes": 1}]},
         ("POST", "/rpc"): {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
+        ("POST", "/v1/api-keys"): {"name": "matrix integration", "integration": True},
         ("POST", "/v1/audit/attestations"): {
             "blockNumber": seed.head[0],
             "blockHash": seed.head[1],
@@ -327,6 +422,7 @@ def test_each_caller_gets_the_status_its_row_says(client: TestClient, gateway: G
             caller, expected = CALLERS[i], expected_row[i]
             key = credentials[caller]
             headers = auth(key) if key else {}
+            body = _person_body(route, caller, seed) or body
             if isinstance(body, str):
                 response = client.request(
                     method, path, content=body, headers={**headers, "Content-Type": "text/csv"}

@@ -70,7 +70,9 @@ def test_wrong_sign_ins_are_refused_with_problems_and_lock(client: TestClient, k
     )
     assert (locked.status_code, locked.json()["code"]) == (429, "SignInLocked")
     unknown_role = client.post(
-        "/v1/people", json={"login": "xaver", "displayName": "X", "roles": ["cashier"]}, headers=auth(keys.ngo)
+        "/v1/people",
+        json={"login": "xaver", "displayName": "X", "roles": ["cashier"]},
+        headers=auth(keys.ngo),
     )
     assert (unknown_role.status_code, unknown_role.json()["code"]) == (422, "UnknownRole")
     taken = client.post(
@@ -190,3 +192,74 @@ def test_a_viewer_reads_but_changes_nothing_and_integration_keys_keep_working(
     rotated = ok(client.post("/v1/me/api-keys/rotate", headers=auth(keys.funder)))["apiKey"]
     assert client.get("/v1/me", headers=auth(vic.api_key)).status_code == 200  # a person's key is theirs
     assert client.get("/v1/me", headers=auth(rotated)).status_code == 200
+
+
+def test_strangers_other_organisations_and_people_without_the_role_are_refused(
+    client: TestClient, keys: Keys
+) -> None:
+    """Every people route against a stranger, another NGO, another funder and a person of the NGO
+    without the admin role: refused, or (reading) shown nothing of the NGO but themselves."""
+    target = set_up_person(client, keys.ngo, "target", ["approver"])
+    plain = set_up_person(client, keys.ngo, "plain", ["caseworker"])
+    prefix = target.api_key.split("_")[1]
+    callers = {
+        "stranger": None,
+        "other ngo": keys.ngo2,
+        "other funder": keys.funder2,
+        "no role": plain.api_key,
+    }
+    refusals = {  # (method, path, body) -> expected (status, code) per caller, in the order above
+        ("POST", f"/v1/people/{target.id}/disable", None): [
+            (401, "MissingCredentials"),
+            (404, "UnknownPerson"),
+            (404, "UnknownPerson"),
+            (403, "NotAnAdmin"),
+        ],
+        ("POST", "/v1/api-keys", (("name", "theirs"), ("personId", target.id))): [
+            (401, "MissingCredentials"),
+            (404, "UnknownPerson"),
+            (404, "UnknownPerson"),
+            (403, "NotAnAdmin"),
+        ],
+        ("DELETE", f"/v1/api-keys/{prefix}", None): [
+            (401, "MissingCredentials"),
+            (404, "UnknownApiKey"),
+            (404, "UnknownApiKey"),
+            (404, "UnknownApiKey"),
+        ],
+        ("POST", "/v1/people", (("login", "intruder"), ("displayName", "I"), ("roles", ("admin",)))): [
+            (401, "MissingCredentials"),
+            None,  # another organisation adds people to itself only (checked below)
+            None,
+            (403, "NotAnAdmin"),
+        ],
+        ("GET", "/v1/people", None): [(401, "MissingCredentials"), None, None, None],
+        ("GET", "/v1/api-keys", None): [(401, "MissingCredentials"), None, None, None],
+        ("DELETE", "/v1/people/session", None): [(401, "MissingCredentials"), None, None, None],
+    }
+    wrong = []
+    for (method, path, body), expected in refusals.items():
+        for (caller, key), want in zip(callers.items(), expected, strict=True):
+            if want is None:
+                continue
+            json = {k: list(v) if isinstance(v, tuple) else v for k, v in body} if body else None
+            r = client.request(method, path, json=json, headers=auth(key) if key else {})
+            got = (r.status_code, r.json().get("code"))
+            if got != want:
+                wrong.append(f"{method} {path} as {caller}: {got}, expected {want}")
+    assert not wrong, "\n".join(wrong)
+    assert client.get("/v1/me", headers=auth(target.api_key)).status_code == 200  # untouched
+    ours = {target.id, plain.id}
+    for key in (keys.ngo2, keys.funder2):
+        assert not ours & {p["id"] for p in ok(client.get("/v1/people", headers=auth(key)))}
+        assert prefix not in {k["prefix"] for k in ok(client.get("/v1/api-keys", headers=auth(key)))}
+    assert [p["id"] for p in ok(client.get("/v1/people", headers=auth(plain.api_key)))] == [plain.id]
+    assert {k["personId"] for k in ok(client.get("/v1/api-keys", headers=auth(plain.api_key)))} == {plain.id}
+    theirs = ok(
+        client.post(
+            "/v1/people",
+            json={"login": "elsewhere", "displayName": "E", "roles": ["viewer"]},
+            headers=auth(keys.ngo2),
+        )
+    )
+    assert theirs["person"]["organisationId"] != ok(client.get("/v1/me", headers=auth(keys.ngo)))["id"]
