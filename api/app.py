@@ -12,7 +12,19 @@ from api import pages, problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
 from api.limits import BodyLimitMiddleware
-from api.routes import admin, attestations, audit, claims, clients, funds, ledger, people, rounds, rpc
+from api.routes import (
+    admin,
+    attestations,
+    audit,
+    claims,
+    clients,
+    funds,
+    ledger,
+    overviews,
+    people,
+    rounds,
+    rpc,
+)
 from api.settings import Settings, get_settings
 
 
@@ -54,6 +66,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(ledger.router)
     app.include_router(attestations.router)
     app.include_router(people.router)
+    app.include_router(overviews.router)
     pages.install(app)  # the client web pages under /client (HTML; errors as pages, not problems)
 
     @app.get("/health", tags=["public"])

@@ -20,6 +20,7 @@ from api.operations import ACTING_PERSON
 from api.principals import Principal
 from api.rounds import RoundsService
 from api.services.funds import FundsService
+from api.services.overviews import Overviews
 from api.services.people import People
 
 bearer = HTTPBearer(
@@ -63,7 +64,13 @@ def get_people(gateway: GatewayDep) -> People:
     return gateway.people
 
 
+def get_overviews(gateway: GatewayDep) -> Overviews:
+    """The lists of this app."""
+    return gateway.overviews
+
+
 ClientsDep = Annotated[Clients, Depends(get_clients)]
+OverviewsDep = Annotated[Overviews, Depends(get_overviews)]
 PeopleDep = Annotated[People, Depends(get_people)]
 ClaimsDep = Annotated[ClaimsService, Depends(get_claims)]
 RoundsDep = Annotated[RoundsService, Depends(get_rounds)]

@@ -26,6 +26,7 @@ from api.operations import DEFAULT_GAS, IDEMPOTENT_REQUEST, REQUEST_VALIDITY_S, 
 from api.principals import Principal
 from api.rounds import RoundsService
 from api.services.funds import FundsService
+from api.services.overviews import Overviews
 from api.services.people import SESSION_PREFIX as PERSON_SESSION_PREFIX
 from api.services.people import People
 from api.services.person_chain import PersonChain
@@ -69,6 +70,8 @@ class Gateway(Engine):
         """The people of organisations: accounts, roles, sign-in, API keys, own signing keys."""
         self.funds = FundsService(self, self.people.signing_account)
         """Lots, allocations, programs, tranches and disbursements."""
+        self.overviews = Overviews(self, self.funds, self.rounds)
+        """Lists: tranches with who, claim programs' money, rounds per lot."""
 
     def authenticate(self, token: str) -> Principal:
         """The caller behind an API key (an organisation's or a person's) or a person's session;

@@ -134,6 +134,12 @@ class ReadModel:
         checksummed = [to_checksum_address(a) for a in accounts]
         return self._select(IndexedEvent.account.in_(checksummed), IndexedEvent.name.in_(list(names)))
 
+    def for_lots(self, lot_ids: Collection[int], names: Collection[str]) -> list[Event]:
+        """Events named `names` about any of the lots `lot_ids`, in chain order."""
+        if not lot_ids:
+            return []
+        return self._select(IndexedEvent.lot_id.in_(list(lot_ids)), IndexedEvent.name.in_(list(names)))
+
     def for_round(self, round_id: int, names: Collection[str] | None = None) -> list[Event]:
         """The budget round's events (all, or those named `names`), in chain order."""
         where: list[ColumnElement[bool]] = [

@@ -105,6 +105,11 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("POST", "/v1/people/second-factor"):                 (200, 200, 200, 200, 200, 200),
     ("POST", "/v1/people/session"):                       (201, 201, 201, 201, 201, 201),
     ("DELETE", "/v1/people/session"):                     (401, 401, 422, 422, 422, 422),
+    # lists people need
+    ("GET", "/v1/ngo/tranches"):                          (401, 401, 403, 403, 200, 403),
+    ("GET", "/v1/funder/tranches"):                       (401, 401, 403, 200, 403, 403),
+    ("GET", "/v1/ngo/claim-programs"):                    (401, 401, 403, 403, 200, 403),
+    ("GET", "/v1/funder/lots/{lot_id}/rounds"):           (401, 401, 403, 200, 403, 403),
 }  # fmt: skip
 
 REFUSAL_CODES = {
