@@ -88,7 +88,10 @@ def serve(
         if demo:
             keys = seed_demo(gateway)
             if keys is not None:
-                console.print(f"demo data created; API keys for the demo organisations are in {keys}")
+                console.print(
+                    f"demo data created; API keys for the demo organisations and the sign-in data of "
+                    f"two people of the demo NGO (login, password, TOTP secret) are in {keys}"
+                )
             elif (kept := settings.data_dir / DEMO_KEYS_FILE).exists():
                 console.print(f"demo data kept from an earlier start; its API keys are in {kept}")
         if admin_key_file is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import uvicorn
 from eth_account import Account
 
@@ -24,6 +25,10 @@ from api.gateway import Gateway
 
 DEMO_KEYS_FILE = "demo-api-keys.json"
 DEMO_PIN = "2468"
+DEMO_STAFF = (  # (login, name, role) of two people of the demo NGO: one asks, the other approves
+    ("maria.fallarbeit", "Maria Fallarbeit", "caseworker"),
+    ("jonas.freigabe", "Jonas Freigabe", "approver"),
+)
 DEMO_VOTERS = 8
 DAY = 86_400
 DEMO_PROJECTS = (  # (title, euros, for the neighbourhood program rather than food aid)
@@ -135,6 +140,55 @@ def _play_round(
     _ok(http.post(f"/v1/ngo/rounds/{rid}/finalise", headers=as_("ngo")))
 
 
+def _staff(http: httpx.Client, ngo: dict[str, str], pid: int) -> dict[str, str]:
+    """Two people of the NGO, set up as they would be: the NGO's admin adds them, each sets a password
+    with the set-up code and turns on the second factor; the admin gives each an API key. The
+    caseworker asks for a tranche and the approver approves it, each with their own key (the approver
+    signs on chain with their own custodial key). Their sign-in data: login, password, TOTP secret."""
+    out: dict[str, str] = {}
+    keys: dict[str, dict[str, str]] = {}
+    for login, name, role in DEMO_STAFF:
+        made = _ok(
+            http.post("/v1/people", headers=ngo, json={"login": login, "displayName": name, "roles": [role]})
+        )
+        password = f"demo-{role}-{os.urandom(6).hex()}"
+        secret = _ok(
+            http.post(
+                "/v1/people/setup",
+                json={"login": login, "setupCode": made["setupCode"], "password": password},
+            )
+        )["secret"]
+        _ok(
+            http.post(
+                "/v1/people/second-factor",
+                json={"login": login, "password": password, "code": pyotp.TOTP(secret).now()},
+            )
+        )
+        key = _ok(
+            http.post(
+                "/v1/api-keys", headers=ngo, json={"name": f"{name} (demo)", "personId": made["person"]["id"]}
+            )
+        )["apiKey"]
+        keys[role] = {"Authorization": f"Bearer {key}"}
+        out.update(
+            {
+                f"{role}-login": login,
+                f"{role}-password": password,
+                f"{role}-totp-secret": secret,
+                f"{role}-api-key": key,
+            }
+        )
+    tranche = _ok(
+        http.post(
+            f"/v1/ngo/programs/{pid}/tranches",
+            headers=keys["caseworker"],
+            json={"amount": "2000", "milestone": "Milestone 2: Winter packages"},
+        )
+    )["trancheId"]
+    _ok(http.post(f"/v1/tranches/{tranche}/approve", headers=keys["approver"]))
+    return out
+
+
 def _demo_client(
     http: httpx.Client, gateway: Gateway, ngo: dict[str, str], pid: int, lot: int
 ) -> dict[str, str]:
@@ -206,8 +260,9 @@ def _open_round(http: httpx.Client, gateway: Gateway, ngo: dict[str, str], pid: 
 def seed_demo(gateway: Gateway) -> Path | None:
     """Create demo organisations and play a month of a food-aid program; None if already seeded.
 
-    The API keys, and the voucher code and PIN of a demo client with aid to claim, go to a file
-    readable only by the operator (never to the log)."""
+    The API keys, the sign-in data of two people of the NGO (login, password, TOTP secret), and the
+    voucher code and PIN of a demo client with aid to claim, go to a file readable only by the
+    operator (never to the log)."""
     created = gateway.bootstrap_admin()
     if created is None:
         return None
@@ -290,6 +345,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
                 },
             )
         )
+        keys.update(_staff(http, as_("ngo"), pid))
         _play_round(http, gateway, as_, pid, lot_b)
     if gateway.chain.is_embedded:  # the operator's own accounts play the ledger-level scenarios too
         from api.devnet import DemoCast, play_all

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import stat
 
+import pyotp
 from fastapi.testclient import TestClient
 
 from api.demo import seed_demo
 from api.gateway import Gateway
 from tests.api.conftest import auth
+from tests.api.people_support import next_code
 
 
 def test_the_demo_is_seeded_once_and_its_client_can_claim(gateway: Gateway, client: TestClient) -> None:
@@ -20,6 +22,7 @@ def test_the_demo_is_seeded_once_and_its_client_can_claim(gateway: Gateway, clie
     keys = json.loads(path.read_text())
     assert {"admin", "foundation", "city", "ngo", "auditor", "client-voucher-code", "client-pin"} <= set(keys)
     assert seed_demo(gateway) is None  # a later start keeps what is there
+    _two_people_asked_and_approved(client, keys)
 
     session = client.post(
         "/v1/client/session", json={"voucherCode": keys["client-voucher-code"], "pin": keys["client-pin"]}
@@ -38,3 +41,23 @@ def test_the_demo_is_seeded_once_and_its_client_can_claim(gateway: Gateway, clie
     assert open_round["phase"] == "voting"  # the demo client may vote in it at /client/rounds
     mine = client.get(f"/v1/client/rounds/{open_round['roundId']}", headers=auth(token)).json()
     assert mine["eligible"] is True and mine["creditsLeft"] == 100 and len(mine["proposals"]) == 3
+
+
+def _two_people_asked_and_approved(client: TestClient, keys: dict[str, str]) -> None:
+    """The demo NGO's caseworker asked for a tranche and its approver approved it, each as themselves;
+    both sign in with their password and a TOTP code from the printed secret."""
+    tranches = client.get("/v1/ngo/tranches", headers=auth(keys["ngo"])).json()
+    [theirs] = [t for t in tranches if t["requestedBy"]["name"] == "Maria Fallarbeit"]
+    assert theirs["status"] == "approved" and theirs["decidedBy"]["name"] == "Jonas Freigabe"
+    assert theirs["requestedBy"]["address"] != theirs["decidedBy"]["address"]
+    for role in ("caseworker", "approver"):
+        signed_in = client.post(
+            "/v1/people/session",
+            json={
+                "login": keys[f"{role}-login"],
+                "password": keys[f"{role}-password"],
+                "code": next_code(pyotp.TOTP(keys[f"{role}-totp-secret"])),
+            },
+        )
+        assert signed_in.status_code == 201, signed_in.text
+        assert signed_in.json()["person"]["roles"] == [role]
