@@ -66,6 +66,7 @@ class ClientSession:
     root: PrivateRoot
     expires: float
     assisted_by: str | None = None
+    assisted_person: str | None = None  # the person of the NGO who assists (None: its integration)
 
     @property
     def principal(self) -> str:
@@ -378,7 +379,12 @@ class Clients:
             )
 
     def _attempt(
-        self, client: Client, pin: str, source: str, assisted_by: str | None
+        self,
+        client: Client,
+        pin: str,
+        source: str,
+        assisted_by: str | None,
+        assisted_person: str | None = None,
     ) -> tuple[str, ClientSession]:
         """Evaluate one PIN for `client`, counted per source and per voucher before argon2 runs."""
         if client.secret_sealed is None:
@@ -397,7 +403,7 @@ class Clients:
             ) from None
         self._succeeded(client.id)
         self._release_source(source, stamp)
-        return self._open_session(client, secret, assisted_by)
+        return self._open_session(client, secret, assisted_by, assisted_person)
 
     def sign_in(self, code: str, pin: str, source: str) -> tuple[str, ClientSession]:
         """A session for voucher code + PIN. Unknown codes and wrong PINs fail alike, and both say
@@ -435,14 +441,16 @@ class Clients:
         )
 
     def assisted_session(
-        self, ngo_id: str, client_id: str, pin: str, source: str
+        self, ngo_id: str, client_id: str, pin: str, source: str, person_id: str | None = None
     ) -> tuple[str, ClientSession]:
-        """A caseworker acts for a client who is present and types their PIN; records say so. The
-        attempts count against the client's voucher and the caseworker's source like a sign-in."""
-        return self._attempt(self._own(ngo_id, client_id), pin, source, ngo_id)
+        """A caseworker acts for a client who is present and types their PIN; records say so (the
+        NGO, and the person `person_id` who assists: every operation of the session is journalled
+        with them). The attempts count against the client's voucher and the caseworker's source like
+        a sign-in."""
+        return self._attempt(self._own(ngo_id, client_id), pin, source, ngo_id, person_id)
 
     def _open_session(
-        self, client: Client, secret: bytes, assisted_by: str | None
+        self, client: Client, secret: bytes, assisted_by: str | None, assisted_person: str | None = None
     ) -> tuple[str, ClientSession]:
         token = SESSION_PREFIX + secrets.token_urlsafe(32)
         session = ClientSession(
@@ -451,6 +459,7 @@ class Clients:
             PrivateRoot.from_secret(secret),
             time.monotonic() + self.settings.session_ttl_s,
             assisted_by,
+            assisted_person,
         )
         with self._lock:
             self._sessions[hashlib.sha256(token.encode()).hexdigest()] = session

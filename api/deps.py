@@ -142,14 +142,17 @@ Auditor = Annotated[Principal, Depends(role("auditor", "admin"))]
 Approver = Annotated[Principal, Depends(approver)]
 
 
-def current_client(
+async def current_client(
     clients: ClientsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ClientSession:
-    """The signed-in client of this request."""
+    """The signed-in client of this request. In an assisted session the person of the NGO who
+    assists is the acting person of its operations (async for the same reason as `current_principal`)."""
     if credentials is None or not credentials.credentials.startswith(SESSION_PREFIX):
         raise Unauthorized("MissingClientSession", "sign in with voucher code and PIN first")
-    return clients.session(credentials.credentials)
+    session = clients.session(credentials.credentials)  # in memory: no I/O
+    ACTING_PERSON.set(session.assisted_person)
+    return session
 
 
 CurrentClient = Annotated[ClientSession, Depends(current_client)]

@@ -95,6 +95,7 @@ class SessionCreated(BaseModel):
     token: str
     clientId: str
     assistedBy: str | None
+    assistedByPerson: str | None = None
     expiresIn: int
 
 
@@ -203,11 +204,14 @@ def assisted_session(
 ) -> SessionCreated:
     """Staff-assisted mode: act for a client who is present and types their PIN; records say so."""
     source = request.client.host if request.client else "unknown"
-    token, session = clients.assisted_session(principal.organisation_id, client_id, body.pin, source)
+    token, session = clients.assisted_session(
+        principal.organisation_id, client_id, body.pin, source, principal.person_id
+    )
     return SessionCreated(
         token=token,
         clientId=session.client_id,
         assistedBy=session.assisted_by,
+        assistedByPerson=session.assisted_person,
         expiresIn=clients.settings.session_ttl_s,
     )
 

@@ -263,3 +263,48 @@ def test_strangers_other_organisations_and_people_without_the_role_are_refused(
         )
     )
     assert theirs["person"]["organisationId"] != ok(client.get("/v1/me", headers=auth(keys.ngo)))["id"]
+
+
+def test_an_assisted_session_records_the_person_who_assisted(
+    client: TestClient, gateway: Gateway, keys: Keys
+) -> None:
+    carla = set_up_person(client, keys.ngo, "carla", ["caseworker"])
+    program = _funded_program(client, keys, keys.ngo)
+    tranche = ok(
+        client.post(
+            f"/v1/ngo/programs/{program}/tranches",
+            json={"amount": "100", "milestone": "M"},
+            headers=auth(keys.ngo),
+        )
+    )
+    ok(client.post(f"/v1/tranches/{tranche['trancheId']}/approve", headers=auth(keys.funder)))
+    reg = ok(
+        client.post(
+            "/v1/ngo/clients", json={"personal": {"name": "Present"}, "pin": "2468"}, headers=auth(keys.ngo)
+        )
+    )
+    opened = ok(
+        client.post(
+            "/v1/ngo/claim-programs",
+            json={
+                "programId": program,
+                "name": "Desk",
+                "expiresAt": "2099-01-01T00:00:00Z",
+                "grants": [{"clientId": reg["clientId"], "amount": "5"}],
+            },
+            headers=auth(keys.ngo),
+        )
+    )
+    session = ok(
+        client.post(
+            f"/v1/ngo/clients/{reg['clientId']}/assisted-session",
+            json={"pin": "2468"},
+            headers=auth(carla.api_key),
+        )
+    )
+    assert session["assistedByPerson"] == carla.id
+    claimed = ok(client.post(f"/v1/client/claims/{opened['claimProgramId']}", headers=auth(session["token"])))
+    with gateway.db.session() as s:
+        op = s.get(Operation, claimed["operationId"])
+        assert op is not None
+        assert (op.person_id, op.acting_for) == (carla.id, reg["clientId"])
