@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -340,6 +340,11 @@ class MePublic(OrganisationPublic):
     person: PersonPublic | None = Field(default=None, description="The person acting (None: an integration)")
 
 
+def _utc(moment: datetime) -> datetime:
+    """A time the database kept without a zone (all of them UTC), with its zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def person_public(p: PersonView) -> PersonPublic:
     """A person as the API shows them (never a secret)."""
     return PersonPublic(
@@ -351,14 +356,14 @@ def person_public(p: PersonView) -> PersonPublic:
         address=p.address,
         secondFactor=p.second_factor,
         disabled=p.disabled,
-        createdAt=p.created_at,
+        createdAt=_utc(p.created_at),
     )
 
 
 def key_public(k: KeyView) -> ApiKeyPublic:
     """An API key as listed: its prefix and name, never its secret."""
     return ApiKeyPublic(
-        prefix=k.prefix, name=k.name, personId=k.person_id, createdAt=k.created_at, revoked=k.revoked
+        prefix=k.prefix, name=k.name, personId=k.person_id, createdAt=_utc(k.created_at), revoked=k.revoked
     )
 
 

@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api.gateway import Gateway
 from tests.api.conftest import Keys, auth
+from tests.api.people_support import set_up_person
 from tests.api.test_authorization_matrix import CALLERS, MATRIX
 
 EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}  # per operation; ~20 operations
@@ -39,6 +40,7 @@ AUTH_REFUSALS = {
     "SessionExpired",
 }
 SIGN_OUT = ("DELETE", "/v1/client/session")
+PERSON_SIGN_OUT = ("DELETE", "/v1/people/session")  # needs a person's session, which no key is
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -57,7 +59,8 @@ def _key_for(method: str, path: str, keys: Keys, session: str) -> str | None:
 
 def _seed(client: TestClient, keys: Keys) -> list[str]:
     """Something for small generated ids to find: a program, a lot, an allocation, a pending tranche;
-    two client sessions (one for signing out) and a budget round for them with a proposal."""
+    two client sessions (one for signing out) and a budget round for them with a proposal; a person's
+    session (for signing out)."""
     ok = [
         client.post("/v1/ngo/programs", json={"name": "Fuzz"}, headers=auth(keys.ngo)),
         client.post("/v1/funder/lots", json={"amount": "1000"}, headers=auth(keys.funder)),
@@ -99,6 +102,7 @@ def _seed(client: TestClient, keys: Keys) -> list[str]:
         headers=auth(keys.ngo),
     )
     assert proposal.status_code == 201, proposal.text
+    sessions.append(set_up_person(client, keys.ngo, "fuzz-person", ["caseworker"]).session)
     return sessions
 
 
@@ -168,8 +172,11 @@ def test_no_operation_errors_or_breaks_its_contract(client: TestClient, gateway:
     for operation in operations:
         route = (operation.method.upper(), operation.path)
         # rotation revokes the organisation's other keys: it gets an organisation of its own (ngo2)
-        session = sessions[1] if route == SIGN_OUT else sessions[0]
-        caller = Caller(route, keys.ngo2 if route == ROTATE else _key_for(*route, keys, session))
+        session = (
+            sessions[1] if route == SIGN_OUT else sessions[2] if route == PERSON_SIGN_OUT else sessions[0]
+        )
+        key = session if route == PERSON_SIGN_OUT else _key_for(*route, keys, session)
+        caller = Caller(route, keys.ngo2 if route == ROTATE else key)
         for mode in EXAMPLES:
             try:
                 _fuzz(operation, mode, caller)
