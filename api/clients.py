@@ -301,6 +301,20 @@ class Clients:
             out["account"] = pseudonym_address(self.public_root(client), Purpose.ACCOUNT)
         return out
 
+    def find_by_voucher(self, ngo_id: str, code: str) -> str:
+        """The id of the NGO's client holding voucher `code` (for staff at the desk, signed in).
+        `UnknownVoucher` for a code of nobody, of an erased client or of another NGO's client."""
+        try:
+            canonical = parse_code(code)
+        except VoucherCodeError:
+            raise NotFound("UnknownVoucher", "no client of your NGO has this voucher code") from None
+        tag = self.gw.tag("voucher", canonical)
+        with self.gw.db.session() as s:
+            client = s.scalar(select(Client).where(Client.voucher_tag == tag, Client.ngo_id == ngo_id))
+        if client is None or client.erased_at is not None:
+            raise NotFound("UnknownVoucher", "no client of your NGO has this voucher code")
+        return client.id
+
     def list_ids(self, ngo_id: str) -> list[str]:
         """Ids of the NGO's clients, oldest first."""
         with self.gw.db.session() as s:

@@ -20,9 +20,10 @@ from api.pages._web import (
 )
 from api.pages.holdings import router as holdings
 from api.pages.routes import fallback, root, router
+from api.pages.staff import router as staff
 from api.pages.voting import router as voting
 
-ROUTERS: list[APIRouter] = [router, holdings, voting]
+ROUTERS: list[APIRouter] = [router, holdings, voting, staff]
 """Routers of client pages, included in this order before the catch-all "not found" page."""
 
 __all__ = [

@@ -48,6 +48,7 @@ from api.i18n import (
     translate_plural,
     wrong_pin_text,
 )
+from api.operations import ACTING_PERSON
 from api.pages import _format
 from api.problems import GATEWAY_STATUS, REVERT_STATUS
 from ledger.exceptions import ContractRevert, LedgerError
@@ -113,9 +114,10 @@ def redact_access_log() -> None:
 class SignInRequired(Exception):
     """A signed-in page was asked for without a live page session."""
 
-    def __init__(self, reason: str | None = None) -> None:
+    def __init__(self, reason: str | None = None, path: str = f"{PREFIX}/sign-in") -> None:
         super().__init__(reason or "sign in")
         self.reason = reason
+        self.path = path  # the sign-in page to go to (the client's, or the staff desk's)
 
 
 def is_local(request: Request) -> bool:
@@ -139,9 +141,15 @@ def sign_in_cookie(request: Request) -> str:
     return "__Host-allmende-sign-in" if is_secure(request) else "allmende-sign-in"
 
 
+STAFF_PREFIX = "/staff"
+"""The staff desk's pages (`api/pages/staff.py`), which share the language switch."""
+
+
 def same_site_path(target: str | None) -> str:
-    """`target` when it is one of the client pages, else the home page (no open redirects)."""
-    if not target or not target.startswith(f"{PREFIX}/") or "//" in target or "\\" in target:
+    """`target` when it is one of the client pages or the staff desk's, else the home page (no open
+    redirects)."""
+    inside = target is not None and target.startswith((f"{PREFIX}/", f"{STAFF_PREFIX}/"))
+    if not target or not inside or "//" in target or "\\" in target:
         return f"{PREFIX}/"
     if any(ch in target for ch in "?#@:") or not target.isascii() or not target.isprintable():
         return f"{PREFIX}/"
@@ -314,8 +322,17 @@ def _fair_nonce(nonce: str) -> bool:
     return 16 <= len(nonce) <= 64 and nonce.isascii() and nonce.isprintable()
 
 
-def open_page(request: Request) -> Page:
-    """The page context of a request, signed in if its session cookie holds a live session."""
+async def open_page(request: Request) -> Page:
+    """The page context of a request, signed in if its session cookie holds a live session. In an
+    assisted session the person of the NGO who assists is the acting person of the page's operations
+    (async, so that this reaches the route: a synchronous dependency runs in a copied context)."""
+    page = _open(request)
+    ACTING_PERSON.set(page.session.assisted_person if page.session is not None else None)
+    return page
+
+
+def _open(request: Request) -> Page:
+    """The page context of a request (in memory only: the session store and the cookies)."""
     gateway: Gateway = request.app.state.gateway
     page = Page(
         request, gateway, choose(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
@@ -333,9 +350,9 @@ def open_page(request: Request) -> Page:
     return page
 
 
-def signed_in_page(request: Request) -> Page:
+async def signed_in_page(request: Request) -> Page:
     """The page context of a signed-in client; others are sent to sign in."""
-    page = open_page(request)
+    page = await open_page(request)
     if page.session is None:
         had_cookie = session_cookie(request) in request.cookies
         raise SignInRequired("expired" if had_cookie else None)
@@ -357,11 +374,11 @@ def _error_page(request: Request, exc: Exception) -> Response:
     """The HTML answer to an exception a page handler did not handle itself (never a 500 for a
     refusal; an unexpected error is logged by type and code location only, since its message may
     hold what a person typed)."""
-    page = open_page(request)
+    page = _open(request)
     if isinstance(exc, SignInRequired):
         # open_page has expired a dead session cookie already
         suffix = f"?reason={exc.reason}" if exc.reason else ""
-        return page.redirect(f"{PREFIX}/sign-in{suffix}")
+        return page.redirect(f"{exc.path}{suffix}")
     if isinstance(exc, RequestValidationError) and request.method == "POST":
         return page.problem(400, "Other")  # a form no page of ours sends
     if isinstance(exc, RequestValidationError | StarletteHTTPException):
