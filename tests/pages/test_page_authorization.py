@@ -33,6 +33,7 @@ SESSION = "__Host-allmende-session"
 OTHERS, CLIENT = 7, 1
 TO_SIGN_IN = "->/client/sign-in*"
 SIGNED_OUT = "->/client/sign-in?reason=signed-out"
+TO_DESK = "->/staff/sign-in"
 PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/"):                                   ("->/client/",) * (OTHERS + CLIENT),
     ("GET", "/client"):                             ("->/client/",) * (OTHERS + CLIENT),
@@ -54,6 +55,20 @@ PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("POST", "/client/check"):                      ("404",) * (OTHERS + CLIENT),  # no such receipt
     ("GET", "/client/{rest:path}"):                 ("404",) * (OTHERS + CLIENT),
     ("POST", "/client/{rest:path}"):                ("404",) * (OTHERS + CLIENT),
+    # the staff desk: only its own cookie, made by a person's sign-in (tests/pages/test_staff_desk.py),
+    # opens it; no key, client session or planted cookie does. Sign-in without its CSRF token: 403
+    ("GET", "/staff"):                              ("->/staff/",) * (OTHERS + CLIENT),
+    ("GET", "/staff/sign-in"):                      ("200",) * (OTHERS + CLIENT),
+    ("POST", "/staff/sign-in"):                     ("403",) * (OTHERS + CLIENT),
+    ("POST", "/staff/sign-out"):                    ("->/staff/sign-in?reason=signed-out",) * (OTHERS + CLIENT),
+    ("GET", "/staff/"):                             (TO_DESK,) * (OTHERS + CLIENT),
+    ("POST", "/staff/find"):                        (TO_DESK,) * (OTHERS + CLIENT),
+    ("GET", "/staff/clients/{client_id}"):          (TO_DESK,) * (OTHERS + CLIENT),
+    ("POST", "/staff/clients/{client_id}/assist"):  (TO_DESK,) * (OTHERS + CLIENT),
+    ("POST", "/staff/clients/{client_id}/pin-reset"): (TO_DESK,) * (OTHERS + CLIENT),
+    ("GET", "/staff/register"):                     (TO_DESK,) * (OTHERS + CLIENT),
+    ("POST", "/staff/register"):                    (TO_DESK,) * (OTHERS + CLIENT),
+    ("GET", "/staff/voucher-sheets/{sheet_id}"):    (TO_DESK,) * (OTHERS + CLIENT),
 }  # fmt: skip
 
 
@@ -92,12 +107,14 @@ def test_each_caller_gets_what_its_row_says(client: TestClient, gateway: Gateway
         path = (
             path.replace("{round_id}", "1").replace("{lang}", "en").replace("{rest:path}", "somewhere/else")
         )
+        path = path.replace("{client_id}", scenario.client_id).replace("{sheet_id}", "s" * 16)
         for caller, expected in zip(CALLERS, row, strict=True):
             browser = TestClient(client.app, base_url=BASE_URL, follow_redirects=False)
             browser.headers.update(headers[caller])
             sign_in_form = csrf_of(browser.get("/client/sign-in").text)
             if caller == "key-cookie":
                 browser.cookies.set(SESSION, scenario.ngo_key)
+                browser.cookies.set("__Host-allmende-staff", scenario.ngo_key)
             if caller == "client":
                 sign_in(browser, scenario.voucher, scenario.pin)
             if template == "/client/sign-in":
