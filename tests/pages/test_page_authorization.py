@@ -34,6 +34,7 @@ OTHERS, CLIENT = 7, 1
 TO_SIGN_IN = "->/client/sign-in*"
 SIGNED_OUT = "->/client/sign-in?reason=signed-out"
 TO_DESK = "->/staff/sign-in"
+DESK_SIGNED_OUT = "->/staff/sign-in?reason=signed-out"
 PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/"):                                   ("->/client/",) * (OTHERS + CLIENT),
     ("GET", "/client"):                             ("->/client/",) * (OTHERS + CLIENT),
@@ -60,7 +61,7 @@ PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/staff"):                              ("->/staff/",) * (OTHERS + CLIENT),
     ("GET", "/staff/sign-in"):                      ("200",) * (OTHERS + CLIENT),
     ("POST", "/staff/sign-in"):                     ("403",) * (OTHERS + CLIENT),
-    ("POST", "/staff/sign-out"):                    ("->/staff/sign-in?reason=signed-out",) * (OTHERS + CLIENT),
+    ("POST", "/staff/sign-out"):                    (DESK_SIGNED_OUT,) * (OTHERS + CLIENT),
     ("GET", "/staff/"):                             (TO_DESK,) * (OTHERS + CLIENT),
     ("POST", "/staff/find"):                        (TO_DESK,) * (OTHERS + CLIENT),
     ("GET", "/staff/clients/{client_id}"):          (TO_DESK,) * (OTHERS + CLIENT),
