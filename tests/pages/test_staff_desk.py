@@ -143,3 +143,28 @@ def test_the_desk_is_for_caseworkers_of_an_ngo_only(client: TestClient, scenario
     found = client.post("/staff/find", data={"code": scenario.voucher, "csrf": csrf_of(home.text)})
     assert found.status_code == 404  # another NGO's client is not found
     assert client.get(f"/staff/clients/{scenario.client_id}").status_code == 404
+
+
+def test_a_paper_ballot_is_entered_in_an_assisted_session_in_the_caseworkers_name(
+    client: TestClient, gateway: Gateway, scenario: Scenario
+) -> None:
+    from tests.pages._rounds import open_round
+    from tests.pages.test_voting_pages import cast, to
+
+    round_ = open_round(client, scenario, gateway.chain.now())
+    to(gateway, round_.voting_start)
+    totp = person(client, scenario.ngo_key, "desk.paper", ["caseworker"])
+    desk_sign_in(client, "desk.paper", totp)
+    page = client.get(f"/staff/clients/{scenario.client_id}")
+    assisted = client.post(
+        f"/staff/clients/{scenario.client_id}/assist", data={"pin": scenario.pin, "csrf": csrf_of(page.text)}
+    )
+    assert assisted.headers["location"] == "/client/"
+    cast(
+        client, round_.round_id, {1: "3", 2: "4"}
+    )  # the votes from the paper ballot, as the client marked them
+    assert gateway.system.budget.proposals(round_.round_id)[1].votes == 3
+    person_id = next(p["id"] for p in client.get("/v1/people", headers=auth(scenario.ngo_key)).json())
+    with gateway.db.session() as s:
+        ballots = list(s.scalars(select(Operation).where(Operation.kind == "ParticipatoryBudget.castBallot")))
+    assert [(op.person_id, op.acting_for) for op in ballots] == [(person_id, scenario.client_id)]
