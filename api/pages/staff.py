@@ -15,6 +15,7 @@ person, and the operation journal records them.
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from typing import Annotated, cast
@@ -35,7 +36,7 @@ from api.pages._web import (
     problem_of,
     session_cookie,
 )
-from api.services.people import Locked, PersonView
+from api.services.people import SESSION_TTL, Locked, PersonView
 from api.voucher_sheets import SheetLanguage, SheetRequest
 
 router = APIRouter(prefix=STAFF_PREFIX, tags=["pages"], include_in_schema=False, route_class=PageRoute)
@@ -74,7 +75,9 @@ class Desk:
 
     def csrf_ok(self, submitted: str) -> bool:
         """Whether a posted form carries this session's CSRF token."""
-        return self.token is not None and bool(submitted) and submitted == self.csrf
+        if self.token is None or not submitted or not submitted.isascii():
+            return False
+        return hmac.compare_digest(self.csrf.encode(), submitted.encode())
 
     @property
     def ngo_id(self) -> str:
@@ -175,7 +178,7 @@ def sign_in(
         return _sign_in_page(desk, 403, login=login, problem=t("The desk is for the caseworkers of an NGO."))
     if desk.token is not None:
         people.sign_out(desk.token)
-    desk.page.set_cookie(staff_cookie(desk.page.request), token, max_age=8 * 3600)
+    desk.page.set_cookie(staff_cookie(desk.page.request), token, max_age=int(SESSION_TTL.total_seconds()))
     return desk.page.redirect(f"{STAFF_PREFIX}/")
 
 
