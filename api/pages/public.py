@@ -347,7 +347,7 @@ def time_chart(
     return Chart(
         "time",
         title,
-        page.t("Running totals: each line shows how much had been moved up to that day."),
+        page.t("Running totals: each point shows how much had been moved up to that date."),
         header,
         rows,
         ["date", *(f"{n}_eur" for n in names)],
