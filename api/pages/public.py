@@ -20,6 +20,7 @@ import io
 import logging
 import re
 import traceback
+import weakref
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -93,6 +94,8 @@ STATUS_LABELS: Final = {
     ProposalStatus.SELECTED: N_("Chosen"),
 }
 
+PROPOSED: Final = N_("Proposed")
+"""A proposal's status while its round is not decided yet."""
 
 # --- the page context -----------------------------------------------------------------------------
 
@@ -191,6 +194,24 @@ router = APIRouter(prefix=PREFIX, tags=["public pages"], include_in_schema=False
 # --- what the pages read --------------------------------------------------------------------------
 
 
+_computed: weakref.WeakKeyDictionary[Gateway, tuple[tuple[int, int, int], Figures]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _figures(gateway: Gateway, events: list[Any]) -> Figures:
+    """The figures of `events`, computed once per new event: a page view on a long chain costs one
+    pass over its events only when the chain has moved (anyone may ask, without signing in)."""
+    last = events[-1] if events else None
+    key = (len(events), last.block_number if last else 0, last.log_index if last else 0)
+    known = _computed.get(gateway)
+    if known is not None and known[0] == key:
+        return known[1]
+    figs = figures(events)
+    _computed[gateway] = (key, figs)
+    return figs
+
+
 @dataclass
 class Ledger:
     """One request's view of the public record: figures from events, and the public names."""
@@ -209,7 +230,7 @@ class Ledger:
         with gateway.db.session() as s:
             programs = list(s.scalars(select(ProgramInfo)))
             orgs = list(s.scalars(select(Organisation).where(Organisation.kind != "admin")))
-        figs = figures(events)
+        figs = _figures(gateway, events)
         return cls(
             gateway,
             figs,
@@ -624,6 +645,7 @@ def _round(page: PublicPage, round_id: int) -> tuple[dict[str, Any], dict[str, C
     base = f"{PREFIX}/rounds/{round_id}"
     title = state.title or page.t("Round %(id)s", id=round_id)
     winners = _winners(state)
+    decided = state.phase in (Phase.FINALISED, Phase.ABANDONED)
     proposals = []
     for pid, p in sorted(state.proposals.items(), key=lambda kv: (-kv[1].votes, kv[0])):
         text = state.texts.get(pid)
@@ -636,7 +658,9 @@ def _round(page: PublicPage, round_id: int) -> tuple[dict[str, Any], dict[str, C
                 program_name,
                 p.amount,
                 p.votes,
-                page.t(STATUS_LABELS[p.status]),
+                page.t(
+                    STATUS_LABELS[p.status] if decided or p.status != ProposalStatus.SUBMITTED else PROPOSED
+                ),
                 pid in winners,
             )
         )
@@ -662,7 +686,7 @@ def _round(page: PublicPage, round_id: int) -> tuple[dict[str, Any], dict[str, C
         "state": state,
         "voting_start": page.short_day(r.voting_start),
         "voting_end": page.short_day(r.voting_end),
-        "decided": state.phase in (Phase.FINALISED, Phase.ABANDONED),
+        "decided": decided,
     }
     return context, charts
 
