@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 86_400  # how long a kept `Idempotency-Key` response is replayed
     import_max_rows: int = 200  # clients per CSV import request (each costs two argon2 derivations)
     voucher_sheet_ttl_s: int = 600  # a printable voucher sheet waits this long for its one download
+    iati_org_ref: str = "XI-IATI-ALLMENDE"  # the operator's IATI organisation identifier (open data)
+    iati_org_name: str = "Allmende"  # the operator's name as the IATI file's reporting organisation
     public_base_url: str | None = None  # where people reach the pages, e.g. https://hilfe.example.org
 
     @field_validator("public_base_url")
