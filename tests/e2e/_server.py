@@ -101,13 +101,7 @@ class ServerProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=STOP_TIMEOUT_S)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        while time.monotonic() < deadline:  # the chain process is reaped by init, a moment later
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
+        _wait_for_group(process.pid)
 
     def stop(self) -> None:
         """A clean shutdown (SIGTERM), SIGKILL if it does not finish in time."""
@@ -123,6 +117,7 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=STOP_TIMEOUT_S)
+        _wait_for_group(process.pid)
 
     def _log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
@@ -130,3 +125,15 @@ class ServerProcess:
     @property
     def admin_key(self) -> str:
         return self.admin_key_file.read_text().strip()
+
+
+def _wait_for_group(pgid: int) -> None:
+    """Wait until no process of the server's group is left (its chain process lets go of the data
+    dir after the gateway); SIGKILL what is left after STOP_TIMEOUT_S."""
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while True:
+        try:
+            os.killpg(pgid, signal.SIGKILL if time.monotonic() > deadline else 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
