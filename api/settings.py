@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     rpc_url: str | None = None  # None: the embedded chain under data_dir/chain
     rpc_key_file: Path | None = None  # operator keys for an external chain, one hex key per line
+    # The embedded chain in a process of its own (ledger.chain_process) instead of in the gateway's:
+    # py-evm then gets a core of its own. Same data dir, same durability. See docs/benchmarks.md.
+    chain_process: bool = True
     # Blocks built on a transaction's block before its outcome counts (external chains only;
     # QBFT blocks are final once mined, so 0 suffices there).
     confirmations: int = Field(default=0, ge=0, le=64)
