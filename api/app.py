@@ -12,6 +12,7 @@ from api import pages, problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
 from api.limits import BodyLimitMiddleware
+from api.pages import public as public_pages
 from api.routes import (
     admin,
     attestations,
@@ -20,6 +21,7 @@ from api.routes import (
     clients,
     funds,
     ledger,
+    open_data,
     overviews,
     people,
     rounds,
@@ -67,6 +69,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(attestations.router)
     app.include_router(people.router)
     app.include_router(overviews.router)
+    app.include_router(open_data.router)
+    app.include_router(public_pages.router)  # the public transparency pages under /public (HTML)
     pages.install(app)  # the client web pages under /client (HTML; errors as pages, not problems)
 
     @app.get("/health", tags=["public"])
