@@ -104,7 +104,7 @@ def serve(
                 console.print(f"admin organisation created; its API key is in {admin_key_file}")
         console.print(
             f"Allmende gateway on http://{host}:{port}  (client pages: http://{host}:{port}/client/, "
-            f"API docs: http://{host}:{port}/docs)"
+            f"where the money went: http://{host}:{port}/public/, API docs: http://{host}:{port}/docs)"
         )
         uvicorn.Server(uvicorn_config(create_app(settings, gateway), settings, log_level="info")).run()
     finally:
