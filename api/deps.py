@@ -18,6 +18,7 @@ from api.gateway import Gateway
 from api.principals import Principal
 from api.rounds import RoundsService
 from api.services.funds import FundsService
+from api.services.providers import ProvidersService
 
 bearer = HTTPBearer(auto_error=False, description="An organisation's API key: `alm_<prefix>_<secret>`")
 
@@ -51,10 +52,16 @@ def get_funds(gateway: GatewayDep) -> FundsService:
     return gateway.funds
 
 
+def get_providers(gateway: GatewayDep) -> ProvidersService:
+    """The provider service of this app."""
+    return gateway.providers
+
+
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 ClaimsDep = Annotated[ClaimsService, Depends(get_claims)]
 RoundsDep = Annotated[RoundsService, Depends(get_rounds)]
 FundsDep = Annotated[FundsService, Depends(get_funds)]
+ProvidersDep = Annotated[ProvidersService, Depends(get_providers)]
 
 
 def current_principal(
@@ -88,6 +95,7 @@ Funder = Annotated[Principal, Depends(role("funder"))]
 Ngo = Annotated[Principal, Depends(role("ngo"))]
 Auditor = Annotated[Principal, Depends(role("auditor", "admin"))]
 Approver = Annotated[Principal, Depends(role("funder"))]
+NgoOrAdmin = Annotated[Principal, Depends(role("ngo", "admin"))]
 
 
 def current_client(

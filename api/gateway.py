@@ -26,6 +26,7 @@ from api.operations import DEFAULT_GAS, IDEMPOTENT_REQUEST, REQUEST_VALIDITY_S, 
 from api.principals import Principal
 from api.rounds import RoundsService
 from api.services.funds import FundsService
+from api.services.providers import ProvidersService
 from api.settings import Settings
 from ledger.chain import Chain
 from ledger.system import Allmende
@@ -61,5 +62,7 @@ class Gateway(Engine):
         """Claim programs."""
         self.rounds = RoundsService(self, self.clients)
         """Participatory budget rounds."""
-        self.funds = FundsService(self)
+        self.providers = ProvidersService(self)
+        """Providers, their admission and suspension, and programs' rules."""
+        self.funds = FundsService(self, self.providers)
         """Lots, allocations, programs, tranches and disbursements."""

@@ -22,6 +22,7 @@ from api.errors import Forbidden, NotFound
 from api.models import ProgramInfo
 from api.operations import OperationResult
 from api.principals import Principal
+from api.services.providers import ProvidersService
 from ledger.fund_events import Payment, Refund, refunds, trace_payments
 from ledger.fund_ledger import Lot
 
@@ -55,8 +56,9 @@ class ProgramSummary:
 class FundsService:
     """The fund ledger over one engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, providers: ProvidersService | None = None) -> None:
         self.gw = engine
+        self.providers = providers or ProvidersService(engine)
 
     def _execute(self, principal: Principal, function: str, *args: Any, gas: int) -> OperationResult:
         """`FundLedger.function(*args)`, signed with the calling organisation's key and relayed."""
@@ -150,8 +152,10 @@ class FundsService:
     def disburse(
         self, principal: Principal, program_id: int, payments: list[tuple[str, int]], reference: str
     ) -> OperationResult:
-        """Pay many pseudonymous accounts in one transaction."""
+        """Pay many pseudonymous accounts in one transaction; a restricted program's recipients are
+        marked restricted on chain first."""
         recipients = [address for address, _ in payments]
+        self.providers.restrict_before_paying(principal, program_id, recipients)
         amounts = [amount for _, amount in payments]
         return self._execute(
             principal,
