@@ -162,6 +162,38 @@ def _demo_client(
     return {"client-voucher-code": reg["voucherCode"], "client-pin": DEMO_PIN}
 
 
+DEMO_PROVIDERS = (
+    ("provider-food", "Frischemarkt Nordhafen", "Hafenstraße 12", ["food", "household"]),
+    ("provider-sports", "SV Nordhafen 1921 e.V.", "Am Sportpark 3", ["sports"]),
+)
+TEILHABE_PROGRAM = "Teilhabe: Sport und Kultur"
+
+
+def _demo_providers(http: httpx.Client, ngo: dict[str, str]) -> dict[str, str]:
+    """A food shop and a sports club admitted by the demo NGO, and a program restricted to sports and
+    culture, so `/client/programs/{id}/providers` shows both kinds of rule: the providers' API keys."""
+    keys = {}
+    for key, name, street, categories in DEMO_PROVIDERS:
+        body = {
+            "name": name,
+            "street": street,
+            "postcode": "26954",
+            "city": "Nordhafen",
+            "categories": categories,
+        }
+        keys[key] = _ok(http.post("/v1/providers", headers=ngo, json=body))["apiKey"]
+    program = _ok(
+        http.post(
+            "/v1/ngo/programs",
+            headers=ngo,
+            json={"name": TEILHABE_PROGRAM, "description": "Club fees and culture for children"},
+        )
+    )["programId"]
+    rule = {"kind": "restricted", "categories": ["sports", "culture"]}
+    _ok(http.put(f"/v1/ngo/programs/{program}/rule", headers=ngo, json=rule))
+    return keys
+
+
 OPEN_ROUND_TITLE = "Nachbarschaftsfonds Winter"
 
 
@@ -297,6 +329,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
         play_all(gateway.system, DemoCast.from_chain(gateway.chain))
     with _served(gateway) as http:
         keys.update(_demo_client(http, gateway, {"Authorization": f"Bearer {keys['ngo']}"}, pid, lot_b))
+        keys.update(_demo_providers(http, {"Authorization": f"Bearer {keys['ngo']}"}))
     path = gateway.settings.data_dir / DEMO_KEYS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
