@@ -15,6 +15,7 @@ from api.gateway import Gateway
 from api.pages.i18n import LANGUAGES, direction
 from tests.e2e.test_gateway_http import ThreadedServer
 from tests.pages._scenario import Scenario, auth, set_up
+from tests.pages.conftest import sign_in
 from tests.pages.test_pages import text_of
 from tests.pages.test_pages_browser import AXE, TIMEOUT_MS, WIDTHS, _axe_violations, browser
 
@@ -132,3 +133,11 @@ def test_providers_page_is_accessible_in_every_language(
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (lang, width)
     context.close()
     assert found == {}, json.dumps(found, ensure_ascii=False, indent=1)
+
+
+def test_what_i_have_says_where_each_aid_can_be_used(client: TestClient, scenario: Scenario) -> None:
+    sign_in(client, scenario.voucher, scenario.pin)
+    client.cookies.set("allmende-lang", "en")
+    html = client.get("/client/what-i-have").text
+    link = f'href="/client/programs/{scenario.program_id}/providers"'
+    assert link in html and "Where can I use it?" in text_of(html)
