@@ -437,3 +437,16 @@ def test_category_masks_follow_the_published_order() -> None:
     assert category_names(FOOD | SPORTS | 1 << 40, published) == ["food", "sports"]
     with pytest.raises(ValueError):
         category_mask(["tobacco"], published)
+
+
+def test_check_transfer_answers_for_the_calling_token_only(system: Allmende, actors: Actors) -> None:
+    """`checkTransfer` reads the restrictions of its caller: asked by the euro token it refuses, asked by
+    anyone else it finds nothing restricted (so no other contract can learn or use another's rules)."""
+    a = actors
+    client, program = _restricted_client(system, a, FOOD)
+    token = system.token.address
+    with pytest.raises(ProviderRegistryRestrictedTransfer) as err:
+        system.providers.call("checkTransfer", client.address, a.outsider.address, EUR, sender=token)
+    assert err.value.fields["fundProgramId"] == program
+    system.providers.call("checkTransfer", client.address, a.outsider.address, EUR, sender=a.outsider.address)
+    assert system.providers.restriction_of(a.outsider.address, client.address) == 0
