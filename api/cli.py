@@ -79,11 +79,15 @@ def serve(
     from api.demo import DEMO_KEYS_FILE, seed_demo
     from api.gateway import Gateway
     from api.serving import uvicorn_config
-    from api.settings import Settings
+    from api.settings import Settings, SettingsError
 
     _refuse_taken_port(host, port)  # before seeding: a taken port should not cost a demo's minute
     settings = Settings(data_dir=data_dir, host=host, port=port)
-    gateway = Gateway.open(settings)
+    try:
+        gateway = Gateway.open(settings)
+    except SettingsError as exc:  # a setting the operator must give: say which, not a traceback
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     try:
         if demo:
             keys = seed_demo(gateway)
@@ -100,7 +104,7 @@ def serve(
                 console.print(f"admin organisation created; its API key is in {admin_key_file}")
         console.print(
             f"Allmende gateway on http://{host}:{port}  (client pages: http://{host}:{port}/client/, "
-            f"API docs: http://{host}:{port}/docs)"
+            f"where the money went: http://{host}:{port}/public/, API docs: http://{host}:{port}/docs)"
         )
         uvicorn.Server(uvicorn_config(create_app(settings, gateway), settings, log_level="info")).run()
     finally:
@@ -381,10 +385,20 @@ def rotate_master_key(
 
 @app.command()
 def bench() -> None:
-    """Measure gas and throughput; writes benchmarks/results.json and docs/benchmarks.md."""
-    from scripts.bench import main
+    """Measure gas and throughput; writes benchmarks/results.json and docs/benchmarks.md.
 
-    main()
+    The benchmarks are developer tools of a source checkout (`scripts/`, run from its top folder as
+    `make bench` does); an installed gateway has no benchmarks to run."""
+    import subprocess
+    import sys
+
+    if not Path("scripts/bench.py").is_file():
+        console.print(
+            "the benchmarks run from a source checkout of Allmende: change to its top folder and run "
+            "`make bench` (or `allmende bench` there)"
+        )
+        raise typer.Exit(2)
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "scripts.bench"]))
 
 
 if __name__ == "__main__":

@@ -103,6 +103,7 @@ class Engine:
     @classmethod
     def open(cls, settings: Settings) -> Self:
         """Open the chain (embedded under the data dir, or JSON-RPC), deploy, migrate, reconcile."""
+        settings.check_serving()
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         settings.data_dir.chmod(0o700)  # keys, chain and database live here
         chain: Chain
@@ -113,6 +114,10 @@ class Engine:
             if settings.rpc_key_file is not None:
                 keys = [k.strip() for k in settings.rpc_key_file.read_text().split() if k.strip()]
             chain = RpcChain(settings.rpc_url, keys, confirmations=settings.confirmations)
+        elif settings.chain_process:
+            from ledger.chain_process import ProcessChain
+
+            chain = ProcessChain.open(settings.data_dir / "chain")
         else:
             from ledger.embedded import EmbeddedChain
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     rpc_url: str | None = None  # None: the embedded chain under data_dir/chain
     rpc_key_file: Path | None = None  # operator keys for an external chain, one hex key per line
+    # The embedded chain in a process of its own (ledger.chain_process) instead of in the gateway's:
+    # py-evm then gets a core of its own. Same data dir, same durability. See docs/benchmarks.md.
+    chain_process: bool = True
     # Blocks built on a transaction's block before its outcome counts (external chains only;
     # QBFT blocks are final once mined, so 0 suffices there).
     confirmations: int = Field(default=0, ge=0, le=64)
@@ -61,8 +64,10 @@ class Settings(BaseSettings):
     session_ttl_s: int = 1800
     max_body_bytes: int = 5 * 1024 * 1024  # every request body, app-wide; larger ones get a 413
     idempotency_ttl_s: int = 86_400  # how long a kept `Idempotency-Key` response is replayed
-    import_max_rows: int = 200  # clients per CSV import request (each costs two argon2 derivations)
+    import_max_rows: int = 200  # clients per CSV import request (each costs an argon2 derivation)
     voucher_sheet_ttl_s: int = 600  # a printable voucher sheet waits this long for its one download
+    iati_org_ref: str = "XI-IATI-ALLMENDE"  # the operator's IATI organisation identifier (open data)
+    iati_org_name: str = "Allmende"  # the operator's name as the IATI file's reporting organisation
     public_base_url: str | None = None  # where people reach the pages, e.g. https://hilfe.example.org
     # What providers serve and restricted programs allow. Append only: the position of a key is its
     # bit in the provider registry on chain, so reordering or removing one would change its meaning.
@@ -89,6 +94,14 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             raise ValueError("public_base_url must be an http(s) address such as https://hilfe.example.org")
         return value.rstrip("/")
+
+    def check_serving(self) -> None:
+        """Refuse to serve in production without the public address: vouchers print it, and a card
+        that sends people to the server's own loopback address cannot be used."""
+        if self.environment == "production" and self.public_base_url is None:
+            raise SettingsError(
+                "set ALLMENDE_PUBLIC_BASE_URL to where people reach the pages (it is printed on vouchers)"
+            )
 
     @property
     def sign_in_url(self) -> str:
