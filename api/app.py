@@ -24,6 +24,7 @@ from api.routes import (
     open_data,
     overviews,
     people,
+    providers,
     rounds,
     rpc,
 )
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(attestations.router)
     app.include_router(people.router)
     app.include_router(overviews.router)
+    app.include_router(providers.router)
     app.include_router(open_data.router)
     app.include_router(public_pages.router)  # the public transparency pages under /public (HTML)
     pages.install(app)  # the client web pages under /client (HTML; errors as pages, not problems)

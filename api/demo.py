@@ -216,6 +216,64 @@ def _demo_client(
     return {"client-voucher-code": reg["voucherCode"], "client-pin": DEMO_PIN}
 
 
+DEMO_PROVIDERS = (
+    ("provider-food", "Frischemarkt Nordhafen", "Hafenstraße 12", ["food", "household"]),
+    ("provider-sports", "SV Nordhafen 1921 e.V.", "Am Sportpark 3", ["sports"]),
+)
+TEILHABE_PROGRAM = "Teilhabe: Sport und Kultur"
+
+
+def _demo_providers(http: httpx.Client, as_: Callable[[str], dict[str, str]]) -> dict[str, str]:
+    """A food shop and a sports club admitted by the demo NGO, and a program restricted to sports and
+    culture (funded by the foundation, released by the city, paid to five households whose accounts
+    the chain then lets pay only the club), so `/client/programs/{id}/providers` shows both kinds of
+    rule: the providers' API keys."""
+    ngo = as_("ngo")
+    keys = {}
+    for key, name, street, categories in DEMO_PROVIDERS:
+        body = {
+            "name": name,
+            "street": street,
+            "postcode": "26954",
+            "city": "Nordhafen",
+            "categories": categories,
+        }
+        keys[key] = _ok(http.post("/v1/providers", headers=ngo, json=body))["apiKey"]
+    program = _ok(
+        http.post(
+            "/v1/ngo/programs",
+            headers=ngo,
+            json={"name": TEILHABE_PROGRAM, "description": "Club fees and culture for children"},
+        )
+    )["programId"]
+    rule = {"kind": "restricted", "categories": ["sports", "culture"]}
+    _ok(http.put(f"/v1/ngo/programs/{program}/rule", headers=ngo, json=rule))
+    lot = _ok(
+        http.post(
+            "/v1/funder/lots", headers=as_("foundation"), json={"amount": "2000", "earmarkProgramId": program}
+        )
+    )["lotId"]
+    allocation = {"programId": program, "amount": "2000"}
+    _ok(http.post(f"/v1/funder/lots/{lot}/allocations", headers=as_("foundation"), json=allocation))
+    tranche = _ok(
+        http.post(
+            f"/v1/ngo/programs/{program}/tranches",
+            headers=ngo,
+            json={"amount": "500", "milestone": "Club season spring"},
+        )
+    )["trancheId"]
+    _ok(http.post(f"/v1/tranches/{tranche}/approve", headers=as_("city")))
+    payments = [{"address": Account.create().address, "amount": "60"} for _ in range(5)]
+    _ok(
+        http.post(
+            f"/v1/ngo/programs/{program}/disbursements",
+            headers=ngo,
+            json={"payments": payments, "reference": "Vereinsbeiträge Frühjahr"},
+        )
+    )
+    return keys
+
+
 OPEN_ROUND_TITLE = "Nachbarschaftsfonds Winter"
 
 
@@ -353,6 +411,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
         play_all(gateway.system, DemoCast.from_chain(gateway.chain))
     with _served(gateway) as http:
         keys.update(_demo_client(http, gateway, {"Authorization": f"Bearer {keys['ngo']}"}, pid, lot_b))
+        keys.update(_demo_providers(http, as_))
     path = gateway.settings.data_dir / DEMO_KEYS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

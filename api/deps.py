@@ -22,6 +22,7 @@ from api.rounds import RoundsService
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
 from api.services.people import People
+from api.services.providers import ProvidersService
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -69,12 +70,18 @@ def get_overviews(gateway: GatewayDep) -> Overviews:
     return gateway.overviews
 
 
+def get_providers(gateway: GatewayDep) -> ProvidersService:
+    """The provider service of this app."""
+    return gateway.providers
+
+
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 OverviewsDep = Annotated[Overviews, Depends(get_overviews)]
 PeopleDep = Annotated[People, Depends(get_people)]
 ClaimsDep = Annotated[ClaimsService, Depends(get_claims)]
 RoundsDep = Annotated[RoundsService, Depends(get_rounds)]
 FundsDep = Annotated[FundsService, Depends(get_funds)]
+ProvidersDep = Annotated[ProvidersService, Depends(get_providers)]
 
 
 async def current_principal(
@@ -140,6 +147,7 @@ Funder = Annotated[Principal, Depends(role("funder"))]
 Ngo = Annotated[Principal, Depends(role("ngo"))]
 Auditor = Annotated[Principal, Depends(role("auditor", "admin"))]
 Approver = Annotated[Principal, Depends(approver)]
+NgoOrAdmin = Annotated[Principal, Depends(role("ngo", "admin"))]
 
 
 async def current_client(

@@ -59,6 +59,7 @@ ORG_ROLES: dict[str, tuple[Role, ...]] = {
     "funder": (Role.FUNDER, Role.APPROVER),
     "ngo": (Role.NGO,),
     "auditor": (Role.AUDITOR,),
+    "provider": (),  # a shop, club or service: admitted in the provider registry, no role
 }
 API_KEY_PREFIX = "alm"
 
@@ -161,7 +162,7 @@ class Engine:
         """A new organisation with a custodial key, its on-chain roles and a first API key."""
         if kind not in ORG_ROLES or kind == "admin":
             raise Invalid(
-                "UnknownOrganisationKind", f"kind must be one of funder, ngo, auditor, not {kind!r}"
+                "UnknownOrganisationKind", f"kind must be one of funder, ngo, auditor, provider, not {kind!r}"
             )
         account, key = new_account()
         with self.db.session() as s:

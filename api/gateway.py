@@ -30,6 +30,7 @@ from api.services.overviews import Overviews
 from api.services.people import SESSION_PREFIX as PERSON_SESSION_PREFIX
 from api.services.people import People
 from api.services.person_chain import PersonChain
+from api.services.providers import ProvidersService
 from api.settings import Settings
 from ledger.chain import Chain
 from ledger.system import Allmende
@@ -65,10 +66,12 @@ class Gateway(Engine):
         """Claim programs."""
         self.rounds = RoundsService(self, self.clients)
         """Participatory budget rounds."""
+        self.providers = ProvidersService(self)
+        """Providers, their admission and suspension, and programs' rules."""
         chain_roles = PersonChain(self)
         self.people = People(self.db, self.master, self.tag, chain_roles.grant, chain_roles.revoke)
         """The people of organisations: accounts, roles, sign-in, API keys, own signing keys."""
-        self.funds = FundsService(self, self.people.signing_account)
+        self.funds = FundsService(self, self.people.signing_account, self.providers)
         """Lots, allocations, programs, tranches and disbursements."""
         self.overviews = Overviews(self, self.funds, self.rounds)
         """Lists: tranches with who, claim programs' money, rounds per lot."""

@@ -34,7 +34,7 @@ class Organisation(Base):
     __tablename__ = "organisations"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_id)
-    kind: Mapped[str] = mapped_column(String(16))  # admin | funder | ngo | auditor
+    kind: Mapped[str] = mapped_column(String(16))  # admin | funder | ngo | auditor | provider
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(42), unique=True)
     key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
@@ -315,3 +315,23 @@ class ClaimProgramName(Base):
 
     claim_program_id: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(200))
+
+
+class ProviderRecord(Base):
+    """An accepted provider (Akzeptanzstelle): a shop, club or service, itself an organisation of kind
+    "provider" with a custodial account that receives clients' payments. Everything here is public
+    (name, address, categories); the registry on chain holds its account, categories and status, and
+    a SHA-256 of this record. `admitted_by` is the NGO (or admin) organisation that admitted it."""
+
+    __tablename__ = "providers"
+
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    street: Mapped[str] = mapped_column(String(200))
+    postcode: Mapped[str] = mapped_column(String(16))
+    city: Mapped[str] = mapped_column(String(100))
+    categories: Mapped[str] = mapped_column(String(1000))  # category keys, comma-separated
+    status: Mapped[str] = mapped_column(String(16))  # admitted | suspended
+    admitted_by: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)

@@ -71,6 +71,18 @@ REVERT_STATUS: dict[str, int] = {
     "StringTooLong": UNPROCESSABLE,
     # a simulation that succeeded is never an error to a caller; listed for completeness
     "AllmendeForwarderSimulated": CONFLICT,
+    # provider registry and restricted aid
+    "ProviderRegistryNotProviderNgo": FORBIDDEN,
+    "ProviderRegistryNotProgramNgo": FORBIDDEN,
+    "ProviderRegistryRestrictedTransfer": FORBIDDEN,
+    "ProviderRegistryNotClaimProgram": FORBIDDEN,
+    "ProviderRegistryNotAdmitted": CONFLICT,
+    "ProviderRegistryAccountNotFresh": CONFLICT,
+    "ProviderRegistryAccountIsProvider": CONFLICT,
+    "ProviderRegistryAccountIsContract": CONFLICT,
+    "EuroTokenTransferRulesAlreadySet": CONFLICT,
+    "ProviderRegistryZeroAccount": UNPROCESSABLE,
+    "ProviderRegistryNoCategories": UNPROCESSABLE,
     # claim programs
     "ClaimProgramNotFundLedger": FORBIDDEN,
     "ClaimProgramNotNgo": FORBIDDEN,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,19 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_KEYS = {"", "changeme", "change-me", "placeholder", "dev", "development"}
+DEFAULT_PROVIDER_CATEGORIES = (
+    "food",
+    "school_supplies",
+    "sports",
+    "culture",
+    "clothing",
+    "household",
+    "health",
+    "transport",
+    "tutoring",
+)
+"""Category keys of providers and restricted programs, in bit order (the pages translate the known ones)."""
+CATEGORY_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 class SettingsError(RuntimeError):
@@ -55,6 +69,20 @@ class Settings(BaseSettings):
     iati_org_ref: str = "XI-IATI-ALLMENDE"  # the operator's IATI organisation identifier (open data)
     iati_org_name: str = "Allmende"  # the operator's name as the IATI file's reporting organisation
     public_base_url: str | None = None  # where people reach the pages, e.g. https://hilfe.example.org
+    # What providers serve and restricted programs allow. Append only: the position of a key is its
+    # bit in the provider registry on chain, so reordering or removing one would change its meaning.
+    provider_categories: list[str] = list(DEFAULT_PROVIDER_CATEGORIES)
+
+    @field_validator("provider_categories")
+    @classmethod
+    def _category_keys(cls, value: list[str]) -> list[str]:
+        """1 to 64 distinct keys of lower-case letters, digits and underscores."""
+        if not 1 <= len(value) <= 64 or len(set(value)) != len(value):
+            raise ValueError("provider_categories must hold 1 to 64 distinct keys")
+        for key in value:
+            if not CATEGORY_KEY.fullmatch(key):
+                raise ValueError(f"provider category {key!r} must be lower-case letters, digits and _")
+        return value
 
     @field_validator("public_base_url")
     @classmethod

@@ -7,7 +7,9 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IAllmendeRoles} from "./interfaces/IAllmendeRoles.sol";
 import {IClaimProgram} from "./interfaces/IClaimProgram.sol";
 import {IFundLedger} from "./interfaces/IFundLedger.sol";
+import {IEuroToken} from "./interfaces/IEuroToken.sol";
 import {IFundsReceiver} from "./interfaces/IFundsReceiver.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 import {Permissioned} from "./Permissioned.sol";
 
 /// @title Allmende claim program
@@ -35,6 +37,7 @@ contract ClaimProgram is IClaimProgram, Permissioned, EIP712 {
     uint48 private immutable _claimProgramId;
     uint48 private immutable _fundProgramId;
     uint48 private immutable _expiry;
+    IProviderRegistry private immutable _restrictedBy;
 
     mapping(uint256 rootId => bytes32) private _roots;
     mapping(uint256 node => bytes32) private _capNodes; // key: rootId << 8 | position
@@ -60,6 +63,7 @@ contract ClaimProgram is IClaimProgram, Permissioned, EIP712 {
         _fundProgramId = fundProgramId_;
         _ngo = ngo_;
         _expiry = expiry_;
+        _restrictedBy = _restrictingRegistry(token_, fundProgramId_);
     }
 
     /// @inheritdoc IFundsReceiver
@@ -117,6 +121,7 @@ contract ClaimProgram is IClaimProgram, Permissioned, EIP712 {
         address signer = _signer(_claimHash(index, recipient, deadline), r, vs);
         _requireLeaf(rootId, position, _leaf(index, signer, amount), proof, index, signer);
         _markClaimed(index);
+        if (address(_restrictedBy) != address(0)) _restrictedBy.markRecipient(recipient);
         emit Claimed(index, recipient, amount);
         _token.safeTransfer(recipient, amount);
     }
@@ -185,6 +190,11 @@ contract ClaimProgram is IClaimProgram, Permissioned, EIP712 {
     }
 
     /// @inheritdoc IClaimProgram
+    function restrictedBy() external view returns (address) {
+        return address(_restrictedBy);
+    }
+
+    /// @inheritdoc IClaimProgram
     function fundings() external view returns (Funding[] memory) {
         return _fundings;
     }
@@ -192,6 +202,17 @@ contract ClaimProgram is IClaimProgram, Permissioned, EIP712 {
     /// @inheritdoc IClaimProgram
     function claimDigest(uint256 index, address recipient, uint256 deadline) external view returns (bytes32) {
         return _claimHash(index, recipient, deadline);
+    }
+
+    /// @dev The provider registry bound to `token_` when fund program `fundProgramId_` is restricted now;
+    /// zero for a cash program or a token without transfer rules.
+    function _restrictingRegistry(IERC20 token_, uint48 fundProgramId_) private view returns (IProviderRegistry) {
+        try IEuroToken(address(token_)).transferRules() returns (address rules) {
+            if (rules != address(0) && IProviderRegistry(rules).programRule(fundProgramId_) != 0) {
+                return IProviderRegistry(rules);
+            }
+        } catch {}
+        return IProviderRegistry(address(0));
     }
 
     function _requireNgo() private view {

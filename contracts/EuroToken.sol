@@ -7,11 +7,14 @@ import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol"
 import {IAllmendeRoles} from "./interfaces/IAllmendeRoles.sol";
 import {RoleIds} from "./libraries/RoleIds.sol";
 import {IEuroToken} from "./interfaces/IEuroToken.sol";
+import {ITransferRules} from "./interfaces/IProviderRegistry.sol";
 import {Permissioned} from "./Permissioned.sol";
 
 /// @title Allmende euro
 /// @notice ERC-20 with 6 decimals; every token is backed by euros the treasurer received.
 contract EuroToken is ERC20, Permissioned, IEuroToken {
+    ITransferRules private _transferRules;
+
     constructor(IAllmendeRoles roles_, address forwarder)
         ERC20("Allmende Euro", "EURA")
         Permissioned(roles_, forwarder)
@@ -36,6 +39,31 @@ contract EuroToken is ERC20, Permissioned, IEuroToken {
         address holder = _msgSender();
         _burn(holder, amount);
         emit Redeemed(holder, amount, payoutReference);
+    }
+
+    /// @inheritdoc IEuroToken
+    function setTransferRules(ITransferRules rules_) external {
+        _requireRole(RoleIds.ADMIN, _msgSender());
+        if (address(_transferRules) != address(0)) revert EuroTokenTransferRulesAlreadySet(address(_transferRules));
+        _transferRules = rules_;
+        emit TransferRulesSet(address(rules_));
+    }
+
+    /// @inheritdoc IEuroToken
+    function transferRules() external view returns (address) {
+        return address(_transferRules);
+    }
+
+    /// @dev Money leaving a plain account asks the transfer rules first (restricted aid may reach only
+    /// accepted providers); they revert with their own typed error when the move is not allowed. Only
+    /// plain accounts are ever restricted, so money sent by a contract (a claim, a disbursement) skips
+    /// the question and its gas.
+    function _update(address from, address to, uint256 value) internal override {
+        if (from != address(0) && from.code.length == 0) {
+            ITransferRules rules_ = _transferRules;
+            if (address(rules_) != address(0)) rules_.checkTransfer(from, to, value);
+        }
+        super._update(from, to, value);
     }
 
     function _msgSender() internal view override(Context, ERC2771Context) returns (address) {

@@ -272,6 +272,14 @@ class ERC2771UntrustfulTarget(ContractRevert):
     field_names = ("target", "forwarder")
 
 
+class EuroTokenTransferRulesAlreadySet(ContractRevert):
+    """The transfer rules are bound already (to `rules`) and cannot be replaced."""
+
+    signature = "EuroTokenTransferRulesAlreadySet(address)"
+    selector = bytes.fromhex("765c1c68")
+    field_names = ("rules",)
+
+
 class EuroTokenZeroAmount(ContractRevert):
     """A zero amount was given where money must move."""
 
@@ -704,6 +712,86 @@ class ParticipatoryBudgetZeroVotes(ContractRevert):
     field_names = ("index",)
 
 
+class ProviderRegistryAccountIsContract(ContractRevert):
+    """Only plain accounts are restricted: `account` holds code."""
+
+    signature = "ProviderRegistryAccountIsContract(address)"
+    selector = bytes.fromhex("860df5a5")
+    field_names = ("account",)
+
+
+class ProviderRegistryAccountIsProvider(ContractRevert):
+    """A provider's account is never restricted: `account` is one."""
+
+    signature = "ProviderRegistryAccountIsProvider(address)"
+    selector = bytes.fromhex("d7dadb9f")
+    field_names = ("account",)
+
+
+class ProviderRegistryAccountNotFresh(ContractRevert):
+    """`account` is not fresh: restricted by program `current` already, or holding `balance`."""
+
+    signature = "ProviderRegistryAccountNotFresh(address,uint48,uint48,uint256)"
+    selector = bytes.fromhex("a102a203")
+    field_names = ("account", "fundProgramId", "current", "balance")
+
+
+class ProviderRegistryNoCategories(ContractRevert):
+    """A provider needs at least one category."""
+
+    signature = "ProviderRegistryNoCategories()"
+    selector = bytes.fromhex("e4eceabe")
+    field_names = ()
+
+
+class ProviderRegistryNotAdmitted(ContractRevert):
+    """`provider` is not admitted (it is unknown or suspended)."""
+
+    signature = "ProviderRegistryNotAdmitted(address)"
+    selector = bytes.fromhex("ce51c208")
+    field_names = ("provider",)
+
+
+class ProviderRegistryNotClaimProgram(ContractRevert):
+    """`caller` is not a claim program of the claim-program registry."""
+
+    signature = "ProviderRegistryNotClaimProgram(address)"
+    selector = bytes.fromhex("4a913fac")
+    field_names = ("caller",)
+
+
+class ProviderRegistryNotProgramNgo(ContractRevert):
+    """`account` does not run fund program `fundProgramId`."""
+
+    signature = "ProviderRegistryNotProgramNgo(uint48,address)"
+    selector = bytes.fromhex("c1a3e2bc")
+    field_names = ("fundProgramId", "account")
+
+
+class ProviderRegistryNotProviderNgo(ContractRevert):
+    """`account` is neither the NGO that admitted `provider` nor an admin."""
+
+    signature = "ProviderRegistryNotProviderNgo(address,address)"
+    selector = bytes.fromhex("716add72")
+    field_names = ("provider", "account")
+
+
+class ProviderRegistryRestrictedTransfer(ContractRevert):
+    """`account` may pay only admitted providers of `categories` (fund program `fundProgramId`)."""
+
+    signature = "ProviderRegistryRestrictedTransfer(address,address,uint48,uint64)"
+    selector = bytes.fromhex("f6c3eade")
+    field_names = ("account", "to", "fundProgramId", "categories")
+
+
+class ProviderRegistryZeroAccount(ContractRevert):
+    """A zero address was given for a provider or an account."""
+
+    signature = "ProviderRegistryZeroAccount()"
+    selector = bytes.fromhex("1668e446")
+    field_names = ()
+
+
 class ReentrancyGuardReentrantCall(ContractRevert):
     """The contract reverted with `ReentrancyGuardReentrantCall()`."""
 
@@ -762,6 +850,7 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ERC2771ForwarderMismatchedValue,
     ERC2771ForwarderNoRefundReceiver,
     ERC2771UntrustfulTarget,
+    EuroTokenTransferRulesAlreadySet,
     EuroTokenZeroAmount,
     FailedCall,
     FundLedgerAmountOverflow,
@@ -816,6 +905,16 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ParticipatoryBudgetWrongPhase,
     ParticipatoryBudgetZeroCredits,
     ParticipatoryBudgetZeroVotes,
+    ProviderRegistryAccountIsContract,
+    ProviderRegistryAccountIsProvider,
+    ProviderRegistryAccountNotFresh,
+    ProviderRegistryNoCategories,
+    ProviderRegistryNotAdmitted,
+    ProviderRegistryNotClaimProgram,
+    ProviderRegistryNotProgramNgo,
+    ProviderRegistryNotProviderNgo,
+    ProviderRegistryRestrictedTransfer,
+    ProviderRegistryZeroAccount,
     ReentrancyGuardReentrantCall,
     SafeERC20FailedOperation,
     StringTooLong,

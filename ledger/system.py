@@ -22,6 +22,7 @@ from ledger.exceptions import DeploymentError
 from ledger.forwarding import Forwarder
 from ledger.fund_ledger import FundLedgerClient
 from ledger.participatory_budget import PROPOSALS_LIMIT, ParticipatoryBudgetClient
+from ledger.providers import ProviderRegistryClient
 from ledger.roles import Role
 from ledger.transactions import TransactionSender, TxResult
 
@@ -42,6 +43,11 @@ CONSTRUCTOR_ARGS: dict[str, Callable[[AddressBook, str], list[Any]]] = {
         PROPOSALS_LIMIT,
     ],
     "AuditAttestations": _roles_and_forwarder,
+    "ProviderRegistry": lambda book, admin: [
+        *_roles_and_forwarder(book, admin),
+        book.address("FundLedger"),
+        book.address("ClaimPrograms"),
+    ],
 }
 """Every contract of the system, in deploy order, with its constructor arguments."""
 
@@ -104,6 +110,9 @@ def _configure(system: Allmende, admin: LocalAccount) -> None:
         system.funds.set_token_allowed(admin, system.token.address, True)
     # Budget rounds reserve lot money and allocate it to the winners.
     system.grant(admin, Role.ALLOCATOR, system.budget.address)
+    # The euro token asks the provider registry before moving restricted aid (bound once).
+    if int(system.token.call("transferRules"), 16) == 0:
+        system.token.transact(admin, "setTransferRules", system.providers.address)
 
 
 class Allmende:
@@ -126,6 +135,7 @@ class Allmende:
         self.attestations: AttestationsClient | None = None  # a book from before attestations has none
         if "AuditAttestations" in book.contracts:
             self.attestations = AttestationsClient(self.sender, book.address("AuditAttestations"))
+        self.providers = ProviderRegistryClient(self.sender, book.address("ProviderRegistry"))
 
     @classmethod
     def deploy(cls, chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> Allmende:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from eth_account import Account
+from web3.types import Wei
 
 from ledger.embedded import EmbeddedChain
 from ledger.roles import Role
@@ -72,6 +73,38 @@ def fund_ledger_gas() -> dict[str, float]:
         out[f"gas.disburse_per_recipient.batch{size}"] = round(result.gas_used / size, 1)
     chain.close()
     return out
+
+
+def provider_gas() -> dict[str, float]:
+    """Gas of a euro transfer to an admitted provider that holds money already, from a cash account and
+    from a restricted one, and of marking accounts restricted before a disbursement (per account, in a
+    batch of 10)."""
+    chain = EmbeddedChain.open(None)
+    system, (admin, _, funder, ngo, approver) = _setup(chain)
+    token = system.token.address
+    program = system.funds.create_program(ngo, token).event("ProgramCreated").args["programId"]
+    lot = system.funds.deposit(funder, token, 1_000 * EUR).event("LotDeposited").args["lotId"]
+    system.funds.allocate(funder, lot, program, 1_000 * EUR)
+    request = system.funds.request_tranche(ngo, program, 1_000 * EUR)
+    system.funds.approve_tranche(approver, request.event("TrancheRequested").args["trancheId"])
+    system.providers.set_program_rule(ngo, program, 0b1)
+    shop = Account.create().address
+    system.providers.admit(ngo, shop, 0b11)
+    clients = [Account.create() for _ in range(12)]
+    system.providers.restrict_accounts(ngo, program, [clients[0].address])  # first mark: warm
+    marked = system.providers.restrict_accounts(ngo, program, [c.address for c in clients[2:]])
+    system.funds.disburse(ngo, program, [(c.address, 10 * EUR) for c in clients[:3]])
+    for client in clients[:2]:
+        chain.web3.eth.send_transaction({"from": admin.address, "to": client.address, "value": Wei(10**17)})
+    system.token.transact(clients[1], "transfer", shop, EUR, gas=2 * TRANSFER_GAS)  # the shop holds money
+    restricted = system.token.transact(clients[0], "transfer", shop, EUR, gas=2 * TRANSFER_GAS)
+    cash = system.token.transact(funder, "transfer", shop, EUR, gas=2 * TRANSFER_GAS)
+    chain.close()
+    return {
+        "gas.transfer_cash": cash.gas_used,
+        "gas.transfer_restricted": restricted.gas_used,
+        "gas.restrict_accounts_per_account.batch10": round(marked.gas_used / 10, 1),
+    }
 
 
 def _throughput(chain: EmbeddedChain) -> float:
@@ -220,6 +253,7 @@ def verification() -> dict[str, float]:
 
 SUITES: list[Callable[[], dict[str, float]]] = [
     fund_ledger_gas,
+    provider_gas,
     chain_throughput,
     claims,
     qv,

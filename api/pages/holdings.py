@@ -50,6 +50,7 @@ class Holding:
     expired: bool
     balance: int
     steps: list[Step] = field(default_factory=list)
+    fund_program_id: int = 0  # its program's page says where the aid may be used
 
     def total(self, kind: str) -> int:
         """Micro-euros of the steps of one kind."""
@@ -95,6 +96,7 @@ def holdings(gateway: Gateway, session: ClientSession) -> list[Holding]:
             claimed=bool(r["claimed"]),
             expired=0 < info.expiry <= now,
             balance=gateway.system.balance(payouts[cid]) if cid in payouts else 0,
+            fund_program_id=info.fund_program_id,
         )
     by_address = {payouts[cid]: out[cid] for cid in out if cid in payouts}
     for e in gateway.index.events():

@@ -25,6 +25,7 @@ from api.models import Operation, Organisation, ProgramInfo
 from api.operations import OperationResult
 from api.principals import Principal
 from api.services.person_chain import SIGNED_BY_PERSON
+from api.services.providers import ProvidersService
 from ledger.fund_events import Payment, Refund, refunds, trace_payments
 from ledger.fund_ledger import Lot
 
@@ -58,10 +59,16 @@ class ProgramSummary:
 class FundsService:
     """The fund ledger over one engine."""
 
-    def __init__(self, engine: Engine, person_signer: Callable[[str], LocalAccount] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        person_signer: Callable[[str], LocalAccount] | None = None,
+        providers: ProvidersService | None = None,
+    ) -> None:
         """`person_signer(person_id)` opens a person's own custodial key (`People.signing_account`)."""
         self.gw = engine
         self._person_signer = person_signer
+        self.providers = providers or ProvidersService(engine)
 
     def _execute(self, principal: Principal, function: str, *args: Any, gas: int) -> OperationResult:
         """`FundLedger.function(*args)`, signed with the calling person's own key where the contract
@@ -203,8 +210,10 @@ class FundsService:
     def disburse(
         self, principal: Principal, program_id: int, payments: list[tuple[str, int]], reference: str
     ) -> OperationResult:
-        """Pay many pseudonymous accounts in one transaction."""
+        """Pay many pseudonymous accounts in one transaction; a restricted program's recipients are
+        marked restricted on chain first."""
         recipients = [address for address, _ in payments]
+        self.providers.restrict_before_paying(principal, program_id, recipients)
         amounts = [amount for _, amount in payments]
         return self._execute(
             principal,

@@ -18,7 +18,14 @@ from ledger.fund_events import rebuild_fund_state, refunds, trace_payments
 from ledger.roles import Role
 
 ZERO = "0x" + "00" * 20
-WIRED = ("EuroToken", "FundLedger", "ClaimPrograms", "ParticipatoryBudget", "AuditAttestations")
+WIRED = (
+    "EuroToken",
+    "FundLedger",
+    "ClaimPrograms",
+    "ParticipatoryBudget",
+    "AuditAttestations",
+    "ProviderRegistry",
+)
 """The contracts that hold the role registry's and the forwarder's addresses as immutables."""
 
 
@@ -32,6 +39,7 @@ def verify(records: Records, build: Mapping[str, ReferenceCode]) -> Report:
         check_rounds(records),
         check_claims(records),
         check_token(records),
+        check_providers(records),
     ]
     return report
 
@@ -293,4 +301,61 @@ def check_token(records: Records) -> Section:
     ]
     section.add("every balance from events is the contract's balanceOf", not differ, "; ".join(differ[:5]))
     section.figures = {"minted": minted, "burned": burned, "total supply": records.total_supply}
+    return section
+
+
+class _RegistryReplay:
+    """The provider registry's state rebuilt event by event: providers, programs' rules, marked accounts."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.providers: dict[str, tuple[int, bool]] = {}  # account -> (categories, admitted)
+        self.rules: dict[int, int] = {}
+        self.restricted: dict[str, int] = {}
+
+    def apply(self, e: Event) -> None:
+        if e.name == "ProviderAdmitted":
+            self.providers[e.args["provider"]] = (int(e.args["categories"]), True)
+        elif e.name == "ProviderSuspended":
+            self.providers[e.args["provider"]] = (self.providers[e.args["provider"]][0], False)
+        elif e.name == "ProgramRuleSet":
+            self.rules[int(e.args["fundProgramId"])] = int(e.args["categories"])
+        elif e.name == "AccountRestricted" and e.args["token"] == self.token:
+            self.restricted[e.args["account"]] = int(e.args["fundProgramId"])
+
+    def rule_of(self, account: str) -> int:
+        """The categories `account`'s money is restricted to now (0: free)."""
+        program = self.restricted.get(account)
+        return 0 if program is None else self.rules.get(program, 0)
+
+    def accepts(self, provider: str, rule: int) -> bool:
+        """Whether `provider` is admitted now for one of `rule`'s categories."""
+        categories, admitted = self.providers.get(provider, (0, False))
+        return admitted and categories & rule != 0
+
+
+def check_providers(records: Records) -> Section:
+    """The euro token asks the book's provider registry, and restricted money, replayed from the events,
+    went only to providers admitted at that moment for one of its program's categories at that moment."""
+    section = Section("Providers and restricted aid")
+    if "ProviderRegistry" not in records.book.contracts:  # a book from before providers
+        return section
+    registry, token = records.book.address("ProviderRegistry"), records.book.address("EuroToken")
+    bound = [e.args["rules"] for e in records.events if e.address == token and e.name == "TransferRulesSet"]
+    section.add("the euro token asks the book's provider registry", bound == [registry], f"bound to {bound}")
+    replay = _RegistryReplay(token)
+    spent, wrong = 0, []
+    for e in records.events:
+        if e.address == registry:
+            replay.apply(e)
+        elif e.address == token and e.name == "Transfer" and (rule := replay.rule_of(e.args["from"])):
+            spent += int(e.args["value"])
+            if not replay.accepts(e.args["to"], rule):
+                wrong.append(f"{e.transaction_hash}: {e.args['from']} -> {e.args['to']}")
+    section.add(
+        "restricted money reached only admitted providers of its program's categories",
+        not wrong,
+        "; ".join(wrong[:5]),
+    )
+    section.figures = {"restricted money spent at providers": spent}
     return section

@@ -14,7 +14,9 @@ import {IFundsReceiver} from "./IFundsReceiver.sol";
 /// space per program with one bitmap, so a new root may repeat earlier clients without letting them
 /// claim twice, and earlier roots stay valid. After the expiry the NGO returns the unclaimed rest to the
 /// fund ledger, credited back to the lots it came from. Nothing on chain names a person: a claim key and
-/// a recipient are fresh for every client in every program.
+/// a recipient are fresh for every client in every program. When the fund program's rule (in the
+/// provider registry bound to the token) is restricted at opening, every recipient is marked there
+/// before it is paid, and can then pay only accepted providers of the program's categories.
 interface IClaimProgram is IFundsReceiver {
     /// @notice One disbursement of the fund ledger into this program, and how much of it went back.
     struct Funding {
@@ -115,6 +117,10 @@ interface IClaimProgram is IFundsReceiver {
 
     /// @notice Settings and totals.
     function info() external view returns (Info memory);
+
+    /// @notice The provider registry that marks every account this program pays as restricted, when its
+    /// fund program was restricted at the program's opening; zero for cash.
+    function restrictedBy() external view returns (address);
 
     /// @notice Every funding, oldest first.
     function fundings() external view returns (Funding[] memory);

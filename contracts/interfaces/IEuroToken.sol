@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ITransferRules} from "./IProviderRegistry.sol";
 
 /// @title Allmende euro
 /// @notice A euro-denominated token (6 decimals, 1 unit = 1 micro-euro), minted by a treasurer
@@ -19,12 +20,24 @@ interface IEuroToken is IERC20 {
     /// @param payoutReference Hash of the pay-out instruction kept off-chain.
     event Redeemed(address indexed holder, uint256 amount, bytes32 indexed payoutReference);
 
+    /// @notice The admin bound the token to the transfer rules at `rules` (the provider registry), once.
+    event TransferRulesSet(address indexed rules);
+
     /// @notice A zero amount was given where money must move.
     error EuroTokenZeroAmount();
+    /// @notice The transfer rules are bound already (to `rules`) and cannot be replaced.
+    error EuroTokenTransferRulesAlreadySet(address rules);
 
     /// @notice Mints `amount` to `to` against received fiat. Treasurer only.
     function mint(address to, uint256 amount, bytes32 fiatReference) external;
 
     /// @notice Burns `amount` of the sender's tokens for a fiat pay-out.
     function redeem(uint256 amount, bytes32 payoutReference) external;
+
+    /// @notice Binds the token to `rules`, asked before every balance change. The admin only, once:
+    /// afterwards nobody can lift the restrictions by unbinding them.
+    function setTransferRules(ITransferRules rules_) external;
+
+    /// @notice The transfer rules the token asks (zero before they are bound).
+    function transferRules() external view returns (address);
 }

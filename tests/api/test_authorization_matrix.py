@@ -112,7 +112,22 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/v1/funder/tranches"):                       (401, 401, 403, 200, 403, 403),
     ("GET", "/v1/ngo/claim-programs"):                    (401, 401, 403, 403, 200, 403),
     ("GET", "/v1/funder/lots/{lot_id}/rounds"):           (401, 401, 403, 200, 403, 403),
+    # providers: NGOs and the admin admit and suspend (another NGO's: tests/api/test_providers_api.py)
+    ("POST", "/v1/providers"):                            (401, 401, 201, 403, 201, 403),
+    ("GET", "/v1/providers"):                             (401, 401, 200, 403, 200, 403),
+    ("POST", "/v1/providers/{provider_id}/suspend"):      (401, 401, 200, 403, 200, 403),
+    ("POST", "/v1/providers/{provider_id}/admit"):        (401, 401, 200, 403, 200, 403),
+    ("PUT", "/v1/ngo/programs/{program_id}/rule"):        (401, 401, 403, 403, 200, 403),
+    ("GET", "/v1/public/programs/{program_id}/providers"): (200, 200, 200, 200, 200, 200),
 }  # fmt: skip
+
+PROVIDER = {
+    "name": "Matrix shop",
+    "street": "Weg 1",
+    "postcode": "10115",
+    "city": "Berlin",
+    "categories": ["food"],
+}
 
 REFUSAL_CODES = {
     401: {"MissingCredentials", "MissingClientSession", "InvalidApiKey"},
@@ -165,6 +180,7 @@ class Seed:
     setting_up: dict[str, tuple[str, str]] = field(default_factory=dict)
     confirming: dict[str, tuple[str, str]] = field(default_factory=dict)
     signing_in: dict[str, tuple[str, str]] = field(default_factory=dict)
+    provider: str = ""  # a provider the NGO admitted
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -221,7 +237,20 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
     )["voucherSheet"]["sheetId"]
     block = gateway.chain.web3.eth.get_block("latest")
     head = (int(block["number"]), "0x" + bytes(block["hash"]).hex())
-    seed = Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds, sheet, head)
+    provider = _ok(client.post("/v1/providers", json=PROVIDER, headers=auth(keys.ngo)))["providerId"]
+    seed = Seed(
+        lot,
+        expiring,
+        program,
+        tranches[1],
+        tranches[2],
+        funder,
+        clients,
+        *seed_rounds,
+        sheet,
+        head,
+        provider=provider,
+    )
     _seed_people(client, keys, seed)
     return seed
 
@@ -341,6 +370,7 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         "{sheet_id}": seed.sheet,
         "{person_id}": seed.person,
         "{prefix}": seed.person_key,
+        "{provider_id}": seed.provider,
     }
     bodies: dict[Route, dict[str, Any]] = {
         ("POST", "/v1/admin/organisations"): {"kind": "auditor", "name": "Second auditor"},
@@ -384,6 +414,10 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         ("PUT", "/v1/client/rounds/{round_id}/ballot"): {"votes": [{"proposalId": 1, "votes": 1}]},
         ("POST", "/rpc"): {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
         ("POST", "/v1/api-keys"): {"name": "matrix integration", "integration": True},
+        ("POST", "/v1/providers"): {**PROVIDER, "name": "Second shop"},
+        ("POST", "/v1/providers/{provider_id}/suspend"): {"reason": "matrix"},
+        ("POST", "/v1/providers/{provider_id}/admit"): {},
+        ("PUT", "/v1/ngo/programs/{program_id}/rule"): {"kind": "cash"},
         ("POST", "/v1/audit/attestations"): {
             "blockNumber": seed.head[0],
             "blockHash": seed.head[1],

@@ -42,6 +42,16 @@ def test_the_demo_is_seeded_once_and_its_client_can_claim(gateway: Gateway, clie
     mine = client.get(f"/v1/client/rounds/{open_round['roundId']}", headers=auth(token)).json()
     assert mine["eligible"] is True and mine["creditsLeft"] == 100 and len(mine["proposals"]) == 3
 
+    # two providers admitted by the demo NGO; a program restricted to sports and culture lists the club
+    listed = client.get("/v1/providers", headers=auth(keys["ngo"])).json()
+    assert sorted(p["name"] for p in listed) == ["Frischemarkt Nordhafen", "SV Nordhafen 1921 e.V."]
+    assert {"provider-food", "provider-sports"} <= set(keys)
+    programs = client.get("/v1/public/programs").json()
+    teilhabe = next(p["programId"] for p in programs if p["name"] == "Teilhabe: Sport und Kultur")
+    accepted = client.get(f"/v1/public/programs/{teilhabe}/providers").json()
+    assert accepted["program"]["kind"] == "restricted"
+    assert [p["name"] for p in accepted["providers"]] == ["SV Nordhafen 1921 e.V."]
+
 
 def _two_people_asked_and_approved(client: TestClient, keys: dict[str, str]) -> None:
     """The demo NGO's caseworker asked for a tranche and its approver approved it, each as themselves;

@@ -23,6 +23,7 @@ from api.cli import app
 from api.verification import Records, collect, verify
 from ledger.artifacts import load_artifact
 from ledger.compiler import ReferenceCode, reference_build
+from ledger.events import Event
 from ledger.rpc import RpcChain
 from ledger.system import Allmende
 from ledger.transactions import TransactionSender
@@ -70,6 +71,7 @@ def test_verify_passes_on_the_demo_chain_and_writes_a_self_contained_report(
         "Participatory budget rounds",
         "Claim programs",
         "Euro token",
+        "Providers and restricted aid",
     ]
     assert all(c["ok"] for s in data["sections"] for c in s["checks"])
     page = out.with_suffix(".html").read_text()
@@ -278,3 +280,42 @@ def test_each_programs_disbursed_figure_is_explained_and_a_gap_is_caught(
     )
     failed = _failed(replace(records, fund_state=gap), build, "Fund ledger")
     assert any("program 1: disbursed = paid to recipients + paid to claim programs" in m for m in failed)
+
+
+def test_restricted_money_paid_to_a_non_provider_is_caught(
+    records: Records, build: dict[str, ReferenceCode]
+) -> None:
+    """Replayed from events: a program restricted to food, an account it marked, a food shop. A payment
+    from that account to the shop passes; one to anybody else, or to the shop once suspended, fails."""
+    registry, token = records.book.address("ProviderRegistry"), records.book.address("EuroToken")
+    shop, person, other = ("0x" + f"{i:040x}".replace("0", "a", 1) for i in (1, 2, 3))
+    last = records.events[-1]
+    n = iter(range(1, 100))
+
+    def event(address: str, name: str, **args: object) -> Event:
+        block = last.block_number + next(n)
+        return Event(name.split(":")[0], name.split(":")[1], dict(args), address, block, f"0x{block:064x}", 0)
+
+    marked = [
+        event(
+            registry,
+            "ProviderRegistry:ProviderAdmitted",
+            provider=shop,
+            ngo=other,
+            categories=1,
+            metadataHash=b"",
+        ),
+        event(registry, "ProviderRegistry:ProgramRuleSet", fundProgramId=7, categories=1),
+        event(registry, "ProviderRegistry:AccountRestricted", token=token, account=person, fundProgramId=7),
+    ]
+
+    def paid(to: str) -> Event:
+        return event(token, "EuroToken:Transfer", **{"from": person, "to": to, "value": 0})
+
+    fine = replace(records, events=[*records.events, *marked, paid(shop)])
+    assert _failed(fine, build, "Providers and restricted aid") == []
+    elsewhere = replace(records, events=[*records.events, *marked, paid(other)])
+    assert _failed(elsewhere, build, "Providers and restricted aid")
+    suspended = event(registry, "ProviderRegistry:ProviderSuspended", provider=shop, by=other, reasonHash=b"")
+    after = replace(records, events=[*records.events, *marked, suspended, paid(shop)])
+    assert _failed(after, build, "Providers and restricted aid")

@@ -54,6 +54,7 @@ PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/client/rounds/{round_id}/results.svg"): ("404",) * (OTHERS + CLIENT),  # public, none yet
     ("GET", "/client/check"):                       ("200",) * (OTHERS + CLIENT),
     ("POST", "/client/check"):                      ("404",) * (OTHERS + CLIENT),  # no such receipt
+    ("GET", "/client/programs/{program_id}/providers"): ("200",) * (OTHERS + CLIENT),  # public
     ("GET", "/client/{rest:path}"):                 ("404",) * (OTHERS + CLIENT),
     ("POST", "/client/{rest:path}"):                ("404",) * (OTHERS + CLIENT),
     # the staff desk: only its own cookie, made by a person's sign-in (tests/pages/test_staff_desk.py),
@@ -107,6 +108,7 @@ def test_each_caller_gets_what_its_row_says(client: TestClient, gateway: Gateway
     mismatches = []
     for (method, template), row in PAGE_MATRIX.items():
         path = template.replace("{claim_program_id}", str(scenario.claim_program_id))
+        path = path.replace("{program_id}", str(scenario.program_id))
         path = (
             path.replace("{round_id}", "1").replace("{lang}", "en").replace("{rest:path}", "somewhere/else")
         )

@@ -1,0 +1,252 @@
+"""A plain-Python reference model of the provider registry and restricted aid, for property tests.
+
+`ProviderModel` keeps what `contracts/ProviderRegistry.sol` keeps (providers with categories, status
+and admitting NGO; programs' rules; restricted accounts) plus the euro balances the token moves, and
+accepts the same commands. A command the contract rejects raises the `ModelError` subclass named like
+the Solidity error with the same arguments, found by the same checks in the same order; a rejected
+command changes nothing.
+
+Invariants the model keeps, and a property test checks against the chain:
+- money is conserved: what was paid in (disbursed, claimed) is what accounts hold plus what was
+  burned for bank pay-outs;
+- restricted money reaches only admitted providers of one of its program's categories (each such
+  payment is recorded in `restricted_payments` with the provider's categories at that moment);
+- a restricted account is never paid out to a bank, and an account is restricted by one program only.
+
+Roles are plain names (`NGO_ROLE`, ...), as in `governance.fund_model`. Only plain accounts are
+modelled (the contract refuses to restrict contracts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Final
+
+from governance.fund_model import (
+    ADMIN_ROLE,
+    NGO_ROLE,
+    ZERO_ADDRESS,
+    AccessControlUnauthorizedAccount,
+    ERC20InsufficientBalance,
+    ModelError,
+)
+
+UINT64_MAX: Final = 2**64 - 1
+
+
+class ProviderRegistryZeroAccount(ModelError):
+    """A zero address was given for a provider or an account."""
+
+
+class ProviderRegistryNoCategories(ModelError):
+    """A provider needs at least one category."""
+
+
+class ProviderRegistryNotProviderNgo(ModelError):
+    """`account` is neither the NGO that admitted `provider` nor an admin."""
+
+    field_names = ("provider", "account")
+
+
+class ProviderRegistryNotAdmitted(ModelError):
+    """`provider` is not admitted."""
+
+    field_names = ("provider",)
+
+
+class ProviderRegistryNotProgramNgo(ModelError):
+    """`account` does not run fund program `fundProgramId`."""
+
+    field_names = ("fundProgramId", "account")
+
+
+class ProviderRegistryRestrictedTransfer(ModelError):
+    """Restricted `account` may not pay `to` under program `fundProgramId`'s `categories`."""
+
+    field_names = ("account", "to", "fundProgramId", "categories")
+
+
+class ProviderRegistryAccountNotFresh(ModelError):
+    """`account` is restricted by `current` already or holds `balance`."""
+
+    field_names = ("account", "fundProgramId", "current", "balance")
+
+
+class ProviderRegistryAccountIsProvider(ModelError):
+    """A provider's account is never restricted."""
+
+    field_names = ("account",)
+
+
+class ProviderStatus(IntEnum):
+    """As `IProviderRegistry.ProviderStatus`."""
+
+    NONE = 0
+    ADMITTED = 1
+    SUSPENDED = 2
+
+
+@dataclass
+class Provider:
+    """One provider's record."""
+
+    ngo: str
+    categories: int
+    status: ProviderStatus
+
+
+@dataclass(frozen=True)
+class RestrictedPayment:
+    """Restricted money that left an account: to whom, under which rule, to which categories."""
+
+    account: str
+    provider: str
+    fund_program_id: int
+    rule: int
+    provider_categories: int
+    amount: int
+
+
+@dataclass
+class ProviderModel:
+    """The registry and the euro balances of the accounts it governs."""
+
+    roles: dict[str, set[str]] = field(default_factory=dict)  # role -> accounts
+    program_ngos: dict[int, str] = field(default_factory=dict)  # fund program -> its NGO
+    providers: dict[str, Provider] = field(default_factory=dict)
+    rules: dict[int, int] = field(default_factory=dict)
+    restricted: dict[str, int] = field(default_factory=dict)  # account -> fund program
+    balances: dict[str, int] = field(default_factory=dict)
+    paid_in: int = 0
+    burned: int = 0
+    restricted_payments: list[RestrictedPayment] = field(default_factory=list)
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    def grant_role(self, role: str, account: str) -> None:
+        """Give `account` `role`."""
+        self.roles.setdefault(role, set()).add(account)
+
+    def add_program(self, fund_program_id: int, ngo: str) -> None:
+        """Fund program `fund_program_id` exists and is run by `ngo`."""
+        self.program_ngos[fund_program_id] = ngo
+
+    def has_role(self, role: str, account: str) -> bool:
+        """Whether `account` holds `role`."""
+        return account in self.roles.get(role, set())
+
+    # --- commands ---------------------------------------------------------------------------------
+
+    def admit(self, sender: str, provider: str, categories: int) -> None:
+        """`admitProvider`."""
+        if provider == ZERO_ADDRESS:
+            raise ProviderRegistryZeroAccount()
+        if categories == 0:
+            raise ProviderRegistryNoCategories()
+        current = self.providers.get(provider)
+        if current is None:
+            if not self.has_role(NGO_ROLE, sender) and not self.has_role(ADMIN_ROLE, sender):
+                raise AccessControlUnauthorizedAccount(sender, ADMIN_ROLE)
+            self.providers[provider] = Provider(sender, categories, ProviderStatus.ADMITTED)
+            return
+        self._require_provider_ngo(current, provider, sender)
+        current.categories = categories
+        current.status = ProviderStatus.ADMITTED
+
+    def suspend(self, sender: str, provider: str) -> None:
+        """`suspendProvider`."""
+        current = self.providers.get(provider)
+        if current is None or current.status != ProviderStatus.ADMITTED:
+            raise ProviderRegistryNotAdmitted(provider)
+        self._require_provider_ngo(current, provider, sender)
+        current.status = ProviderStatus.SUSPENDED
+
+    def set_rule(self, sender: str, fund_program_id: int, categories: int) -> None:
+        """`setProgramRule`."""
+        self._require_program_ngo(fund_program_id, sender)
+        self.rules[fund_program_id] = categories
+
+    def restrict(self, sender: str, fund_program_id: int, accounts: list[str]) -> None:
+        """`restrictAccounts`: all or nothing."""
+        self._require_program_ngo(fund_program_id, sender)
+        marked = dict(self.restricted)
+        for account in accounts:
+            if account == ZERO_ADDRESS:
+                raise ProviderRegistryZeroAccount()
+            if account in self.providers:
+                raise ProviderRegistryAccountIsProvider(account)
+            self._mark(marked, account, fund_program_id)
+        self.restricted = marked
+
+    def pay_in(self, account: str, amount: int, *, claimed_from: int | None = None) -> None:
+        """A disbursement or a claim pays `amount` to `account`. A claim of a program opened while
+        restricted (`claimed_from`) marks the account first, unless it is a provider."""
+        if claimed_from is not None and account not in self.providers:
+            marked = dict(self.restricted)
+            self._mark(marked, account, claimed_from)
+            self.restricted = marked
+        self.balances[account] = self.balances.get(account, 0) + amount
+        self.paid_in += amount
+
+    def transfer(self, sender: str, to: str, amount: int) -> None:
+        """The token's `transfer` from plain account `sender`; `to` zero is a burn (`redeem`)."""
+        fund_program_id = self.restricted.get(sender, 0)
+        rule = self.rules.get(fund_program_id, 0) if fund_program_id else 0
+        provider = self.providers.get(to)
+        if rule != 0 and (
+            provider is None or provider.status != ProviderStatus.ADMITTED or provider.categories & rule == 0
+        ):
+            raise ProviderRegistryRestrictedTransfer(sender, to, fund_program_id, rule)
+        balance = self.balances.get(sender, 0)
+        if balance < amount:
+            raise ERC20InsufficientBalance(sender, balance, amount)
+        self.balances[sender] = balance - amount
+        if to == ZERO_ADDRESS:
+            self.burned += amount
+        else:
+            self.balances[to] = self.balances.get(to, 0) + amount
+        if rule != 0 and provider is not None:
+            self.restricted_payments.append(
+                RestrictedPayment(sender, to, fund_program_id, rule, provider.categories, amount)
+            )
+
+    # --- views --------------------------------------------------------------------------------------
+
+    def may_pay(self, sender: str, to: str) -> bool:
+        """`mayPay`."""
+        fund_program_id = self.restricted.get(sender, 0)
+        rule = self.rules.get(fund_program_id, 0) if fund_program_id else 0
+        provider = self.providers.get(to)
+        return rule == 0 or (
+            provider is not None
+            and provider.status == ProviderStatus.ADMITTED
+            and provider.categories & rule != 0
+        )
+
+    def conserved(self) -> bool:
+        """Whether what was paid in is what accounts hold plus what was burned."""
+        return self.paid_in == sum(self.balances.values()) + self.burned
+
+    def restricted_money_well_spent(self) -> bool:
+        """Whether every restricted payment reached a provider of one of its rule's categories."""
+        return all(p.rule & p.provider_categories != 0 for p in self.restricted_payments)
+
+    # --- checks ---------------------------------------------------------------------------------------
+
+    def _require_provider_ngo(self, provider: Provider, account: str, sender: str) -> None:
+        if provider.ngo != sender and not self.has_role(ADMIN_ROLE, sender):
+            raise ProviderRegistryNotProviderNgo(account, sender)
+
+    def _require_program_ngo(self, fund_program_id: int, sender: str) -> None:
+        if self.program_ngos.get(fund_program_id) != sender:
+            raise ProviderRegistryNotProgramNgo(fund_program_id, sender)
+
+    def _mark(self, marked: dict[str, int], account: str, fund_program_id: int) -> None:
+        current = marked.get(account, 0)
+        if current == fund_program_id:
+            return
+        balance = self.balances.get(account, 0)
+        if current != 0 or balance != 0:
+            raise ProviderRegistryAccountNotFresh(account, fund_program_id, current, balance)
+        marked[account] = fund_program_id
