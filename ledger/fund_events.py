@@ -115,8 +115,10 @@ class _Replay:
     def _on_FundsReturned(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
         s = self.state
         s.receiver_batches[a["batchId"]].returnable -= a["amount"]
-        # Money drawn from a lot refunded since goes on to its funder; only the rest is allocated anew.
-        if a["toFunder"] != s.lots[a["lotId"]].refunded:
+        # Money drawn from a lot refunded (or expired) since goes on to its funder; only the rest is
+        # allocated anew. The events carry no time, so an expired lot is known only by having an expiry.
+        lot = s.lots[a["lotId"]]
+        if (lot.refunded and not a["toFunder"]) or (a["toFunder"] and not lot.refunded and lot.expiry == 0):
             raise InconsistentEvents(f"batch {a['batchId']}: lot {a['lotId']} returned to the wrong side")
         if not a["toFunder"]:
             program = s.programs[a["programId"]]
@@ -324,7 +326,7 @@ def refunds(events: Iterable[Event]) -> list[Refund]:
             funder_of[a["lotId"]] = a["funder"]
         elif e.name == "Allocated" or (e.name == "FundsReturned" and not a["toFunder"]):
             lot_of[a["allocationId"]] = a["lotId"]
-        elif e.name == "FundsReturned" and a["amount"]:  # a receiver's return of a refunded lot's money
+        elif e.name == "FundsReturned" and a["amount"]:  # a receiver's return of an expired lot's money
             lot_id = a["lotId"]
             out.append(
                 _refund(
