@@ -12,7 +12,7 @@ from api import pages, problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
 from api.limits import BodyLimitMiddleware
-from api.routes import admin, attestations, audit, claims, clients, funds, rounds, rpc
+from api.routes import admin, attestations, audit, claims, clients, funds, ledger, rounds, rpc
 from api.settings import Settings, get_settings
 
 
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(audit.router)
     app.include_router(audit.public)
     app.include_router(rpc.router)
+    app.include_router(ledger.router)
     app.include_router(attestations.router)
     pages.install(app)  # the client web pages under /client (HTML; errors as pages, not problems)
 

@@ -36,6 +36,7 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/redoc"):                                    (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/public/programs"):                       (200, 200, 200, 200, 200, 200),
     ("POST", "/rpc"):                                     (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/ledger/time"):                           (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/public/attestations"):                   (200, 200, 200, 200, 200, 200),
     ("POST", "/v1/audit/attestations"):                   (401, 401, 403, 403, 403, 201),
     ("GET", "/v1/me"):                                    (401, 401, 200, 200, 200, 200),
