@@ -525,7 +525,9 @@ class FundModel:
         lot.unallocated -= amount
         return self._allocate(lot_id, program, program_id, amount)
 
-    def reserve(self, sender: str, lot_id: int, amount: int, *, now: int, requester: str | None = None) -> int:
+    def reserve(
+        self, sender: str, lot_id: int, amount: int, *, now: int, requester: str | None = None
+    ) -> int:
         """Hold `amount` of unearmarked lot `lot_id` back for `sender` (an allocator-role holder) on behalf
         of `requester` (default `sender`), whom the funder consents to; returns the reservation id."""
         _require_uint(amount, 128, "amount")

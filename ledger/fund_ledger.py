@@ -166,12 +166,16 @@ class FundLedgerClient(ContractClient):
         amounts = [a for _, a in payments]
         return self.transact(ngo, "disburse", program_id, recipients, amounts, reference, gas=gas)
 
-    def reserve(self, allocator: LocalAccount, lot_id: int, amount: int, requester: str | None = None) -> TxResult:
+    def reserve(
+        self, allocator: LocalAccount, lot_id: int, amount: int, requester: str | None = None
+    ) -> TxResult:
         """Hold part of an unearmarked lot back for `allocator` (a holder of the allocator role) on behalf of
         `requester` (default: the allocator itself), who must be the lot's funder or a named allocator."""
         return self.transact(allocator, "reserve", lot_id, amount, requester or allocator.address)
 
-    def set_lot_allocator(self, funder: LocalAccount, lot_id: int, allocator: str, allowed: bool = True) -> TxResult:
+    def set_lot_allocator(
+        self, funder: LocalAccount, lot_id: int, allocator: str, allowed: bool = True
+    ) -> TxResult:
         """Name (or revoke) `allocator` for the lot's money. Its funder only."""
         return self.transact(funder, "setLotAllocator", lot_id, allocator, allowed)
 

@@ -377,7 +377,7 @@ class FundLedgerNotLotFunder(ContractRevert):
 
 
 class FundLedgerNotProgramApprover(ContractRevert):
-    """`account` may not decide tranches of program `programId`: no funder whose money is in it, nor an approver such a funder named."""
+    """`account` may not decide tranches of program `programId` (no funder or named approver)."""
 
     signature = "FundLedgerNotProgramApprover(uint48,address)"
     selector = bytes.fromhex("a1d79e00")
@@ -649,7 +649,7 @@ class ParticipatoryBudgetFundingNotExpired(ContractRevert):
 
 
 class ParticipatoryBudgetNoConsent(ContractRevert):
-    """`account` may not put lot `lotId`'s money into a round: neither its funder nor an allocator the funder named for it."""
+    """`account` may not put lot `lotId` into a round: no funder or named allocator."""
 
     signature = "ParticipatoryBudgetNoConsent(uint48,address)"
     selector = bytes.fromhex("89fa89b7")
@@ -697,7 +697,7 @@ class ParticipatoryBudgetOrderNotSorted(ContractRevert):
 
 
 class ParticipatoryBudgetProgramNotAllowed(ContractRevert):
-    """`proposer` may not name program `programId` in round `roundId`: an NGO names only programs it runs, an eligible client only programs the round's creator runs."""
+    """`proposer` may not name program `programId` in round `roundId` (see `submitProposal`)."""
 
     signature = "ParticipatoryBudgetProgramNotAllowed(uint48,uint48,address)"
     selector = bytes.fromhex("e50a2bc3")

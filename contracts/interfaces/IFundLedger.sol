@@ -174,8 +174,7 @@ interface IFundLedger {
     error FundLedgerNotLotAllocator(uint48 lotId, address account);
     /// @notice `account` is not the funder of lot `lotId`.
     error FundLedgerNotLotFunder(uint48 lotId, address account);
-    /// @notice `account` may not decide tranches of program `programId`: no funder whose money is in it,
-    /// nor an approver such a funder named.
+    /// @notice `account` may not decide tranches of program `programId` (no funder or named approver).
     error FundLedgerNotProgramApprover(uint48 programId, address account);
     /// @notice `account` has no money in program `programId`, so it cannot name its approvers.
     error FundLedgerNotProgramFunder(uint48 programId, address account);

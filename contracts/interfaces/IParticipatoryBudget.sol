@@ -225,11 +225,9 @@ interface IParticipatoryBudget {
     error ParticipatoryBudgetScheduleTooLong(uint48 votingEnd, uint256 latest);
     /// @notice The round's smallest proposal cost `minCost` is below the deployment's `minimum`.
     error ParticipatoryBudgetCostBelowMinimum(uint128 minCost, uint128 minimum);
-    /// @notice `account` may not put lot `lotId`'s money into a round: neither its funder nor an allocator
-    /// the funder named for it.
+    /// @notice `account` may not put lot `lotId` into a round: no funder or named allocator.
     error ParticipatoryBudgetNoConsent(uint48 lotId, address account);
-    /// @notice `proposer` may not name program `programId` in round `roundId`: an NGO names only programs it
-    /// runs, an eligible client only programs the round's creator runs.
+    /// @notice `proposer` may not name program `programId` in round `roundId` (see `submitProposal`).
     error ParticipatoryBudgetProgramNotAllowed(uint48 roundId, uint48 programId, address proposer);
     /// @notice `account` may not cancel round `roundId`: neither its creator nor a funder of one of its lots.
     error ParticipatoryBudgetNotCanceller(uint48 roundId, address account);
