@@ -12,6 +12,7 @@ SLITHER_PASSED := $(SLITHER_VENV)/.passed
 SLITHER_INPUTS := $(shell find contracts -name '*.sol') contracts/slither-triage.json scripts/solc \
   scripts/slither_gate.py package-lock.json
 DATA_DIR ?= .allmende
+PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: run devnet test bench lint typecheck compile setup browser fonts messages slither clean
@@ -29,7 +30,7 @@ $(STAMP_NPM): package-lock.json
 	touch $@
 
 run: setup
-	$(VENV)/bin/allmende serve --demo --data-dir $(DATA_DIR)
+	$(VENV)/bin/allmende serve --demo --data-dir $(DATA_DIR) --port $(PORT)
 
 devnet: setup
 	$(VENV)/bin/allmende devnet --data-dir $(DATA_DIR)/devnet

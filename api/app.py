@@ -24,7 +24,6 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = gateway is None
         app.state.gateway = gateway or Gateway.open(settings)
-        app.state.clients = app.state.gateway.clients
         try:
             yield
         finally:
@@ -41,7 +40,6 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     )
     if gateway is not None:
         app.state.gateway = gateway
-        app.state.clients = gateway.clients
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)  # outermost: first

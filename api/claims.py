@@ -10,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 
-from api.clients import ClientSession
-from api.gateway import REQUEST_VALIDITY_S, Gateway, NotFound, OperationResult
-from api.models import Entitlement
+from api.clients import Clients, ClientSession
+from api.engine import Engine
+from api.errors import NotFound
+from api.models import ClaimProgramName, Entitlement
+from api.operations import REQUEST_VALIDITY_S, OperationResult
 from governance.claim_tree import ClaimEntry, ClaimTree
-from governance.pseudonyms import Purpose, pseudonym_key
+from governance.pseudonyms import Purpose, pseudonym_address, pseudonym_key
 from governance.vouchers import ProgramRef, claim_address, payout_address, program_index
 from ledger.claims import ClaimProgramClient, sign_claim
 
@@ -37,11 +39,26 @@ class ClaimProgramCreated:
     operations: list[OperationResult]
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """Money a client received: a disbursement to their account, or aid they claimed (paid to a
+    fresh payout pseudonym per claim program)."""
+
+    kind: Literal["disbursement", "claim"]
+    recipient: str
+    amount: int  # micro-euros
+    transaction_hash: str
+    block_number: int
+    program_id: int | None = None  # the fund program of a disbursement
+    claim_program_id: int | None = None  # the claim program of a claim
+
+
 class ClaimsService:
     """Opens claim programs for NGOs and relays clients' claims."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Engine, clients: Clients) -> None:
         self.gw = gateway
+        self.clients = clients
         self._trees: dict[tuple[int, int], ClaimTree] = {}
         self._programs: dict[int, ClaimProgramClient] = {}
         self._lock = threading.Lock()
@@ -67,8 +84,8 @@ class ClaimsService:
         entries = []
         rows = []
         for index, (client_id, amount) in enumerate(grants):
-            client = gw.clients._own(ngo_id, client_id)
-            address_ = claim_address(gw.clients.public_root(client), ref)
+            client = self.clients._own(ngo_id, client_id)
+            address_ = claim_address(self.clients.public_root(client), ref)
             entries.append(ClaimEntry(index, address_, amount))
             rows.append(
                 Entitlement(
@@ -96,6 +113,7 @@ class ClaimsService:
         )
         with gw.db.session() as s:
             s.add_all(rows)
+            s.merge(ClaimProgramName(claim_program_id=claim_program_id, name=name))
         with self._lock:
             self._trees[(claim_program_id, 1)] = tree
         return ClaimProgramCreated(claim_program_id, address, tree.root, total, [created, published, funded])
@@ -148,6 +166,40 @@ class ClaimsService:
             ).all()
         public = session.root.public()
         return {payout_address(public, self._ref(i)): i for i in set(ids)}
+
+    def account(self, session: ClientSession) -> str:
+        """The client's pseudonymous account (where disbursements go)."""
+        return pseudonym_address(session.root.public(), Purpose.ACCOUNT, 0)
+
+    def receipts(self, session: ClientSession) -> list[Receipt]:
+        """What the client received, in chain order: disbursements to their account and their claims."""
+        account = self.account(session)
+        payouts = self.payout_addresses(session)
+        out: list[Receipt] = []
+        for e in self.gw.read_model.for_accounts([account, *payouts], ("Disbursed", "Claimed")):
+            if e.name == "Disbursed" and e.args["recipient"] == account:
+                out.append(
+                    Receipt(
+                        "disbursement",
+                        account,
+                        e.args["amount"],
+                        e.transaction_hash,
+                        e.block_number,
+                        program_id=e.args["programId"],
+                    )
+                )
+            elif e.name == "Claimed" and e.args["recipient"] in payouts:
+                out.append(
+                    Receipt(
+                        "claim",
+                        e.args["recipient"],
+                        e.args["amount"],
+                        e.transaction_hash,
+                        e.block_number,
+                        claim_program_id=payouts[e.args["recipient"]],
+                    )
+                )
+        return out
 
     def claim(self, session: ClientSession, claim_program_id: int) -> tuple[OperationResult, str, int]:
         """Claim the client's entitlement; returns the operation, the payout address and the amount."""

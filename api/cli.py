@@ -35,10 +35,26 @@ def compile() -> None:
 @app.command()
 def devnet(data_dir: DataDir = Path(".allmende")) -> None:
     """Run the embedded devnet: deploy, play the demo once, print where the money went."""
-    from scripts.devnet import run_devnet
+    from api.devnet import run_devnet
 
     if not run_devnet(data_dir, console):
         raise typer.Exit(1)
+
+
+def _refuse_taken_port(host: str, port: int) -> None:
+    """Exit with a clear message when `host`:`port` cannot be bound."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            console.print(
+                f"[red]cannot listen on {host}:{port}: {exc.strerror}.[/red] "
+                "Choose another port with --port (make run PORT=8080)."
+            )
+            raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -60,11 +76,12 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.demo import seed_demo
+    from api.demo import DEMO_KEYS_FILE, seed_demo
     from api.gateway import Gateway
     from api.serving import uvicorn_config
     from api.settings import Settings
 
+    _refuse_taken_port(host, port)  # before seeding: a taken port should not cost a demo's minute
     settings = Settings(data_dir=data_dir, host=host, port=port)
     gateway = Gateway.open(settings)
     try:
@@ -72,6 +89,8 @@ def serve(
             keys = seed_demo(gateway)
             if keys is not None:
                 console.print(f"demo data created; API keys for the demo organisations are in {keys}")
+            elif (kept := settings.data_dir / DEMO_KEYS_FILE).exists():
+                console.print(f"demo data kept from an earlier start; its API keys are in {kept}")
         if admin_key_file is not None:
             created = gateway.bootstrap_admin()
             if created is not None:
@@ -123,9 +142,9 @@ def _deployment(rpc: str | None, book: Path | None, data_dir: Path, gateway: str
     While a gateway holds the embedded chain, the chain is read through the gateway's read-only
     JSON-RPC endpoint instead.
     """
+    from api.devnet import BOOK_FILE
     from ledger.exceptions import ChainInUse
     from ledger.system import Allmende
-    from scripts.devnet import BOOK_FILE
 
     book_path = book or data_dir / BOOK_FILE
     if rpc is None:
@@ -160,7 +179,7 @@ def audit(
     gateway: GatewayUrl = "http://127.0.0.1:8000",
 ) -> None:
     """Rebuild the fund ledger from events alone and compare it with the contracts' views."""
-    from scripts.devnet import summary
+    from api.devnet import summary
 
     with _deployment(rpc, book, data_dir, gateway) as system:
         ok = summary(system, console)

@@ -26,11 +26,13 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import case, delete, select, update
 
-from api.gateway import Forbidden, Gateway, GatewayError, Invalid, NotFound
+from api.engine import Engine
+from api.errors import Forbidden, GatewayError, Invalid, NotFound
 from api.models import Client, Entitlement, IdempotencyRecord, Operation
 from api.personal import PERSONAL_FIELDS, Personal
 from api.voucher_pdf import VoucherCard
 from api.voucher_sheets import HeldSheet, SheetRequest, VoucherSheets
+from governance.errors import VoucherCodeError
 from governance.pseudonyms import PrivateRoot, PublicRoot, Purpose, pseudonym_address
 from governance.vouchers import ALPHABET, PAYLOAD_LENGTH, check_symbol, format_code, parse_code
 from ledger.custody import CustodyError, Sealer, new_key, open_with_pin, seal_with_pin
@@ -152,7 +154,7 @@ def _check_personal(personal: dict[str, str]) -> None:
 class Clients:
     """Registration, sign-in and erasure of clients of NGOs."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Engine) -> None:
         self.gw = gateway
         self.settings = gateway.settings
         self._sessions: dict[str, ClientSession] = {}
@@ -402,7 +404,7 @@ class Clients:
         how many attempts the code has left (an unknown code is counted like a known one)."""
         try:
             canonical = parse_code(code)
-        except Exception:
+        except VoucherCodeError:  # counted like an unknown code, so typos cannot be told apart
             canonical = code.strip().upper()
         tag = self.gw.tag("voucher", canonical)
         with self.gw.db.session() as s:

@@ -1,16 +1,23 @@
-"""Demo data for a fresh gateway, played through the gateway's own HTTP routes (in process)."""
+"""Demo data for a fresh gateway, played through the gateway's own HTTP API.
+
+The app is served on a free loopback port for the time of seeding (a real server in a thread), and
+the demo talks to it with an ordinary HTTP client, like any integration would."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+import uvicorn
 from eth_account import Account
-from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.gateway import Gateway
@@ -34,8 +41,32 @@ def _ok(response: Any) -> dict[str, Any]:
     return body
 
 
+@contextmanager
+def _served(gateway: Gateway) -> Iterator[httpx.Client]:
+    """The gateway's app served on a free loopback port while the block runs, and a client of it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(gateway.settings, gateway), log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the demo could not serve the app on a loopback port")
+            threading.Event().wait(0.01)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+            yield http
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
 def _play_round(
-    http: TestClient, gateway: Gateway, as_: Callable[[str], dict[str, str]], pid: int, lot: int
+    http: httpx.Client, gateway: Gateway, as_: Callable[[str], dict[str, str]], pid: int, lot: int
 ) -> None:
     """A participatory budget round of the NGO's clients over the city's unearmarked money. On the
     embedded chain the clock moves on: clients vote with voucher + PIN and the NGO finalises; on an
@@ -104,8 +135,11 @@ def _play_round(
     _ok(http.post(f"/v1/ngo/rounds/{rid}/finalise", headers=as_("ngo")))
 
 
-def _demo_client(http: TestClient, gateway: Gateway, ngo: dict[str, str], pid: int) -> dict[str, str]:
-    """A client with 25 € to claim, so the client pages can be tried: their voucher code and PIN."""
+def _demo_client(
+    http: httpx.Client, gateway: Gateway, ngo: dict[str, str], pid: int, lot: int
+) -> dict[str, str]:
+    """A client with 25 € to claim and a round open for their vote, so the client pages can be tried:
+    their voucher code and PIN."""
     reg = _ok(
         http.post(
             "/v1/ngo/clients", headers=ngo, json={"personal": {"name": "Erika Beispiel"}, "pin": DEMO_PIN}
@@ -124,7 +158,49 @@ def _demo_client(http: TestClient, gateway: Gateway, ngo: dict[str, str], pid: i
             },
         )
     )
+    _open_round(http, gateway, ngo, pid, lot)
     return {"client-voucher-code": reg["voucherCode"], "client-pin": DEMO_PIN}
+
+
+OPEN_ROUND_TITLE = "Nachbarschaftsfonds Winter"
+
+
+def _open_round(http: httpx.Client, gateway: Gateway, ngo: dict[str, str], pid: int, lot: int) -> None:
+    """A round over the city's last 1.000 € that every client of the NGO, the demo client included,
+    may vote in at `/client/rounds` (on the embedded chain the clock moves on to its voting; on an
+    external chain it stays open for proposals, which clients may make too)."""
+    now = gateway.chain.now()
+    created = _ok(
+        http.post(
+            "/v1/ngo/rounds",
+            headers=ngo,
+            json={
+                "title": OPEN_ROUND_TITLE,
+                "description": "Was hilft im Winter am meisten? Sie entscheiden mit.",
+                "funding": [{"lotId": lot, "amount": "1000"}],
+                "credits": 100,
+                "votingStart": datetime.fromtimestamp(now + 3_600, UTC).isoformat(),
+                "votingEnd": datetime.fromtimestamp(now + 30 * DAY, UTC).isoformat(),
+                "minCost": "100",
+                "maxCost": "600",
+                "clientProgramId": pid,
+            },
+        )
+    )
+    for title, amount in (
+        ("Warme Decken für die Notunterkunft", "400"),
+        ("Heißer Tee am Hafen", "150"),
+        ("Winterjacken für Kinder", "600"),
+    ):
+        _ok(
+            http.post(
+                f"/v1/ngo/rounds/{created['roundId']}/proposals",
+                headers=ngo,
+                json={"programId": pid, "amount": amount, "title": title},
+            )
+        )
+    if gateway.chain.is_embedded:
+        gateway.advance_time(3_600)
 
 
 def seed_demo(gateway: Gateway) -> Path | None:
@@ -137,7 +213,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
         return None
     _, admin_key = created
     keys: dict[str, str] = {"admin": admin_key}
-    with TestClient(create_app(gateway.settings, gateway)) as http:
+    with _served(gateway) as http:
 
         def as_(who: str) -> dict[str, str]:
             return {"Authorization": f"Bearer {keys[who]}"}
@@ -216,11 +292,11 @@ def seed_demo(gateway: Gateway) -> Path | None:
         )
         _play_round(http, gateway, as_, pid, lot_b)
     if gateway.chain.is_embedded:  # the operator's own accounts play the ledger-level scenarios too
-        from scripts.devnet import DemoCast, play_all
+        from api.devnet import DemoCast, play_all
 
         play_all(gateway.system, DemoCast.from_chain(gateway.chain))
-    with TestClient(create_app(gateway.settings, gateway)) as http:
-        keys.update(_demo_client(http, gateway, {"Authorization": f"Bearer {keys['ngo']}"}, pid))
+    with _served(gateway) as http:
+        keys.update(_demo_client(http, gateway, {"Authorization": f"Bearer {keys['ngo']}"}, pid, lot_b))
     path = gateway.settings.data_dir / DEMO_KEYS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -1,589 +1,65 @@
-"""The gateway's engine room: custody, organisations, clients and relayed operations. No HTTP here.
+"""The composition root: one engine (chain, database, custody, relaying) and the services over it.
 
-Every state change a user makes is an ERC-2771 request signed with that user's own custodial key,
-recorded as a pending operation, relayed in a batch, and recorded as done with its transaction hash
-and events. A request whose call reverts in its batch is simulated once more to raise its typed
-error (simulating every request up front would double the chain's work). On start,
-pending operations are reconciled with the chain, so a crash never loses an acknowledged write.
+`Gateway.open` (or `Gateway(...)` in tests) builds the engine and hands each service what it needs;
+no service imports this module, so `api/` has no import circle. The HTTP layer reaches the services
+through `api/deps.py`.
+
+The names below the class are re-exported for code written against the single-module gateway.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-import threading
-import time
-from collections.abc import Callable, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
-from uuid import uuid4
-
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from sqlalchemy import delete, select, update
-
-from api.db import Database, migrate
-from api.keyring import lookup_tag_key
-from api.models import ApiKey, IdempotencyRecord, Operation, Organisation
+from api.claims import ClaimsService
+from api.clients import Clients
+from api.db import Database
+from api.engine import API_KEY_PREFIX, ORG_ROLES, Engine
+from api.errors import (
+    Forbidden,
+    GatewayError,
+    Invalid,
+    InvalidCredentials,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
+from api.operations import DEFAULT_GAS, IDEMPOTENT_REQUEST, REQUEST_VALIDITY_S, NonceBook, OperationResult
+from api.principals import Principal
+from api.rounds import RoundsService
+from api.services.funds import FundsService
 from api.settings import Settings
 from ledger.chain import Chain
-from ledger.contracts import ContractClient
-from ledger.custody import Sealer, new_account
-from ledger.events import Event
-from ledger.indexer import EventIndex
-from ledger.relayer import (
-    ForwardedCallFailed,
-    Relayed,
-    Relayer,
-    RelayOutcome,
-    RequestNotExecuted,
-    split_by_request,
-)
-from ledger.roles import Role
 from ledger.system import Allmende
 
-if TYPE_CHECKING:
-    from api.claims import ClaimsService
-    from api.clients import Clients
-    from api.rounds import RoundsService
-
-ORG_ROLES: dict[str, tuple[Role, ...]] = {
-    "admin": (Role.ADMIN, Role.TREASURER, Role.ALLOCATOR),
-    "funder": (Role.FUNDER, Role.APPROVER),
-    "ngo": (Role.NGO,),
-    "auditor": (Role.AUDITOR,),
-}
-API_KEY_PREFIX = "alm"
-DEFAULT_GAS = 500_000
-REQUEST_VALIDITY_S = 3600
-
-IDEMPOTENT_REQUEST: ContextVar[str | None] = ContextVar("allmende_idempotent_request", default=None)
-"""The idempotent HTTP request being served (set by the idempotency middleware). Its operations are
-recorded under it, so a retry after a crash finds what the chain already executed instead of paying again."""
-
-
-class GatewayError(Exception):
-    """A domain error of the gateway, with a stable code and an HTTP-agnostic kind."""
-
-    kind = "conflict"  # conflict | not_found | forbidden | invalid | locked | unavailable
-
-    def __init__(self, code: str, detail: str, **fields: Any) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.fields = fields
+__all__ = [
+    "API_KEY_PREFIX",
+    "DEFAULT_GAS",
+    "IDEMPOTENT_REQUEST",
+    "ORG_ROLES",
+    "REQUEST_VALIDITY_S",
+    "Forbidden",
+    "Gateway",
+    "GatewayError",
+    "Invalid",
+    "InvalidCredentials",
+    "NonceBook",
+    "NotFound",
+    "OperationResult",
+    "Principal",
+    "Unauthorized",
+    "Unavailable",
+]
 
 
-class NotFound(GatewayError):
-    """The thing asked for does not exist (or is not visible to the caller)."""
-
-    kind = "not_found"
-
-
-class Forbidden(GatewayError):
-    """The caller may not do this."""
-
-    kind = "forbidden"
-
-
-class Invalid(GatewayError):
-    """The request is malformed in a way the schema cannot express."""
-
-    kind = "invalid"
-
-
-class Unavailable(GatewayError):
-    """The chain did not take the request; retrying later may work."""
-
-    kind = "unavailable"
-
-
-class Unauthorized(GatewayError):
-    """No credentials, or credentials of the wrong kind."""
-
-    kind = "unauthorized"
-    bearer_error: str | None = None  # the `error` of the `WWW-Authenticate: Bearer` challenge
-
-
-class InvalidCredentials(Unauthorized):
-    """Credentials that name nobody: an unknown, forged or revoked API key (RFC 6750 §3.1)."""
-
-    bearer_error = "invalid_token"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: an organisation by API key (clients come with their own sessions)."""
-
-    organisation_id: str
-    kind: str
-    name: str
-    address: str
-    scopes: tuple[str, ...]
-
-    @property
-    def id(self) -> str:
-        """A stable identifier for idempotency and audit records."""
-        return f"org:{self.organisation_id}"
-
-
-@dataclass(frozen=True)
-class OperationResult:
-    """What a mutating call returns: where it landed on chain and the events it emitted."""
-
-    operation_id: str
-    transaction_hash: str
-    block_number: int
-    events: list[Event]
-
-    def event(self, name: str) -> Event:
-        """The first event called `name`."""
-        return next(e for e in self.events if e.name == name)
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form for responses."""
-        return {
-            "operationId": self.operation_id,
-            "transactionHash": self.transaction_hash,
-            "blockNumber": self.block_number,
-            "events": [e.to_json() for e in self.events],
-        }
-
-
-class NonceBook:
-    """The next forwarder nonce per signer, so a signer's requests are numbered without a round trip.
-
-    A signer the gateway has never relayed for (a client's fresh claim or vote key, say) starts at 0
-    without asking the chain; should the chain know better, the forwarder skips the request and the
-    gateway asks and signs again (`Gateway.execute`).
-    """
-
-    def __init__(self, system: Allmende, is_new: Callable[[str], bool]) -> None:
-        self._system = system
-        self._is_new = is_new
-        self._next: dict[str, int] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def lock(self, signer: str) -> threading.Lock:
-        """The lock serialising `signer`'s requests from numbering to queueing."""
-        with self._guard:
-            return self._locks.setdefault(signer, threading.Lock())
-
-    def take(self, signer: str) -> tuple[int, bool]:
-        """The nonce for `signer`'s next request and whether it was assumed rather than read
-        (call with the signer's lock held)."""
-        nonce = self._next.get(signer)
-        assumed = False
-        if nonce is None:
-            assumed = self._is_new(signer)
-            nonce = 0 if assumed else self._system.forwarding.nonce(signer)
-        self._next[signer] = nonce + 1
-        return nonce, assumed
-
-    def forget(self, signer: str) -> None:
-        """Read `signer`'s nonce from the chain next time."""
-        self._next.pop(signer, None)
-
-    def read_next_time(self, signer: str) -> None:
-        """Like `forget`, and never assume a fresh signer again for `signer`."""
-        self._next[signer] = self._system.forwarding.nonce(signer)
-
-
-class Gateway:
-    """Everything the HTTP layer needs, over one chain and one database."""
+class Gateway(Engine):
+    """Everything the HTTP layer needs, over one chain and one database: the engine and its services."""
 
     def __init__(self, settings: Settings, chain: Chain, system: Allmende, db: Database) -> None:
-        self.settings = settings
-        self.chain = chain
-        self.system = system
-        self.db = db
-        self.master = Sealer(settings.load_master_key())
-        self._tag_key = lookup_tag_key(db, self.master, settings.load_master_key())  # kept through rotations
-        operators = chain.accounts
-        self.admin = operators[0]
-        relayers = operators[-settings.relayers :] if len(operators) > settings.relayers else operators[-1:]
-        for relayer in relayers:
-            system.grant(self.admin, Role.RELAYER, relayer.address)
-        for role in (Role.TREASURER, Role.ALLOCATOR):
-            system.grant(self.admin, role, self.admin.address)
-        self.journal = _OperationJournal(db)
-        self.relayer = Relayer(
-            system,
-            relayers,
-            max_batch=settings.relay_batch,
-            max_wait_s=settings.relay_wait_ms / 1000,
-            journal=self.journal,
-        )
-        self.nonces = NonceBook(system, self._never_relayed_for)
-        self.index = EventIndex(system)
-        self._accounts: dict[str, LocalAccount] = {}
-        self._clock: tuple[int, float] = (0, -1e9)  # (chain time, when read)
-
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    @classmethod
-    def open(cls, settings: Settings) -> Gateway:
-        """Open the chain (embedded under the data dir, or JSON-RPC), deploy, migrate, reconcile."""
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        settings.data_dir.chmod(0o700)  # keys, chain and database live here
-        chain: Chain
-        if settings.rpc_url:
-            from ledger.rpc import RpcChain
-
-            keys = []
-            if settings.rpc_key_file is not None:
-                keys = [k.strip() for k in settings.rpc_key_file.read_text().split() if k.strip()]
-            chain = RpcChain(settings.rpc_url, keys, confirmations=settings.confirmations)
-        else:
-            from ledger.embedded import EmbeddedChain
-
-            chain = EmbeddedChain.open(settings.data_dir / "chain")
-        system = Allmende.deploy(chain, chain.accounts[0], settings.data_dir / "address-book.json")
-        db = Database(settings.db_url)
-        migrate(db.engine)
-        gateway = cls(settings, chain, system, db)
-        gateway.reconcile()
-        return gateway
-
-    def close(self) -> None:
-        """Stop relaying, close the chain and the database connections."""
-        self.relayer.close()
-        self.chain.close()
-        self.db.engine.dispose()
-
-    @cached_property
-    def clients(self) -> Clients:
-        """Client registration, sign-in and erasure over this gateway."""
-        from api.clients import Clients
-
-        return Clients(self)
-
-    @cached_property
-    def claims(self) -> ClaimsService:
-        """Claim programs over this gateway."""
-        from api.claims import ClaimsService
-
-        return ClaimsService(self)
-
-    @cached_property
-    def rounds(self) -> RoundsService:
-        """Participatory budget rounds over this gateway."""
-        from api.rounds import RoundsService
-
-        return RoundsService(self)
-
-    def advance_time(self, seconds: int) -> None:
-        """Move a test or devnet chain's clock forward, and sign the next requests by the new time."""
-        self.chain.advance_time(seconds)
-        self._clock = (0, -1e9)
-
-    # --- tags and keys -----------------------------------------------------------------------
-
-    def tag(self, purpose: str, value: str) -> str:
-        """A keyed hash for looking things up without storing them (API key secrets, voucher codes)."""
-        return hmac.new(self._tag_key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
-
-    def organisation_account(self, org: Organisation) -> LocalAccount:
-        """The organisation's custodial signing account."""
-        account = self._accounts.get(org.id)
-        if account is None:
-            account = Account.from_key(self.master.open(org.key_sealed, f"org:{org.id}"))
-            self._accounts[org.id] = account
-        return account
-
-    # --- organisations and API keys ----------------------------------------------------------
-
-    def create_organisation(self, kind: str, name: str) -> tuple[Organisation, str]:
-        """A new organisation with a custodial key, its on-chain roles and a first API key."""
-        if kind not in ORG_ROLES or kind == "admin":
-            raise Invalid(
-                "UnknownOrganisationKind", f"kind must be one of funder, ngo, auditor, not {kind!r}"
-            )
-        account, key = new_account()
-        with self.db.session() as s:
-            org = Organisation(kind=kind, name=name, address=account.address, key_sealed=b"")
-            s.add(org)
-            s.flush()
-            org.key_sealed = self.master.seal(key, f"org:{org.id}")
-        for role in ORG_ROLES[kind]:
-            self.system.grant(self.admin, role, account.address)
-        if kind == "funder":  # a funder's deposits are pulled by the fund ledger: allow it once
-            self.execute(
-                _operator(org), org, self.system.token, "approve", self.system.funds.address, 2**256 - 1
-            )
-        return org, self.issue_api_key(org.id)
-
-    def issue_api_key(self, organisation_id: str, scopes: tuple[str, ...] = ("*",)) -> str:
-        """A new API key for the organisation; the secret is returned once and stored only hashed."""
-        prefix = secrets.token_hex(6)
-        secret = secrets.token_urlsafe(32)
-        with self.db.session() as s:
-            s.add(
-                ApiKey(
-                    organisation_id=organisation_id,
-                    prefix=prefix,
-                    secret_hash=self.tag("api-key", secret),
-                    scopes=list(scopes),
-                )
-            )
-        return f"{API_KEY_PREFIX}_{prefix}_{secret}"
-
-    def rotate_api_key(self, principal: Principal, old_prefix: str | None = None) -> str:
-        """Issue a new key and revoke the old one (or all others when no prefix is given)."""
-        new_key = self.issue_api_key(principal.organisation_id, principal.scopes)
-        new_prefix = new_key.split("_")[1]
-        with self.db.session() as s:
-            keys = s.scalars(select(ApiKey).where(ApiKey.organisation_id == principal.organisation_id))
-            for k in keys:
-                if k.prefix != new_prefix and (old_prefix is None or k.prefix == old_prefix):
-                    k.revoked_at = datetime.now(UTC)
-        return new_key
-
-    def authenticate(self, token: str) -> Principal:
-        """The organisation behind an API key; InvalidCredentials for anything else."""
-        parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
-            raise InvalidCredentials("InvalidApiKey", "the API key is not valid")
-        with self.db.session() as s:
-            key = s.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
-            if (
-                key is None
-                or key.revoked_at is not None
-                or not hmac.compare_digest(key.secret_hash, self.tag("api-key", parts[2]))
-            ):
-                raise InvalidCredentials("InvalidApiKey", "the API key is not valid")
-            org = s.get(Organisation, key.organisation_id)
-            assert org is not None
-            return Principal(org.id, org.kind, org.name, org.address, tuple(key.scopes))
-
-    def organisation(self, organisation_id: str) -> Organisation:
-        """An organisation by id."""
-        with self.db.session() as s:
-            org = s.get(Organisation, organisation_id)
-        if org is None:
-            raise NotFound("UnknownOrganisation", f"no organisation {organisation_id}")
-        return org
-
-    def bootstrap_admin(self) -> tuple[Organisation, str] | None:
-        """Create the operator's admin organisation (holding the deploy key) if there is none yet."""
-        with self.db.session() as s:
-            if s.scalar(select(Organisation).where(Organisation.kind == "admin")) is not None:
-                return None
-            org = Organisation(kind="admin", name="Operator", address=self.admin.address, key_sealed=b"")
-            s.add(org)
-            s.flush()
-            org.key_sealed = self.master.seal(bytes(self.admin.key), f"org:{org.id}")
-        return org, self.issue_api_key(org.id)
-
-    # --- relayed operations ------------------------------------------------------------------
-
-    def execute(
-        self,
-        principal: str,
-        signer: Organisation | LocalAccount,
-        target: ContractClient,
-        function: str,
-        *args: Any,
-        gas: int = DEFAULT_GAS,
-        acting_for: str | None = None,
-    ) -> OperationResult:
-        """Sign `target.function(*args)` as `signer`, relay it, and record it as an operation."""
-        account = signer if isinstance(signer, LocalAccount) else self.organisation_account(signer)
-        kind = f"{target.name}.{function}"
-        request_key = IDEMPOTENT_REQUEST.get()
-        if request_key is not None and (earlier := self._executed_for(request_key, account.address, kind)):
-            return earlier  # a retry of a request interrupted by a crash after the chain executed it
-        data = target.encode(function, *args)
-        try:
-            return self._relay(principal, account, target, data, kind, request_key, gas, acting_for)
-        except _AssumedNonceTaken:  # the signer was not new after all: read its nonce and sign again
-            with self.nonces.lock(account.address):
-                self.nonces.read_next_time(account.address)
-            return self._relay(principal, account, target, data, kind, request_key, gas, acting_for)
-
-    def _relay(
-        self,
-        principal: str,
-        account: LocalAccount,
-        target: ContractClient,
-        data: bytes,
-        kind: str,
-        request_key: str | None,
-        gas: int,
-        acting_for: str | None,
-    ) -> OperationResult:
-        """Number, sign, record and relay one request; wait for its outcome."""
-        fwd = self.system.forwarding
-        record = _OperationRecord(uuid4().hex, principal, acting_for, kind, request_key)
-        with self.nonces.lock(account.address):
-            nonce, assumed = self.nonces.take(account.address)
-            request = fwd.sign(account, target.address, data, gas=gas, nonce=nonce, deadline=self._deadline())
-            future = self.relayer.submit(request, record)  # the journal records it before sending
-        try:
-            outcome: RelayOutcome = future.result(timeout=120)
-        except ForwardedCallFailed as exc:
-            # The call reverted on chain (its nonce is used, nothing else changed): learn the typed
-            # error by simulating the same call now; the state it failed on is still there.
-            fwd.simulate(request)
-            raise Unavailable("ForwardedCallFailed", "the request failed on chain; retry") from exc
-        except RequestNotExecuted as exc:
-            self.nonces.forget(account.address)
-            if assumed:
-                raise _AssumedNonceTaken from exc
-            raise Unavailable("RequestNotExecuted", "the chain did not execute the request; retry") from exc
-        except Exception as exc:
-            self.nonces.forget(account.address)
-            raise Unavailable("RelayFailed", f"relaying failed: {exc}") from exc
-        return OperationResult(record.id, outcome.transaction_hash, outcome.block_number, outcome.events)
-
-    def _never_relayed_for(self, signer: str) -> bool:
-        """True when the gateway never recorded an operation of `signer` (kept in memory: asking the
-        database for every fresh claim or vote key was a round trip per request)."""
-        return not self.journal.has_signed(signer)
-
-    def _deadline(self) -> int:
-        """Now (by the chain's clock, read at most once a second) plus the request validity."""
-        now = time.monotonic()
-        if now - self._clock[1] > 1.0:
-            self._clock = (self.chain.now(), now)
-        return max(int(time.time()), self._clock[0]) + REQUEST_VALIDITY_S
-
-    def _executed_for(self, request_key: str, signer: str, kind: str) -> OperationResult | None:
-        """The operation an earlier attempt of this request had executed, if any."""
-        with self.db.session() as s:
-            op = s.scalars(
-                select(Operation).where(
-                    Operation.request_key == request_key,
-                    Operation.signer == signer,
-                    Operation.kind == kind,
-                    Operation.status == "done",
-                )
-            ).first()
-        if op is None or op.transaction_hash is None or op.block_number is None:
-            return None
-        events = self._request_events(op.transaction_hash, op.signer, op.forward_nonce)
-        return OperationResult(op.id, op.transaction_hash, op.block_number, events)
-
-    def _request_events(self, transaction_hash: str, signer: str, nonce: int) -> list[Event]:
-        """The events one forwarded request emitted, out of its batch transaction."""
-        in_tx = [e for e in self.index.events() if e.transaction_hash == transaction_hash]
-        found = split_by_request(in_tx, self.system.forwarder.address).get((signer, nonce))
-        return found[1] if found is not None else []
-
-    def reconcile(self) -> dict[str, int]:
-        """Settle what a crash left: pending operations become done if the chain executed them, else
-        failed; requests that were being served are released, so their retries run (and find their
-        executed operations instead of repeating them). Runs at start, before serving: one gateway
-        process serves a database (its nonce book assumes that too)."""
-        counts = {"done": 0, "failed": 0}
-        with self.db.session() as s:
-            pending = list(s.scalars(select(Operation).where(Operation.status == "pending")))
-            s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.status_code.is_(None)))
-        if not pending:
-            return counts
-        executed = {
-            (e.args["signer"], e.args["nonce"]): e
-            for e in self.index.refresh()
-            if e.name == "ExecutedForwardRequest" and e.address == self.system.forwarder.address
-        }
-        for op in pending:
-            event = executed.get((op.signer, op.forward_nonce))
-            with self.db.session() as s:
-                row = s.get(Operation, op.id)
-                assert row is not None
-                if event is not None and event.args["success"]:
-                    events = self._request_events(event.transaction_hash, op.signer, op.forward_nonce)
-                    row.status, row.transaction_hash, row.block_number = (
-                        "done",
-                        event.transaction_hash,
-                        event.block_number,
-                    )
-                    row.result = {"events": [e.to_json() for e in events], "reconciled": True}
-                    counts["done"] += 1
-                else:
-                    row.status = "failed"
-                    counts["failed"] += 1
-        return counts
-
-
-@dataclass(frozen=True)
-class _OperationRecord:
-    """What the journal writes of a relayed request besides the request itself."""
-
-    id: str
-    principal: str
-    acting_for: str | None
-    kind: str
-    request_key: str | None
-
-
-class _OperationJournal:
-    """Writes operations around their batch: pending before it is sent, done or failed once mined.
-
-    One transaction per batch each way. A crash between the two leaves pending operations, which
-    `Gateway.reconcile` settles from the chain on the next start."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        with db.session() as s:
-            self._signers = set(s.scalars(select(Operation.signer).distinct()))
-        self._guard = threading.Lock()
-
-    def has_signed(self, signer: str) -> bool:
-        """True when an operation of `signer` was recorded (pending, done or failed)."""
-        with self._guard:
-            return signer in self._signers
-
-    def before_send(self, batch: Sequence[Relayed]) -> None:
-        ops = [
-            Operation(
-                id=r.tag.id,
-                principal=r.tag.principal,
-                acting_for=r.tag.acting_for,
-                kind=r.tag.kind,
-                signer=r.request.sender,
-                forward_nonce=r.request.nonce,
-                request_key=r.tag.request_key,
-            )
-            for r in batch
-            if isinstance(r.tag, _OperationRecord)
-        ]
-        if ops:
-            with self.db.session() as s:
-                s.add_all(ops)
-            with self._guard:
-                self._signers.update(op.signer for op in ops)
-
-    def after_mined(self, batch: Sequence[Relayed]) -> None:
-        rows: list[dict[str, Any]] = []
-        for r in batch:
-            if not isinstance(r.tag, _OperationRecord):
-                continue
-            if isinstance(r.outcome, RelayOutcome):
-                rows.append(
-                    {
-                        "id": r.tag.id,
-                        "status": "done",
-                        "transaction_hash": r.outcome.transaction_hash,
-                        "block_number": r.outcome.block_number,
-                        "result": {"events": [e.to_json() for e in r.outcome.events]},
-                    }
-                )
-            else:
-                rows.append({"id": r.tag.id, "status": "failed"})
-        if rows:
-            with self.db.session() as s:
-                s.execute(update(Operation), rows)
-
-
-class _AssumedNonceTaken(Exception):
-    """A signer taken for new had used forwarder nonces before (outside this gateway's records)."""
-
-
-def _operator(org: Organisation) -> str:
-    return f"org:{org.id}"
+        super().__init__(settings, chain, system, db)
+        self.clients = Clients(self)
+        """Client registration, sign-in and erasure."""
+        self.claims = ClaimsService(self, self.clients)
+        """Claim programs."""
+        self.rounds = RoundsService(self, self.clients)
+        """Participatory budget rounds."""
+        self.funds = FundsService(self)
+        """Lots, allocations, programs, tranches and disbursements."""

@@ -33,8 +33,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.clients import SESSION_PREFIX
-from api.gateway import IDEMPOTENT_REQUEST, GatewayError
+from api.errors import GatewayError
 from api.models import IdempotencyRecord
+from api.operations import IDEMPOTENT_REQUEST
 from api.problems import problem
 from ledger.custody import Sealer
 

@@ -133,6 +133,8 @@ class BudgetRound(Base):
     pseudonym_round: Mapped[int] = mapped_column(sa_BigInteger)
     credits: Mapped[int] = mapped_column(sa_BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=_now)
+    client_program_id: Mapped[int | None] = mapped_column(sa_BigInteger, default=None)
+    """The NGO's program that clients' own proposals would fund; None: clients do not propose."""
 
 
 class RoundVoter(Base):
@@ -288,3 +290,26 @@ class PersonSession(Base):
     person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=_now)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class VoteReceipt(Base):
+    """A ballot's receipt, stored so that only the holder of its code finds it: the lookup is a hash
+    of the code's secret, the binding a hash of the secret and the ballot's transaction. Nothing here
+    names the voter; the transaction is public on chain anyway."""
+
+    __tablename__ = "vote_receipts"
+
+    lookup: Mapped[str] = mapped_column(String(64), primary_key=True)
+    round_id: Mapped[int] = mapped_column(sa_BigInteger, index=True)
+    transaction_hash: Mapped[str] = mapped_column(String(66))
+    binding: Mapped[str] = mapped_column(String(64))
+    checked: Mapped[bool] = mapped_column(default=False)
+
+
+class ClaimProgramName(Base):
+    """A claim program's own name ("Winterhilfe Dezember"), shown to its clients; its hash is on chain."""
+
+    __tablename__ = "claim_program_names"
+
+    claim_program_id: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))

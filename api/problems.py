@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.gateway import GatewayError, Unauthorized
+from api.errors import GatewayError, Unauthorized
 from ledger.exceptions import ContractRevert, LedgerError
 
 FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE = 403, 404, 409, 422

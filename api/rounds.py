@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from eth_account import Account
 from sqlalchemy import select
 
-from api.clients import ClientSession
-from api.gateway import Forbidden, Gateway, GatewayError, Invalid, NotFound, OperationResult
-from api.models import BudgetRound, Client, Operation, RoundProposal, RoundVoter
+from api.clients import Clients, ClientSession
+from api.engine import Engine
+from api.errors import Forbidden, GatewayError, Invalid, NotFound
+from api.models import BudgetRound, Client, Operation, ProgramInfo, RoundProposal, RoundVoter
+from api.operations import OperationResult
 from governance import qv
 from governance.errors import GovernanceError
 from governance.pabulib import export_round
@@ -109,6 +111,7 @@ class RoundSpec:
     rule: SelectionRule = SelectionRule.GREEDY_SKIP
     min_votes: int = 0
     voters: Sequence[str] | None = None  # client ids; None: every client of the NGO
+    client_program_id: int | None = None  # the NGO's program clients may propose for; None: they may not
 
 
 @dataclass(frozen=True)
@@ -207,11 +210,16 @@ class BallotRecord:
     current: bool
 
 
+_STATE_EVENTS = ("BallotCast", "RoundSettled", "RoundAbandoned")
+"""The events a round's state is counted from (current voters, money released)."""
+
+
 class RoundsService:
     """Creates rounds for NGOs, relays their proposals and finalisation, and clients' ballots."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Engine, clients: Clients) -> None:
         self.gw = gateway
+        self.clients = clients
         self.budget = gateway.system.budget
         self._rolls: dict[int, VoterRoll] = {}
         self._infos: dict[int, BudgetRound] = {}
@@ -225,7 +233,7 @@ class RoundsService:
     # --- NGOs -------------------------------------------------------------------------------
 
     def _voter_roots(self, ngo_id: str, client_ids: Sequence[str] | None) -> list[PublicRoot]:
-        clients = self.gw.clients
+        clients = self.clients
         if client_ids is None:
             with self.gw.db.session() as s:
                 rows = list(
@@ -253,6 +261,11 @@ class RoundsService:
     def create(self, ngo_id: str, spec: RoundSpec) -> RoundCreated:
         """Create a round funded from `spec.funding`, for the NGO's clients (or those named)."""
         ngo = self.gw.organisation(ngo_id)
+        if spec.client_program_id is not None:
+            with self.gw.db.session() as s:
+                program = s.get(ProgramInfo, spec.client_program_id)
+            if program is None or program.ngo_id != ngo_id:
+                raise Forbidden("NotYourProgram", f"program {spec.client_program_id} is run by another NGO")
         roots = self._voter_roots(ngo_id, spec.voters)
         lots = [lot for lot, _ in spec.funding]
         amounts = [amount for _, amount in spec.funding]
@@ -301,6 +314,7 @@ class RoundsService:
                         description=spec.description,
                         pseudonym_round=pseudonym_round,
                         credits=spec.credits,
+                        client_program_id=spec.client_program_id,
                     )
                 )
                 s.add_all(
@@ -566,7 +580,8 @@ class RoundsService:
                 for t in s.scalars(select(RoundProposal).where(RoundProposal.round_id == round_id))
             }
         voters = len(self.roll(round_id)) if info is not None else None
-        events = self.gw.index.events() if events is None else events
+        if events is None:
+            events = self.gw.read_model.for_round(round_id, _STATE_EVENTS)
         current: dict[str, bool] = {}
         released = 0
         for e in events:
@@ -580,7 +595,7 @@ class RoundsService:
 
     def states(self, round_ids: Iterable[int] | None = None) -> list[RoundState]:
         """The rounds named, or every round on chain."""
-        events = self.gw.index.events()
+        events = self.gw.read_model.named(_STATE_EVENTS, "ParticipatoryBudget")
         return [self.state(rid, events) for rid in (self.round_ids() if round_ids is None else round_ids)]
 
     # --- auditors ---------------------------------------------------------------------------
@@ -595,17 +610,25 @@ class RoundsService:
             raise GatewayError("RoundWithoutEvents", f"no RoundCreated event for round {round_id}")
         voters = list(self.roll(round_id).addresses) if state.info is not None else None
         check = Verification(state, audit, voters, list(audit.mismatches))
-        out, r = check.mismatches, state.round
-        tallies = audit.tallies
+        check.mismatches.extend(self._chain_mismatches(round_id, state, audit))
+        check.mismatches.extend(self._record_mismatches(round_id, state))
+        return check
+
+    def _chain_mismatches(self, round_id: int, state: RoundState, audit: RoundAudit) -> list[str]:
+        """Where the contract's tallies and winners differ from those recomputed from the ballots."""
+        out = []
         for pid, p in state.proposals.items():
-            if p.status is ProposalStatus.WITHDRAWN:
-                continue
-            if tallies.get(pid) != p.votes:
-                out.append(f"proposal {pid} holds {p.votes} votes, the ballots give {tallies.get(pid)}")
-        if r.finalised and self.budget.winners(round_id) != list(audit.winners):
+            if p.status is not ProposalStatus.WITHDRAWN and audit.tallies.get(pid) != p.votes:
+                out.append(f"proposal {pid} holds {p.votes} votes, the ballots give {audit.tallies.get(pid)}")
+        if state.round.finalised and self.budget.winners(round_id) != list(audit.winners):
             out.append(
                 f"the contract's winners {self.budget.winners(round_id)}, the rule's {list(audit.winners)}"
             )
+        return out
+
+    def _record_mismatches(self, round_id: int, state: RoundState) -> list[str]:
+        """Where the gateway's records (voter roll, texts) do not hash to what the chain holds."""
+        out, r = [], state.round
         if state.info is not None:
             if self.roll(round_id).root != r.voter_root:
                 out.append("the gateway's voter roll does not hash to the round's voter root")
@@ -615,18 +638,12 @@ class RoundsService:
             on_chain = state.proposals.get(pid)
             if on_chain is None or text_hash(t.title, t.description) != on_chain.content_hash:
                 out.append(f"the gateway's text of proposal {pid} does not hash to its content hash")
-        return check
+        return out
 
     def ballots(self, round_id: int) -> list[BallotRecord]:
         """Every ballot cast in the round, in chain order; the last of each voter is current."""
         self.budget.round(round_id)
-        cast = [
-            e
-            for e in self.gw.index.events()
-            if e.contract == "ParticipatoryBudget"
-            and e.name == "BallotCast"
-            and e.args["roundId"] == round_id
-        ]
+        cast = self.gw.read_model.for_round(round_id, ("BallotCast",))
         last = {e.args["voter"]: i for i, e in enumerate(cast)}
         return [BallotRecord(e, last[e.args["voter"]] == i) for i, e in enumerate(cast)]
 

@@ -11,6 +11,7 @@ from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.amounts import Euros
+from api.services.funds import ProgramSummary
 from ledger.fund_events import RefundSource
 
 __all__ = ["Euros"]
@@ -211,3 +212,55 @@ class AuditReport(BaseModel):
     lots: int
     programs: int
     payments: int
+
+
+def program_public(p: ProgramSummary) -> ProgramPublic:
+    """A program's figures as the API shows them."""
+    return ProgramPublic(
+        programId=p.program_id,
+        name=p.name,
+        ngo=p.ngo,
+        allocated=euros(p.allocated),
+        released=euros(p.released),
+        disbursed=euros(p.disbursed),
+        payments=p.payments,
+    )
+
+
+class ReceiptPublic(BaseModel):
+    """Money a client received: `programId` for a disbursement, `claimProgramId` for a claim."""
+
+    kind: Literal["disbursement", "claim"]
+    programId: int | None = None
+    claimProgramId: int | None = None
+    recipient: str
+    amount: str
+    transactionHash: str
+    blockNumber: int
+
+
+class ClientMe(BaseModel):
+    """The signed-in client's pseudonymous account, its balance and what it received."""
+
+    clientId: str
+    account: str
+    balance: str
+    receipts: list[ReceiptPublic]
+
+
+class EntitlementPublic(BaseModel):
+    """Aid the signed-in client may claim in one claim program, and whether they have."""
+
+    claimProgramId: int
+    amount: str
+    claimed: bool
+
+
+class ClientRecord(BaseModel):
+    """A client's record as their NGO sees it: `personal` and `account` are absent once erased."""
+
+    clientId: str
+    createdAt: str
+    erased: bool
+    personal: dict[str, Any] | None = None
+    account: str | None = None

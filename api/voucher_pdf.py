@@ -20,6 +20,7 @@ from typing import Final
 
 from fpdf import FPDF
 
+from api.i18n import LANGUAGES, direction, translate
 from governance.vouchers import parse_code, qr_png
 
 _COLUMNS, _ROWS = 2, 4
@@ -128,8 +129,6 @@ def _cut_lines(pdf: FPDF) -> None:
 
 def _texts(card: VoucherCard, valid_until: str | None, address: str) -> list[dict[str, str]]:
     """The card's words in German and, if the client reads another language, in theirs."""
-    from api.pages.i18n import LANGUAGES, direction, translate  # (api.pages imports this module)
-
     languages = ["de"] if card.language == "de" or card.language not in LANGUAGES else ["de", card.language]
     return [
         {

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from api.gateway import NotFound
+from api.errors import NotFound
 from api.voucher_pdf import VoucherCard, render_voucher_sheets
 
 SheetLabel = Literal["none", "name"]

@@ -17,3 +17,7 @@ class InvalidProposal(GovernanceError, ValueError):
 
 class PabulibFormatError(GovernanceError, ValueError):
     """A .pb text does not follow the pabulib format."""
+
+
+class VoucherCodeError(GovernanceError, ValueError):
+    """A typed voucher code is malformed: wrong length, a symbol outside the alphabet, or a typo."""

@@ -57,20 +57,27 @@ def parse_pb(text: str) -> PbFile:
             raise PabulibFormatError(f"line {line}: data before the META section")
         if len(row) != len(header):
             raise PabulibFormatError(f"line {line}: {len(row)} fields where the header has {len(header)}")
-        values = [v.strip() for v in row]
-        if section == "META":
-            pb.meta[values[0]] = values[1]
-            continue
-        rows = pb.projects if section == "PROJECTS" else pb.votes
-        if values[0] in rows:
-            raise PabulibFormatError(f"line {line}: {header[0]} {values[0]} appears twice")
-        rows[values[0]] = dict(zip(header[1:], values[1:], strict=True))
+        _add_row(pb, section, header, [v.strip() for v in row], line)
+    _check_complete(pb, seen)
+    return pb
+
+
+def _check_complete(pb: PbFile, seen: list[str]) -> None:
     if tuple(seen) != SECTIONS:
         raise PabulibFormatError(f"sections {seen}, expected META, PROJECTS, VOTES in that order")
     for key in ("budget", "vote_type"):
         if key not in pb.meta:
             raise PabulibFormatError(f"META lacks {key}")
-    return pb
+
+
+def _add_row(pb: PbFile, section: str, header: list[str], values: list[str], line: int) -> None:
+    if section == "META":
+        pb.meta[values[0]] = values[1]
+        return
+    rows = pb.projects if section == "PROJECTS" else pb.votes
+    if values[0] in rows:
+        raise PabulibFormatError(f"line {line}: {header[0]} {values[0]} appears twice")
+    rows[values[0]] = dict(zip(header[1:], values[1:], strict=True))
 
 
 def _check_header(section: str, header: list[str], line: int) -> None:

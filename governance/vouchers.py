@@ -30,7 +30,7 @@ import segno
 from eth_keys.datatypes import PrivateKey
 from eth_utils import to_checksum_address
 
-from governance.exceptions import VoucherCodeError
+from governance.errors import VoucherCodeError
 from governance.pseudonyms import PrivateRoot, PublicRoot, Purpose, pseudonym_address, pseudonym_key
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"

@@ -58,42 +58,54 @@ def _rpc_error(exc: Web3RPCError) -> dict[str, Any] | None:
 def revert_data(exc: BaseException) -> bytes | str | None:
     """Revert bytes carried by a backend exception; a plain string where only a reason survived."""
     if isinstance(exc, ContractLogicError):  # eth_call / eth_estimateGas over JSON-RPC
-        data = exc.data
-        if isinstance(data, dict):  # hardhat: {"message": ..., "data": "0x..."}
-            data = data.get("data")
-        raw = _hex_data(data)
-        if raw is not None:
-            return raw
-        if data in (None, _NO_DATA) and (exc.message or _BARE_REVERT) == _BARE_REVERT:
-            return b""  # a revert without data, as geth and Besu report it
-        return exc.message or None
+        return _logic_error_data(exc)
     if isinstance(exc, Web3RPCError):
-        # A node that mines a transaction while answering eth_sendRawTransaction (hardhat's
-        # automine) reports a revert as an RPC error, with the revert data (and the mined
-        # transaction's hash) inside: {"code": -32603, "message": "...reverted...",
-        # "data": {"message": ..., "txHash": "0x...", "data": "0x..."}}.
-        error = _rpc_error(exc)
-        if error is None or "revert" not in str(error.get("message", "")).lower():
-            return None
-        data = error.get("data")
-        if isinstance(data, dict):
-            data = data.get("data")
-        return _hex_data(data)
+        return _rpc_error_data(exc)
     if type(exc).__name__ == "TransactionFailed":  # eth-tester, with the revert bytes in the text
-        message = exc.args[0] if exc.args else ""
-        if isinstance(message, Exception):
-            message = message.args[0] if message.args else ""
-        if isinstance(message, bytes):
-            return message
-        text = str(message).removeprefix(_TESTER_PREFIX)
-        if text.startswith(("b'", 'b"')):
-            try:
-                raw = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                return text
-            return raw if isinstance(raw, bytes) else text
-        return text
+        return _tester_data(exc)
     return None
+
+
+def _logic_error_data(exc: ContractLogicError) -> bytes | str | None:
+    data = exc.data
+    if isinstance(data, dict):  # hardhat: {"message": ..., "data": "0x..."}
+        data = data.get("data")
+    raw = _hex_data(data)
+    if raw is not None:
+        return raw
+    if data in (None, _NO_DATA) and (exc.message or _BARE_REVERT) == _BARE_REVERT:
+        return b""  # a revert without data, as geth and Besu report it
+    return exc.message or None
+
+
+def _rpc_error_data(exc: Web3RPCError) -> bytes | None:
+    # A node that mines a transaction while answering eth_sendRawTransaction (hardhat's
+    # automine) reports a revert as an RPC error, with the revert data (and the mined
+    # transaction's hash) inside: {"code": -32603, "message": "...reverted...",
+    # "data": {"message": ..., "txHash": "0x...", "data": "0x..."}}.
+    error = _rpc_error(exc)
+    if error is None or "revert" not in str(error.get("message", "")).lower():
+        return None
+    data = error.get("data")
+    if isinstance(data, dict):
+        data = data.get("data")
+    return _hex_data(data)
+
+
+def _tester_data(exc: BaseException) -> bytes | str:
+    message = exc.args[0] if exc.args else ""
+    if isinstance(message, Exception):
+        message = message.args[0] if message.args else ""
+    if isinstance(message, bytes):
+        return message
+    text = str(message).removeprefix(_TESTER_PREFIX)
+    if text.startswith(("b'", 'b"')):
+        try:
+            raw = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+        return raw if isinstance(raw, bytes) else text
+    return text
 
 
 def revert_transaction_hash(exc: BaseException) -> str | None:

@@ -18,9 +18,11 @@ from api.pages._web import (
     redact_access_log,
     signed_in_page,
 )
+from api.pages.holdings import router as holdings
 from api.pages.routes import fallback, root, router
+from api.pages.voting import router as voting
 
-ROUTERS: list[APIRouter] = [router]
+ROUTERS: list[APIRouter] = [router, holdings, voting]
 """Routers of client pages, included in this order before the catch-all "not found" page."""
 
 __all__ = [

@@ -9,15 +9,12 @@ deadline.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlalchemy import select
 
 from api.clients import ClientSession
 from api.gateway import Gateway
 from api.models import ProgramInfo
-from api.routes.clients import client_me
-from api.schemas import MICRO
 
 
 @dataclass(frozen=True)
@@ -81,23 +78,25 @@ def offers(gateway: Gateway, session: ClientSession) -> list[Offer]:
 def receipts(gateway: Gateway, session: ClientSession) -> list[Receipt]:
     """Everything the signed-in client received, in chain order: what `/v1/client/me` lists, with the
     names of the programs the money came from."""
-    rows = client_me(gateway, session)["receipts"]
-    claim_programs = {int(r["claimProgramId"]) for r in rows if r["kind"] == "claim"}
-    funding = {i: gateway.system.claims.program(i).info().fund_program_id for i in claim_programs}
+    rows = gateway.claims.receipts(session)
+    funding = {
+        i: gateway.system.claims.program(i).info().fund_program_id
+        for i in {r.claim_program_id for r in rows if r.claim_program_id is not None}
+    }
     names = _program_names(
-        gateway, {int(r["programId"]) for r in rows if r["kind"] != "claim"} | set(funding.values())
+        gateway, {r.program_id for r in rows if r.program_id is not None} | set(funding.values())
     )
     out = []
     for r in rows:
-        claim = r["kind"] == "claim"
-        program = funding[int(r["claimProgramId"])] if claim else int(r["programId"])
+        program = funding[r.claim_program_id] if r.claim_program_id is not None else r.program_id
+        assert program is not None  # a disbursement names its program, a claim its claim program
         out.append(
             Receipt(
-                kind="claim" if claim else "payment",
+                kind="claim" if r.kind == "claim" else "payment",
                 program_name=names.get(program, f"#{program}"),
-                amount=int(Decimal(r["amount"]) * MICRO),
-                transaction_hash=r["transactionHash"],
-                block_number=int(r["blockNumber"]),
+                amount=r.amount,
+                transaction_hash=r.transaction_hash,
+                block_number=r.block_number,
             )
         )
     return out

@@ -34,9 +34,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.clients import SESSION_PREFIX, Clients, ClientSession
-from api.gateway import Gateway, GatewayError
-from api.pages import _format
-from api.pages.i18n import (
+from api.errors import GatewayError
+from api.gateway import Gateway
+from api.i18n import (
     LANGUAGES,
     N_,
     PROBLEMS,
@@ -48,6 +48,7 @@ from api.pages.i18n import (
     translate_plural,
     wrong_pin_text,
 )
+from api.pages import _format
 from api.problems import GATEWAY_STATUS, REVERT_STATUS
 from ledger.exceptions import ContractRevert, LedgerError
 
@@ -77,7 +78,12 @@ class NavItem:
     label: str
 
 
-NAV: list[NavItem] = [NavItem(f"{PREFIX}/", N_("Overview")), NavItem(f"{PREFIX}/receipts", N_("Receipts"))]
+NAV: list[NavItem] = [
+    NavItem(f"{PREFIX}/", N_("Overview")),
+    NavItem(f"{PREFIX}/what-i-have", N_("What I have")),
+    NavItem(f"{PREFIX}/receipts", N_("Receipts")),
+    NavItem(f"{PREFIX}/rounds", N_("Voting")),
+]
 """The signed-in menu, in order. A new page (the ballot of a budget round, say) appends its item."""
 
 

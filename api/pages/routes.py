@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Response
 
 from api.clients import SignInFailed, SignInLocked
-from api.gateway import GatewayError
+from api.errors import GatewayError
+from api.i18n import LANGUAGES
 from api.pages import _view
 from api.pages._web import (
     CSS,
@@ -29,9 +30,8 @@ from api.pages._web import (
     session_cookie,
     signed_in_page,
 )
-from api.pages.i18n import LANGUAGES
 from api.schemas import IdPath
-from governance.exceptions import VoucherCodeError
+from governance.errors import VoucherCodeError
 from governance.vouchers import parse_code
 from ledger.exceptions import ContractRevert, LedgerError
 

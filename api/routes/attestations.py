@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from api.deps import GatewayDep, role
-from api.gateway import Gateway, NotFound, Principal
+from api.errors import NotFound
+from api.gateway import Gateway
+from api.principals import Principal
 from api.schemas import OperationPublic, Strict
 from ledger.attestations import AttestationsClient
 

@@ -2,62 +2,31 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.deps import Auditor, GatewayDep
-from api.routes.funds import program_summaries
-from api.schemas import AuditReport, ProgramPublic, euros
-from ledger.fund_events import rebuild_fund_state, trace_payments
+from api.deps import Auditor, FundsDep, GatewayDep
+from api.exports import EXPORT, Format, export_table
+from api.schemas import AuditReport, ProgramPublic, euros, program_public
+from ledger.audit import audit_funds
+from ledger.fund_events import trace_payments
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 public = APIRouter(prefix="/v1/public", tags=["public"])
-
-Format = Literal["json", "csv"]
-EXPORT: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "One row per record: a JSON array of objects, or CSV with a header line.",
-        "content": {
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-            "text/csv": {"schema": {"type": "string"}},
-        },
-    }
-}
 
 
 @router.get("/audit/verify", response_model=AuditReport)
 def verify(gateway: GatewayDep, _: Auditor) -> AuditReport:
     """Rebuild the fund ledger from events alone and compare it with the contracts' views."""
-    events = gateway.index.events()
-    rebuilt = rebuild_fund_state(events)
-    on_chain = gateway.system.funds.read_state([gateway.system.token.address])
+    audit = audit_funds(gateway.system, gateway.index.events())
     return AuditReport(
-        events=len(events),
-        matches=rebuilt == on_chain,
-        lots=len(on_chain.lots),
-        programs=len(on_chain.programs),
-        payments=len(trace_payments(events)),
-    )
-
-
-def export_table(rows: list[dict[str, object]], fmt: Format, name: str) -> Response:
-    """Rows as a JSON array of objects, or as CSV with a header line (a download named `name`.csv)."""
-    if fmt == "json":
-        return Response(json.dumps(rows, default=str), media_type="application/json")
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return Response(
-        out.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        events=audit.events,
+        matches=audit.matches,
+        lots=len(audit.on_chain.lots),
+        programs=len(audit.on_chain.programs),
+        payments=len(audit.payments),
     )
 
 
@@ -102,6 +71,6 @@ def export_payments(gateway: GatewayDep, _: Auditor, format: Format = "json") ->
 
 
 @public.get("/programs", response_model=list[ProgramPublic])
-def public_programs(gateway: GatewayDep) -> list[ProgramPublic]:
+def public_programs(funds: FundsDep) -> list[ProgramPublic]:
     """Every program's allocated, released and disbursed money and its number of payments."""
-    return program_summaries(gateway)
+    return [program_public(p) for p in funds.program_summaries()]

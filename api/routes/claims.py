@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.claims import ClaimsService
-from api.deps import Ngo
-from api.routes.clients import CurrentClient
-from api.schemas import Euros, Id, IdPath, OperationPublic, Strict, euros, micro
+from api.deps import ClaimsDep, CurrentClient, Ngo
+from api.schemas import EntitlementPublic, Euros, Id, IdPath, OperationPublic, Strict, euros, micro
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 
@@ -41,15 +39,10 @@ class ClaimDone(OperationPublic):
     amount: str
 
 
-def _service(request: Request) -> ClaimsService:
-    service: ClaimsService = request.app.state.gateway.claims
-    return service
-
-
 @router.post("/ngo/claim-programs", status_code=201, response_model=ClaimProgramOpened)
-def open_claim_program(body: ClaimProgramCreate, request: Request, principal: Ngo) -> ClaimProgramOpened:
+def open_claim_program(body: ClaimProgramCreate, service: ClaimsDep, principal: Ngo) -> ClaimProgramOpened:
     """Open a claim program on one of your programs, grant amounts to your clients and fund it."""
-    created = _service(request).open_program(
+    created = service.open_program(
         principal.organisation_id,
         body.programId,
         int(body.expiresAt.timestamp()),
@@ -65,15 +58,17 @@ def open_claim_program(body: ClaimProgramCreate, request: Request, principal: Ng
     )
 
 
-@router.get("/client/entitlements")
-def my_entitlements(request: Request, session: CurrentClient) -> list[dict[str, Any]]:
+@router.get("/client/entitlements", response_model=list[EntitlementPublic])
+def my_entitlements(service: ClaimsDep, session: CurrentClient) -> list[EntitlementPublic]:
     """What you may claim, and whether you have claimed it."""
-    rows = _service(request).entitlements(session)
-    return [{**r, "amount": euros(r["amount"])} for r in rows]
+    return [
+        EntitlementPublic(claimProgramId=r["claimProgramId"], amount=euros(r["amount"]), claimed=r["claimed"])
+        for r in service.entitlements(session)
+    ]
 
 
 @router.post("/client/claims/{claim_program_id}", status_code=201, response_model=ClaimDone)
-def claim(claim_program_id: IdPath, request: Request, session: CurrentClient) -> ClaimDone:
+def claim(claim_program_id: IdPath, service: ClaimsDep, session: CurrentClient) -> ClaimDone:
     """Claim your entitlement: signed with your claim key, paid to your pseudonymous account."""
-    result, recipient, amount = _service(request).claim(session, claim_program_id)
+    result, recipient, amount = service.claim(session, claim_program_id)
     return ClaimDone(recipient=recipient, amount=euros(amount), **result.to_json())

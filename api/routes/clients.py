@@ -8,38 +8,14 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
-from api.clients import SESSION_PREFIX, Clients, ClientSession
-from api.deps import GatewayDep, Ngo, Unauthorized, bearer
+from api.deps import ClaimsDep, ClientsDep, CurrentClient, GatewayDep, Ngo, bearer
 from api.personal import Personal
-from api.schemas import Strict, euros
+from api.schemas import ClientMe, ClientRecord, ReceiptPublic, Strict, euros
 from api.voucher_sheets import HeldSheet, SheetLabel, SheetLanguage, SheetRequest
-from governance.pseudonyms import Purpose
 
 router = APIRouter(prefix="/v1", tags=["clients"])
 
 Pin = Annotated[str, Field(pattern=r"^[0-9]{4,8}$", description="4 to 8 digits")]
-
-
-def get_clients(request: Request) -> Clients:
-    """The client service of this app."""
-    clients: Clients = request.app.state.clients
-    return clients
-
-
-ClientsDep = Annotated[Clients, Depends(get_clients)]
-
-
-def current_client(
-    clients: ClientsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> ClientSession:
-    """The signed-in client of this request."""
-    if credentials is None or not credentials.credentials.startswith(SESSION_PREFIX):
-        raise Unauthorized("MissingClientSession", "sign in with voucher code and PIN first")
-    return clients.session(credentials.credentials)
-
-
-CurrentClient = Annotated[ClientSession, Depends(current_client)]
 
 
 def sheet_request(
@@ -215,10 +191,10 @@ def list_clients(clients: ClientsDep, principal: Ngo) -> list[str]:
     return clients.list_ids(principal.organisation_id)
 
 
-@router.get("/ngo/clients/{client_id}")
-def get_client(client_id: str, clients: ClientsDep, principal: Ngo) -> dict[str, Any]:
+@router.get("/ngo/clients/{client_id}", response_model=ClientRecord, response_model_exclude_none=True)
+def get_client(client_id: str, clients: ClientsDep, principal: Ngo) -> ClientRecord:
     """A client's record with decrypted personal data (your NGO's clients only)."""
-    return clients.describe(principal.organisation_id, client_id)
+    return ClientRecord(**clients.describe(principal.organisation_id, client_id))
 
 
 @router.post("/ngo/clients/{client_id}/assisted-session", status_code=201, response_model=SessionCreated)
@@ -279,38 +255,25 @@ def sign_out(
     return Response(status_code=204)
 
 
-@router.get("/client/me")
-def client_me(gateway: GatewayDep, session: CurrentClient) -> dict[str, Any]:
+@router.get("/client/me", response_model=ClientMe, response_model_exclude_none=True)
+def client_me(gateway: GatewayDep, claims: ClaimsDep, session: CurrentClient) -> ClientMe:
     """Your pseudonymous account, its balance and the payments you received: disbursements to the
     account and the aid you claimed (paid to a fresh pseudonym per claim program)."""
-    account = pseudonym_of(session, Purpose.ACCOUNT)
-    payouts = gateway.claims.payout_addresses(session)
-    receipts: list[dict[str, Any]] = []
-    for e in gateway.index.events():
-        if e.name == "Disbursed" and e.args["recipient"] == account:
-            receipt = {"kind": "disbursement", "programId": e.args["programId"], "recipient": account}
-        elif e.name == "Claimed" and e.args["recipient"] in payouts:
-            receipt = {
-                "kind": "claim",
-                "claimProgramId": payouts[e.args["recipient"]],
-                "recipient": e.args["recipient"],
-            }
-        else:
-            continue
-        receipt.update(
-            amount=euros(e.args["amount"]), transactionHash=e.transaction_hash, blockNumber=e.block_number
-        )
-        receipts.append(receipt)
-    return {
-        "clientId": session.client_id,
-        "account": account,
-        "balance": euros(gateway.system.balance(account)),
-        "receipts": receipts,
-    }
-
-
-def pseudonym_of(session: ClientSession, purpose: Purpose, index: int = 0) -> str:
-    """The session client's pseudonymous address for a purpose."""
-    from governance.pseudonyms import pseudonym_address
-
-    return pseudonym_address(session.root.public(), purpose, index)
+    account = claims.account(session)
+    return ClientMe(
+        clientId=session.client_id,
+        account=account,
+        balance=euros(gateway.system.balance(account)),
+        receipts=[
+            ReceiptPublic(
+                kind=r.kind,
+                programId=r.program_id,
+                claimProgramId=r.claim_program_id,
+                recipient=r.recipient,
+                amount=euros(r.amount),
+                transactionHash=r.transaction_hash,
+                blockNumber=r.block_number,
+            )
+            for r in claims.receipts(session)
+        ],
+    )

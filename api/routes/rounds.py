@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.deps import Auditor, Ngo
-from api.gateway import Invalid
+from api.deps import Auditor, CurrentClient, Ngo, RoundsDep
+from api.errors import Invalid
+from api.exports import EXPORT, Format, export_table
 from api.rounds import (
     PHASE_NAMES,
     RULE_NAMES,
@@ -18,11 +19,8 @@ from api.rounds import (
     STATUS_NAMES,
     ClientView,
     RoundSpec,
-    RoundsService,
     RoundState,
 )
-from api.routes.audit import EXPORT, Format, export_table
-from api.routes.clients import CurrentClient
 from api.schemas import NO_NUL, Euros, Id, IdPath, Moment, OperationPublic, Strict, euros, micro
 from ledger.participatory_budget import PROPOSALS_LIMIT, ProposalStatus
 
@@ -62,6 +60,10 @@ class RoundCreate(Strict):
         ]
         | None
     ) = Field(default=None, description="Client ids of your NGO; omitted: every client of your NGO")
+    clientProgramId: Id | None = Field(
+        default=None,
+        description="A program of your NGO that the voters' own proposals fund; omitted: only NGOs propose",
+    )
 
 
 class RoundCreated(OperationPublic):
@@ -200,11 +202,6 @@ class RoundAuditPublic(RoundPublic):
     mismatches: list[str]
 
 
-def _service(request: Request) -> RoundsService:
-    service: RoundsService = request.app.state.gateway.rounds
-    return service
-
-
 def _summary(state: RoundState) -> dict[str, Any]:
     r = state.round
     return {
@@ -279,7 +276,7 @@ def _client_round(view: ClientView) -> ClientRound:
 
 
 @router.post("/ngo/rounds", status_code=201, response_model=RoundCreated)
-def create_round(body: RoundCreate, request: Request, principal: Ngo) -> RoundCreated:
+def create_round(body: RoundCreate, service: RoundsDep, principal: Ngo) -> RoundCreated:
     """Create a round over fund-ledger lots for your clients; their round pseudonyms form the voter roll."""
     spec = RoundSpec(
         title=body.title,
@@ -293,8 +290,9 @@ def create_round(body: RoundCreate, request: Request, principal: Ngo) -> RoundCr
         rule=RULES[body.rule],
         min_votes=body.minVotes,
         voters=body.voters,
+        client_program_id=body.clientProgramId,
     )
-    created = _service(request).create(principal.organisation_id, spec)
+    created = service.create(principal.organisation_id, spec)
     return RoundCreated(
         roundId=created.round_id,
         voterRoot="0x" + created.voter_root.hex(),
@@ -304,18 +302,17 @@ def create_round(body: RoundCreate, request: Request, principal: Ngo) -> RoundCr
 
 
 @router.get("/ngo/rounds", response_model=list[RoundPublic])
-def list_own_rounds(request: Request, principal: Ngo) -> list[RoundPublic]:
+def list_own_rounds(service: RoundsDep, principal: Ngo) -> list[RoundPublic]:
     """The rounds your NGO created."""
-    service = _service(request)
     return [RoundPublic(**_summary(s)) for s in service.states(service.rounds_of(principal.organisation_id))]
 
 
 @router.post("/ngo/rounds/{round_id}/proposals", status_code=201, response_model=ProposalCreated)
 def submit_proposal(
-    round_id: IdPath, body: ProposalCreate, request: Request, principal: Ngo
+    round_id: IdPath, body: ProposalCreate, service: RoundsDep, principal: Ngo
 ) -> ProposalCreated:
     """Propose a project for a program while the round takes proposals; its text is hashed on chain."""
-    proposal_id, result = _service(request).submit_proposal(
+    proposal_id, result = service.submit_proposal(
         principal.organisation_id, round_id, body.programId, micro(body.amount), body.title, body.description
     )
     return ProposalCreated(proposalId=proposal_id, **result.to_json())
@@ -325,17 +322,17 @@ def submit_proposal(
     "/ngo/rounds/{round_id}/proposals/{proposal_id}/withdraw", status_code=201, response_model=OperationPublic
 )
 def withdraw_proposal(
-    round_id: IdPath, proposal_id: ProposalIdPath, request: Request, principal: Ngo
+    round_id: IdPath, proposal_id: ProposalIdPath, service: RoundsDep, principal: Ngo
 ) -> OperationPublic:
     """Withdraw your proposal before voting opens."""
-    result = _service(request).withdraw_proposal(principal.organisation_id, round_id, proposal_id)
+    result = service.withdraw_proposal(principal.organisation_id, round_id, proposal_id)
     return OperationPublic(**result.to_json())
 
 
 @router.post("/ngo/rounds/{round_id}/finalise", status_code=201, response_model=RoundFinalised)
-def finalise_round(round_id: IdPath, request: Request, principal: Ngo) -> RoundFinalised:
+def finalise_round(round_id: IdPath, service: RoundsDep, principal: Ngo) -> RoundFinalised:
     """After voting closes: choose the winners by the round's rule and move their money to their programs."""
-    done = _service(request).finalise(principal.organisation_id, round_id)
+    done = service.finalise(principal.organisation_id, round_id)
     first = done.operations[0]
     return RoundFinalised(
         winners=done.winners,
@@ -350,11 +347,11 @@ def finalise_round(round_id: IdPath, request: Request, principal: Ngo) -> RoundF
 
 
 @router.post("/ngo/rounds/{round_id}/abandon", status_code=201, response_model=RoundAbandoned)
-def abandon_round(round_id: IdPath, request: Request, principal: Ngo) -> RoundAbandoned:
+def abandon_round(round_id: IdPath, service: RoundsDep, principal: Ngo) -> RoundAbandoned:
     """When one of your round's lots has expired before the round was settled (the fund ledger no longer
     allocates its money, so the round can never settle): give every reserved euro back to its lot or
     funder. Winners paid before keep their money; the round takes nothing more. Anyone may do it on chain."""
-    done = _service(request).abandon(principal.organisation_id, round_id)
+    done = service.abandon(principal.organisation_id, round_id)
     return RoundAbandoned(
         expiredLot=done.lot_id,
         awarded=euros(done.awarded),
@@ -367,19 +364,19 @@ def abandon_round(round_id: IdPath, request: Request, principal: Ngo) -> RoundAb
 
 
 @router.get("/client/rounds", response_model=list[ClientRound])
-def my_rounds(request: Request, session: CurrentClient) -> list[ClientRound]:
+def my_rounds(service: RoundsDep, session: CurrentClient) -> list[ClientRound]:
     """The rounds you may vote in, with your ballot and credits."""
-    return [_client_round(v) for v in _service(request).client_rounds(session)]
+    return [_client_round(v) for v in service.client_rounds(session)]
 
 
 @router.get("/client/rounds/{round_id}", response_model=ClientRound)
-def my_round(round_id: IdPath, request: Request, session: CurrentClient) -> ClientRound:
+def my_round(round_id: IdPath, service: RoundsDep, session: CurrentClient) -> ClientRound:
     """A round with its proposals, your current ballot and the credits you have used and have left."""
-    return _client_round(_service(request).client_view(session, round_id))
+    return _client_round(service.client_view(session, round_id))
 
 
 @router.put("/client/rounds/{round_id}/ballot", response_model=BallotDone)
-def cast_ballot(round_id: IdPath, body: BallotPut, request: Request, session: CurrentClient) -> BallotDone:
+def cast_ballot(round_id: IdPath, body: BallotPut, service: RoundsDep, session: CurrentClient) -> BallotDone:
     """Cast your ballot, replacing any earlier one: n votes on a proposal cost n * n credits."""
     votes: dict[int, int] = {}
     for entry in body.votes:
@@ -390,7 +387,7 @@ def cast_ballot(round_id: IdPath, body: BallotPut, request: Request, session: Cu
                 proposalId=entry.proposalId,
             )
         votes[entry.proposalId] = entry.votes
-    done = _service(request).cast_ballot(session, round_id, votes)
+    done = service.cast_ballot(session, round_id, votes)
     return BallotDone(
         voter=done.voter,
         ballot=_entries(done.ballot),
@@ -405,24 +402,24 @@ def cast_ballot(round_id: IdPath, body: BallotPut, request: Request, session: Cu
 
 
 @router.get("/public/rounds", response_model=list[RoundPublic], tags=["public"])
-def public_rounds(request: Request) -> list[RoundPublic]:
+def public_rounds(service: RoundsDep) -> list[RoundPublic]:
     """Every round: its budget, phase, how many proposals and ballots, and the money awarded."""
-    return [RoundPublic(**_summary(s)) for s in _service(request).states()]
+    return [RoundPublic(**_summary(s)) for s in service.states()]
 
 
 @router.get("/public/rounds/{round_id}", response_model=RoundResults, tags=["public"])
-def public_round(round_id: IdPath, request: Request) -> RoundResults:
+def public_round(round_id: IdPath, service: RoundsDep) -> RoundResults:
     """A round's proposals with their votes, and once finalised its winners: aggregates only."""
-    return RoundResults(**_results(_service(request).state(round_id)))
+    return RoundResults(**_results(service.state(round_id)))
 
 
 # --- auditors ---------------------------------------------------------------------------------
 
 
 @router.get("/audit/rounds/{round_id}", response_model=RoundAuditPublic)
-def audit_round(round_id: IdPath, request: Request, _: Auditor) -> RoundAuditPublic:
+def audit_round(round_id: IdPath, service: RoundsDep, _: Auditor) -> RoundAuditPublic:
     """Everything about a round, recomputed from events and compared with the contract and the gateway."""
-    check = _service(request).verify(round_id)
+    check = service.verify(round_id)
     state, audit, r = check.state, check.audit, check.state.round
     proposals = [
         ProposalAudit(
@@ -440,7 +437,7 @@ def audit_round(round_id: IdPath, request: Request, _: Auditor) -> RoundAuditPub
         metadataHash="0x" + r.metadata_hash.hex(),
         fundings=[
             FundingPublic(reservationId=f.reservation_id, lotId=f.lot_id, remaining=euros(f.remaining))
-            for f in _service(request).budget.fundings(round_id)
+            for f in service.budget.fundings(round_id)
         ],
         voters=check.voters,
         proposals=proposals,
@@ -455,10 +452,10 @@ def audit_round(round_id: IdPath, request: Request, _: Auditor) -> RoundAuditPub
 
 
 @router.get("/audit/rounds/{round_id}/ballots", responses=EXPORT)
-def export_ballots(round_id: IdPath, request: Request, _: Auditor, format: Format = "json") -> Response:
+def export_ballots(round_id: IdPath, service: RoundsDep, _: Auditor, format: Format = "json") -> Response:
     """Every ballot cast in the round, replaced ones too, by voting pseudonym."""
     rows: list[dict[str, object]] = []
-    for record in _service(request).ballots(round_id):
+    for record in service.ballots(round_id):
         e = record.event
         rows.append(
             {
@@ -480,10 +477,10 @@ def export_ballots(round_id: IdPath, request: Request, _: Auditor, format: Forma
     "/audit/rounds/{round_id}/pabulib",
     responses={200: {"description": "The round in pabulib's .pb format", "content": {"text/plain": {}}}},
 )
-def export_pabulib(round_id: IdPath, request: Request, _: Auditor) -> Response:
+def export_pabulib(round_id: IdPath, service: RoundsDep, _: Auditor) -> Response:
     """The round as open data in pabulib's .pb format, rebuilt and verified from events."""
     return Response(
-        _service(request).pabulib(round_id),
+        service.pabulib(round_id),
         media_type="text/plain; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="round-{round_id}.pb"'},
     )

@@ -37,7 +37,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.db import Database
-from api.gateway import API_KEY_PREFIX, Forbidden, GatewayError, Invalid, NotFound
+from api.engine import API_KEY_PREFIX
+from api.errors import Forbidden, GatewayError, Invalid, NotFound
 from api.models import ApiKey, Organisation, Person, PersonSession
 from ledger.custody import Sealer, new_account
 

@@ -34,3 +34,7 @@ def test_the_demo_is_seeded_once_and_its_client_can_claim(gateway: Gateway, clie
     assert client.get("/v1/audit/verify", headers=auth(keys["auditor"])).json()["matches"] is True
     rounds = client.get("/v1/public/rounds").json()
     assert any(r["phase"] == "finalised" and r["title"] == "Bürgerhaushalt Nordhafen" for r in rounds)
+    [open_round] = [r for r in rounds if r["title"] == "Nachbarschaftsfonds Winter"]
+    assert open_round["phase"] == "voting"  # the demo client may vote in it at /client/rounds
+    mine = client.get(f"/v1/client/rounds/{open_round['roundId']}", headers=auth(token)).json()
+    assert mine["eligible"] is True and mine["creditsLeft"] == 100 and len(mine["proposals"]) == 3

@@ -17,10 +17,10 @@ from PIL import Image
 from pypdf import PdfReader
 
 from api.gateway import Gateway, NotFound
-from api.pages.i18n import LANGUAGES, translate
+from api.i18n import LANGUAGES, translate
 from api.voucher_pdf import INSTRUCTIONS, VoucherCard, render_voucher_sheets
 from api.voucher_sheets import SheetLanguage, VoucherSheets
-from governance.exceptions import VoucherCodeError
+from governance.errors import VoucherCodeError
 from governance.vouchers import ProgramRef, new_client_secret, qr_png, voucher_code, voucher_qr
 from tests.api.conftest import Keys, auth, database_text
 

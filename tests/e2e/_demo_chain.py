@@ -7,10 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.devnet import BOOK_FILE, DemoCast, play_all
 from api.gateway import Gateway
 from ledger.embedded import EmbeddedChain
 from ledger.system import Allmende
-from scripts.devnet import BOOK_FILE, DemoCast, play_all
 from tests.api.conftest import make_settings
 from tests.e2e.test_gateway_http import ThreadedServer
 

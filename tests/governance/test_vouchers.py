@@ -10,7 +10,7 @@ from eth_account import Account
 from hypothesis import given
 from hypothesis import strategies as st
 
-from governance.exceptions import VoucherCodeError
+from governance.errors import VoucherCodeError
 from governance.vouchers import (
     ALPHABET,
     CODE_LENGTH,

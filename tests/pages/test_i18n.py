@@ -12,8 +12,7 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
-from api.pages import _format
-from api.pages.i18n import (
+from api.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
     LOCALE_DIR,
@@ -26,6 +25,7 @@ from api.pages.i18n import (
     translate,
     wrong_pin_text,
 )
+from api.pages import _format
 
 ROOT = Path(__file__).resolve().parents[2]
 PYBABEL = Path(sys.executable).parent / "pybabel"

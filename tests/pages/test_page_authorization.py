@@ -44,6 +44,14 @@ PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("POST", "/client/sign-out"):                   (SIGNED_OUT,) * (OTHERS + CLIENT),
     ("GET", "/client/language/{lang}"):             ("->/client/",) * (OTHERS + CLIENT),
     ("GET", "/client/static/pages.css"):            ("200",) * (OTHERS + CLIENT),
+    ("GET", "/client/what-i-have"):                 (TO_SIGN_IN,) * OTHERS + ("200",),
+    ("GET", "/client/rounds"):                      (TO_SIGN_IN,) * OTHERS + ("200",),
+    ("GET", "/client/rounds/{round_id}"):           (TO_SIGN_IN,) * OTHERS + ("404",),  # no round yet
+    ("POST", "/client/rounds/{round_id}/ballot"):   (TO_SIGN_IN,) * OTHERS + ("404",),
+    ("POST", "/client/rounds/{round_id}/proposals"): (TO_SIGN_IN,) * OTHERS + ("404",),
+    ("GET", "/client/rounds/{round_id}/results.svg"): ("404",) * (OTHERS + CLIENT),  # public, none yet
+    ("GET", "/client/check"):                       ("200",) * (OTHERS + CLIENT),
+    ("POST", "/client/check"):                      ("404",) * (OTHERS + CLIENT),  # no such receipt
     ("GET", "/client/{rest:path}"):                 ("404",) * (OTHERS + CLIENT),
     ("POST", "/client/{rest:path}"):                ("404",) * (OTHERS + CLIENT),
 }  # fmt: skip
@@ -81,7 +89,9 @@ def test_each_caller_gets_what_its_row_says(client: TestClient, gateway: Gateway
     mismatches = []
     for (method, template), row in PAGE_MATRIX.items():
         path = template.replace("{claim_program_id}", str(scenario.claim_program_id))
-        path = path.replace("{lang}", "en").replace("{rest:path}", "somewhere/else")
+        path = (
+            path.replace("{round_id}", "1").replace("{lang}", "en").replace("{rest:path}", "somewhere/else")
+        )
         for caller, expected in zip(CALLERS, row, strict=True):
             browser = TestClient(client.app, base_url=BASE_URL, follow_redirects=False)
             browser.headers.update(headers[caller])

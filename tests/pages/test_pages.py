@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from api.gateway import Gateway
-from api.pages.i18n import (
+from api.i18n import (
     LANGUAGES,
     PROBLEMS,
     direction,

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.pages.i18n import LANGUAGES, direction, translate, wrong_pin_text
+from api.i18n import LANGUAGES, direction, translate, wrong_pin_text
 from tests.api.conftest import copy_deployed
 from tests.e2e._server import ServerProcess
 from tests.pages._scenario import PERSON, PROGRAM_NAME, Scenario, auth, set_up

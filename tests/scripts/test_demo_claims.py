@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from api.devnet import DemoCast, play_demo
+from api.devnet.claims import CLAIMANTS, VOUCHERS, play_claim_program, run_claim_program
 from ledger.embedded import EmbeddedChain
 from ledger.fund_events import rebuild_fund_state
 from ledger.system import Allmende
-from scripts.demo_claims import CLAIMANTS, VOUCHERS, play_claim_program, run_claim_program
-from scripts.devnet import DemoCast, play_demo
 
 
 def test_claim_demo_issues_vouchers_pays_claims_and_returns_the_rest(tmp_path: Path) -> None:

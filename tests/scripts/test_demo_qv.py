@@ -8,12 +8,12 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.devnet import BOOK_FILE, DemoCast, play_demo, summary
+from api.devnet.qv import play_qv_round, qv_summary
 from governance.pabulib import election_of, parse_pb
 from governance.qv_verify import verify_rounds
 from ledger.embedded import EmbeddedChain
 from ledger.system import Allmende
-from scripts.demo_qv import play_qv_round, qv_summary
-from scripts.devnet import BOOK_FILE, DemoCast, play_demo, summary
 
 EUR = 1_000_000
 

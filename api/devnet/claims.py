@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.devnet.cast import DemoCast
 from api.settings import Settings
 from api.voucher_pdf import VoucherCard, render_voucher_sheets
 from governance.claim_tree import ClaimEntry, ClaimTree
@@ -26,7 +27,6 @@ from governance.vouchers import (
 )
 from ledger.claims import ClaimProgramClient, sign_claim
 from ledger.system import Allmende
-from scripts.devnet import DemoCast
 
 EUR = 1_000_000
 DAY = 86_400

@@ -27,7 +27,7 @@ from ledger.roles import Role
 from ledger.system import Allmende
 
 if TYPE_CHECKING:
-    from scripts.devnet import DemoCast
+    from api.devnet.cast import DemoCast
 
 EUR = 1_000_000
 DAY = 86_400

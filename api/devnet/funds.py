@@ -6,42 +6,20 @@ The chain stays on disk under the data directory, so the next start resumes wher
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
 
-from ledger.chain import Chain
-from ledger.fund_events import rebuild_fund_state, trace_payments
+from api.devnet.cast import BOOK_FILE, DAY, EUR, DemoCast
+from api.devnet.claims import play_claim_program
+from api.devnet.qv import play_qv_round, qv_summary
+from ledger.audit import audit_funds
 from ledger.roles import Role
 from ledger.system import Allmende
 
-EUR = 1_000_000
-DAY = 86_400
-BOOK_FILE = "address-book.json"
-
-
-@dataclass(frozen=True)
-class DemoCast:
-    """Operator-held accounts that play the demo's organisations."""
-
-    admin: LocalAccount
-    treasurer: LocalAccount
-    foundation: LocalAccount  # a funder
-    city: LocalAccount  # another funder
-    ngo: LocalAccount
-    approver: LocalAccount
-    relayer: LocalAccount
-
-    @classmethod
-    def from_chain(cls, chain: Chain) -> DemoCast:
-        """The first seven funded accounts of the chain."""
-        if len(chain.accounts) < 7:
-            raise ValueError("the demo needs seven funded operator accounts")
-        return cls(*chain.accounts[:7])
+__all__ = ["BOOK_FILE", "DemoCast", "play_all", "play_demo", "run_devnet", "summary"]
 
 
 def _h(text: str) -> bytes:
@@ -85,9 +63,6 @@ def play_demo(system: Allmende, cast: DemoCast) -> None:
 
 def play_all(system: Allmende, cast: DemoCast) -> None:
     """Every demo scenario: the fund ledger's month, a claim program, a participatory budget round."""
-    from scripts.demo_claims import play_claim_program
-    from scripts.demo_qv import play_qv_round
-
     play_demo(system, cast)
     program_id = system.funds.counts()[1]  # the program play_demo created
     play_claim_program(system, cast, program_id)
@@ -96,10 +71,8 @@ def play_all(system: Allmende, cast: DemoCast) -> None:
 
 def summary(system: Allmende, console: Console) -> bool:
     """Print where the money is and whether the events rebuild the state; True when they do."""
-    events = system.events()
-    rebuilt = rebuild_fund_state(events)
-    on_chain = system.funds.read_state([system.token.address])
-    payments = trace_payments(events)
+    audit = audit_funds(system)
+    on_chain, payments = audit.on_chain, audit.payments
 
     contracts = Table(title=f"Allmende on chain {system.chain.chain_id}")
     contracts.add_column("contract")
@@ -140,9 +113,9 @@ def summary(system: Allmende, console: Console) -> bool:
         f"{len(payments)} payments to pseudonymous accounts, traced to lots: "
         + ", ".join(f"lot {k}: {v / EUR:,.2f} €" for k, v in sorted(by_lot.items()))
     )
-    ok = rebuilt == on_chain
+    ok = audit.matches
     console.print(
-        f"audit: {len(events)} events rebuild the fund ledger's state: "
+        f"audit: {audit.events} events rebuild the fund ledger's state: "
         + ("[green]matches the contract[/green]" if ok else "[red]MISMATCH[/red]")
     )
     return ok
@@ -161,7 +134,5 @@ def run_devnet(data_dir: Path, console: Console | None = None) -> bool:
             play_all(system, cast)
         else:
             console.print(f"resumed the chain in {data_dir} at block {chain.web3.eth.block_number}")
-        from scripts.demo_qv import qv_summary
-
         funds_ok = summary(system, console)
         return qv_summary(system, console) and funds_ok

@@ -1,0 +1,115 @@
+"""The "What I have" page: each of the signed-in client's entitlements with what the aid is for (the
+claim program's own name and the NGO that gives it), what is left of it, and what happened to each
+euro, read from the chain's events.
+
+Authority: the signed-in client only, about their own entitlements (found by `ClaimsService`). The
+money of an entitlement lives on the client's payout pseudonym of that claim program, so its story is
+the `Claimed` event that paid it there and the euro token's `Transfer` events out of it: to the zero
+address is a pay-out to a bank account (the euros are burned), to anyone else is money spent (at a
+provider). Transaction numbers stay behind a "details" disclosure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from sqlalchemy import select
+
+from api.clients import ClientSession
+from api.gateway import Gateway
+from api.models import ClaimProgramName, Organisation, ProgramInfo
+from api.pages._web import PREFIX, Page, PageRoute, signed_in_page
+
+router = APIRouter(prefix=PREFIX, tags=["pages"], include_in_schema=False, route_class=PageRoute)
+
+SignedIn = Annotated[Page, Depends(signed_in_page)]
+ZERO = "0x" + "00" * 20
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing that happened to the money of an entitlement."""
+
+    kind: str  # "received" | "spent" | "paid_out"
+    amount: int  # micro-euros
+    transaction_hash: str
+    block_number: int
+
+
+@dataclass
+class Holding:
+    """One entitlement as "What I have" shows it."""
+
+    claim_program_id: int
+    name: str
+    ngo: str | None
+    amount: int
+    claimed: bool
+    expired: bool
+    balance: int
+    steps: list[Step] = field(default_factory=list)
+
+    def total(self, kind: str) -> int:
+        """Micro-euros of the steps of one kind."""
+        return sum(s.amount for s in self.steps if s.kind == kind)
+
+
+def holdings(gateway: Gateway, session: ClientSession) -> list[Holding]:
+    """The signed-in client's entitlements, newest first, each with its money's story."""
+    rows = gateway.claims.entitlements(session)
+    if not rows:
+        return []
+    ids = {int(r["claimProgramId"]) for r in rows}
+    infos = {i: gateway.system.claims.program(i).info() for i in ids}
+    with gateway.db.session() as s:
+        own = dict(
+            s.execute(
+                select(ClaimProgramName.claim_program_id, ClaimProgramName.name).where(
+                    ClaimProgramName.claim_program_id.in_(ids)
+                )
+            ).all()
+        )
+        programs = {
+            int(pid): (name, org)
+            for pid, name, org in s.execute(
+                select(ProgramInfo.program_id, ProgramInfo.name, Organisation.name)
+                .join(Organisation, Organisation.id == ProgramInfo.ngo_id)
+                .where(ProgramInfo.program_id.in_({i.fund_program_id for i in infos.values()}))
+            ).all()
+        }
+    payouts = {cid: address for address, cid in gateway.claims.payout_addresses(session).items()}
+    token = gateway.system.token.address
+    now = gateway.chain.now()
+    out: dict[int, Holding] = {}
+    for r in rows:
+        cid = int(r["claimProgramId"])
+        info = infos[cid]
+        program_name, ngo = programs.get(info.fund_program_id, (None, None))
+        out[cid] = Holding(
+            claim_program_id=cid,
+            name=own.get(cid) or program_name or f"#{cid}",
+            ngo=ngo,
+            amount=int(r["amount"]),
+            claimed=bool(r["claimed"]),
+            expired=0 < info.expiry <= now,
+            balance=gateway.system.balance(payouts[cid]) if cid in payouts else 0,
+        )
+    by_address = {payouts[cid]: out[cid] for cid in out if cid in payouts}
+    for e in gateway.index.events():
+        if e.name == "Claimed" and e.args.get("recipient") in by_address:
+            h = by_address[e.args["recipient"]]
+            h.steps.append(Step("received", int(e.args["amount"]), e.transaction_hash, e.block_number))
+        elif e.name == "Transfer" and e.address == token and e.args["from"] in by_address:
+            h = by_address[e.args["from"]]
+            kind = "paid_out" if e.args["to"] == ZERO else "spent"
+            h.steps.append(Step(kind, int(e.args["value"]), e.transaction_hash, e.block_number))
+    return sorted(out.values(), key=lambda h: -h.claim_program_id)
+
+
+@router.get("/what-i-have")
+def what_i_have(page: SignedIn) -> Response:
+    """Every entitlement: what it is for, what is left, and what happened to each euro."""
+    assert page.session is not None
+    return page.render("what_i_have.html", holdings=holdings(page.gateway, page.session))

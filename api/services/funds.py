@@ -1,0 +1,192 @@
+"""Funds: funders' lots and allocations, NGOs' programs, tranches and disbursements. No HTTP here.
+
+Every call is a `FundLedger` function signed with the calling organisation's custodial key and
+relayed (`Engine.execute`); the contract enforces roles and maker-checker, this service adds what
+the contract cannot know: a funder sees only their own lots (`UnknownLot`, as if absent), an NGO asks
+for tranches only on its own programs (`NotYourProgram`). Free text (program descriptions, milestones,
+rejection reasons, disbursement references) stays off chain; only its SHA-256 goes on chain.
+The gas figures of the fund ledger's functions live here, next to the calls that use them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from api.engine import Engine
+from api.errors import Forbidden, NotFound
+from api.models import ProgramInfo
+from api.operations import OperationResult
+from api.principals import Principal
+from ledger.fund_events import Payment, Refund, refunds, trace_payments
+from ledger.fund_ledger import Lot
+
+GAS_DEPOSIT = 250_000
+GAS_ALLOCATE = 250_000
+GAS_CREATE_PROGRAM = 250_000
+GAS_TRANCHE = 200_000
+GAS_REFUND = 1_000_000
+GAS_DISBURSE_BASE = 150_000
+GAS_PER_PAYMENT = 45_000
+
+
+def sha(text: str) -> bytes:
+    """The SHA-256 of `text`, as the fund ledger stores references to off-chain text."""
+    return hashlib.sha256(text.encode()).digest()
+
+
+@dataclass(frozen=True)
+class ProgramSummary:
+    """A program's money figures as the contract holds them, with its off-chain name."""
+
+    program_id: int
+    name: str
+    ngo: str
+    allocated: int
+    released: int
+    disbursed: int
+    payments: int
+
+
+class FundsService:
+    """The fund ledger over one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.gw = engine
+
+    def _execute(self, principal: Principal, function: str, *args: Any, gas: int) -> OperationResult:
+        """`FundLedger.function(*args)`, signed with the calling organisation's key and relayed."""
+        org = self.gw.organisation(principal.organisation_id)
+        return self.gw.execute(principal.id, org, self.gw.system.funds, function, *args, gas=gas)
+
+    # --- funders ---------------------------------------------------------------------------
+
+    def deposit(self, principal: Principal, amount: int, earmark: int, expiry: int) -> OperationResult:
+        """Deposit `amount` of the euro token as a lot (earmark 0: none; expiry 0: never)."""
+        token = self.gw.system.token.address
+        return self._execute(principal, "deposit", token, amount, earmark, expiry, gas=GAS_DEPOSIT)
+
+    def own_lots(self, principal: Principal) -> list[tuple[int, Lot]]:
+        """The calling funder's lots with their ids, oldest first."""
+        funds = self.gw.system.funds
+        out = []
+        for lot_id in range(1, funds.counts()[0] + 1):
+            lot = funds.lot(lot_id)
+            if lot.funder == principal.address:
+                out.append((lot_id, lot))
+        return out
+
+    def own_lot(self, principal: Principal, lot_id: int) -> Lot:
+        """One of the calling funder's lots; `UnknownLot` for anybody else's."""
+        lot = self.gw.system.funds.lot(lot_id)
+        if lot.funder != principal.address:
+            raise NotFound("UnknownLot", f"you have no lot {lot_id}")
+        return lot
+
+    def lot_payments(self, principal: Principal, lot_id: int) -> list[Payment]:
+        """Every payment the funder's lot paid for, traced from events alone."""
+        self.own_lot(principal, lot_id)
+        return [
+            p for p in trace_payments(self.gw.index.events()) if any(s.lot_id == lot_id for s in p.sources)
+        ]
+
+    def allocate(self, principal: Principal, lot_id: int, program_id: int, amount: int) -> OperationResult:
+        """Allocate part of one of the funder's lots to a program."""
+        return self._execute(principal, "allocate", lot_id, program_id, amount, gas=GAS_ALLOCATE)
+
+    def refund(self, principal: Principal, lot_id: int) -> OperationResult:
+        """Take back the unspent rest of the funder's expired lot."""
+        self.own_lot(principal, lot_id)
+        return self._execute(principal, "refund", lot_id, gas=GAS_REFUND)
+
+    def refunds(self, principal: Principal) -> list[Refund]:
+        """Money returned to the funder, oldest first, from events alone."""
+        return [r for r in refunds(self.gw.index.events()) if r.funder == principal.address]
+
+    def approve_tranche(self, principal: Principal, tranche_id: int) -> OperationResult:
+        """Approve a tranche request (the contract refuses the requester)."""
+        return self._execute(principal, "approveTranche", tranche_id, gas=GAS_TRANCHE)
+
+    def reject_tranche(self, principal: Principal, tranche_id: int, reason: str) -> OperationResult:
+        """Reject a tranche request; the reason stays off chain, its hash goes on chain."""
+        return self._execute(principal, "rejectTranche", tranche_id, sha(reason), gas=GAS_TRANCHE)
+
+    # --- NGOs ------------------------------------------------------------------------------
+
+    def create_program(
+        self, principal: Principal, name: str, description: str
+    ) -> tuple[int, OperationResult]:
+        """A program run by the calling NGO: its description hashed on chain, its text kept here."""
+        metadata = sha(json.dumps({"name": name, "description": description}, sort_keys=True))
+        token = self.gw.system.token.address
+        result = self._execute(principal, "createProgram", token, metadata, gas=GAS_CREATE_PROGRAM)
+        program_id: int = result.event("ProgramCreated").args["programId"]
+        with self.gw.db.session() as s:
+            s.merge(
+                ProgramInfo(
+                    program_id=program_id,
+                    ngo_id=principal.organisation_id,
+                    name=name,
+                    description=description,
+                )
+            )
+        return program_id, result
+
+    def own_program(self, principal: Principal, program_id: int) -> None:
+        """Refuse (`NotYourProgram`) a program run by another NGO."""
+        if self.gw.system.funds.program(program_id).ngo != principal.address:
+            raise Forbidden("NotYourProgram", f"program {program_id} is run by another NGO")
+
+    def request_tranche(
+        self, principal: Principal, program_id: int, amount: int, milestone: str
+    ) -> OperationResult:
+        """Ask for money to be released on a milestone (its text off chain, its hash on chain)."""
+        return self._execute(principal, "requestTranche", program_id, amount, sha(milestone), gas=GAS_TRANCHE)
+
+    def disburse(
+        self, principal: Principal, program_id: int, payments: list[tuple[str, int]], reference: str
+    ) -> OperationResult:
+        """Pay many pseudonymous accounts in one transaction."""
+        recipients = [address for address, _ in payments]
+        amounts = [amount for _, amount in payments]
+        return self._execute(
+            principal,
+            "disburse",
+            program_id,
+            recipients,
+            amounts,
+            sha(reference),
+            gas=GAS_DISBURSE_BASE + GAS_PER_PAYMENT * len(recipients),
+        )
+
+    # --- everyone --------------------------------------------------------------------------
+
+    def program_summaries(self) -> list[ProgramSummary]:
+        """Every program with its money figures and payment count."""
+        funds = self.gw.system.funds
+        count = funds.counts()[1]
+        with self.gw.db.session() as s:
+            names = {p.program_id: p.name for p in s.scalars(select(ProgramInfo))}
+        payments: dict[int, int] = {}
+        for e in self.gw.index.events():
+            if e.name == "Disbursed":
+                payments[e.args["programId"]] = payments.get(e.args["programId"], 0) + 1
+        out = []
+        for pid in range(1, count + 1):
+            p = funds.program(pid)
+            out.append(
+                ProgramSummary(
+                    program_id=pid,
+                    name=names.get(pid, f"Program {pid}"),
+                    ngo=p.ngo,
+                    allocated=p.allocated,
+                    released=p.released,
+                    disbursed=p.disbursed,
+                    payments=payments.get(pid, 0),
+                )
+            )
+        return out

@@ -1,0 +1,66 @@
+"""The "What I have" page: each entitlement with its own name and NGO, what is left of it, and what
+happened to each euro in plain words, transaction numbers behind "details"."""
+
+from __future__ import annotations
+
+from eth_account import Account
+from fastapi.testclient import TestClient
+
+from api.gateway import Gateway
+from governance.pseudonyms import Purpose, pseudonym_key
+from governance.vouchers import program_index
+from tests.pages._scenario import Scenario, open_claims, register
+from tests.pages.conftest import BASE_URL, csrf_of, sign_in
+from tests.pages.test_pages import text_of
+
+SESSION = "__Host-allmende-session"
+
+
+def test_each_entitlement_says_what_it_is_for_what_is_left_and_where_each_euro_went(
+    client: TestClient, gateway: Gateway, scenario: Scenario
+) -> None:
+    second = open_claims(client, scenario.ngo_key, scenario.program_id, [(scenario.client_id, "15")])
+    sign_in(client, scenario.voucher, scenario.pin)
+    client.cookies.set("allmende-lang", "en")
+    before = client.get("/client/what-i-have")
+    words = text_of(before.text)
+    assert before.status_code == 200 and words.count("Winter") >= 2  # the claim programs' own name
+    assert "From: ngo" in words and "Not collected yet" in words and "<details>" not in before.text
+
+    home = client.get("/client/").text
+    claimed = client.post(f"/client/claims/{scenario.claim_program_id}", data={"csrf": csrf_of(home)})
+    assert claimed.status_code == 303
+
+    # the client spends 12.50 € of it: a token transfer signed with their payout key, relayed
+    session = gateway.clients.session(client.cookies[SESSION])
+    ref = gateway.claims._ref(scenario.claim_program_id)
+    payout = Account.from_key(pseudonym_key(session.root, Purpose.PAYOUT, program_index(ref)))
+    shop = Account.create().address
+    gateway.execute(
+        session.principal, payout, gateway.system.token, "transfer", shop, 12_500_000, gas=200_000
+    )
+
+    after = client.get("/client/what-i-have")
+    card = _card(after.text, scenario.claim_program_id)
+    words = text_of(card)
+    assert "Left: €27.50" in words and "You received €40.00." in words
+    assert "You paid €12.50 with it." in words and "€27.50 is still yours to use." in words
+    assert "<details>" in card and card.count('<code class="hash">0x') == 2  # the numbers, behind details
+    other = text_of(_card(after.text, second))
+    assert "€15.00" in other and "Not collected yet" in other
+
+
+def _card(html: str, claim_program_id: int) -> str:
+    return html.split(f'id="holding-{claim_program_id}"')[1].split('<li class="card holding"')[0]
+
+
+def test_another_client_sees_only_their_own(client: TestClient, scenario: Scenario) -> None:
+    other = register(client, scenario.ngo_key, "Jonas Beispiel")
+    browser = TestClient(client.app, base_url=BASE_URL, follow_redirects=False)
+    sign_in(browser, other["voucherCode"], scenario.pin)
+    browser.cookies.set("allmende-lang", "en")
+    page = browser.get("/client/what-i-have")
+    assert page.status_code == 200 and "There is nothing ready for you" in text_of(page.text)
+    stranger = TestClient(client.app, base_url=BASE_URL, follow_redirects=False)
+    r = stranger.get("/client/what-i-have")
+    assert r.status_code == 303 and r.headers["location"].startswith("/client/sign-in")
