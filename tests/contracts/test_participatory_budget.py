@@ -16,6 +16,8 @@ from ledger.exceptions import UnknownRevert
 from ledger.fund_events import rebuild_fund_state, trace_payments
 from ledger.participatory_budget import (
     ALL_PAYOUTS,
+    MAX_VOTING_LENGTH,
+    MIN_PROPOSAL_COST,
     ParticipatoryBudgetClient,
     Phase,
     ProposalStatus,
@@ -36,12 +38,14 @@ from ledger.revert_errors import (
     ParticipatoryBudgetBadOrderLength,
     ParticipatoryBudgetBadProposalCap,
     ParticipatoryBudgetBadSchedule,
+    ParticipatoryBudgetCostBelowMinimum,
     ParticipatoryBudgetBallotNotAscending,
     ParticipatoryBudgetCostOutOfBounds,
     ParticipatoryBudgetCreditsExceeded,
     ParticipatoryBudgetFundingExpiresTooSoon,
     ParticipatoryBudgetFundingNotExpired,
     ParticipatoryBudgetNotEligible,
+    ParticipatoryBudgetProgramNotAllowed,
     ParticipatoryBudgetNotProposer,
     ParticipatoryBudgetOrderNotSorted,
     ParticipatoryBudgetProposalNotActive,
@@ -88,7 +92,7 @@ class Setup:
 @pytest.fixture
 def setup(system: Allmende, actors: Actors, voters: list[LocalAccount]) -> Setup:
     electorate = Electorate.of(voters, [Account.create().address for _ in range(5)])
-    lot_id = lot(system, actors.funder, 10_000 * EUR)
+    lot_id = lot(system, actors.funder, 10_000 * EUR, allocators=(actors.admin,))
     programs = (program(system, actors.ngo), program(system, actors.ngo2))
     round_id = open_round(
         system, actors.admin, params(system, electorate, max_cost=BUDGET), [(lot_id, BUDGET)]
@@ -120,7 +124,8 @@ def _verified(system: Allmende) -> None:
 
 def test_create_round_reserves_the_budget_from_each_lot(system: Allmende, actors: Actors) -> None:
     a = actors
-    lot_a, lot_b = lot(system, a.funder, 600 * EUR), lot(system, a.funder2, 900 * EUR)
+    lot_a = lot(system, a.funder, 600 * EUR, allocators=(a.ngo,))
+    lot_b = lot(system, a.funder2, 900 * EUR, allocators=(a.ngo,))
     electorate = Electorate.of([Account.create()])
     p = params(
         system, electorate, credits=49, max_cost=800 * EUR, min_votes=2, rule=SelectionRule.GREEDY_STOP
@@ -167,7 +172,7 @@ def test_create_round_reserves_the_budget_from_each_lot(system: Allmende, actors
 
 def test_only_admins_and_ngos_create_rounds(system: Allmende, actors: Actors) -> None:
     a = actors
-    lot_id = lot(system, a.funder, 100 * EUR)
+    lot_id = lot(system, a.funder, 100 * EUR, allocators=(a.admin,))
     p = params(system, Electorate.of([a.outsider]))
     for who in (a.funder, a.outsider):
         with pytest.raises(ParticipatoryBudgetUnauthorizedCreator) as err:
@@ -178,7 +183,7 @@ def test_only_admins_and_ngos_create_rounds(system: Allmende, actors: Actors) ->
 
 def test_create_round_checks_schedule_credits_and_cost_bounds(system: Allmende, actors: Actors) -> None:
     a = actors
-    lot_id = lot(system, a.funder, 100 * EUR)
+    lot_id = lot(system, a.funder, 100 * EUR, allocators=(a.admin,))
     good = params(system, Electorate.of([a.outsider]), min_cost=EUR, max_cost=10 * EUR)
     now = system.chain.now()
     bad_schedules = [
@@ -193,7 +198,13 @@ def test_create_round_checks_schedule_credits_and_cost_bounds(system: Allmende, 
         system.budget.create_round(
             a.admin, good.__class__(**{**good.__dict__, "credits": 0}), [(lot_id, EUR)]
         )
-    for lo, hi, budget in [(0, EUR, 10 * EUR), (2 * EUR, EUR, 10 * EUR), (EUR, 10 * EUR, 9 * EUR)]:
+    # Finding 3: no dust proposals; a round's smallest cost is at least the deployment's minimum (1 €).
+    for lo in (0, EUR - 1):
+        below = good.__class__(**{**good.__dict__, "min_cost": lo})
+        with pytest.raises(ParticipatoryBudgetCostBelowMinimum) as err3:
+            system.budget.create_round(a.admin, below, [(lot_id, 10 * EUR)])
+        assert (err3.value.minCost, err3.value.minimum) == (lo, MIN_PROPOSAL_COST)
+    for lo, hi, budget in [(2 * EUR, EUR, 10 * EUR), (EUR, 10 * EUR, 9 * EUR)]:
         bounds = good.__class__(**{**good.__dict__, "min_cost": lo, "max_cost": hi})
         with pytest.raises(ParticipatoryBudgetBadCostBounds) as err2:
             system.budget.create_round(a.admin, bounds, [(lot_id, budget)])
@@ -203,7 +214,7 @@ def test_create_round_checks_schedule_credits_and_cost_bounds(system: Allmende, 
 def test_create_round_checks_its_funding(system: Allmende, actors: Actors) -> None:
     a = actors
     p = params(system, Electorate.of([a.outsider]))
-    lot_id = lot(system, a.funder, 100 * EUR)
+    lot_id = lot(system, a.funder, 100 * EUR, allocators=(a.admin,))
     with pytest.raises(ParticipatoryBudgetBadFunding) as err:
         system.budget.create_round(a.admin, p, [])
     assert (err.value.lots, err.value.amounts) == (0, 0)
@@ -218,7 +229,7 @@ def test_create_round_checks_its_funding(system: Allmende, actors: Actors) -> No
         system.budget.create_round(a.admin, p, [(99, EUR)])
     with pytest.raises(FundLedgerInsufficientFunds):
         system.budget.create_round(a.admin, p, [(lot_id, 60 * EUR), (lot_id, 60 * EUR)])
-    earmarked = lot(system, a.funder, 100 * EUR, earmark=program(system, a.ngo))
+    earmarked = lot(system, a.funder, 100 * EUR, allocators=(a.admin,), earmark=program(system, a.ngo))
     with pytest.raises(FundLedgerEarmarkMismatch):
         system.budget.create_round(a.admin, p, [(earmarked, 10 * EUR)])
 
@@ -232,8 +243,9 @@ def test_create_round_refuses_lots_in_two_tokens(system: Allmende, actors: Actor
     other_token = ContractClient(system.sender, "EuroToken", other)
     other_token.transact(a.treasurer, "mint", a.funder.address, EUR, bytes(32))
     other_token.transact(a.funder, "approve", system.funds.address, EUR)
-    euro_lot = lot(system, a.funder, 10 * EUR)
+    euro_lot = lot(system, a.funder, 10 * EUR, allocators=(a.admin,))
     other_lot = int(system.funds.deposit(a.funder, other, EUR).event("LotDeposited").args["lotId"])
+    system.funds.set_lot_allocator(a.funder, other_lot, a.admin.address)
     with pytest.raises(ParticipatoryBudgetTokenMismatch) as err:
         system.budget.create_round(
             a.admin, params(system, Electorate.of([a.outsider])), [(euro_lot, EUR), (other_lot, EUR)]
@@ -247,7 +259,7 @@ def test_create_round_needs_the_allocator_role_for_the_contract(system: Allmende
     system.roles.transact(a.admin, "revokeRole", Role.ALLOCATOR.id, system.budget.address)
     with pytest.raises(AccessControlUnauthorizedAccount) as err:
         system.budget.create_round(
-            a.admin, params(system, Electorate.of([a.outsider])), [(lot(system, a.funder, EUR), EUR)]
+            a.admin, params(system, Electorate.of([a.outsider])), [(lot(system, a.funder, EUR, allocators=(a.admin,)), EUR)]
         )
     assert err.value.account == system.budget.address
 
@@ -268,19 +280,19 @@ def test_views_revert_for_unknown_rounds_and_proposals(system: Allmende, setup: 
 
 def test_ngo_proposes_for_a_program(system: Allmende, actors: Actors, setup: Setup) -> None:
     r = system.budget.submit_proposal(
-        actors.ngo, setup.round_id, setup.programs[1], 120 * EUR, content_hash("park")
+        actors.ngo2, setup.round_id, setup.programs[1], 120 * EUR, content_hash("park")
     )
     assert r.event("ProposalSubmitted").args == {
         "roundId": setup.round_id,
         "proposalId": 1,
-        "proposer": actors.ngo.address,
+        "proposer": actors.ngo2.address,
         "programId": setup.programs[1],
         "amount": 120 * EUR,
         "contentHash": content_hash("park"),
     }
     p = system.budget.proposal(setup.round_id, 1)
     assert (p.proposer, p.program_id, p.amount, p.votes, p.status) == (
-        actors.ngo.address,
+        actors.ngo2.address,
         setup.programs[1],
         120 * EUR,
         0,
@@ -290,15 +302,36 @@ def test_ngo_proposes_for_a_program(system: Allmende, actors: Actors, setup: Set
     assert (rnd.proposal_count, rnd.active_count) == (1, 1)
 
 
+def test_an_ngo_proposes_only_for_programs_it_runs(system: Allmende, actors: Actors, setup: Setup) -> None:
+    # Finding 3: one NGO filled another program's queue with dust proposals; now it is refused.
+    with pytest.raises(ParticipatoryBudgetProgramNotAllowed) as err:
+        system.budget.submit_proposal(actors.ngo, setup.round_id, setup.programs[1], EUR)
+    assert (err.value.roundId, err.value.programId, err.value.proposer) == (
+        setup.round_id,
+        setup.programs[1],
+        actors.ngo.address,
+    )
+    assert system.budget.round(setup.round_id).proposal_count == 0
+
+
 def test_eligible_client_proposes_through_the_forwarder(
     system: Allmende, actors: Actors, voters: list[LocalAccount], setup: Setup
 ) -> None:
+    # A client proposes for a program of the round's creator (here the NGO running programs[0]).
+    lot_id = lot(system, actors.funder, BUDGET, allocators=(actors.ngo,))
+    round_id = open_round(
+        system, actors.ngo, params(system, setup.electorate, max_cost=BUDGET), [(lot_id, BUDGET)]
+    )
     client = voters[3]
     proof = setup.electorate.proof(client)
-    assert system.budget.is_eligible(setup.round_id, client.address, proof)
+    assert system.budget.is_eligible(round_id, client.address, proof)
+    with pytest.raises(ParticipatoryBudgetProgramNotAllowed):  # a program the creator does not run
+        system.budget.submit_proposal(client, round_id, setup.programs[1], 50 * EUR, bytes(32), proof)
+    with pytest.raises(ParticipatoryBudgetProgramNotAllowed):  # the admin's round: the admin runs none
+        system.budget.submit_proposal(client, setup.round_id, setup.programs[0], 50 * EUR, bytes(32), proof)
     r = system.budget.submit_proposal(
         client,
-        setup.round_id,
+        round_id,
         setup.programs[0],
         50 * EUR,
         content_hash("bench"),
@@ -307,13 +340,11 @@ def test_eligible_client_proposes_through_the_forwarder(
     )
     assert r.event("ProposalSubmitted").args["proposer"] == client.address
     with pytest.raises(ParticipatoryBudgetNotEligible) as err:
-        system.budget.submit_proposal(actors.outsider, setup.round_id, setup.programs[0], 50 * EUR)
-    assert (err.value.roundId, err.value.account) == (setup.round_id, actors.outsider.address)
+        system.budget.submit_proposal(actors.outsider, round_id, setup.programs[0], 50 * EUR)
+    assert (err.value.roundId, err.value.account) == (round_id, actors.outsider.address)
     with pytest.raises(ParticipatoryBudgetNotEligible):  # someone else's proof
-        system.budget.submit_proposal(
-            actors.outsider, setup.round_id, setup.programs[0], 50 * EUR, bytes(32), proof
-        )
-    assert not system.budget.is_eligible(setup.round_id, actors.outsider.address, proof)
+        system.budget.submit_proposal(actors.outsider, round_id, setup.programs[0], 50 * EUR, bytes(32), proof)
+    assert not system.budget.is_eligible(round_id, actors.outsider.address, proof)
 
 
 def test_proposal_cost_must_lie_within_bounds(system: Allmende, actors: Actors, setup: Setup) -> None:
@@ -354,7 +385,7 @@ def test_proposals_only_in_the_proposal_phase_of_a_known_round(
 def test_withdrawal_by_the_proposer_before_voting(system: Allmende, actors: Actors, setup: Setup) -> None:
     first, second = (
         _propose(system, setup, actors.ngo, 10 * EUR),
-        _propose(system, setup, actors.ngo2, 20 * EUR),
+        _propose(system, setup, actors.ngo2, 20 * EUR, 1),
     )
     with pytest.raises(ParticipatoryBudgetNotProposer) as err:
         system.budget.withdraw_proposal(actors.ngo2, setup.round_id, first)
@@ -374,7 +405,14 @@ def test_withdrawal_by_the_proposer_before_voting(system: Allmende, actors: Acto
 
 
 def _budget_with_cap(system: Allmende, a: Actors, cap: int) -> ParticipatoryBudgetClient:
-    args = [system.roles.address, system.forwarder.address, system.funds.address, cap]
+    args = [
+        system.roles.address,
+        system.forwarder.address,
+        system.funds.address,
+        cap,
+        MAX_VOTING_LENGTH,
+        MIN_PROPOSAL_COST,
+    ]
     address = system.sender.send(
         a.admin, None, _deploy_data(system.sender, "ParticipatoryBudget", args)
     ).contract_address
@@ -655,7 +693,8 @@ def test_finalise_draws_reservations_first_in_first_out(
 ) -> None:
     a = actors
     electorate = Electorate.of(voters)
-    lot_a, lot_b = lot(system, a.funder, 500 * EUR), lot(system, a.funder2, 500 * EUR)
+    lot_a = lot(system, a.funder, 500 * EUR, allocators=(a.admin,))
+    lot_b = lot(system, a.funder2, 500 * EUR, allocators=(a.admin,))
     p = params(system, electorate, max_cost=400 * EUR)
     rid = open_round(system, a.admin, p, [(lot_a, 400 * EUR), (lot_b, 400 * EUR)])
     s = Setup(rid, lot_a, electorate, (program(system, a.ngo), program(system, a.ngo2)))
@@ -787,17 +826,17 @@ def _fund_state_matches_events(system: Allmende) -> None:
 def test_create_round_refuses_lots_expiring_before_voting_ends(system: Allmende, actors: Actors) -> None:
     a = actors
     p = params(system, Electorate.of([a.outsider]), max_cost=10 * EUR)
-    forever = lot(system, a.funder, 100 * EUR)
-    at_end = lot(system, a.funder, 100 * EUR, expiry=p.voting_end)
-    before_end = lot(system, a.funder2, 100 * EUR, expiry=p.voting_end - 1)
+    forever = lot(system, a.funder, 100 * EUR, allocators=(a.ngo,))
+    at_end = lot(system, a.funder, 100 * EUR, allocators=(a.ngo,), expiry=p.voting_end)
+    before_end = lot(system, a.funder2, 100 * EUR, allocators=(a.ngo,), expiry=p.voting_end - 1)
     for bad in (at_end, before_end):
         expiry = system.funds.lot(bad).expiry
         with pytest.raises(ParticipatoryBudgetFundingExpiresTooSoon) as err:
             system.budget.create_round(a.ngo, p, [(forever, 10 * EUR), (bad, 10 * EUR)])
         assert (err.value.lotId, err.value.expiry, err.value.votingEnd) == (bad, expiry, p.voting_end)
     assert system.funds.lot(forever).unallocated == 100 * EUR  # nothing was reserved
-    later = lot(system, a.funder, 100 * EUR, expiry=p.voting_end + 1)
-    latest = lot(system, a.funder2, 100 * EUR, expiry=p.voting_end + DAY)
+    later = lot(system, a.funder, 100 * EUR, allocators=(a.ngo,), expiry=p.voting_end + 1)
+    latest = lot(system, a.funder2, 100 * EUR, allocators=(a.ngo,), expiry=p.voting_end + DAY)
     rid = open_round(system, a.ngo, p, [(latest, 10 * EUR), (forever, 10 * EUR), (later, 10 * EUR)])
     assert system.budget.round(rid).funding_expiry == p.voting_end + 1  # the earliest: settle before it
     assert system.budget.round(open_round(system, a.ngo, p, [(forever, 10 * EUR)])).funding_expiry == 0
@@ -820,8 +859,8 @@ def _expiring_round(
     electorate = Electorate.of(voters)
     p = params(system, electorate, max_cost=BUDGET)
     expiry = p.voting_end + DAY
-    forever = lot(system, a.funder, 1_000 * EUR)
-    expiring = lot(system, a.funder2, 1_000 * EUR, expiry=expiry)
+    forever = lot(system, a.funder, 1_000 * EUR, allocators=(a.ngo,))
+    expiring = lot(system, a.funder2, 1_000 * EUR, allocators=(a.ngo,), expiry=expiry)
     first, second = (expiring, forever) if expiring_first else (forever, expiring)
     rid = open_round(system, a.ngo, p, [(first, 600 * EUR), (second, 400 * EUR)])
     s = Setup(rid, first, electorate, (program(system, a.ngo), program(system, a.ngo2)))
@@ -950,8 +989,8 @@ def test_abandon_after_the_refund_and_a_direct_release_pays_the_funder(
     electorate = Electorate.of(voters)
     p = params(system, electorate, max_cost=100 * EUR)
     expiry = p.voting_end + DAY
-    lots = [lot(system, a.funder2, 500 * EUR, expiry=expiry) for _ in range(2)]
-    forever = lot(system, a.funder, 500 * EUR)
+    lots = [lot(system, a.funder2, 500 * EUR, allocators=(a.ngo,), expiry=expiry) for _ in range(2)]
+    forever = lot(system, a.funder, 500 * EUR, allocators=(a.ngo,))
     rid = open_round(system, a.ngo, p, [(lots[0], 300 * EUR), (forever, 200 * EUR), (lots[1], 100 * EUR)])
     reservations = [f.reservation_id for f in system.budget.fundings(rid)]
     system.chain.advance_time(expiry - system.chain.now())  # nobody finalised in time
