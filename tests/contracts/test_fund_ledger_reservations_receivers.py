@@ -12,6 +12,7 @@ from ledger.revert_errors import (
     FundLedgerEarmarkMismatch,
     FundLedgerInsufficientFunds,
     FundLedgerLotExpired,
+    FundLedgerNotLotAllocator,
     FundLedgerNotBatchReceiver,
     FundLedgerNotReservationHolder,
     FundLedgerReceiverRejected,
@@ -54,7 +55,7 @@ def test_reservation_allocates_to_programs_and_releases_the_rest(system: Allmend
     a = actors
     p1, p2 = _program(system, a.ngo), _program(system, a.ngo2)
     lot = _lot(system, a.funder, 100 * EUR)
-    r = system.funds.reserve(a.allocator, lot, 80 * EUR)
+    r = system.funds.reserve(a.allocator, lot, 80 * EUR, a.funder.address)
     assert r.event("Reserved").args == {
         "reservationId": 1,
         "lotId": lot,
@@ -85,19 +86,26 @@ def test_reserve_is_for_allocators_and_unearmarked_lots(system: Allmende, actors
     with pytest.raises(AccessControlUnauthorizedAccount) as err:
         system.funds.reserve(a.funder, lot, EUR)
     assert err.value.neededRole == Role.ALLOCATOR.id
+    # Finding 1: the role holder (a budget contract) reserves only for someone the funder consents to.
+    for requester in (a.ngo2, a.funder2, a.outsider):
+        with pytest.raises(FundLedgerNotLotAllocator) as err2:
+            system.funds.reserve(a.allocator, lot, EUR, requester.address)
+        assert (err2.value.lotId, err2.value.account) == (lot, requester.address)
+    system.funds.set_lot_allocator(a.funder, lot, a.ngo2.address)
+    system.funds.reserve(a.allocator, lot, EUR, a.ngo2.address)  # a named allocator asked
     with pytest.raises(FundLedgerEarmarkMismatch):
-        system.funds.reserve(a.allocator, earmarked, EUR)
+        system.funds.reserve(a.allocator, earmarked, EUR, a.funder.address)
     with pytest.raises(FundLedgerZeroAmount):
-        system.funds.reserve(a.allocator, lot, 0)
+        system.funds.reserve(a.allocator, lot, 0, a.funder.address)
     with pytest.raises(FundLedgerInsufficientFunds):
-        system.funds.reserve(a.allocator, lot, 11 * EUR)
+        system.funds.reserve(a.allocator, lot, 10 * EUR, a.funder.address)
 
 
 def test_only_the_holder_uses_a_reservation(system: Allmende, actors: Actors) -> None:
     a = actors
     program = _program(system, a.ngo)
     lot = _lot(system, a.funder, 10 * EUR)
-    system.funds.reserve(a.allocator, lot, 5 * EUR)
+    system.funds.reserve(a.allocator, lot, 5 * EUR, a.funder.address)
     system.grant(a.admin, Role.ALLOCATOR, a.outsider.address)
     with pytest.raises(FundLedgerNotReservationHolder) as err:
         system.funds.allocate_reserved(a.outsider, 1, program, EUR)
@@ -115,7 +123,7 @@ def test_only_the_holder_uses_a_reservation(system: Allmende, actors: Actors) ->
 def test_released_reservation_of_refunded_lot_goes_to_the_funder(system: Allmende, actors: Actors) -> None:
     a = actors
     lot = _lot(system, a.funder, 10 * EUR, expiry=system.chain.now() + DAY)
-    system.funds.reserve(a.allocator, lot, 6 * EUR)
+    system.funds.reserve(a.allocator, lot, 6 * EUR, a.funder.address)
     system.chain.advance_time(DAY)
     refunded = system.funds.refund(a.funder, lot).event("LotRefunded").args["amount"]
     assert refunded == 4 * EUR  # the reserved part is the round's until it is released
@@ -135,7 +143,7 @@ def test_reserved_money_of_an_expired_lot_cannot_be_allocated_only_released(
     program = _program(system, a.ngo)
     expiry = system.chain.now() + DAY
     lot = _lot(system, a.funder, 10 * EUR, expiry=expiry)
-    system.funds.reserve(a.allocator, lot, 6 * EUR)
+    system.funds.reserve(a.allocator, lot, 6 * EUR, a.funder.address)
     system.funds.allocate_reserved(a.allocator, 1, program, EUR)  # before the expiry: fine
     with pytest.raises(FundLedgerNotReservationHolder):
         system.funds.release_reservation(a.funder, 1)  # before the expiry: the holder's
@@ -161,7 +169,7 @@ def test_reserved_money_of_a_refunded_lot_goes_to_the_funder_not_to_programs(
     program = _program(system, a.ngo)
     expiry = system.chain.now() + DAY
     lot = _lot(system, a.funder, 10 * EUR, expiry=expiry)
-    system.funds.reserve(a.allocator, lot, 6 * EUR)
+    system.funds.reserve(a.allocator, lot, 6 * EUR, a.funder.address)
     system.chain.advance_time(DAY)
     assert system.funds.refund(a.outsider, lot).event("LotRefunded").args["amount"] == 4 * EUR
     with pytest.raises(FundLedgerLotExpired):  # the old contract let the round allocate it anyway
@@ -185,7 +193,7 @@ def _released_program(system: Allmende, a: Actors) -> tuple[int, int, int]:
     system.funds.allocate(a.funder, lot_a, program, 30 * EUR)
     system.funds.allocate(a.funder2, lot_b, program, 30 * EUR)
     system.funds.request_tranche(a.ngo, program, 60 * EUR)
-    system.funds.approve_tranche(a.approver, 1)
+    system.funds.approve_tranche(a.funder, 1)  # a funder whose money is in the program
     return program, lot_a, lot_b
 
 
@@ -268,7 +276,7 @@ def test_money_returned_for_a_refunded_lot_goes_to_its_funder(system: Allmende, 
     system.funds.allocate(a.funder, lot_a, program, 30 * EUR)
     system.funds.allocate(a.funder2, lot_b, program, 30 * EUR)
     system.funds.request_tranche(a.ngo, program, 60 * EUR)
-    system.funds.approve_tranche(a.approver, 1)
+    system.funds.approve_tranche(a.funder, 1)  # a funder whose money is in the program
     probe = _probe(system, a)
     system.funds.disburse_to(a.ngo, program, probe.address, 50 * EUR)  # 30 from lot a, 20 from lot b
     system.chain.advance_time(DAY)
