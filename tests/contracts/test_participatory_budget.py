@@ -38,16 +38,16 @@ from ledger.revert_errors import (
     ParticipatoryBudgetBadOrderLength,
     ParticipatoryBudgetBadProposalCap,
     ParticipatoryBudgetBadSchedule,
-    ParticipatoryBudgetCostBelowMinimum,
     ParticipatoryBudgetBallotNotAscending,
+    ParticipatoryBudgetCostBelowMinimum,
     ParticipatoryBudgetCostOutOfBounds,
     ParticipatoryBudgetCreditsExceeded,
     ParticipatoryBudgetFundingExpiresTooSoon,
     ParticipatoryBudgetFundingNotExpired,
     ParticipatoryBudgetNotEligible,
-    ParticipatoryBudgetProgramNotAllowed,
     ParticipatoryBudgetNotProposer,
     ParticipatoryBudgetOrderNotSorted,
+    ParticipatoryBudgetProgramNotAllowed,
     ParticipatoryBudgetProposalNotActive,
     ParticipatoryBudgetRoundAbandoned,
     ParticipatoryBudgetTokenMismatch,
@@ -259,7 +259,9 @@ def test_create_round_needs_the_allocator_role_for_the_contract(system: Allmende
     system.roles.transact(a.admin, "revokeRole", Role.ALLOCATOR.id, system.budget.address)
     with pytest.raises(AccessControlUnauthorizedAccount) as err:
         system.budget.create_round(
-            a.admin, params(system, Electorate.of([a.outsider])), [(lot(system, a.funder, EUR, allocators=(a.admin,)), EUR)]
+            a.admin,
+            params(system, Electorate.of([a.outsider])),
+            [(lot(system, a.funder, EUR, allocators=(a.admin,)), EUR)],
         )
     assert err.value.account == system.budget.address
 
@@ -343,7 +345,9 @@ def test_eligible_client_proposes_through_the_forwarder(
         system.budget.submit_proposal(actors.outsider, round_id, setup.programs[0], 50 * EUR)
     assert (err.value.roundId, err.value.account) == (round_id, actors.outsider.address)
     with pytest.raises(ParticipatoryBudgetNotEligible):  # someone else's proof
-        system.budget.submit_proposal(actors.outsider, round_id, setup.programs[0], 50 * EUR, bytes(32), proof)
+        system.budget.submit_proposal(
+            actors.outsider, round_id, setup.programs[0], 50 * EUR, bytes(32), proof
+        )
     assert not system.budget.is_eligible(round_id, actors.outsider.address, proof)
 
 

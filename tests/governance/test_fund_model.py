@@ -124,7 +124,7 @@ def test_earmarks_and_tokens_must_match(model: fm.FundModel) -> None:
     with pytest.raises(fm.FundLedgerTokenMismatch):
         model.allocate(FUNDER, free, other, 5, now=NOW)
     with pytest.raises(fm.FundLedgerEarmarkMismatch) as reserved:
-        model.reserve(ALLOCATOR, lot, 5, now=NOW)  # the named allocator asks itself  # a reservation has no program: 0
+        model.reserve(ALLOCATOR, lot, 5, now=NOW)  # a named allocator; a reservation has no program: 0
     assert reserved.value.values == (lot, a, 0)
 
 
