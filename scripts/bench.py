@@ -37,7 +37,6 @@ def _setup(chain: EmbeddedChain) -> tuple[Allmende, list]:  # type: ignore[type-
         (Role.TREASURER, treasurer),
         (Role.FUNDER, funder),
         (Role.NGO, ngo),
-        (Role.APPROVER, approver),
     ]:
         system.grant(admin, role, who.address)
     system.mint(treasurer, funder.address, 10_000_000 * EUR)
@@ -56,6 +55,7 @@ def fund_ledger_gas() -> dict[str, float]:
     lot = deposit.event("LotDeposited").args["lotId"]
     system.funds.allocate(funder, 1, program, 10 * EUR)
     allocate = system.funds.allocate(funder, lot, program, 4_000_000 * EUR)
+    system.funds.set_program_approver(funder, program, approver.address)  # the funder's checker
     request = system.funds.request_tranche(ngo, program, 3_000_000 * EUR)
     release = system.funds.approve_tranche(approver, request.event("TrancheRequested").args["trancheId"])
     system.funds.disburse(ngo, program, [(Account.create().address, EUR)])  # first batch: counters warm

@@ -50,6 +50,12 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/v1/funder/lots/{lot_id}/payments"):         (401, 401, 403, 200, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/allocations"):     (401, 401, 403, 201, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/refund"):          (401, 401, 403, 201, 403, 403),
+    ("POST", "/v1/funder/lots/{lot_id}/allocators"):      (401, 401, 403, 201, 403, 403),
+    ("GET", "/v1/funder/lots/{lot_id}/allocators"):       (401, 401, 403, 200, 403, 403),
+    ("DELETE", "/v1/funder/lots/{lot_id}/allocators/{address}"): (401, 401, 403, 200, 403, 403),
+    ("POST", "/v1/funder/programs/{program_id}/approvers"): (401, 401, 403, 201, 403, 403),
+    ("GET", "/v1/funder/programs/{program_id}/approvers"):  (401, 401, 403, 200, 403, 403),
+    ("DELETE", "/v1/funder/programs/{program_id}/approvers/{address}"): (401, 401, 403, 200, 403, 403),
     ("GET", "/v1/funder/refunds"):                        (401, 401, 403, 200, 403, 403),
     ("POST", "/v1/tranches/{tranche_id}/approve"):        (401, 401, 403, 201, 403, 403),
     ("POST", "/v1/tranches/{tranche_id}/reject"):         (401, 401, 403, 201, 403, 403),
@@ -132,6 +138,7 @@ class Seed:
     expired_round: int  # not finalised before its lot expired: it may be abandoned
     sheet: str  # a voucher sheet waiting for its one download
     head: tuple[int, str] = (0, "")  # a block the auditor may attest: its number and hash
+    voting: tuple[str, str] = ("", "")  # a new round's voting start and end: within the longest schedule
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -155,6 +162,13 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
             headers=auth(keys.funder),
         )
     )
+    ngo = _ok(client.get("/v1/me", headers=auth(keys.ngo)))["address"]
+    for consented in (lot, expiring):  # the funder lets the NGO put its lots into budget rounds
+        _ok(
+            client.post(
+                f"/v1/funder/lots/{consented}/allocators", json={"address": ngo}, headers=auth(keys.funder)
+            )
+        )
     tranches = [
         _ok(
             client.post(
@@ -165,7 +179,7 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
         )["trancheId"]
         for i in range(3)
     ]
-    _ok(client.post(f"/v1/tranches/{tranches[0]}/approve", headers=auth(keys.funder2)))  # money to pay out
+    _ok(client.post(f"/v1/tranches/{tranches[0]}/approve", headers=auth(keys.funder)))  # money to pay out
     seed_rounds = _seed_rounds(client, gateway, keys, lot, expiring, program)
     gateway.advance_time(3600)  # the expiring lot has expired; the others never expire
     funder = _ok(client.get("/v1/me", headers=auth(keys.funder)))["id"]
@@ -188,7 +202,11 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
     )["voucherSheet"]["sheetId"]
     block = gateway.chain.web3.eth.get_block("latest")
     head = (int(block["number"]), "0x" + bytes(block["hash"]).hex())
-    return Seed(lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds, sheet, head)
+    now = gateway.chain.now()
+    voting = tuple(datetime.fromtimestamp(now + days * 86_400, UTC).isoformat() for days in (30, 60))
+    return Seed(
+        lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds, sheet, head, voting
+    )
 
 
 def _seed_rounds(
@@ -239,12 +257,15 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         "{round_id}": str(seed.open_round),
         "{proposal_id}": "1",
         "{sheet_id}": seed.sheet,
+        "{address}": "0x" + "ab" * 20,
     }
     bodies: dict[Route, dict[str, Any]] = {
         ("POST", "/v1/admin/organisations"): {"kind": "auditor", "name": "Second auditor"},
         ("POST", "/v1/admin/mints"): {"organisationId": seed.funder_org, "amount": "1", "fiatReference": "R"},
         ("POST", "/v1/funder/lots"): {"amount": "10"},
         ("POST", "/v1/funder/lots/{lot_id}/allocations"): {"programId": seed.program, "amount": "10"},
+        ("POST", "/v1/funder/lots/{lot_id}/allocators"): {"address": "0x" + "ab" * 20},
+        ("POST", "/v1/funder/programs/{program_id}/approvers"): {"address": "0x" + "ab" * 20},
         ("POST", "/v1/tranches/{tranche_id}/reject"): {"reason": "not yet"},
         ("POST", "/v1/ngo/programs"): {"name": "Second program"},
         ("POST", "/v1/ngo/programs/{program_id}/tranches"): {"amount": "5", "milestone": "M9"},
@@ -269,8 +290,8 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
             "title": "Matrix round",
             "funding": [{"lotId": seed.lot, "amount": "10"}],
             "credits": 100,
-            "votingStart": "2098-01-01T00:00:00Z",
-            "votingEnd": "2099-01-01T00:00:00Z",
+            "votingStart": seed.voting[0],
+            "votingEnd": seed.voting[1],
             "minCost": "1",
             "maxCost": "10",
         },

@@ -612,3 +612,34 @@ def test_state_rebuilt_from_events_equals_contract_views(system: Allmende, actor
         (lot_a, actors.funder.address, 20 * EUR)
     ]
     assert [(s.lot_id, s.amount) for s in payments[1].sources] == [(lot_a, 5 * EUR), (lot_b, 5 * EUR)]
+
+
+def test_a_refund_walks_at_most_a_step_of_allocations_whatever_others_did(
+    system: Allmende, actors: Actors
+) -> None:
+    """Finding 2: a refund used to walk every allocation of its lot in one transaction (~12k gas each),
+    so dust allocations could make it cost more than any gas limit. Now each call walks at most
+    REFUND_STEP allocations; its cost is bounded whatever the lot's history, and calls go on until done."""
+    a = actors
+    program = _program(system, a.ngo)
+    expiry = system.chain.now() + DAY
+    lot = _lot(system, a.funder, 10 * EUR, expiry=expiry)
+    dust = 300
+    for _ in range(dust):
+        system.funds.allocate(a.funder, lot, program, 1)  # one micro-euro each
+    step = int(system.funds.call("REFUND_STEP"))
+    assert step == 64 and system.funds.refund_pending(lot) == dust
+    system.chain.advance_time(DAY)
+    before = system.balance(a.funder.address)
+    gas, refunded = [], 0
+    while system.funds.refund_pending(lot):
+        r = system.funds.refund(a.outsider, lot)  # anyone may continue it
+        gas.append(r.gas_used)
+        refunded += r.event("LotRefunded").args["amount"]
+        assert len(r.events_named("AllocationReturned")) <= step
+    assert len(gas) == -(-dust // step)
+    assert max(gas) < 150_000 + 30_000 * step  # the gateway's sizing (api.services.funds.refund_gas)
+    assert refunded == 10 * EUR and system.balance(a.funder.address) == before + 10 * EUR
+    with pytest.raises(FundLedgerLotAlreadyRefunded):
+        system.funds.refund(a.outsider, lot)
+    print(f"refund step gas: {gas}")
