@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -219,6 +220,11 @@ class FundLedgerClient(ContractClient):
     def may_approve(self, program_id: int, account: str) -> bool:
         """Whether `account` may decide the program's tranches."""
         return bool(self.call("mayApprove", program_id, account))
+
+    def consent_views(self, keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], bool]:
+        """Answers of the consent views (`isLotAllocator`, `isProgramFunder`, `isProgramApprover`), each
+        key being the view's name and its arguments."""
+        return {key: bool(self.call(key[0], *key[1:])) for key in keys}
 
     def refund_pending(self, lot_id: int) -> int:
         """How many of the lot's allocations a refund has yet to walk."""

@@ -605,6 +605,33 @@ def test_state_rebuilt_from_events_equals_contract_views(system: Allmende, actor
     events = system.events()
     tokens = [system.token.address]
     assert rebuild_fund_state(events) == system.funds.read_state(tokens)
+    # consent from events alone: who was named and revoked, who has money in which program
+    from dataclasses import replace
+
+    from ledger.audit import audit_funds, consent_mismatches
+    from ledger.fund_events import replay_consent
+
+    system.funds.set_lot_allocator(actors.funder, lot_a, actors.allocator.address, False)  # revoked
+    events = system.events()
+    consent = replay_consent(events)
+    assert consent.lot_allocators == {lot_a: set()} and consent.violations == []
+    assert consent.program_funders == {
+        program: {actors.funder.address, actors.funder2.address},
+        program2: {actors.funder.address},
+    }
+    assert consent.program_approvers == {program: {actors.funder2.address: {actors.approver.address}}}
+    assert audit_funds(system).matches and audit_funds(system).consent == []
+    # an allocation by someone the funder never named, or a view that disagrees, is reported
+    forged = [
+        replace(e, args={**e.args, "allocator": actors.outsider.address}) if e.name == "Allocated" else e
+        for e in events
+    ]
+    assert replay_consent(forged).violations[0].endswith(f"{actors.outsider.address} had no consent")
+    stale = replay_consent(events)
+    stale.lot_allocators[lot_a].add(actors.allocator.address)
+    assert consent_mismatches(system.funds, stale) == [
+        f"isLotAllocator({lot_a}, '{actors.allocator.address}') is False, the events give True"
+    ]
 
     payments = trace_payments(events)
     assert [(p.recipient, p.amount) for p in payments] == [(carol, 20 * EUR), (dave, 10 * EUR)]

@@ -49,10 +49,11 @@ from hypothesis.stateful import (
 
 from governance import fund_model as fm
 from ledger import fund_ledger as fl
+from ledger.audit import consent_mismatches
 from ledger.contracts import ContractClient
 from ledger.embedded import EmbeddedChain
 from ledger.exceptions import ContractRevert
-from ledger.fund_events import rebuild_fund_state, trace_payments
+from ledger.fund_events import rebuild_fund_state, replay_consent, trace_payments
 from ledger.roles import Role
 from ledger.system import Allmende, _deploy_data
 from ledger.transactions import TxResult
@@ -1181,6 +1182,13 @@ class FundLedgerMachine(RuleBasedStateMachine):
 
         events = w.run(w.system.events)
         assert rebuild_fund_state(events) == state
+        # consent from events alone: the model's, nothing moved without it, and the views agree
+        consent = replay_consent(events)
+        assert consent.lot_allocators == {
+            i: x for i, x in m.lot_allocators.items() if i in consent.lot_allocators
+        }
+        assert consent.program_funders == m.program_funders
+        assert w.run(consent_mismatches, self.funds, consent) == []
 
         for token in tokens:  # the ledger holds exactly the money not yet paid out
             unpaid = sum(x.unallocated for x in state.lots.values() if x.token == token)
