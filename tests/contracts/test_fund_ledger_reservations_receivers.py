@@ -315,3 +315,38 @@ def test_money_returned_for_a_refunded_lot_goes_to_its_funder(system: Allmende, 
     payment = trace_payments(system.events())[0]
     assert (payment.recipient, payment.returned) == (probe.address, 45 * EUR)
     assert [(s.lot_id, s.amount) for s in payment.sources] == [(lot_a, 5 * EUR)]
+
+
+def test_money_returned_for_an_expired_lot_goes_to_its_funder_even_before_the_refund(
+    system: Allmende, actors: Actors
+) -> None:
+    """Finding 4: money returned after the lot expired but before anyone refunded it became a new
+    allocation of the expired lot, already released, that could be paid out again while the later
+    refund gave the funder nothing of it. Now it goes straight to the funder."""
+    a = actors
+    program = _program(system, a.ngo)
+    lot = _lot(system, a.funder, 40 * EUR, expiry=system.chain.now() + DAY)
+    system.funds.allocate(a.funder, lot, program, 30 * EUR)
+    system.funds.request_tranche(a.ngo, program, 30 * EUR)
+    system.funds.approve_tranche(a.funder, 1)
+    probe = _probe(system, a)
+    system.funds.disburse_to(a.ngo, program, probe.address, 30 * EUR)
+    system.chain.advance_time(DAY)  # expired, nobody has refunded it
+    assert not system.funds.lot(lot).refunded
+    before = system.balance(a.funder.address)
+    r = probe.transact(a.outsider, "giveBack", system.token.address, 1, 12 * EUR)
+    back = [
+        (e.args["lotId"], e.args["allocationId"], e.args["amount"], e.args["toFunder"])
+        for e in r.events_named("FundsReturned")
+    ]
+    assert back == [(lot, 0, 12 * EUR, True)]
+    assert system.balance(a.funder.address) == before + 12 * EUR
+    p = system.funds.program(program)
+    assert (p.allocated, p.released, p.disbursed) == (30 * EUR, 30 * EUR, 30 * EUR)  # nothing allocated anew
+    assert list(system.funds.call("lotAllocations", lot)) == [1]
+    with pytest.raises(FundLedgerInsufficientFunds):  # nothing to pay out again
+        system.funds.disburse(a.ngo, program, [(Account.create().address, 1)])
+    refunded = system.funds.refund(a.outsider, lot).event("LotRefunded").args["amount"]
+    assert refunded == 10 * EUR  # the unallocated rest; the returned 12 already went to the funder
+    assert system.balance(a.funder.address) == before + 22 * EUR
+    _state_matches_events(system)

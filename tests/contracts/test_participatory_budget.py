@@ -44,12 +44,16 @@ from ledger.revert_errors import (
     ParticipatoryBudgetCreditsExceeded,
     ParticipatoryBudgetFundingExpiresTooSoon,
     ParticipatoryBudgetFundingNotExpired,
+    ParticipatoryBudgetNoConsent,
+    ParticipatoryBudgetNotCancellable,
+    ParticipatoryBudgetNotCanceller,
     ParticipatoryBudgetNotEligible,
     ParticipatoryBudgetNotProposer,
     ParticipatoryBudgetOrderNotSorted,
     ParticipatoryBudgetProgramNotAllowed,
     ParticipatoryBudgetProposalNotActive,
     ParticipatoryBudgetRoundAbandoned,
+    ParticipatoryBudgetScheduleTooLong,
     ParticipatoryBudgetTokenMismatch,
     ParticipatoryBudgetTooManyProposals,
     ParticipatoryBudgetUnauthorizedCreator,
@@ -1031,3 +1035,107 @@ def test_abandon_is_refused_for_unknown_settled_and_unexpired_rounds(
     system.budget.finalise(actors.admin, setup.round_id, [])
     with pytest.raises(ParticipatoryBudgetAlreadySettled):
         system.budget.abandon(actors.outsider, setup.round_id)
+
+
+# --- consent, bounded schedules, cancelling (findings 1 and 8) ----------------------------------
+
+
+def test_another_ngo_cannot_put_a_funders_lot_into_its_round(system: Allmende, actors: Actors) -> None:
+    """Finding 1: createRound reserved any lot for any NGO; now only with the lot's funder's consent."""
+    a = actors
+    lot_id = lot(system, a.funder, 100 * EUR, allocators=(a.ngo,))
+    p = params(system, Electorate.of([a.outsider]), max_cost=10 * EUR)
+    for creator in (a.ngo2, a.admin):  # another NGO, and even the admin, without the funder's naming
+        with pytest.raises(ParticipatoryBudgetNoConsent) as err:
+            system.budget.create_round(creator, p, [(lot_id, 10 * EUR)])
+        assert (err.value.lotId, err.value.account) == (lot_id, creator.address)
+    assert system.funds.lot(lot_id).unallocated == 100 * EUR
+    assert open_round(system, a.ngo, p, [(lot_id, 10 * EUR)]) == 1  # the NGO the funder named
+    system.funds.set_lot_allocator(a.funder, lot_id, a.ngo.address, False)
+    with pytest.raises(ParticipatoryBudgetNoConsent):  # revoked
+        system.budget.create_round(a.ngo, p, [(lot_id, 10 * EUR)])
+    own = lot(system, a.funder2, 100 * EUR)
+    with pytest.raises(ParticipatoryBudgetUnauthorizedCreator):  # a funder is no round creator
+        system.budget.create_round(a.funder2, p, [(own, 10 * EUR)])
+
+
+def test_voting_may_end_at_most_the_maximum_voting_length_from_now(system: Allmende, actors: Actors) -> None:
+    """Finding 1: votingEnd had no upper bound, so a round could lock a lot with no expiry for ever."""
+    a = actors
+    lot_id = lot(system, a.funder, 100 * EUR, allocators=(a.ngo,))
+    good = params(system, Electorate.of([a.outsider]), max_cost=10 * EUR)
+    assert system.budget.call("maxVotingLength") == MAX_VOTING_LENGTH == 366 * 86_400
+    assert system.budget.call("minProposalCost") == MIN_PROPOSAL_COST == EUR
+    now = system.chain.now()
+    for end in (now + MAX_VOTING_LENGTH + 60, 2**48 - 1):
+        too_long = good.__class__(**{**good.__dict__, "voting_end": end})
+        with pytest.raises(ParticipatoryBudgetScheduleTooLong) as err:
+            system.budget.create_round(a.ngo, too_long, [(lot_id, 10 * EUR)])
+        assert err.value.votingEnd == end and err.value.latest <= now + MAX_VOTING_LENGTH + 60
+    longest = good.__class__(**{**good.__dict__, "voting_end": now + MAX_VOTING_LENGTH - 60})
+    assert open_round(system, a.ngo, longest, [(lot_id, 10 * EUR)]) == 1
+
+
+def test_a_round_without_ballots_is_cancelled_and_its_money_goes_back(
+    system: Allmende, actors: Actors, voters: list[LocalAccount]
+) -> None:
+    a = actors
+    electorate = Electorate.of(voters)
+    first = lot(system, a.funder, 500 * EUR, allocators=(a.ngo,))
+    second = lot(system, a.funder2, 500 * EUR, allocators=(a.ngo,))
+    p = params(system, electorate, max_cost=100 * EUR)
+    rid = open_round(system, a.ngo, p, [(first, 300 * EUR), (second, 200 * EUR)])
+    s = Setup(rid, first, electorate, (program(system, a.ngo), program(system, a.ngo2)))
+    _propose(system, s, a.ngo, 50 * EUR)
+    for who in (a.ngo2, a.outsider, a.admin):  # another NGO, a stranger, the admin
+        with pytest.raises(ParticipatoryBudgetNotCanceller) as err:
+            system.budget.cancel_round(who, rid)
+        assert (err.value.roundId, err.value.account) == (rid, who.address)
+    r = system.budget.cancel_round(a.funder2, rid)  # the funder of one of its lots
+    assert r.event("RoundCancelled").args == {
+        "roundId": rid,
+        "account": a.funder2.address,
+        "released": 500 * EUR,
+    }
+    assert (system.funds.lot(first).unallocated, system.funds.lot(second).unallocated) == (
+        500 * EUR,
+        500 * EUR,
+    )
+    assert system.budget.phase(rid) is Phase.ABANDONED and system.budget.round(rid).abandoned
+    with pytest.raises(ParticipatoryBudgetRoundAbandoned):
+        system.budget.cancel_round(a.ngo, rid)
+    with pytest.raises(ParticipatoryBudgetRoundAbandoned):
+        system.budget.submit_proposal(a.ngo, rid, s.programs[0], EUR)
+    with pytest.raises(ParticipatoryBudgetUnknownRound):
+        system.budget.cancel_round(a.ngo, 99)
+    # by its creator, in the voting phase, until the first ballot
+    other = open_round(system, a.ngo, params(system, electorate, max_cost=100 * EUR), [(first, 100 * EUR)])
+    to_voting(system, other)
+    system.budget.cast_ballot(voters[0], other, {}, electorate.proof(voters[0]))  # even an empty ballot
+    with pytest.raises(ParticipatoryBudgetNotCancellable) as err2:
+        system.budget.cancel_round(a.ngo, other)
+    assert err2.value.roundId == other
+    third = open_round(system, a.ngo, params(system, electorate, max_cost=100 * EUR), [(first, 100 * EUR)])
+    assert system.budget.cancel_round(a.ngo, third).event("RoundCancelled").args["released"] == 100 * EUR
+    _verified(system)
+    _fund_state_matches_events(system)
+
+
+def test_withdrawn_proposals_leave_room_under_the_cap(system: Allmende, actors: Actors, setup: Setup) -> None:
+    """Finding 8: withdrawn proposals counted against the cap, so a proposer could fill it and leave."""
+    small = _budget_with_cap(system, actors, 2)
+    small.create_round(actors.admin, params(system, setup.electorate), [(setup.lot_id, 10 * EUR)])
+    round_id = small.round_count()
+    ngo2_program = setup.programs[1]
+    for _ in range(2):
+        small.submit_proposal(actors.ngo2, round_id, ngo2_program, EUR)
+    with pytest.raises(ParticipatoryBudgetTooManyProposals):
+        small.submit_proposal(actors.ngo, round_id, setup.programs[0], EUR)
+    small.withdraw_proposal(actors.ngo2, round_id, 1)
+    small.withdraw_proposal(actors.ngo2, round_id, 2)
+    assert small.round(round_id).active_count == 0
+    small.submit_proposal(actors.ngo, round_id, setup.programs[0], EUR)  # room again
+    small.submit_proposal(actors.ngo, round_id, setup.programs[0], EUR)
+    with pytest.raises(ParticipatoryBudgetTooManyProposals):
+        small.submit_proposal(actors.ngo, round_id, setup.programs[0], EUR)
+    assert (small.round(round_id).proposal_count, small.round(round_id).active_count) == (4, 2)
