@@ -210,7 +210,7 @@ class BallotRecord:
     current: bool
 
 
-_STATE_EVENTS = ("BallotCast", "RoundSettled", "RoundAbandoned")
+_STATE_EVENTS = ("BallotCast", "RoundSettled", "RoundAbandoned", "RoundCancelled")
 """The events a round's state is counted from (current voters, money released)."""
 
 
@@ -589,7 +589,7 @@ class RoundsService:
                 continue
             if e.name == "BallotCast":
                 current[e.args["voter"]] = bool(e.args["proposalIds"])
-            elif e.name in ("RoundSettled", "RoundAbandoned"):
+            elif e.name in ("RoundSettled", "RoundAbandoned", "RoundCancelled"):  # cancelled: abandoned
                 released = int(e.args["released"])
         return RoundState(round_id, r, phase, proposals, info, texts, voters, sum(current.values()), released)
 

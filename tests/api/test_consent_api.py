@@ -165,3 +165,29 @@ def test_a_refund_over_hundreds_of_dust_allocations_fits_the_gateways_gas(
     assert GAS_PER_REFUNDED_ALLOCATION * step < 30_000_000
     mine = _ok(client.get("/v1/funder/refunds", headers=auth(keys.funder)), 200)
     assert sum(float(r["amount"]) for r in mine if r["lotId"] == lot) == 10.0
+
+
+def test_a_round_its_funder_cancelled_before_any_ballot_shows_its_money_back(
+    client: TestClient, gateway: Gateway, keys: Keys
+) -> None:
+    """The funder of a round's lot cancels it on chain before the first ballot (RoundCancelled): the
+    gateway's round views show it abandoned with its whole budget released, and the audit agrees."""
+    _ok(
+        client.post(
+            "/v1/ngo/clients", json={"personal": {"name": "Kim"}, "pin": "2468"}, headers=auth(keys.ngo)
+        )
+    )
+    lot = _ok(client.post("/v1/funder/lots", json={"amount": "1000"}, headers=auth(keys.funder)))["lotId"]
+    ngo = _address(client, keys.ngo)
+    _ok(client.post(f"/v1/funder/lots/{lot}/allocators", json={"address": ngo}, headers=auth(keys.funder)))
+    rid = _ok(_round(client, gateway, keys.ngo, lot))["roundId"]
+    funder = gateway.organisation(_ok(client.get("/v1/me", headers=auth(keys.funder)), 200)["id"])
+    result = gateway.execute("test", funder, gateway.system.budget, "cancelRound", rid, gas=300_000)
+    assert result.event("RoundCancelled").args["released"] == 100 * 10**6
+    public = _ok(client.get(f"/v1/public/rounds/{rid}"), 200)
+    assert (public["phase"], public["released"], public["awarded"]) == ("abandoned", "100.000000", "0.000000")
+    lots = {x["lotId"]: x for x in _ok(client.get("/v1/funder/lots", headers=auth(keys.funder)), 200)}
+    assert lots[lot]["unallocated"] == "1000.000000"
+    audit = _ok(client.get(f"/v1/audit/rounds/{rid}", headers=auth(keys.auditor)), 200)
+    assert (audit["matches"], audit["mismatches"]) == (True, [])
+    assert _ok(client.get("/v1/audit/verify", headers=auth(keys.auditor)), 200)["matches"] is True
