@@ -15,7 +15,7 @@ DATA_DIR ?= .allmende
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run devnet test bench lint typecheck compile setup browser fonts messages slither clean
+.PHONY: run devnet test bench bench-scale lint typecheck compile setup browser fonts messages slither clean
 
 setup: $(STAMP_PY) $(STAMP_NPM) fonts
 
@@ -98,6 +98,13 @@ messages: setup
 
 bench: setup
 	$(PY) -m scripts.bench
+
+# A city: 100,000 clients vs 1,000 (SCALE_CLIENTS=... SCALE_BASELINE=... for a smaller run);
+# writes benchmarks/scale.json and docs/benchmarks-scale.md.
+SCALE_CLIENTS ?= 100000
+SCALE_BASELINE ?= 1000
+bench-scale: setup
+	$(PY) -m scripts.bench_scale --clients $(SCALE_CLIENTS) --baseline $(SCALE_BASELINE)
 
 compile: setup
 	$(VENV)/bin/allmende compile

@@ -12,7 +12,8 @@ from api import pages, problems
 from api.gateway import Gateway
 from api.idempotency import IdempotencyMiddleware
 from api.limits import BodyLimitMiddleware
-from api.routes import admin, attestations, audit, claims, clients, funds, ledger, rounds, rpc
+from api.pages import public as public_pages
+from api.routes import admin, attestations, audit, claims, clients, funds, ledger, open_data, rounds, rpc
 from api.settings import Settings, get_settings
 
 
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(rpc.router)
     app.include_router(ledger.router)
     app.include_router(attestations.router)
+    app.include_router(open_data.router)
+    app.include_router(public_pages.router)  # the public transparency pages under /public (HTML)
     pages.install(app)  # the client web pages under /client (HTML; errors as pages, not problems)
 
     @app.get("/health", tags=["public"])

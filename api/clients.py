@@ -13,15 +13,18 @@ import csv
 import hashlib
 import io
 import json
+import os
 import secrets
 import threading
 import time
 import unicodedata
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from pydantic import ValidationError
 from sqlalchemy import case, delete, select, update
@@ -35,7 +38,15 @@ from api.voucher_sheets import HeldSheet, SheetRequest, VoucherSheets
 from governance.errors import VoucherCodeError
 from governance.pseudonyms import PrivateRoot, PublicRoot, Purpose, pseudonym_address
 from governance.vouchers import ALPHABET, PAYLOAD_LENGTH, check_symbol, format_code, parse_code
-from ledger.custody import CustodyError, Sealer, new_key, open_with_pin, seal_with_pin
+from ledger.custody import (
+    CustodyError,
+    Sealer,
+    new_key,
+    open_with_code,
+    open_with_pin,
+    seal_with_code,
+    seal_with_pin,
+)
 
 SESSION_PREFIX = "cls_"
 ERASED_PRINCIPAL = "client:erased"
@@ -82,6 +93,45 @@ class Registration:
     recovery_code: str
     pin: str | None
     account: str
+
+
+_KEY_WORKERS = min(4, os.cpu_count() or 1)
+"""Threads that derive clients' PIN keys during a bulk import (argon2 runs outside the GIL)."""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A registration that passed its checks: its id and codes, chosen before any key is derived."""
+
+    client_id: str
+    personal: dict[str, str]
+    dedup: str
+    pin: str | None
+    issued_pin: str | None
+    voucher: str
+    recovery: str
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """A client's secret root, sealed under their PIN and under their recovery code."""
+
+    root: PrivateRoot
+    secret_sealed: bytes
+    recovery_sealed: bytes
+
+    @classmethod
+    def make(cls, entry: _Entry, master: Sealer) -> _Keys:
+        """Fresh keys for `entry`: one argon2 derivation (the PIN); the recovery code's key needs none."""
+        secret = secrets.token_bytes(32)
+        pin = entry.pin or entry.issued_pin or ""
+        return cls(
+            root=PrivateRoot.from_secret(secret),
+            secret_sealed=seal_with_pin(secret, pin, master, f"client-secret:{entry.client_id}"),
+            recovery_sealed=seal_with_code(
+                secret, entry.recovery.replace("-", ""), master, f"client-recovery:{entry.client_id}"
+            ),
+        )
 
 
 def random_code() -> str:
@@ -168,42 +218,64 @@ class Clients:
 
     def register(self, ngo_id: str, personal: dict[str, str], pin: str | None = None) -> Registration:
         """Register a client; raises Conflict for a person the NGO registered already."""
+        entry = self._entry(ngo_id, personal, pin)
+        self._refuse_duplicate(ngo_id, entry.dedup)
+        return self._store(ngo_id, entry, _Keys.make(entry, self.gw.master))
+
+    def _entry(self, ngo_id: str, personal: dict[str, str], pin: str | None) -> _Entry:
+        """A registration checked and given its id and codes, before anything costly runs."""
         name, birth = personal.get("name", "").strip(), personal.get("birthDate", "").strip()
         if not name:
             raise Invalid("MissingName", "a client needs a name (kept encrypted, never on chain)")
         if pin is not None and not _pin_ok(pin):
             raise Invalid("InvalidPin", "a PIN has 4 to 8 digits")
-        issued_pin = None if pin is not None else f"{secrets.randbelow(10**6):06d}"
-        dedup = self.gw.tag(f"dedup:{ngo_id}", f"{_normal(name)}|{_normal(birth)}")
-        secret = secrets.token_bytes(32)
-        root = PrivateRoot.from_secret(secret)
-        voucher, recovery = random_code(), random_code()
+        return _Entry(
+            client_id=uuid4().hex,
+            personal=personal,
+            dedup=self.gw.tag(f"dedup:{ngo_id}", f"{_normal(name)}|{_normal(birth)}"),
+            pin=pin,
+            issued_pin=None if pin is not None else f"{secrets.randbelow(10**6):06d}",
+            voucher=random_code(),
+            recovery=random_code(),
+        )
+
+    def _refuse_duplicate(self, ngo_id: str, dedup: str) -> None:
         with self.gw.db.session() as s:
             existing = s.scalar(
-                select(Client).where(
+                select(Client.id).where(
                     Client.ngo_id == ngo_id, Client.dedup_tag == dedup, Client.erased_at.is_(None)
                 )
             )
+        if existing is not None:
+            raise Conflict("DuplicateClient", "this person is registered already", clientId=existing)
+
+    def _store(self, ngo_id: str, entry: _Entry, keys: _Keys) -> Registration:
+        """Write a registration whose keys are sealed; Conflict if the person came in meanwhile."""
+        with self.gw.db.session() as s:
+            existing = s.scalar(
+                select(Client.id).where(
+                    Client.ngo_id == ngo_id, Client.dedup_tag == entry.dedup, Client.erased_at.is_(None)
+                )
+            )
             if existing is not None:
-                raise Conflict("DuplicateClient", "this person is registered already", clientId=existing.id)
-            client = Client(ngo_id=ngo_id, dedup_tag=dedup, voucher_tag=self.gw.tag("voucher", voucher))
-            s.add(client)
-            s.flush()
+                raise Conflict("DuplicateClient", "this person is registered already", clientId=existing)
+            client = Client(
+                id=entry.client_id,
+                ngo_id=ngo_id,
+                dedup_tag=entry.dedup,
+                voucher_tag=self.gw.tag("voucher", entry.voucher),
+            )
             data_key = new_key()
             sealer = Sealer(data_key)
             client.data_key_sealed = self.gw.master.seal(data_key, f"client-key:{client.id}")
-            kept = {k: str(v) for k, v in personal.items() if k in PERSONAL_FIELDS and v}
+            kept = {k: str(v) for k, v in entry.personal.items() if k in PERSONAL_FIELDS and v}
             client.personal_sealed = sealer.seal(json.dumps(kept).encode(), f"client-data:{client.id}")
-            client.public_root_sealed = sealer.seal(root.public().to_bytes(), f"client-root:{client.id}")
-            client.secret_sealed = seal_with_pin(
-                secret, pin or issued_pin or "", self.gw.master, f"client-secret:{client.id}"
-            )
-            client.recovery_sealed = seal_with_pin(
-                secret, recovery.replace("-", ""), self.gw.master, f"client-recovery:{client.id}"
-            )
-            client_id = client.id
-        account = pseudonym_address(root.public(), Purpose.ACCOUNT)
-        return Registration(client_id, voucher, recovery, issued_pin, account)
+            client.public_root_sealed = sealer.seal(keys.root.public().to_bytes(), f"client-root:{client.id}")
+            client.secret_sealed = keys.secret_sealed
+            client.recovery_sealed = keys.recovery_sealed
+            s.add(client)
+        account = pseudonym_address(keys.root.public(), Purpose.ACCOUNT)
+        return Registration(entry.client_id, entry.voucher, entry.recovery, entry.issued_pin, account)
 
     def import_csv(self, ngo_id: str, text: str, sheet: SheetRequest | None = None) -> dict[str, Any]:
         """Register every valid row of a CSV (columns: name, birthDate, and optional others); with
@@ -216,7 +288,45 @@ class Clients:
         header, rows = _read_csv(text, self.settings.import_max_rows)
         if "name" not in header:
             raise Invalid("BadCsv", "the CSV needs a header row with at least a `name` column")
+        entries = self._import_entries(ngo_id, header, rows, report)
+        # The argon2 derivations are the cost of an import; they release the GIL, so they run on
+        # every core while the rows are written in their order.
+        with ThreadPoolExecutor(max_workers=_KEY_WORKERS) as pool:
+            keyed = pool.map(lambda item: _Keys.make(item[2], self.gw.master), entries)
+            for (row_no, name, entry), keys in zip(entries, keyed, strict=True):
+                try:
+                    reg = self._store(ngo_id, entry, keys)
+                except Conflict as exc:
+                    report["duplicates"].append({"row": row_no, **exc.fields})
+                    continue
+                report["created"].append(
+                    {
+                        "row": row_no,
+                        "clientId": reg.client_id,
+                        "voucherCode": reg.voucher_code,
+                        "recoveryCode": reg.recovery_code,
+                        "pin": reg.pin,
+                        "account": reg.account,
+                    }
+                )
+                issued.append((reg.voucher_code, name))
+        report["created"].sort(key=lambda r: r["row"])
+        report["duplicates"].sort(key=lambda r: r["row"])
+        report["errors"].sort(key=lambda r: r["row"])
+        held = self.hold_sheet(ngo_id, sheet, issued) if sheet is not None and issued else None
+        return {**report, "voucherSheet": held}
+
+    def _import_entries(
+        self,
+        ngo_id: str,
+        header: Sequence[str],
+        rows: Sequence[CsvRow],
+        report: dict[str, list[dict[str, Any]]],
+    ) -> list[tuple[int, str, _Entry]]:
+        """The rows to register as `(row, name, entry)`, in row order; every other row goes into
+        `report` as an error or a duplicate (of an earlier row or of a client the NGO has)."""
         seen: dict[str, int] = {}
+        entries: list[tuple[int, str, _Entry]] = []
         for row_no, cells in rows:
             if isinstance(cells, GatewayError):
                 report["errors"].append({"row": row_no, "code": cells.code, "detail": cells.detail})
@@ -230,25 +340,15 @@ class Clients:
             try:
                 if personal.get("name"):
                     _check_personal(personal)
-                reg = self.register(ngo_id, personal)
+                entry = self._entry(ngo_id, personal, None)
+                self._refuse_duplicate(ngo_id, entry.dedup)
             except Conflict as exc:
                 report["duplicates"].append({"row": row_no, **exc.fields})
             except GatewayError as exc:
                 report["errors"].append({"row": row_no, "code": exc.code, "detail": exc.detail, **exc.fields})
             else:
-                report["created"].append(
-                    {
-                        "row": row_no,
-                        "clientId": reg.client_id,
-                        "voucherCode": reg.voucher_code,
-                        "recoveryCode": reg.recovery_code,
-                        "pin": reg.pin,
-                        "account": reg.account,
-                    }
-                )
-                issued.append((reg.voucher_code, personal.get("name", "")))
-        held = self.hold_sheet(ngo_id, sheet, issued) if sheet is not None and issued else None
-        return {**report, "voucherSheet": held}
+                entries.append((row_no, personal.get("name", ""), entry))
+        return entries
 
     def hold_sheet(
         self, ngo_id: str, sheet: SheetRequest, issued: Sequence[tuple[str, str | None]]
@@ -481,7 +581,7 @@ class Clients:
         if client.recovery_sealed is None:
             raise NotFound("ClientErased", "this client's data was erased")
         try:
-            secret = open_with_pin(
+            secret = open_with_code(
                 client.recovery_sealed,
                 recovery_code.replace("-", "").replace(" ", "").upper(),
                 self.gw.master,

@@ -114,6 +114,10 @@ class Engine:
             if settings.rpc_key_file is not None:
                 keys = [k.strip() for k in settings.rpc_key_file.read_text().split() if k.strip()]
             chain = RpcChain(settings.rpc_url, keys, confirmations=settings.confirmations)
+        elif settings.chain_process:
+            from ledger.chain_process import ProcessChain
+
+            chain = ProcessChain.open(settings.data_dir / "chain")
         else:
             from ledger.embedded import EmbeddedChain
 

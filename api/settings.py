@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     rpc_url: str | None = None  # None: the embedded chain under data_dir/chain
     rpc_key_file: Path | None = None  # operator keys for an external chain, one hex key per line
+    # The embedded chain in a process of its own (ledger.chain_process) instead of in the gateway's:
+    # py-evm then gets a core of its own. Same data dir, same durability. See docs/benchmarks.md.
+    chain_process: bool = True
     # Blocks built on a transaction's block before its outcome counts (external chains only;
     # QBFT blocks are final once mined, so 0 suffices there).
     confirmations: int = Field(default=0, ge=0, le=64)
@@ -49,6 +52,8 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 86_400  # how long a kept `Idempotency-Key` response is replayed
     import_max_rows: int = 200  # clients per CSV import request (each costs two argon2 derivations)
     voucher_sheet_ttl_s: int = 600  # a printable voucher sheet waits this long for its one download
+    iati_org_ref: str = "XI-IATI-ALLMENDE"  # the operator's IATI organisation identifier (open data)
+    iati_org_name: str = "Allmende"  # the operator's name as the IATI file's reporting organisation
     public_base_url: str | None = None  # where people reach the pages, e.g. https://hilfe.example.org
 
     @field_validator("public_base_url")

@@ -4,6 +4,10 @@ Everything secret is stored as AES-256-GCM ciphertext under the operator's maste
 record's id as associated data (a ciphertext moved to another record does not decrypt). A client's
 secret is first encrypted under a key derived from their PIN (argon2id), so neither a database dump
 nor the gateway alone can sign a client's vote or claim without that PIN.
+
+A recovery code is a random 74-bit secret, not a PIN: stretching it buys nothing, so its key comes
+from HKDF-SHA256 (`seal_with_code`), which keeps a bulk import at one argon2 derivation per client.
+Records sealed before that under an argon2 key of the code still open (`open_with_code` tries both).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import secrets
 from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
@@ -88,6 +94,30 @@ def open_with_pin(sealed: bytes, pin: str, master: Sealer, context: str) -> byte
     salt, outer = sealed[:_PIN_SALT_BYTES], sealed[_PIN_SALT_BYTES:]
     inner = master.open(outer, context)
     return Sealer(pin_key(pin, salt)).open(inner, context)
+
+
+def code_key(code: str, salt: bytes, context: str) -> bytes:
+    """A 32-byte key from a high-entropy code (a recovery code), with HKDF-SHA256: no stretching."""
+    return HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=salt, info=context.encode()).derive(code.encode())
+
+
+def seal_with_code(secret: bytes, code: str, master: Sealer, context: str) -> bytes:
+    """salt || master-sealed(code-sealed(secret)), the layout of `seal_with_pin`, for a random code of
+    at least 64 bits (a recovery code) whose key needs no argon2."""
+    salt = os.urandom(_PIN_SALT_BYTES)
+    inner = Sealer(code_key(code, salt, context)).seal(secret, context)
+    return salt + master.seal(inner, context)
+
+
+def open_with_code(sealed: bytes, code: str, master: Sealer, context: str) -> bytes:
+    """The secret sealed by `seal_with_code`, or by `seal_with_pin` with the code (records sealed
+    before recovery codes had their own key); CustodyError on a wrong code."""
+    salt, outer = sealed[:_PIN_SALT_BYTES], sealed[_PIN_SALT_BYTES:]
+    inner = master.open(outer, context)
+    try:
+        return Sealer(code_key(code, salt, context)).open(inner, context)
+    except CustodyError:
+        return Sealer(pin_key(code, salt)).open(inner, context)
 
 
 def split_pin_sealed(sealed: bytes) -> tuple[bytes, bytes]:

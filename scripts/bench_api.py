@@ -52,7 +52,14 @@ EUR = 1_000_000
 
 
 def _settings(data_dir: Path, key: str) -> Settings:
-    return Settings(environment="test", data_dir=data_dir, master_key=key, relay_wait_ms=3.0)  # type: ignore[arg-type]
+    """The single-process arrangement: the direct path is measured with the chain in this process."""
+    return Settings(
+        environment="test",
+        data_dir=data_dir,
+        master_key=key,  # type: ignore[arg-type]  # pydantic converts it
+        relay_wait_ms=3.0,
+        chain_process=False,
+    )
 
 
 def _prepare(data_dir: Path, key: str) -> dict[str, Any]:
@@ -178,16 +185,24 @@ def _open_loop(ops: list[Any], run: Any, rate_per_s: float, seed: int = 7) -> tu
 
 
 def http_run(
-    data_dir: Path, key: str, setup: dict[str, Any], open_rate_per_s: float | None = None
+    data_dir: Path,
+    key: str,
+    setup: dict[str, Any],
+    open_rate_per_s: float | None = None,
+    *,
+    chain_process: bool = True,
 ) -> tuple[float, list[float]]:
     """The operations over real HTTP against `allmende serve` in a subprocess: ops/s and latencies,
-    with CONCURRENCY callers that each wait for their answer, or arriving open-loop at a fixed rate."""
+    with CONCURRENCY callers that each wait for their answer, or arriving open-loop at a fixed rate.
+    `chain_process` picks the arrangement: the embedded chain in a process of its own, or in the
+    gateway's."""
     port = _free_port()
     env = {
         **os.environ,
         "ALLMENDE_MASTER_KEY": key,
         "ALLMENDE_ENVIRONMENT": "test",
         "ALLMENDE_RELAY_WAIT_MS": "3",
+        "ALLMENDE_CHAIN_PROCESS": "true" if chain_process else "false",
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
@@ -332,34 +347,41 @@ def direct_run(data_dir: Path, key: str, setup: dict[str, Any]) -> float:
 
 
 def api_throughput(rounds: int = ROUNDS) -> dict[str, float]:
-    """Both runs, `rounds` times, each HTTP run next to a direct run (in alternating order) so that
-    load from elsewhere on the machine hits both sides of each ratio alike. Throughputs and the
-    ratio are medians over rounds; latencies are quantiles over every HTTP request of every round."""
+    """Both arrangements over HTTP and the direct path, `rounds` times each, in rotating order so
+    that load from elsewhere on the machine hits every side of each ratio alike. Throughputs and
+    ratios are medians over rounds; latencies are quantiles over every HTTP request of every round
+    of the default arrangement (the chain in a process of its own)."""
     key = base64.b64encode(os.urandom(32)).decode()
-    http_rates: list[float] = []
-    direct_rates: list[float] = []
-    ratios: list[float] = []
-    latencies: list[float] = []
+    rates: dict[str, list[float]] = {"process": [], "in_process": [], "direct": []}
+    latencies: dict[str, list[float]] = {"process": [], "in_process": []}
     for i in range(rounds):
-        with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-            http_setup = _prepare(Path(a), key)
-            direct_setup = _prepare(Path(b), key)
-            if i % 2 == 0:
-                direct = direct_run(Path(b), key, direct_setup)
-                over_http, lat = http_run(Path(a), key, http_setup)
-            else:
-                over_http, lat = http_run(Path(a), key, http_setup)
-                direct = direct_run(Path(b), key, direct_setup)
-        http_rates.append(over_http)
-        direct_rates.append(direct)
-        ratios.append(over_http / direct)
-        latencies += lat
-    q = statistics.quantiles(latencies, n=100)
-    capacity = statistics.median(http_rates)
+        with (
+            tempfile.TemporaryDirectory() as a,
+            tempfile.TemporaryDirectory() as b,
+            tempfile.TemporaryDirectory() as c,
+        ):
+            dirs = {"process": Path(a), "in_process": Path(b), "direct": Path(c)}
+            setups = {name: _prepare(path, key) for name, path in dirs.items()}
+            order = ["direct", "process", "in_process"]
+            order = order[i % 3 :] + order[: i % 3]
+            for name in order:
+                if name == "direct":
+                    rates[name].append(direct_run(dirs[name], key, setups[name]))
+                else:
+                    rate, lat = http_run(dirs[name], key, setups[name], chain_process=name == "process")
+                    rates[name].append(rate)
+                    latencies[name] += lat
+    ratios = {
+        name: statistics.median(r / d for r, d in zip(rates[name], rates["direct"], strict=True))
+        for name in ("process", "in_process")
+    }
+    q = statistics.quantiles(latencies["process"], n=100)
+    iq = statistics.quantiles(latencies["in_process"], n=100)
+    capacity = statistics.median(rates["process"])
     open_rate = OPEN_LOOP_SHARE * capacity
-    with tempfile.TemporaryDirectory() as c:
-        open_setup = _prepare(Path(c), key)
-        achieved, open_latencies = http_run(Path(c), key, open_setup, open_rate_per_s=open_rate)
+    with tempfile.TemporaryDirectory() as d:
+        open_setup = _prepare(Path(d), key)
+        achieved, open_latencies = http_run(Path(d), key, open_setup, open_rate_per_s=open_rate)
     oq = statistics.quantiles(open_latencies, n=100)
     return {
         "api.open_loop.rate_per_s": round(open_rate, 1),
@@ -369,8 +391,14 @@ def api_throughput(rounds: int = ROUNDS) -> dict[str, float]:
         "api.ops_per_s": round(capacity, 1),
         "api.latency_p50_ms": round(q[49], 1),
         "api.latency_p99_ms": round(q[98], 1),
-        "chain.direct_ops_per_s": round(statistics.median(direct_rates), 1),
-        "api.overhead_ratio": round(statistics.median(ratios), 3),
+        "chain.direct_ops_per_s": round(statistics.median(rates["direct"]), 1),
+        "api.overhead_ratio": round(ratios["process"], 3),
+        "api.chain_process.ops_per_s": round(capacity, 1),
+        "api.chain_process.ratio": round(ratios["process"], 3),
+        "api.in_process.ops_per_s": round(statistics.median(rates["in_process"]), 1),
+        "api.in_process.ratio": round(ratios["in_process"], 3),
+        "api.in_process.latency_p50_ms": round(iq[49], 1),
+        "api.in_process.latency_p99_ms": round(iq[98], 1),
         "api.rounds": rounds,
     }
 

@@ -38,6 +38,8 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("POST", "/rpc"):                                     (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/ledger/time"):                           (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/public/attestations"):                   (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/public/open-data/iati.xml"):             (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/public/open-data/hxl.csv"):              (200, 200, 200, 200, 200, 200),
     ("POST", "/v1/audit/attestations"):                   (401, 401, 403, 403, 403, 201),
     ("GET", "/v1/me"):                                    (401, 401, 200, 200, 200, 200),
     ("POST", "/v1/me/api-keys/rotate"):                   (401, 401, 201, 201, 201, 201),
@@ -116,8 +118,9 @@ def app_routes(app: FastAPI) -> set[Route]:
 
 def test_every_route_has_a_row(tmp_path: Path) -> None:
     from tests.pages.test_page_authorization import PAGE_MATRIX  # the client pages have their own table
+    from tests.pages.test_public_pages import PUBLIC_PAGE_MATRIX  # and so have the public pages
 
-    served = app_routes(create_app(make_settings(tmp_path))) - PAGE_MATRIX.keys()
+    served = app_routes(create_app(make_settings(tmp_path))) - PAGE_MATRIX.keys() - PUBLIC_PAGE_MATRIX.keys()
     assert served - MATRIX.keys() == set(), "add these routes to MATRIX"
     assert MATRIX.keys() - served == set(), "these MATRIX rows name routes the app no longer serves"
 

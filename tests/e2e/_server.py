@@ -7,6 +7,7 @@ as a crash would be; `stop()` is a clean SIGTERM shutdown. Either way the proces
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -51,8 +52,9 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes] | None, log: P
 class ServerProcess:
     """`allmende serve` on a data directory, startable again on the same directory after a crash."""
 
-    def __init__(self, data_dir: Path, admin_key_file: Path) -> None:
+    def __init__(self, data_dir: Path, admin_key_file: Path, *, chain_process: bool | None = None) -> None:
         self.data_dir = data_dir
+        self.chain_process = chain_process  # None: the gateway's default arrangement
         self.admin_key_file = admin_key_file
         self.log = data_dir.parent / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -68,6 +70,8 @@ class ServerProcess:
             self.port = free_port()
             env = {**os.environ, "ALLMENDE_ENVIRONMENT": "test", "PYTHONUNBUFFERED": "1"}
             env["PYTHONPATH"] = str(ROOT)  # this checkout, whatever is installed in the environment
+            if self.chain_process is not None:
+                env["ALLMENDE_CHAIN_PROCESS"] = "true" if self.chain_process else "false"
             command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(self.data_dir)]
             command += ["--port", str(self.port), "--admin-key-file", str(self.admin_key_file)]
             with self.log.open("ab") as log:
@@ -89,8 +93,15 @@ class ServerProcess:
         raise AssertionError("unreachable")
 
     def kill(self) -> None:
-        """SIGKILL, like a crash: no shutdown code runs."""
-        self._signal(signal.SIGKILL)
+        """SIGKILL to the server's whole process group (the gateway and its chain process, if it runs
+        one), like a crash: no shutdown code runs anywhere. Returns when every member is gone."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=STOP_TIMEOUT_S)
+        _wait_for_group(process.pid)
 
     def stop(self) -> None:
         """A clean shutdown (SIGTERM), SIGKILL if it does not finish in time."""
@@ -106,6 +117,7 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=STOP_TIMEOUT_S)
+        _wait_for_group(process.pid)
 
     def _log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
@@ -113,3 +125,15 @@ class ServerProcess:
     @property
     def admin_key(self) -> str:
         return self.admin_key_file.read_text().strip()
+
+
+def _wait_for_group(pgid: int) -> None:
+    """Wait until no process of the server's group is left (its chain process lets go of the data
+    dir after the gateway); SIGKILL what is left after STOP_TIMEOUT_S."""
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while True:
+        try:
+            os.killpg(pgid, signal.SIGKILL if time.monotonic() > deadline else 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)

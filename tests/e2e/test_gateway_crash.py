@@ -73,9 +73,9 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    s = ServerProcess(tmp_path / "data", tmp_path / "admin.key")
+@pytest.fixture(params=[True, False], ids=["chain-process", "in-process"])
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    s = ServerProcess(tmp_path / "data", tmp_path / "admin.key", chain_process=request.param)
     try:
         yield s.start()
     finally:

@@ -1,13 +1,15 @@
 """Writer for the kill -9 test; also holds the hand-assembled counter contract.
 
-Run as ``python _durable_writer.py DATA_DIR``: opens the embedded chain in DATA_DIR,
-deploys the counter, prints ``deployed ADDRESS BLOCK``, then sends transactions to it and
-prints ``TX_HASH BLOCK`` for each one whose receipt it holds (status 1), flushing every
+Run as ``python _durable_writer.py DATA_DIR [process|in-process]``: opens the embedded chain in
+DATA_DIR (in this process, or in a chain process of its own), deploys the counter, prints
+``deployed ADDRESS BLOCK CHAIN_PID`` (the pid of the process holding the chain), then sends
+transactions to it and prints ``TX_HASH BLOCK`` for each one whose receipt it holds (status 1), flushing every
 line, until it is killed or its stdout is closed.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,16 +74,23 @@ def deploy_counter(w3: Web3, sender: LocalAccount, nonce: int) -> Any:
     return receipt
 
 
-def main(data_dir: Path) -> None:
+def main(data_dir: Path, arrangement: str) -> None:
+    from ledger.chain_process import ProcessChain
     from ledger.embedded import EmbeddedChain
 
-    chain = EmbeddedChain.open(data_dir, num_accounts=2)
+    chain: EmbeddedChain | ProcessChain
+    if arrangement == "process":
+        chain = ProcessChain.open(data_dir)
+        chain_pid = chain.process.pid
+    else:
+        chain = EmbeddedChain.open(data_dir, num_accounts=2)
+        chain_pid = os.getpid()
     w3 = chain.web3
     sender = chain.accounts[0]
     nonce = w3.eth.get_transaction_count(sender.address)
     receipt = deploy_counter(w3, sender, nonce)
     address = receipt["contractAddress"]
-    print("deployed", address, receipt["blockNumber"], flush=True)
+    print("deployed", address, receipt["blockNumber"], chain_pid, flush=True)
     for i in range(1, MAX_TXS + 1):
         receipt = send(w3, sender, nonce + i, to=address, gas=CALL_GAS)
         assert receipt["status"] == 1, receipt
@@ -91,6 +100,6 @@ def main(data_dir: Path) -> None:
 
 if __name__ == "__main__":
     try:
-        main(Path(sys.argv[1]))
+        main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "in-process")
     except BrokenPipeError:  # the test stopped reading
         sys.exit(0)

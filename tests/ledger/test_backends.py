@@ -1,4 +1,5 @@
-"""One scenario, three chains: the embedded py-evm chain and, over JSON-RPC, a hardhat node (EDR) and
+"""One scenario, four chains: the embedded py-evm chain (in this process, and in a chain process of
+its own over JSON-RPC) and, over JSON-RPC, a hardhat node (EDR) and
 an anvil node (revm) must agree: the contracts proven on independent EVM implementations.
 
 Every test runs once per backend against a system deployed once per backend and rewound (chain
@@ -21,6 +22,7 @@ from web3.exceptions import Web3RPCError
 from ledger._local_node import LocalNode
 from ledger.anvil import AnvilNode, anvil_binary
 from ledger.chain import Chain
+from ledger.chain_process import ProcessChain
 from ledger.embedded import EmbeddedChain
 from ledger.exceptions import ContractRevert, Panic, RevertWithReason, UnknownRevert
 from ledger.fund_events import rebuild_fund_state, trace_payments
@@ -58,6 +60,7 @@ needs_anvil = pytest.mark.skipif(
 )
 BACKENDS = [
     "embedded",
+    "chain-process",  # the embedded chain in a process of its own, over JSON-RPC on a Unix socket
     pytest.param("hardhat", marks=[pytest.mark.node, needs_hardhat]),
     pytest.param("anvil", marks=[pytest.mark.node, needs_anvil]),
 ]
@@ -86,10 +89,15 @@ class People:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> Iterator[Chain]:
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     chain: Chain
     if request.param == "embedded":
         chain = EmbeddedChain.open(None)
+        yield chain
+        chain.close()
+        return
+    if request.param == "chain-process":
+        chain = ProcessChain.open(tmp_path_factory.mktemp("chain-process") / "chain")
         yield chain
         chain.close()
         return

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.custody import CustodyError, Sealer, new_key, open_with_pin, seal_with_pin
+from ledger.custody import (
+    CustodyError,
+    Sealer,
+    new_key,
+    open_with_code,
+    open_with_pin,
+    seal_with_code,
+    seal_with_pin,
+    split_pin_sealed,
+)
 
 
 def test_sealed_secret_needs_key_and_context() -> None:
@@ -35,3 +44,28 @@ def test_pin_sealed_secret_needs_the_pin_and_the_master_key() -> None:
 def test_sealer_rejects_short_keys() -> None:
     with pytest.raises(ValueError):
         Sealer(b"short")
+
+
+def test_code_sealed_secret_needs_the_code_the_context_and_the_master_key() -> None:
+    master = Sealer(new_key())
+    code = "7KQ2M9XD4T1BZR8P"
+    sealed = seal_with_code(b"r" * 32, code, master, "client-recovery:1")
+    assert open_with_code(sealed, code, master, "client-recovery:1") == b"r" * 32
+    with pytest.raises(CustodyError):
+        open_with_code(sealed, "7KQ2M9XD4T1BZR8Q", master, "client-recovery:1")
+    with pytest.raises(CustodyError):
+        open_with_code(sealed, code, master, "client-recovery:2")
+    with pytest.raises(CustodyError):
+        open_with_code(sealed, code, Sealer(new_key()), "client-recovery:1")
+    # the layout of a PIN seal: a master-key rotation re-seals the same outer layer
+    salt, outer = split_pin_sealed(sealed)
+    assert len(salt) == 16 and master.open(outer, "client-recovery:1")
+
+
+def test_a_recovery_code_sealed_with_argon2_before_still_opens() -> None:
+    master = Sealer(new_key())
+    code = "7KQ2M9XD4T1BZR8P"
+    legacy = seal_with_pin(b"r" * 32, code, master, "client-recovery:1")
+    assert open_with_code(legacy, code, master, "client-recovery:1") == b"r" * 32
+    with pytest.raises(CustodyError):
+        open_with_code(legacy, "7KQ2M9XD4T1BZR8Q", master, "client-recovery:1")

@@ -7,6 +7,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -229,10 +230,13 @@ def test_sqlite_db_buffers_until_commit(tmp_path: Path) -> None:
     db.close()
 
 
-def test_kill_9_loses_no_acknowledged_transaction(tmp_path: Path) -> None:
+@pytest.mark.parametrize("arrangement", ["in-process", "process"])
+def test_kill_9_loses_no_acknowledged_transaction(tmp_path: Path, arrangement: str) -> None:
+    """kill -9 of the process holding the chain (in the process arrangement, the chain process and
+    then its client) loses no transaction whose receipt was seen."""
     data_dir = tmp_path / "chain"
     proc = subprocess.Popen(
-        [sys.executable, writer.__file__, str(data_dir)],
+        [sys.executable, writer.__file__, str(data_dir), arrangement],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parents[2],
@@ -248,6 +252,7 @@ def test_kill_9_loses_no_acknowledged_transaction(tmp_path: Path) -> None:
             assert line, "writer stopped early"
             ack_hash, ack_block = line.split()
             acked.append((ack_hash, int(ack_block)))
+        os.kill(int(first[3]), signal.SIGKILL)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -255,6 +260,7 @@ def test_kill_9_loses_no_acknowledged_transaction(tmp_path: Path) -> None:
         assert proc.stdout is not None
         proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
+    _wait_until_gone(int(first[3]))
 
     with EmbeddedChain.open(data_dir) as chain:
         w3 = chain.web3
@@ -273,3 +279,15 @@ def test_kill_9_loses_no_acknowledged_transaction(tmp_path: Path) -> None:
         assert [int.from_bytes(log["data"], "big") for log in logs] == list(range(1, counter + 1))
         assert {log["transactionHash"].to_0x_hex() for log in logs} >= {h for h, _ in acked}
         assert keccak(text="Counted(uint256)") == logs[0]["topics"][0]
+
+
+def _wait_until_gone(pid: int) -> None:
+    """The killed chain process (reparented to init) is gone, so its lock on the data dir is too."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} still runs after SIGKILL")

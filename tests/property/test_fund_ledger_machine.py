@@ -47,6 +47,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from api.open_data.figures import figures
 from governance import fund_model as fm
 from ledger import fund_ledger as fl
 from ledger.audit import consent_mismatches
@@ -1189,6 +1190,21 @@ class FundLedgerMachine(RuleBasedStateMachine):
         }
         assert consent.program_funders == m.program_funders
         assert w.run(consent_mismatches, self.funds, consent) == []
+
+        # The public pages' figures from the same events: each program passes on exactly what it
+        # received, holds what the contract says it has not paid out, and its time series end at the
+        # contract's allocated and disbursed.
+        figs = figures(events)
+        flows = figs.flows()
+        for pid, p in state.programs.items():
+            node = f"program:{pid}"
+            into = sum(e.amount for e in flows if e.target == node)
+            assert sum(e.amount for e in flows if e.source == node) == into, pid
+            assert sum(e.amount for e in flows if (e.source, e.target) == (node, "unspent")) == (
+                p.allocated - p.disbursed
+            )
+            assert figs.total("allocated", program=pid) == p.allocated, pid
+            assert figs.total("paid", program=pid) == p.disbursed, pid
 
         for token in tokens:  # the ledger holds exactly the money not yet paid out
             unpaid = sum(x.unallocated for x in state.lots.values() if x.token == token)
