@@ -100,6 +100,7 @@ def build(data_dir: Path, key: str, clients: int) -> dict[str, Any]:
             .args["lotId"]
         )
         gw.execute("scale", funder, system.funds, "allocate", lot, pid, total)
+        gw.execute("scale", funder, system.funds, "setProgramApprover", pid, approver.address, True)
         tranche = gw.execute("scale", ngo, system.funds, "requestTranche", pid, total, bytes(32))
         gw.execute(
             "scale",
