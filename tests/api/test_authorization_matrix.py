@@ -83,6 +83,8 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("POST", "/v1/ngo/rounds/{round_id}/proposals/{proposal_id}/withdraw"): (401, 401, 403, 403, 201, 403),
     ("POST", "/v1/ngo/rounds/{round_id}/finalise"):       (401, 401, 403, 403, 201, 403),
     ("POST", "/v1/ngo/rounds/{round_id}/abandon"):        (401, 401, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/rounds/{round_id}/cancel"):         (401, 401, 403, 403, 201, 403),
+    ("POST", "/v1/funder/rounds/{round_id}/cancel"):      (401, 401, 403, 201, 403, 403),
     ("GET", "/v1/public/rounds"):                         (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/public/rounds/{round_id}"):              (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/audit/rounds/{round_id}"):               (401, 401, 200, 403, 403, 200),
@@ -142,6 +144,7 @@ class Seed:
     sheet: str  # a voucher sheet waiting for its one download
     head: tuple[int, str] = (0, "")  # a block the auditor may attest: its number and hash
     voting: tuple[str, str] = ("", "")  # a new round's voting start and end: within the longest schedule
+    cancellable: tuple[int, int] = (0, 0)  # rounds without ballots: one its NGO cancels, one its funder
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -208,14 +211,25 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
     now = gateway.chain.now()
     voting = tuple(datetime.fromtimestamp(now + days * 86_400, UTC).isoformat() for days in (30, 60))
     return Seed(
-        lot, expiring, program, tranches[1], tranches[2], funder, clients, *seed_rounds, sheet, head, voting
+        lot,
+        expiring,
+        program,
+        tranches[1],
+        tranches[2],
+        funder,
+        clients,
+        *seed_rounds[:3],
+        sheet,
+        head,
+        voting,
+        seed_rounds[3:],
     )
 
 
 def _seed_rounds(
     client: TestClient, gateway: Gateway, keys: Keys, lot: int, expiring: int, program: int
-) -> tuple[int, int, int]:
-    """(open round, closed round, expired round) once the clock has moved an hour: one takes proposals
+) -> tuple[int, int, int, int, int]:
+    """(open round, closed round, expired round, and two rounds to cancel) once the clock has moved an hour: one takes proposals
     (its first may be withdrawn), the second's vote is over (it may be finalised), the third's vote is
     over too but its lot has expired (it may be abandoned). Their roll: a client of the NGO."""
     _ok(client.post("/v1/ngo/clients", json={"personal": {"name": "Matrix voter"}}, headers=auth(keys.ngo)))
@@ -246,7 +260,15 @@ def _seed_rounds(
     expired = _ok(
         client.post("/v1/ngo/rounds", json=body("Expired", 60, 120, (expiring, "2")), headers=auth(keys.ngo))
     )
-    return int(opened["roundId"]), int(closed["roundId"]), int(expired["roundId"])
+    cancel = [
+        int(
+            _ok(client.post("/v1/ngo/rounds", json=body(f"Cancel {i}", 600, 1200), headers=auth(keys.ngo)))[
+                "roundId"
+            ]
+        )
+        for i in range(2)
+    ]
+    return int(opened["roundId"]), int(closed["roundId"]), int(expired["roundId"]), cancel[0], cancel[1]
 
 
 def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None]:
@@ -319,6 +341,10 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         paths["{lot_id}"] = str(seed.expired_lot)
     if route == ("POST", "/v1/ngo/rounds/{round_id}/finalise"):
         paths["{round_id}"] = str(seed.closed_round)
+    if route == ("POST", "/v1/ngo/rounds/{round_id}/cancel"):
+        paths["{round_id}"] = str(seed.cancellable[0])
+    if route == ("POST", "/v1/funder/rounds/{round_id}/cancel"):
+        paths["{round_id}"] = str(seed.cancellable[1])
     if route == ("POST", "/v1/ngo/rounds/{round_id}/abandon"):
         paths["{round_id}"] = str(seed.expired_round)
     if route == ("POST", "/v1/tranches/{tranche_id}/reject"):

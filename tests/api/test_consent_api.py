@@ -191,3 +191,44 @@ def test_a_round_its_funder_cancelled_before_any_ballot_shows_its_money_back(
     audit = _ok(client.get(f"/v1/audit/rounds/{rid}", headers=auth(keys.auditor)), 200)
     assert (audit["matches"], audit["mismatches"]) == (True, [])
     assert _ok(client.get("/v1/audit/verify", headers=auth(keys.auditor)), 200)["matches"] is True
+
+
+def test_a_round_is_cancelled_over_http_by_its_ngo_or_a_funder_of_its_lots_only(
+    client: TestClient, gateway: Gateway, keys: Keys
+) -> None:
+    reg = _ok(
+        client.post(
+            "/v1/ngo/clients", json={"personal": {"name": "Kim"}, "pin": "2468"}, headers=auth(keys.ngo)
+        )
+    )
+    lot = _ok(client.post("/v1/funder/lots", json={"amount": "1000"}, headers=auth(keys.funder)))["lotId"]
+    ngo = _address(client, keys.ngo)
+    _ok(client.post(f"/v1/funder/lots/{lot}/allocators", json={"address": ngo}, headers=auth(keys.funder)))
+    first, second = (_ok(_round(client, gateway, keys.ngo, lot))["roundId"] for _ in range(2))
+    # another NGO, another funder (no lot in the round) and a stranger are refused
+    _problem(client.post(f"/v1/ngo/rounds/{first}/cancel", headers=auth(keys.ngo2)), 403, "NotYourRound")
+    _problem(
+        client.post(f"/v1/funder/rounds/{first}/cancel", headers=auth(keys.funder2)),
+        403,
+        "ParticipatoryBudgetNotCanceller",
+    )
+    assert client.post(f"/v1/ngo/rounds/{first}/cancel").status_code == 401
+    done = _ok(client.post(f"/v1/funder/rounds/{first}/cancel", headers=auth(keys.funder)))
+    assert done["released"] == "100.000000"
+    _problem(
+        client.post(f"/v1/ngo/rounds/{first}/cancel", headers=auth(keys.ngo)),
+        409,
+        "ParticipatoryBudgetRoundAbandoned",
+    )
+    # once a ballot is cast the round can no longer be cancelled
+    gateway.advance_time(DAY)
+    session = _ok(client.post("/v1/client/session", json={"voucherCode": reg["voucherCode"], "pin": "2468"}))
+    voter = {"Authorization": f"Bearer {session['token']}"}
+    _ok(client.put(f"/v1/client/rounds/{second}/ballot", json={"votes": []}, headers=voter), 200)
+    _problem(
+        client.post(f"/v1/ngo/rounds/{second}/cancel", headers=auth(keys.ngo)),
+        409,
+        "ParticipatoryBudgetNotCancellable",
+    )
+    lots = {x["lotId"]: x for x in _ok(client.get("/v1/funder/lots", headers=auth(keys.funder)), 200)}
+    assert lots[lot]["unallocated"] == "900.000000"  # the cancelled round's 100 are back, the other's held
