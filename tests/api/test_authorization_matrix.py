@@ -229,9 +229,10 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
 def _seed_rounds(
     client: TestClient, gateway: Gateway, keys: Keys, lot: int, expiring: int, program: int
 ) -> tuple[int, int, int, int, int]:
-    """(open round, closed round, expired round, and two rounds to cancel) once the clock has moved an hour: one takes proposals
-    (its first may be withdrawn), the second's vote is over (it may be finalised), the third's vote is
-    over too but its lot has expired (it may be abandoned). Their roll: a client of the NGO."""
+    """(open round, closed round, expired round, two rounds to cancel) once the clock has moved an hour:
+    one takes proposals (its first may be withdrawn), the second's vote is over (it may be finalised),
+    the third's vote is over too but its lot has expired (it may be abandoned), the last two have no
+    ballot (they may be cancelled). Their roll: a client of the NGO."""
     _ok(client.post("/v1/ngo/clients", json={"personal": {"name": "Matrix voter"}}, headers=auth(keys.ngo)))
 
     def body(title: str, start: int, end: int, funding: tuple[int, str] = (lot, "50")) -> dict[str, Any]:
