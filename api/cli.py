@@ -79,11 +79,15 @@ def serve(
     from api.demo import DEMO_KEYS_FILE, seed_demo
     from api.gateway import Gateway
     from api.serving import uvicorn_config
-    from api.settings import Settings
+    from api.settings import Settings, SettingsError
 
     _refuse_taken_port(host, port)  # before seeding: a taken port should not cost a demo's minute
     settings = Settings(data_dir=data_dir, host=host, port=port)
-    gateway = Gateway.open(settings)
+    try:
+        gateway = Gateway.open(settings)
+    except SettingsError as exc:  # a setting the operator must give: say which, not a traceback
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     try:
         if demo:
             keys = seed_demo(gateway)
@@ -100,7 +104,7 @@ def serve(
                 console.print(f"admin organisation created; its API key is in {admin_key_file}")
         console.print(
             f"Allmende gateway on http://{host}:{port}  (client pages: http://{host}:{port}/client/, "
-            f"API docs: http://{host}:{port}/docs)"
+            f"where the money went: http://{host}:{port}/public/, API docs: http://{host}:{port}/docs)"
         )
         uvicorn.Server(uvicorn_config(create_app(settings, gateway), settings, log_level="info")).run()
     finally:

@@ -104,6 +104,7 @@ class Engine:
     @classmethod
     def open(cls, settings: Settings) -> Self:
         """Open the chain (embedded under the data dir, or JSON-RPC), deploy, migrate, reconcile."""
+        settings.check_serving()
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         settings.data_dir.chmod(0o700)  # keys, chain and database live here
         chain: Chain

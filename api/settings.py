@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     session_ttl_s: int = 1800
     max_body_bytes: int = 5 * 1024 * 1024  # every request body, app-wide; larger ones get a 413
     idempotency_ttl_s: int = 86_400  # how long a kept `Idempotency-Key` response is replayed
-    import_max_rows: int = 200  # clients per CSV import request (each costs two argon2 derivations)
+    import_max_rows: int = 200  # clients per CSV import request (each costs an argon2 derivation)
     voucher_sheet_ttl_s: int = 600  # a printable voucher sheet waits this long for its one download
     iati_org_ref: str = "XI-IATI-ALLMENDE"  # the operator's IATI organisation identifier (open data)
     iati_org_name: str = "Allmende"  # the operator's name as the IATI file's reporting organisation
@@ -66,6 +66,14 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             raise ValueError("public_base_url must be an http(s) address such as https://hilfe.example.org")
         return value.rstrip("/")
+
+    def check_serving(self) -> None:
+        """Refuse to serve in production without the public address: vouchers print it, and a card
+        that sends people to the server's own loopback address cannot be used."""
+        if self.environment == "production" and self.public_base_url is None:
+            raise SettingsError(
+                "set ALLMENDE_PUBLIC_BASE_URL to where people reach the pages (it is printed on vouchers)"
+            )
 
     @property
     def sign_in_url(self) -> str:

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,6 +44,7 @@ from ledger.chain import Chain, lean_web3
 from ledger.exceptions import LedgerError
 from ledger.json_rpc import (
     INVALID_PARAMS,
+    MAX_BATCH,
     METHOD_NOT_FOUND,
     READ_METHODS,
     ReadOnlyRpc,
@@ -66,7 +68,17 @@ class ChainProcessError(LedgerError, RuntimeError):
 
 
 class ChainRpc(ReadOnlyRpc):
-    """JSON-RPC over the embedded chain for its one trusted client: reads, raw transactions, control."""
+    """JSON-RPC over the embedded chain for its one trusted client: reads, raw transactions, control.
+    The gateway's own calls run as asked: the bounds on running code are for the public endpoint,
+    which the gateway applies before it forwards a reader's call here."""
+
+    max_calls_per_batch = MAX_BATCH
+
+    def bounded_call(self, params: list[Any]) -> list[Any]:
+        return params
+
+    def execution_slot(self) -> AbstractContextManager[Any]:
+        return nullcontext()
 
     def call(self, method: str, params: list[Any]) -> Any:
         from ledger.embedded import EmbeddedChain

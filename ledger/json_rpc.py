@@ -10,11 +10,20 @@ the JSON-RPC error `-32601` and never reaches the chain. `eth_call` and `eth_est
 code against a copy of the state and commit nothing. `eth_accounts` answers an empty list: the
 operator's keys are not the reader's business. Work per request is bounded: a batch holds at most
 `MAX_BATCH` requests and `eth_getLogs` spans at most `MAX_LOG_BLOCKS` blocks.
+
+Running code is the one read that costs what the caller asks for (an `eth_call` of a loop without a
+gas limit kept the embedded chain busy for 13 s, a batch of them for minutes, with the chain the
+gateway writes to). So an `eth_call` or `eth_estimateGas` runs with at most `CALL_GAS_CAP` gas (the
+contracts' views need far less), a batch runs at most `MAX_CALLS_PER_BATCH` of them, and at most
+`CONCURRENT_CALLS` run at a time in a process; a caller who finds them busy for `CALL_WAIT_S` is
+asked to retry (`LIMIT_EXCEEDED`). The chain process's own client, the gateway, is not bounded.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Final
 
 from eth_bloom.bloom import BloomFilter
@@ -24,6 +33,13 @@ from ledger.reverts import revert_data
 
 MAX_BATCH: Final = 100
 MAX_LOG_BLOCKS: Final = 10_000
+CALL_GAS_CAP: Final = 10_000_000
+MAX_CALLS_PER_BATCH: Final = 10
+CONCURRENT_CALLS: Final = 2
+CALL_WAIT_S: Final = 10.0
+EXECUTING_METHODS: Final = frozenset({"eth_call", "eth_estimateGas"})
+
+_calls_running = threading.BoundedSemaphore(CONCURRENT_CALLS)
 
 PARSE_ERROR: Final = -32700
 INVALID_REQUEST: Final = -32600
@@ -90,8 +106,29 @@ class RpcError(Exception):
 class ReadOnlyRpc:
     """Read-only JSON-RPC over one chain (the embedded one, or any node the gateway is connected to)."""
 
+    max_calls_per_batch = MAX_CALLS_PER_BATCH
+
     def __init__(self, chain: Chain) -> None:
         self.chain = chain
+
+    def bounded_call(self, params: list[Any]) -> list[Any]:
+        """The parameters of an `eth_call` / `eth_estimateGas` with their gas capped at `CALL_GAS_CAP`."""
+        if not params or not isinstance(params[0], Mapping):
+            raise RpcError(INVALID_PARAMS, "eth_call and eth_estimateGas take a transaction object first")
+        tx = dict(params[0])
+        asked = tx.get("gas")
+        try:
+            gas = CALL_GAS_CAP if asked is None else min(_quantity_of(asked), CALL_GAS_CAP)
+        except (TypeError, ValueError) as exc:
+            raise RpcError(INVALID_PARAMS, "gas is a quantity") from exc
+        tx["gas"] = hex(gas)
+        return [tx, *params[1:]]
+
+    def execution_slot(self) -> AbstractContextManager[Any]:
+        """One of the `CONCURRENT_CALLS` places to run code in; `LIMIT_EXCEEDED` after `CALL_WAIT_S`."""
+        if not _calls_running.acquire(timeout=CALL_WAIT_S):
+            raise RpcError(LIMIT_EXCEEDED, "the endpoint is running other calls; try again in a moment")
+        return _Release()
 
     def answer(self, payload: Any) -> dict[str, Any] | list[dict[str, Any]]:
         """The response to a parsed request or batch; a batch of more than `MAX_BATCH` is refused."""
@@ -100,6 +137,10 @@ class ReadOnlyRpc:
                 return _error(None, RpcError(INVALID_REQUEST, "empty batch"))
             if len(payload) > MAX_BATCH:
                 return _error(None, RpcError(LIMIT_EXCEEDED, f"a batch holds at most {MAX_BATCH} requests"))
+            calls = sum(1 for r in payload if isinstance(r, Mapping) and r.get("method") in EXECUTING_METHODS)
+            if calls > self.max_calls_per_batch:
+                message = f"a batch runs at most {self.max_calls_per_batch} eth_call or eth_estimateGas"
+                return _error(None, RpcError(LIMIT_EXCEEDED, message))
             return [self._one(request) for request in payload]
         return self._one(payload)
 
@@ -121,6 +162,13 @@ class ReadOnlyRpc:
             return _CONSTANT[method]
         if method == "eth_getLogs":
             self._check_log_range(params)
+        if method in EXECUTING_METHODS:
+            params = self.bounded_call(params)
+            with self.execution_slot():
+                return self._request(method, params)
+        return self._request(method, params)
+
+    def _request(self, method: str, params: list[Any]) -> Any:
         try:
             result = self.chain.web3.manager.request_blocking(method, params)  # type: ignore[arg-type]
         except Exception as exc:  # web3's, eth-tester's and py-evm's errors alike: the request failed
@@ -144,6 +192,19 @@ class ReadOnlyRpc:
         end = _block(query.get("toBlock", "latest"), head)
         if end - start + 1 > MAX_LOG_BLOCKS:
             raise RpcError(LIMIT_EXCEEDED, f"eth_getLogs spans at most {MAX_LOG_BLOCKS} blocks; ask in pages")
+
+
+class _Release(AbstractContextManager[None]):
+    """Gives an execution slot back on leaving the `with`."""
+
+    def __exit__(self, *exc: object) -> None:
+        _calls_running.release()
+
+
+def _quantity_of(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError("a quantity is not a boolean")
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def _parse(request: Mapping[str, Any]) -> tuple[str, list[Any]]:

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from api.gateway import Gateway
 from api.problems import REVERT_STATUS
 from api.settings import Settings, SettingsError
 from ledger.exceptions import Panic, RevertWithReason, UnknownRevert
@@ -39,6 +40,18 @@ def test_production_refuses_missing_or_placeholder_master_key(tmp_path: Path) ->
         Settings(environment="production", data_dir=tmp_path, master_key=weak).load_master_key()  # type: ignore[arg-type]
     good = base64.b64encode(os.urandom(32)).decode()
     assert len(Settings(environment="production", master_key=good).load_master_key()) == 32  # type: ignore[arg-type]
+
+
+def test_production_refuses_to_serve_without_the_public_address(tmp_path: Path) -> None:
+    good = base64.b64encode(os.urandom(32)).decode()
+    settings = Settings(environment="production", data_dir=tmp_path / "d", master_key=good)  # type: ignore[arg-type]
+    with pytest.raises(SettingsError, match="PUBLIC_BASE_URL"):
+        Gateway.open(settings)
+    assert not (tmp_path / "d").exists()  # refused before anything was created
+    served = settings.model_copy(update={"public_base_url": "https://hilfe.example.org"})
+    served.check_serving()
+    assert served.sign_in_url == "https://hilfe.example.org/client/sign-in"
+    Settings(environment="development", data_dir=tmp_path).check_serving()  # loopback is fine there
 
 
 def test_development_creates_a_private_key_file(tmp_path: Path) -> None:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from eth_utils import keccak
 
+from ledger import json_rpc
+from ledger.chain_process import ChainRpc
 from ledger.embedded import CHAIN_ID, EmbeddedChain
 from ledger.json_rpc import (
+    CALL_GAS_CAP,
+    CONCURRENT_CALLS,
     EXECUTION_REVERTED,
     INVALID_PARAMS,
     INVALID_REQUEST,
     LIMIT_EXCEEDED,
+    MAX_CALLS_PER_BATCH,
     MAX_LOG_BLOCKS,
     METHOD_NOT_FOUND,
     READ_METHODS,
@@ -115,3 +121,62 @@ def test_to_wire_turns_quantities_and_bytes_into_hex() -> None:
         "e": ["0x1", "0xab"],
         "yParity": "0x1",
     }
+
+
+# Init code that returns the gas left when it runs: GAS PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN.
+_GAS_LEFT = "0x5a60005260206000f3"
+# Init code that loops until its gas is gone: JUMPDEST PUSH1 0 JUMP.
+_LOOP = "0x5b600056"
+
+
+def _gas_left(rpc: ReadOnlyRpc, **tx: Any) -> int:
+    answer = _ask(rpc, "eth_call", {"data": _GAS_LEFT, **tx}, "latest")
+    return int(answer["result"], 16)
+
+
+def test_a_public_call_runs_with_at_most_the_cap_of_gas(chain: EmbeddedChain) -> None:
+    rpc = ReadOnlyRpc(chain)
+    assert CALL_GAS_CAP - 100_000 < _gas_left(rpc) <= CALL_GAS_CAP  # no gas given: the cap
+    assert _gas_left(rpc, gas=hex(30_000_000)) <= CALL_GAS_CAP  # more than the cap asked: the cap
+    assert _gas_left(rpc, gas=hex(200_000)) <= 200_000  # less asked: what was asked
+    loop = _ask(rpc, "eth_call", {"data": _LOOP}, "latest")
+    assert loop["error"]["code"] == EXECUTION_REVERTED  # out of gas at the cap, not at the block limit
+    assert (
+        _ask(rpc, "eth_call", {"data": _GAS_LEFT, "gas": "lots"}, "latest")["error"]["code"] == INVALID_PARAMS
+    )
+    assert _ask(rpc, "eth_estimateGas", "not a transaction")["error"]["code"] == INVALID_PARAMS
+
+
+def test_the_gateways_own_client_of_the_chain_process_is_not_capped(chain: EmbeddedChain) -> None:
+    assert _gas_left(ChainRpc(chain), gas=hex(CALL_GAS_CAP * 2)) > CALL_GAS_CAP
+
+
+def test_a_batch_runs_a_bounded_number_of_calls(chain: EmbeddedChain) -> None:
+    rpc = ReadOnlyRpc(chain)
+    call = {
+        "jsonrpc": "2.0",
+        "method": "eth_call",
+        "params": [{"data": _GAS_LEFT, "gas": "0x30000"}, "latest"],
+    }
+    allowed = rpc.answer([{**call, "id": i} for i in range(MAX_CALLS_PER_BATCH)])
+    assert isinstance(allowed, list) and all("result" in a for a in allowed)
+    refused = rpc.answer([{**call, "id": i} for i in range(MAX_CALLS_PER_BATCH + 1)])
+    assert isinstance(refused, dict) and refused["error"]["code"] == LIMIT_EXCEEDED
+    reads = rpc.answer([{"jsonrpc": "2.0", "id": i, "method": "eth_blockNumber"} for i in range(50)])
+    assert isinstance(reads, list) and len(reads) == 50  # other reads are not counted
+
+
+def test_a_call_finding_every_slot_busy_is_asked_to_retry(
+    chain: EmbeddedChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(json_rpc, "CALL_WAIT_S", 0.05)
+    rpc = ReadOnlyRpc(chain)
+    held = [rpc.execution_slot() for _ in range(CONCURRENT_CALLS)]
+    try:
+        busy = _ask(rpc, "eth_call", {"data": _GAS_LEFT}, "latest")
+        assert busy["error"]["code"] == LIMIT_EXCEEDED
+        assert "result" in _ask(rpc, "eth_blockNumber")  # reading without running code goes on
+    finally:
+        for slot in held:
+            slot.__exit__(None, None, None)
+    assert "result" in _ask(rpc, "eth_call", {"data": _GAS_LEFT}, "latest")
