@@ -370,6 +370,14 @@ def seed_demo(gateway: Gateway) -> Path | None:
             )
         )["lotId"]
         lot_b = _ok(http.post("/v1/funder/lots", headers=as_("city"), json={"amount": "15000"}))["lotId"]
+        # The city consents to the NGO putting its unearmarked lot into the neighbourhood's budget rounds.
+        _ok(
+            http.post(
+                f"/v1/funder/lots/{lot_b}/allocators",
+                headers=as_("city"),
+                json={"address": orgs["ngo"]["address"]},
+            )
+        )
         _ok(
             http.post(
                 f"/v1/funder/lots/{lot_a}/allocations",

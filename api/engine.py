@@ -54,9 +54,12 @@ from ledger.relayer import (
 from ledger.roles import Role
 from ledger.system import Allmende
 
+# No organisation holds ALLOCATOR or APPROVER: moving a lot's money needs its funder's consent (the
+# funder, or allocators it names per lot) and deciding a tranche a funder whose money is in the program
+# (or approvers it names per program), both on chain. ALLOCATOR is the budget contract's alone.
 ORG_ROLES: dict[str, tuple[Role, ...]] = {
-    "admin": (Role.ADMIN, Role.TREASURER, Role.ALLOCATOR),
-    "funder": (Role.FUNDER, Role.APPROVER),
+    "admin": (Role.ADMIN, Role.TREASURER),
+    "funder": (Role.FUNDER,),
     "ngo": (Role.NGO,),
     "auditor": (Role.AUDITOR,),
     "provider": (),  # a shop, club or service: admitted in the provider registry, no role
@@ -80,8 +83,7 @@ class Engine:
         relayers = operators[-settings.relayers :] if len(operators) > settings.relayers else operators[-1:]
         for relayer in relayers:
             system.grant(self.admin, Role.RELAYER, relayer.address)
-        for role in (Role.TREASURER, Role.ALLOCATOR):
-            system.grant(self.admin, role, self.admin.address)
+        system.grant(self.admin, Role.TREASURER, self.admin.address)
         self.journal = OperationJournal(db)
         self.relayer = Relayer(
             system,

@@ -12,7 +12,10 @@ Round, proposal and round texts stay in the gateway's database; the chain holds 
 `votingStart`, voting until `votingEnd`, then tally until someone finalises), so no call advances
 them; finalising is the one step the round's NGO takes at the end, before the earliest expiry of the
 round's lots (`Round.funding_expiry`). A round still holding money of an expired lot can never settle:
-its NGO (or anyone, on chain) abandons it, which gives every reserved euro back.
+its NGO (or anyone, on chain) abandons it, which gives every reserved euro back. Until the first ballot
+the round's NGO or the funder of one of its lots may cancel it (`cancelRound`): its whole budget goes
+back to the lots. Every lot's funder must have named the NGO an allocator of that lot before the NGO
+can put it into a round (the contract refuses with `ParticipatoryBudgetNoConsent`).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ GAS_PER_ORDERED = 15_000  # each proposal in the finalisation order
 GAS_PER_PAYOUT = 150_000  # an allocation to a program, up to a fresh one
 GAS_PER_FUNDING_SETTLED = 40_000
 GAS_ABANDON = 120_000
+GAS_CANCEL = 120_000  # plus GAS_PER_FUNDING_ABANDONED per funding: reading its lot, releasing it
 GAS_PER_FUNDING_ABANDONED = 60_000  # reading its lot's expiry and releasing it
 PAYOUTS_PER_TX = 40
 """Winners paid per transaction when finalising (the rest by `payWinners`, in the same request)."""
@@ -210,7 +214,7 @@ class BallotRecord:
     current: bool
 
 
-_STATE_EVENTS = ("BallotCast", "RoundSettled", "RoundAbandoned")
+_STATE_EVENTS = ("BallotCast", "RoundSettled", "RoundAbandoned", "RoundCancelled")
 """The events a round's state is counted from (current voters, money released)."""
 
 
@@ -457,6 +461,17 @@ class RoundsService:
             result, int(event.args["lotId"]), int(event.args["awarded"]), int(event.args["released"])
         )
 
+    def cancel(self, org_id: str, round_id: int, *, creator: bool) -> tuple[OperationResult, int]:
+        """Cancel a round before its first ballot, as its NGO (`creator`: `NotYourRound` for another's) or
+        as a funder of one of its lots (the contract refuses anyone else: `ParticipatoryBudgetNotCanceller`).
+        Returns the operation and what went back to the lots."""
+        if creator:
+            self._own_round(org_id, round_id)
+        gas = GAS_CANCEL + GAS_PER_FUNDING_ABANDONED * len(self.budget.fundings(round_id))
+        org = self.gw.organisation(org_id)
+        result = self.gw.execute(f"org:{org_id}", org, self.budget, "cancelRound", round_id, gas=gas)
+        return result, int(result.event("RoundCancelled").args["released"])
+
     # --- clients ----------------------------------------------------------------------------
 
     def roll(self, round_id: int) -> VoterRoll:
@@ -589,7 +604,7 @@ class RoundsService:
                 continue
             if e.name == "BallotCast":
                 current[e.args["voter"]] = bool(e.args["proposalIds"])
-            elif e.name in ("RoundSettled", "RoundAbandoned"):
+            elif e.name in ("RoundSettled", "RoundAbandoned", "RoundCancelled"):  # cancelled: abandoned
                 released = int(e.args["released"])
         return RoundState(round_id, r, phase, proposals, info, texts, voters, sum(current.values()), released)
 

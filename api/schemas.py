@@ -43,6 +43,11 @@ Moment = Annotated[datetime, AfterValidator(_after_epoch)]
 Id = Annotated[int, Field(ge=1, le=2**48 - 1)]
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL characters
 IdPath = Annotated[int, Path(ge=1, le=2**48 - 1, description="An on-chain id (uint48, from 1)")]
+AddressPath = Annotated[
+    str,
+    Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="An on-chain address"),
+    AfterValidator(_checksummed),
+]
 
 
 def micro(amount: Decimal) -> int:
@@ -123,6 +128,20 @@ class AllocationCreate(Strict):
 
 class AllocationCreated(OperationPublic):
     allocationId: int
+
+
+class NamedAccount(Strict):
+    """An account a funder names (an allocator of a lot, an approver of a program's tranches)."""
+
+    address: Address = Field(description="The on-chain address of the organisation named")
+
+
+class NamedAccountPublic(BaseModel):
+    """An account a funder named, and where the naming landed on chain."""
+
+    address: str
+    transactionHash: str
+    blockNumber: int
 
 
 class ProgramCreate(Strict):

@@ -128,7 +128,7 @@ contract ClaimProgram is IClaimProgram, Permissioned, EIP712 {
 
     /// @inheritdoc IClaimProgram
     function returnUnclaimed() external returns (uint128 amount) {
-        _requireNgo();
+        // Anyone may call it: the money only goes back to where it came from.
         if (block.timestamp < _expiry) revert ClaimProgramNotExpired(_expiry, block.timestamp);
         uint256 balance = _token.balanceOf(address(this));
         uint128 returnable = _funded - _returned;

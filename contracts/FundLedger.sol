@@ -25,6 +25,11 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     mapping(uint48 => Reservation) private _reservations;
     mapping(uint48 batchId => ReceiverBatch) private _receiverBatches;
     mapping(uint48 batchId => Draw[]) private _receiverBatchDraws;
+    mapping(uint48 lotId => mapping(address allocator => bool)) private _lotAllocators;
+    mapping(uint48 programId => mapping(address funder => bool)) private _programFunders;
+    mapping(uint48 programId => mapping(address funder => mapping(address approver => bool))) private _approverNamed;
+    mapping(uint48 programId => mapping(address approver => uint256 funders)) private _approverNamings;
+    mapping(uint48 lotId => uint256) private _refundCursor; // allocations of the lot a refund has walked
 
     /// @dev What one receiver batch took from one allocation, and how much of it came back.
     struct Draw {
@@ -39,6 +44,9 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     uint48 private _trancheCount;
     uint48 private _batchCount;
     uint48 private _reservationCount;
+
+    /// @inheritdoc IFundLedger
+    uint256 public constant REFUND_STEP = 64;
 
     constructor(IAllmendeRoles roles_, address forwarder) Permissioned(roles_, forwarder) {}
 
@@ -97,22 +105,46 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
         address sender = _msgSender();
         Lot storage lot = _lot(lotId);
         Program storage p = _program(programId);
-        if (sender != lot.funder && !roles.hasRole(RoleIds.ALLOCATOR, sender)) {
-            revert FundLedgerNotLotAllocator(lotId, sender);
-        }
+        _requireConsent(lotId, lot, sender);
         _takeFromLot(lotId, lot, programId, p.token, amount);
         allocationId = _allocate(lotId, p, programId, amount, sender, 0);
     }
 
     /// @inheritdoc IFundLedger
-    function reserve(uint48 lotId, uint128 amount) external returns (uint48 reservationId) {
+    function reserve(uint48 lotId, uint128 amount, address requester) external returns (uint48 reservationId) {
         address holder = _msgSender();
         _requireRole(RoleIds.ALLOCATOR, holder);
         Lot storage lot = _lot(lotId);
+        _requireConsent(lotId, lot, requester);
         _takeFromLot(lotId, lot, 0, address(0), amount);
         reservationId = ++_reservationCount;
         _reservations[reservationId] = Reservation({lotId: lotId, holder: holder, amount: amount});
         emit Reserved(reservationId, lotId, holder, amount);
+    }
+
+    /// @inheritdoc IFundLedger
+    function setLotAllocator(uint48 lotId, address allocator, bool allowed) external {
+        address sender = _msgSender();
+        Lot storage lot = _lot(lotId);
+        if (lot.funder != sender) revert FundLedgerNotLotFunder(lotId, sender);
+        if (allocator == address(0)) revert FundLedgerZeroAccount();
+        _lotAllocators[lotId][allocator] = allowed;
+        emit LotAllocatorSet(lotId, sender, allocator, allowed);
+    }
+
+    /// @inheritdoc IFundLedger
+    function setProgramApprover(uint48 programId, address approver, bool allowed) external {
+        address funder = _msgSender();
+        _program(programId);
+        if (!_programFunders[programId][funder]) revert FundLedgerNotProgramFunder(programId, funder);
+        if (approver == address(0)) revert FundLedgerZeroAccount();
+        mapping(address => bool) storage named = _approverNamed[programId][funder];
+        if (named[approver] != allowed) {
+            named[approver] = allowed;
+            if (allowed) ++_approverNamings[programId][approver];
+            else --_approverNamings[programId][approver]; // was named by this funder, so counted
+        }
+        emit ProgramApproverSet(programId, funder, approver, allowed);
     }
 
     /// @inheritdoc IFundLedger
@@ -306,13 +338,20 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     function refund(uint48 lotId) external nonReentrant returns (uint128 amount) {
         Lot storage lot = _lot(lotId);
         if (!_expired(lot)) revert FundLedgerLotNotExpired(lotId, lot.expiry);
-        if (lot.refunded) revert FundLedgerLotAlreadyRefunded(lotId);
-        lot.refunded = true;
-        amount = lot.unallocated;
-        lot.unallocated = 0;
-
         uint48[] storage allocationIds = _lotAllocations[lotId];
-        for (uint256 i; i < allocationIds.length; ++i) {
+        uint256 cursor = _refundCursor[lotId];
+        if (lot.refunded) {
+            // Continues a refund that stopped after REFUND_STEP allocations.
+            if (cursor == allocationIds.length) revert FundLedgerLotAlreadyRefunded(lotId);
+        } else {
+            // The lot's allocation list is final from here on: a refunded (even an expired) lot takes
+            // no new allocations, and what comes back from its allocations goes to the funder.
+            lot.refunded = true;
+            amount = lot.unallocated;
+            lot.unallocated = 0;
+        }
+        uint256 end = allocationIds.length - cursor > REFUND_STEP ? cursor + REFUND_STEP : allocationIds.length;
+        for (uint256 i = cursor; i < end; ++i) {
             uint48 allocationId = allocationIds[i];
             Allocation storage a = _allocations[allocationId];
             uint128 undrawn = a.amount - a.drawn;
@@ -324,8 +363,41 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
             amount += undrawn;
             emit AllocationReturned(allocationId, a.programId, undrawn, p.released);
         }
+        _refundCursor[lotId] = end;
         emit LotRefunded(lotId, lot.funder, amount);
         if (amount != 0) IERC20(lot.token).safeTransfer(lot.funder, amount);
+    }
+
+    /// @inheritdoc IFundLedger
+    function mayAllocate(uint48 lotId, address account) external view returns (bool) {
+        Lot storage lot = _lot(lotId);
+        return account == lot.funder || _lotAllocators[lotId][account];
+    }
+
+    /// @inheritdoc IFundLedger
+    function isLotAllocator(uint48 lotId, address allocator) external view returns (bool) {
+        return _lotAllocators[lotId][allocator];
+    }
+
+    /// @inheritdoc IFundLedger
+    function mayApprove(uint48 programId, address account) external view returns (bool) {
+        return _mayApprove(programId, account);
+    }
+
+    /// @inheritdoc IFundLedger
+    function isProgramFunder(uint48 programId, address funder) external view returns (bool) {
+        return _programFunders[programId][funder];
+    }
+
+    /// @inheritdoc IFundLedger
+    function isProgramApprover(uint48 programId, address funder, address approver) external view returns (bool) {
+        return _approverNamed[programId][funder][approver];
+    }
+
+    /// @inheritdoc IFundLedger
+    function refundPending(uint48 lotId) external view returns (uint256) {
+        if (!_lots[lotId].refunded) return _lotAllocations[lotId].length;
+        return _lotAllocations[lotId].length - _refundCursor[lotId];
     }
 
     /// @inheritdoc IFundLedger
@@ -422,10 +494,10 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     {
         uint48 lotId = _allocations[allocationId].lotId;
         Lot storage lot = _lots[lotId];
-        toFunder = lot.refunded;
+        toFunder = lot.refunded || _expired(lot);
         if (toFunder) {
-            // A refunded lot takes no new allocations: the money is the funder's, as a released
-            // reservation of a refunded lot is.
+            // An expired lot takes no new allocations: the money is the funder's, as a released
+            // reservation of a refunded lot is (were it a new allocation, it would escape the refund).
             emit FundsReturned(batchId, 0, lotId, programId, back, true);
             token.safeTransfer(lot.funder, back);
         } else {
@@ -463,6 +535,8 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
         uint48 reservationId
     ) private returns (uint48 allocationId) {
         p.allocated += amount;
+        address funder = _lots[lotId].funder;
+        if (!_programFunders[programId][funder]) _programFunders[programId][funder] = true;
         allocationId = _newAllocation(lotId, programId, amount);
         emit Allocated(allocationId, lotId, programId, amount, allocator, reservationId);
     }
@@ -502,10 +576,20 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     }
 
     function _pendingTranche(uint48 trancheId, address approver) private view returns (Tranche storage t) {
-        _requireRole(RoleIds.APPROVER, approver);
         t = _tranche(trancheId);
+        if (!_mayApprove(t.programId, approver)) revert FundLedgerNotProgramApprover(t.programId, approver);
         if (t.status != TrancheStatus.Requested) revert FundLedgerTrancheNotPending(trancheId, t.status);
         if (t.requester == approver) revert FundLedgerSelfApproval(trancheId, approver);
+    }
+
+    /// @dev A funder whose money is in the program, or an approver at least one such funder named.
+    function _mayApprove(uint48 programId, address account) private view returns (bool) {
+        return _programFunders[programId][account] || _approverNamings[programId][account] != 0;
+    }
+
+    /// @dev The lot's funder consents to `account` moving its money: it is the funder or a named allocator.
+    function _requireConsent(uint48 lotId, Lot storage lot, address account) private view {
+        if (account != lot.funder && !_lotAllocators[lotId][account]) revert FundLedgerNotLotAllocator(lotId, account);
     }
 
     function _requireProgramNgo(uint48 programId, address account) private view returns (Program storage p) {

@@ -27,6 +27,8 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
     /// @notice The fund ledger the budgets come from and the winners' money goes to.
     IFundLedger public immutable funds;
     uint16 private immutable _maxProposals;
+    uint48 private immutable _maxVotingLength;
+    uint128 private immutable _minProposalCost;
 
     uint48 private _roundCount;
     mapping(uint48 roundId => Round) private _rounds;
@@ -43,15 +45,25 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
         bool open;
     }
 
-    /// @param maxProposals_ The most proposals a round may hold, 1 to `PROPOSALS_LIMIT`.
-    constructor(IAllmendeRoles roles_, address forwarder, IFundLedger funds_, uint16 maxProposals_)
-        Permissioned(roles_, forwarder)
-    {
+    /// @param maxProposals_ The most active proposals a round may hold, 1 to `PROPOSALS_LIMIT`.
+    /// @param maxVotingLength_ The longest time from a round's creation to the end of its voting (non-zero).
+    /// @param minProposalCost_ The least a proposal may ask for in any round (non-zero).
+    constructor(
+        IAllmendeRoles roles_,
+        address forwarder,
+        IFundLedger funds_,
+        uint16 maxProposals_,
+        uint48 maxVotingLength_,
+        uint128 minProposalCost_
+    ) Permissioned(roles_, forwarder) {
         if (maxProposals_ == 0 || maxProposals_ > PROPOSALS_LIMIT) {
             revert ParticipatoryBudgetBadProposalCap(maxProposals_, PROPOSALS_LIMIT);
         }
+        if (maxVotingLength_ == 0 || minProposalCost_ == 0) revert ParticipatoryBudgetBadDeployment();
         funds = funds_;
         _maxProposals = maxProposals_;
+        _maxVotingLength = maxVotingLength_;
+        _minProposalCost = minProposalCost_;
     }
 
     /// @inheritdoc IParticipatoryBudget
@@ -67,6 +79,10 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
         if (params.votingStart <= block.timestamp || params.votingEnd <= params.votingStart) {
             revert ParticipatoryBudgetBadSchedule(params.votingStart, params.votingEnd, block.timestamp);
         }
+        if (params.votingEnd - block.timestamp > _maxVotingLength) {
+            revert ParticipatoryBudgetScheduleTooLong(params.votingEnd, block.timestamp + _maxVotingLength);
+        }
+        if (params.minCost < _minProposalCost) revert ParticipatoryBudgetCostBelowMinimum(params.minCost, _minProposalCost);
         if (params.credits == 0) revert ParticipatoryBudgetZeroCredits();
         uint256 count = lotIds.length;
         if (count == 0 || count != amounts.length || count > MAX_FUNDINGS) {
@@ -80,7 +96,7 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
         if (params.minCost == 0 || params.minCost > params.maxCost || params.maxCost > budget) {
             revert ParticipatoryBudgetBadCostBounds(params.minCost, params.maxCost, budget);
         }
-        (address token, uint48 fundingExpiry) = _checkLots(lotIds, params.votingEnd);
+        (address token, uint48 fundingExpiry) = _checkLots(lotIds, params.votingEnd, creator);
 
         roundId = ++_roundCount;
         Round storage r = _rounds[roundId];
@@ -112,17 +128,18 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
         address proposer = _msgSender();
         Round storage r = _rounds[roundId];
         _requirePhase(roundId, r, Phase.Proposals);
-        if (!roles.hasRole(RoleIds.NGO, proposer) && !_isVoter(r.voterRoot, proposer, proof)) {
-            revert ParticipatoryBudgetNotEligible(roundId, proposer);
-        }
+        IFundLedger.Program memory program = funds.getProgram(programId); // reverts for an unknown program
+        _requireProposer(roundId, r, programId, program.ngo, proposer, proof);
         if (amount < r.minCost || amount > r.maxCost) {
             revert ParticipatoryBudgetCostOutOfBounds(amount, r.minCost, r.maxCost);
         }
-        if (r.proposalCount >= _maxProposals) revert ParticipatoryBudgetTooManyProposals(roundId, _maxProposals);
-        address programToken = funds.getProgram(programId).token; // reverts for an unknown program
-        if (programToken != r.token) revert ParticipatoryBudgetTokenMismatch(r.token, programToken);
+        // Withdrawn proposals leave room; the ids themselves run out at the uint16 limit.
+        if (r.activeCount >= _maxProposals || r.proposalCount == type(uint16).max) {
+            revert ParticipatoryBudgetTooManyProposals(roundId, _maxProposals);
+        }
+        if (program.token != r.token) revert ParticipatoryBudgetTokenMismatch(r.token, program.token);
 
-        // Cannot overflow: both counts stay below the proposal cap, checked above.
+        // Cannot overflow: the active count stays below the cap and the id count below 2^16 - 1, checked above.
         unchecked {
             proposalId = ++r.proposalCount;
             ++r.activeCount;
@@ -169,6 +186,7 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
 
         uint256 cost = _record(roundId, _ballots[roundId][voter], proposalIds, votes);
         if (cost > r.credits) revert ParticipatoryBudgetCreditsExceeded(cost, r.credits);
+        if (!r.balloted) r.balloted = true;
         emit BallotCast(roundId, voter, proposalIds, votes, uint32(cost)); // cost <= credits, a uint32
     }
 
@@ -218,8 +236,36 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
     }
 
     /// @inheritdoc IParticipatoryBudget
+    function cancelRound(uint48 roundId) external nonReentrant returns (uint128 released) {
+        address account = _msgSender();
+        Round storage r = _rounds[roundId];
+        Phase current = _phase(r);
+        if (current == Phase.None) revert ParticipatoryBudgetUnknownRound(roundId);
+        if (current == Phase.Abandoned) revert ParticipatoryBudgetRoundAbandoned(roundId);
+        if (r.balloted || current == Phase.Finalised) revert ParticipatoryBudgetNotCancellable(roundId);
+        Funding[] storage roundFundings = _fundings[roundId];
+        if (account != r.creator && !_fundsRound(roundFundings, account)) {
+            revert ParticipatoryBudgetNotCanceller(roundId, account);
+        }
+        // A cancelled round is abandoned with nothing awarded: no ballots, finalisation or payouts follow.
+        r.abandoned = true;
+        released = _release(roundFundings, 0);
+        emit RoundCancelled(roundId, account, released);
+    }
+
+    /// @inheritdoc IParticipatoryBudget
     function maxProposals() external view returns (uint16) {
         return _maxProposals;
+    }
+
+    /// @inheritdoc IParticipatoryBudget
+    function maxVotingLength() external view returns (uint48) {
+        return _maxVotingLength;
+    }
+
+    /// @inheritdoc IParticipatoryBudget
+    function minProposalCost() external view returns (uint128) {
+        return _minProposalCost;
     }
 
     /// @inheritdoc IParticipatoryBudget
@@ -295,7 +341,7 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
     function _reserve(uint48 roundId, uint48[] calldata lotIds, uint128[] calldata amounts) private {
         Funding[] storage roundFundings = _fundings[roundId];
         for (uint256 i; i < lotIds.length; ++i) {
-            uint48 reservationId = funds.reserve(lotIds[i], amounts[i]);
+            uint48 reservationId = funds.reserve(lotIds[i], amounts[i], _rounds[roundId].creator);
             roundFundings.push(Funding({reservationId: reservationId, lotId: lotIds[i], remaining: amounts[i]}));
             emit RoundFunded(roundId, reservationId, lotIds[i], amounts[i]);
         }
@@ -415,13 +461,16 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
 
     /// @dev The token all `lotIds` are in and the earliest of their expiries (0 if none expires); reverts
     /// for lots in another token or expiring before `votingEnd` (the round could never pay from them).
-    function _checkLots(uint48[] calldata lotIds, uint48 votingEnd)
+    function _checkLots(uint48[] calldata lotIds, uint48 votingEnd, address creator)
         private
         view
         returns (address token, uint48 fundingExpiry)
     {
         for (uint256 i; i < lotIds.length; ++i) {
             IFundLedger.Lot memory lot = funds.getLot(lotIds[i]); // reverts for an unknown lot
+            if (lot.funder != creator && !funds.isLotAllocator(lotIds[i], creator)) {
+                revert ParticipatoryBudgetNoConsent(lotIds[i], creator);
+            }
             if (i == 0) token = lot.token;
             else if (lot.token != token) revert ParticipatoryBudgetTokenMismatch(token, lot.token);
             uint48 expiry = lot.expiry;
@@ -429,6 +478,32 @@ contract ParticipatoryBudget is IParticipatoryBudget, Permissioned, ReentrancyGu
             if (expiry <= votingEnd) revert ParticipatoryBudgetFundingExpiresTooSoon(lotIds[i], expiry, votingEnd);
             if (fundingExpiry == 0 || expiry < fundingExpiry) fundingExpiry = expiry;
         }
+    }
+
+    /// @dev Whether `account` is the funder of one of the round's lots.
+    function _fundsRound(Funding[] storage roundFundings, address account) private view returns (bool) {
+        for (uint256 i; i < roundFundings.length; ++i) {
+            if (funds.getLot(roundFundings[i].lotId).funder == account) return true;
+        }
+        return false;
+    }
+
+    /// @dev An NGO proposes for programs it runs; an eligible client for programs the round's creator runs.
+    function _requireProposer(
+        uint48 roundId,
+        Round storage r,
+        uint48 programId,
+        address programNgo,
+        address proposer,
+        bytes32[] calldata proof
+    ) private view {
+        bool ngo = roles.hasRole(RoleIds.NGO, proposer);
+        if (ngo && programNgo == proposer) return;
+        if (!_isVoter(r.voterRoot, proposer, proof)) {
+            if (!ngo) revert ParticipatoryBudgetNotEligible(roundId, proposer);
+            revert ParticipatoryBudgetProgramNotAllowed(roundId, programId, proposer);
+        }
+        if (programNgo != r.creator) revert ParticipatoryBudgetProgramNotAllowed(roundId, programId, proposer);
     }
 
     /// @dev The first lot, from `cursor` on, whose expiry has come while the round still holds its money;

@@ -30,6 +30,7 @@ FUNDER_ROLE: Final = "FUNDER_ROLE"
 NGO_ROLE: Final = "NGO_ROLE"
 APPROVER_ROLE: Final = "APPROVER_ROLE"
 ALLOCATOR_ROLE: Final = "ALLOCATOR_ROLE"
+REFUND_STEP: Final = 64  # the contract's REFUND_STEP: allocations one refund call walks
 
 
 # --- errors, named and shaped like the Solidity errors ------------------------------------------
@@ -139,6 +140,28 @@ class FundLedgerNotLotAllocator(ModelError):
     """`account` is neither the lot's funder nor an allocator."""
 
     field_names = ("lotId", "account")
+
+
+class FundLedgerNotLotFunder(ModelError):
+    """`account` is not the lot's funder."""
+
+    field_names = ("lotId", "account")
+
+
+class FundLedgerNotProgramApprover(ModelError):
+    """`account` is neither a funder with money in the program nor an approver one of them named."""
+
+    field_names = ("programId", "account")
+
+
+class FundLedgerNotProgramFunder(ModelError):
+    """`account` has no money in the program."""
+
+    field_names = ("programId", "account")
+
+
+class FundLedgerZeroAccount(ModelError):
+    """The zero address was named."""
 
 
 class FundLedgerInsufficientFunds(ModelError):
@@ -383,6 +406,12 @@ class FundModel:
     released_to_funders: dict[int, int] = field(default_factory=dict)
     returned_amounts: dict[int, int] = field(default_factory=dict)
     returned_to_funders: dict[int, int] = field(default_factory=dict)
+    # consent: lot id -> allocators its funder named; program id -> funders with money in it;
+    # program id -> funder -> approvers that funder named; lot id -> allocations a refund has walked
+    lot_allocators: dict[int, set[str]] = field(default_factory=dict)
+    program_funders: dict[int, set[str]] = field(default_factory=dict)
+    program_approvers: dict[int, dict[str, set[str]]] = field(default_factory=dict)
+    refund_cursors: dict[int, int] = field(default_factory=dict)
 
     # --- setup outside the fund ledger (role registry, token) -----------------------------------
 
@@ -490,23 +519,67 @@ class FundModel:
         _require_uint(amount, 128, "amount")
         lot = self._lot(lot_id)
         program = self._program(program_id)
-        if sender != lot.funder and not self.has_role(ALLOCATOR_ROLE, sender):
-            raise FundLedgerNotLotAllocator(lot_id, sender)
+        self._require_consent(lot_id, lot, sender)
         self._check_take_from_lot(lot_id, lot, program_id, program.token, amount, now)
         self._check_add(program.allocated, amount)
         lot.unallocated -= amount
         return self._allocate(lot_id, program, program_id, amount)
 
-    def reserve(self, sender: str, lot_id: int, amount: int, *, now: int) -> int:
-        """Hold `amount` of unearmarked lot `lot_id` back for `sender`; returns the reservation id."""
+    def reserve(
+        self, sender: str, lot_id: int, amount: int, *, now: int, requester: str | None = None
+    ) -> int:
+        """Hold `amount` of unearmarked lot `lot_id` back for `sender` (an allocator-role holder) on behalf
+        of `requester` (default `sender`), whom the funder consents to; returns the reservation id."""
         _require_uint(amount, 128, "amount")
         self._require_role(ALLOCATOR_ROLE, sender)
         lot = self._lot(lot_id)
+        self._require_consent(lot_id, lot, sender if requester is None else requester)
         self._check_take_from_lot(lot_id, lot, 0, None, amount, now)
         lot.unallocated -= amount
         reservation_id = len(self.reservations) + 1
         self.reservations[reservation_id] = Reservation(lot_id, sender, amount)
         return reservation_id
+
+    def set_lot_allocator(self, sender: str, lot_id: int, allocator: str, allowed: bool) -> None:
+        """Name or revoke an allocator of the lot's money. Its funder only."""
+        lot = self._lot(lot_id)
+        if lot.funder != sender:
+            raise FundLedgerNotLotFunder(lot_id, sender)
+        if allocator == ZERO_ADDRESS:
+            raise FundLedgerZeroAccount()
+        named = self.lot_allocators.setdefault(lot_id, set())
+        if allowed:
+            named.add(allocator)
+        else:
+            named.discard(allocator)
+
+    def set_program_approver(self, sender: str, program_id: int, approver: str, allowed: bool) -> None:
+        """Name or revoke, as `sender`, an approver of the program's tranches. A funder with money in it."""
+        self._program(program_id)
+        if sender not in self.program_funders.get(program_id, set()):
+            raise FundLedgerNotProgramFunder(program_id, sender)
+        if approver == ZERO_ADDRESS:
+            raise FundLedgerZeroAccount()
+        named = self.program_approvers.setdefault(program_id, {}).setdefault(sender, set())
+        if allowed:
+            named.add(approver)
+        else:
+            named.discard(approver)
+
+    def may_allocate(self, lot_id: int, account: str) -> bool:
+        """Whether `account` may allocate, reserve or put into a round the lot's money."""
+        lot = self._lot(lot_id)
+        return account == lot.funder or account in self.lot_allocators.get(lot_id, set())
+
+    def may_approve(self, program_id: int, account: str) -> bool:
+        """Whether `account` may decide the program's tranches."""
+        if account in self.program_funders.get(program_id, set()):
+            return True
+        return any(account in named for named in self.program_approvers.get(program_id, {}).values())
+
+    def refund_pending(self, lot_id: int) -> int:
+        """Allocations of the lot a refund has yet to walk."""
+        return len(self.lot_allocations.get(lot_id, [])) - self.refund_cursors.get(lot_id, 0)
 
     def allocate_reserved(
         self, sender: str, reservation_id: int, program_id: int, amount: int, *, now: int
@@ -567,7 +640,8 @@ class FundModel:
         return tranche_id
 
     def approve_tranche(self, sender: str, tranche_id: int) -> None:
-        """Release the tranche's amount to its program. Approver only, never the requester."""
+        """Release the tranche's amount to its program. A funder with money in the program or an approver
+        such a funder named, never the requester."""
         tranche = self._pending_tranche(tranche_id, sender)
         program = self.programs[tranche.program_id]
         releasable = program.allocated - program.released
@@ -644,10 +718,10 @@ class FundModel:
         self._transfer(program.token, self.ledger, receiver, amount)
         return Batch(batch_id, program_id, amount, draws)
 
-    def return_funds(self, sender: str, batch_id: int, amount: int) -> tuple[FundsReturned, ...]:
+    def return_funds(self, sender: str, batch_id: int, amount: int, *, now: int) -> tuple[FundsReturned, ...]:
         """Take `amount` back from the receiver of batch `batch_id` (with `transferFrom`, first) and
         credit it to the program as new allocations of the lots it was drawn from, last drawn first;
-        the part drawn from a lot refunded since goes straight on to that lot's funder."""
+        the part drawn from a lot expired (or refunded) since goes straight on to that lot's funder."""
         _require_uint(amount, 128, "amount")
         batch = self.receiver_batches.get(batch_id)
         if batch is None or batch.receiver != sender:
@@ -668,7 +742,7 @@ class FundModel:
                 continue
             remaining -= back
             parts.append((draw, self.allocations[draw[0]].lot_id, back))
-        credited = sum(back for _, lot_id, back in parts if not self.lots[lot_id].refunded)
+        credited = sum(back for _, lot_id, back in parts if not self._gone_back(self.lots[lot_id], now))
         self._check_add(program.allocated, credited)
         self._check_add(program.released, credited)
 
@@ -679,7 +753,7 @@ class FundModel:
             draw[2] += back
             self.returned_amounts[lot_id] = self.returned_amounts.get(lot_id, 0) + back
             lot = self.lots[lot_id]
-            if lot.refunded:
+            if self._gone_back(lot, now):
                 self._transfer(program.token, self.ledger, lot.funder, back)
                 self.returned_to_funders[lot_id] = self.returned_to_funders.get(lot_id, 0) + back
                 returned.append(FundsReturned(0, lot_id, back, True))
@@ -691,20 +765,23 @@ class FundModel:
         return tuple(returned)
 
     def refund(self, sender: str, lot_id: int, *, now: int) -> Refund:
-        """Return the unspent rest of expired lot `lot_id` to its funder. Anyone may call it."""
+        """Return the unspent rest of expired lot `lot_id` to its funder, walking at most `REFUND_STEP`
+        of its allocations; call again while `refund_pending` is not 0. Anyone may call it."""
         lot = self._lot(lot_id)
         if not self._expired(lot, now):
             raise FundLedgerLotNotExpired(lot_id, lot.expiry)
-        if lot.refunded:
+        ids = self.lot_allocations[lot_id]
+        cursor = self.refund_cursors.get(lot_id, 0)
+        if lot.refunded and cursor == len(ids):
             raise FundLedgerLotAlreadyRefunded(lot_id)
-        undrawn = [
-            (i, self.allocations[i].amount - self.allocations[i].drawn) for i in self.lot_allocations[lot_id]
-        ]
-        amount = lot.unallocated + sum(rest for _, rest in undrawn)
+        end = min(len(ids), cursor + REFUND_STEP)
+        undrawn = [(i, self.allocations[i].amount - self.allocations[i].drawn) for i in ids[cursor:end]]
+        amount = (0 if lot.refunded else lot.unallocated) + sum(rest for _, rest in undrawn)
         if amount != 0:
             self._check_balance(lot.token, self.ledger, [amount])
 
         lot.refunded, lot.unallocated = True, 0
+        self.refund_cursors[lot_id] = end
         returned = []
         for allocation_id, rest in undrawn:
             if rest == 0:
@@ -717,7 +794,7 @@ class FundModel:
             returned.append(Returned(allocation_id, allocation.program_id, rest, program.released))
         if amount != 0:
             self._transfer(lot.token, self.ledger, lot.funder, amount)
-        self.refunded_amounts[lot_id] = amount
+        self.refunded_amounts[lot_id] = self.refunded_amounts.get(lot_id, 0) + amount
         return Refund(lot_id, lot.funder, amount, tuple(returned))
 
     # --- helpers, as in the contract ----------------------------------------------------------
@@ -757,6 +834,7 @@ class FundModel:
 
     def _allocate(self, lot_id: int, program: Program, program_id: int, amount: int) -> int:
         program.allocated += amount
+        self.program_funders.setdefault(program_id, set()).add(self.lots[lot_id].funder)
         return self._new_allocation(lot_id, program_id, amount)
 
     def _new_allocation(self, lot_id: int, program_id: int, amount: int) -> int:
@@ -765,6 +843,14 @@ class FundModel:
         self.lot_allocations[lot_id].append(allocation_id)
         self.program_allocations[program_id].append(allocation_id)
         return allocation_id
+
+    def _gone_back(self, lot: Lot, now: int) -> bool:
+        """Whether money coming back to the lot goes to its funder: the lot is refunded or expired."""
+        return lot.refunded or self._expired(lot, now)
+
+    def _require_consent(self, lot_id: int, lot: Lot, account: str) -> None:
+        if account != lot.funder and account not in self.lot_allocators.get(lot_id, set()):
+            raise FundLedgerNotLotAllocator(lot_id, account)
 
     @staticmethod
     def _expired(lot: Lot, now: int) -> bool:
@@ -820,8 +906,9 @@ class FundModel:
         return tranche
 
     def _pending_tranche(self, tranche_id: int, approver: str) -> Tranche:
-        self._require_role(APPROVER_ROLE, approver)
         tranche = self._tranche(tranche_id)
+        if not self.may_approve(tranche.program_id, approver):
+            raise FundLedgerNotProgramApprover(tranche.program_id, approver)
         if tranche.status != TrancheStatus.REQUESTED:
             raise FundLedgerTrancheNotPending(tranche_id, tranche.status)
         if tranche.requester == approver:

@@ -6,6 +6,10 @@ ballots, every winner from the round's rule and every allocation from the first-
 on the round's reservations, and reports each place where the chain says something else. An
 abandoned round (one of its lots expired before it was settled) must have paid a prefix of its
 winners exactly and given back every other euro of its budget, and nothing may happen to it after.
+A cancelled round (`RoundCancelled`, before any ballot) must have given back its whole budget.
+Consent is checked where the events show it: a round takes money only from lots whose funder is its
+creator or named the creator an allocator of that lot (`LotAllocatorSet`) before the round was
+funded, and a proposal names a program its proposer runs or one the round's creator runs.
 Events are taken in chain order, as objects with `contract`, `name` and `args` (the ledger's decoded
 events) or as mappings in their JSON form (`contract`, `event`, `args`). The timing of proposals and
 ballots is not visible in events and is left to the contract.
@@ -53,6 +57,7 @@ class RoundAudit:
     settled: bool = False
     abandoned: bool = False
     abandoned_for: int = 0  # the expired lot the round was abandoned for
+    cancelled: bool = False  # cancelled before any ballot (then also `abandoned`)
     lots: dict[int, int] = field(default_factory=dict)  # reservation id -> lot id
     ballots_cast: int = 0
     tallied: list[tuple[int, int, bool]] = field(default_factory=list)  # (proposal, votes, selected)
@@ -83,6 +88,8 @@ class RoundAudit:
     @property
     def closed_by(self) -> str | None:
         """What ended the round's ballots and proposals: "abandonment", "finalisation" or nothing yet."""
+        if self.cancelled:
+            return "cancellation"
         if self.abandoned:
             return "abandonment"
         return "finalisation" if self.finalised else None
@@ -124,6 +131,11 @@ class _Replay:
         self.report = AuditReport()
         self.reservations: dict[int, int] = {}  # reservation id -> round id
         self.expiries: dict[int, int] = {}  # lot id -> expiry (0: never), for lots whose deposit was seen
+        self.funders: dict[int, str] = {}  # lot id -> funder, for lots whose deposit was seen
+        self.allocators: dict[int, set[str]] = {}  # lot id -> allocators its funder named (not revoked)
+        self.program_ngos: dict[
+            int, str
+        ] = {}  # program id -> the NGO running it, where its creation was seen
 
     def apply(self, event: EventLike | Mapping[str, Any]) -> None:
         contract, name, args = _parts(event)
@@ -168,6 +180,13 @@ class _Replay:
         audit.model.fundings.append((reservation, int(a["amount"])))
         audit.lots[reservation] = lot
         self.reservations[reservation] = audit.round_id
+        funder = self.funders.get(lot)
+        if (
+            funder is not None
+            and audit.creator != funder
+            and audit.creator not in self.allocators.get(lot, ())
+        ):
+            audit.mismatches.append(f"funded from lot {lot} without its funder's consent")
         expiry = self.expiries.get(lot, 0)
         if expiry and expiry <= audit.voting_end:
             audit.mismatches.append(
@@ -186,6 +205,11 @@ class _Replay:
         )
         if not m.min_cost <= entry.amount <= m.max_cost:
             audit.mismatches.append(f"proposal {pid} asks {entry.amount}, outside {m.min_cost}..{m.max_cost}")
+        ngo = self.program_ngos.get(entry.program_id)
+        if ngo is not None and entry.proposer != ngo and audit.creator != ngo:
+            audit.mismatches.append(
+                f"proposal {pid} names program {entry.program_id}, not run by its proposer or the creator"
+            )
         m.proposals[pid] = entry  # under the chain's id, so later events line up
 
     def _on_ProposalWithdrawn(self, audit: RoundAudit, a: Mapping[str, Any]) -> None:
@@ -270,6 +294,15 @@ class _Replay:
                 paid += 1
         self._check_money(audit, "abandoned", a, paid)
 
+    def _on_RoundCancelled(self, audit: RoundAudit, a: Mapping[str, Any]) -> None:
+        out = audit.mismatches
+        if audit.closed_by or audit.settled:
+            out.append(f"cancelled after {audit.closed_by or 'settling'}")
+        if audit.ballots_cast:
+            out.append(f"cancelled after {audit.ballots_cast} ballots")
+        audit.abandoned = audit.cancelled = True
+        self._check_money(audit, "cancelled", {**a, "awarded": 0}, 0)
+
     def _check_money(self, audit: RoundAudit, done: str, a: Mapping[str, Any], paid: int | None) -> None:
         """At settlement (`paid` None: every winner) or abandonment (after `paid` winners): the ledger
         allocated exactly their payouts, released every other euro, and the event says so."""
@@ -292,6 +325,14 @@ class _Replay:
     def _fund_event(self, name: str, a: Mapping[str, Any]) -> None:
         if name == "LotDeposited":
             self.expiries[int(a["lotId"])] = int(a["expiry"])
+            self.funders[int(a["lotId"])] = str(a["funder"])
+            return
+        if name == "LotAllocatorSet":
+            named = self.allocators.setdefault(int(a["lotId"]), set())
+            (named.add if a["allowed"] else named.discard)(str(a["allocator"]))
+            return
+        if name == "ProgramCreated":
+            self.program_ngos[int(a["programId"])] = str(a["ngo"])
             return
         if name not in ("Allocated", "ReservationReleased"):
             return

@@ -2,14 +2,19 @@
 
 An auditor needs nothing but a chain endpoint and the address book: `rebuild_fund_state` replays
 the FundLedger events, re-running the first-in-first-out draw the contract performs, and fails
-loudly when an event disagrees with what the replay computes.
+loudly when an event disagrees with what the replay computes. `replay_consent` rebuilds who may
+move each lot's money (its funder and the allocators it named, `LotAllocatorSet`) and decide each
+program's tranches (funders whose money is in it and the approvers they named, `ProgramApproverSet`),
+and reports every allocation or tranche decision the events show without that consent. A refund may
+come in several `LotRefunded` steps (at most `REFUND_STEP` allocations each); money returned for a lot
+that has expired goes to its funder (`FundsReturned.toFunder`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from ledger.events import Event
 from ledger.exceptions import InconsistentEvents
@@ -115,8 +120,10 @@ class _Replay:
     def _on_FundsReturned(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
         s = self.state
         s.receiver_batches[a["batchId"]].returnable -= a["amount"]
-        # Money drawn from a lot refunded since goes on to its funder; only the rest is allocated anew.
-        if a["toFunder"] != s.lots[a["lotId"]].refunded:
+        # Money drawn from a lot refunded (or expired) since goes on to its funder; only the rest is
+        # allocated anew. The events carry no time, so an expired lot is known only by having an expiry.
+        lot = s.lots[a["lotId"]]
+        if (lot.refunded and not a["toFunder"]) or (a["toFunder"] and not lot.refunded and lot.expiry == 0):
             raise InconsistentEvents(f"batch {a['batchId']}: lot {a['lotId']} returned to the wrong side")
         if not a["toFunder"]:
             program = s.programs[a["programId"]]
@@ -324,7 +331,7 @@ def refunds(events: Iterable[Event]) -> list[Refund]:
             funder_of[a["lotId"]] = a["funder"]
         elif e.name == "Allocated" or (e.name == "FundsReturned" and not a["toFunder"]):
             lot_of[a["allocationId"]] = a["lotId"]
-        elif e.name == "FundsReturned" and a["amount"]:  # a receiver's return of a refunded lot's money
+        elif e.name == "FundsReturned" and a["amount"]:  # a receiver's return of an expired lot's money
             lot_id = a["lotId"]
             out.append(
                 _refund(
@@ -375,3 +382,104 @@ def _refund(
         batch_id,
         back,
     )
+
+
+ConsentView = tuple[Any, ...]  # (view name, *arguments) of a FundLedger consent view
+
+
+@dataclass
+class Consent:
+    """Who may move each lot's money and decide each program's tranches, as the events say, and each
+    place where the events show money moved or a tranche decided without that consent."""
+
+    lot_allocators: dict[int, set[str]] = field(default_factory=dict)  # lot -> allocators named, not revoked
+    program_funders: dict[int, set[str]] = field(default_factory=dict)  # program -> funders with money in it
+    program_approvers: dict[int, dict[str, set[str]]] = field(
+        default_factory=dict
+    )  # program -> funder -> named
+    ever_allocators: set[tuple[int, str]] = field(default_factory=set)  # every (lot, allocator) ever named
+    ever_approvers: set[tuple[int, str, str]] = field(default_factory=set)  # (program, funder, approver)
+    violations: list[str] = field(default_factory=list)
+
+    def may_approve(self, program_id: int, account: str) -> bool:
+        """Whether `account` may decide the program's tranches."""
+        if account in self.program_funders.get(program_id, set()):
+            return True
+        return any(account in named for named in self.program_approvers.get(program_id, {}).values())
+
+    def expected_views(self) -> dict[ConsentView, bool]:
+        """What the contract's consent views must answer for every account the events name
+        (see `FundLedgerClient.consent_views`)."""
+        out: dict[ConsentView, bool] = {}
+        for lot_id, allocator in sorted(self.ever_allocators):
+            out[("isLotAllocator", lot_id, allocator)] = allocator in self.lot_allocators.get(lot_id, set())
+        for program_id, funders in sorted(self.program_funders.items()):
+            for funder in sorted(funders):
+                out[("isProgramFunder", program_id, funder)] = True
+        for program_id, funder, approver in sorted(self.ever_approvers):
+            named = approver in self.program_approvers.get(program_id, {}).get(funder, set())
+            out[("isProgramApprover", program_id, funder, approver)] = named
+        return out
+
+    def differences(self, views: dict[ConsentView, bool]) -> list[str]:
+        """The moves without consent, then each view that answers otherwise than the events say."""
+        out = list(self.violations)
+        for key, expected in self.expected_views().items():
+            if views.get(key) != expected:
+                out.append(f"{key[0]}{key[1:]} is {views.get(key)}, the events give {expected}")
+        return out
+
+
+class _ConsentReplay:
+    def __init__(self) -> None:
+        self.c = Consent()
+        self.funder_of: dict[int, str] = {}
+        self.program_of: dict[int, int] = {}  # tranche -> program
+
+    def apply(self, e: Event) -> None:
+        handler = getattr(self, "_on_" + e.name, None)
+        if handler is not None:
+            handler(e.args)
+
+    def _on_LotDeposited(self, a: dict) -> None:  # type: ignore[type-arg]
+        self.funder_of[a["lotId"]] = a["funder"]
+
+    def _on_LotAllocatorSet(self, a: dict) -> None:  # type: ignore[type-arg]
+        c = self.c
+        if self.funder_of.get(a["lotId"]) != a["funder"]:
+            c.violations.append(f"lot {a['lotId']}: allocator named by {a['funder']}, not its funder")
+        named = c.lot_allocators.setdefault(a["lotId"], set())
+        (named.add if a["allowed"] else named.discard)(a["allocator"])
+        c.ever_allocators.add((a["lotId"], a["allocator"]))
+
+    def _on_Allocated(self, a: dict) -> None:  # type: ignore[type-arg]
+        c, funder = self.c, self.funder_of.get(a["lotId"], "")
+        allowed = {funder} | c.lot_allocators.get(a["lotId"], set())
+        if a["reservationId"] == 0 and a["allocator"] not in allowed:
+            c.violations.append(f"allocation {a['allocationId']}: {a['allocator']} had no consent")
+        c.program_funders.setdefault(a["programId"], set()).add(funder)
+
+    def _on_ProgramApproverSet(self, a: dict) -> None:  # type: ignore[type-arg]
+        c, program_id, funder = self.c, a["programId"], a["funder"]
+        if funder not in c.program_funders.get(program_id, set()):
+            c.violations.append(f"program {program_id}: approver named by {funder}, who has no money in it")
+        named = c.program_approvers.setdefault(program_id, {}).setdefault(funder, set())
+        (named.add if a["allowed"] else named.discard)(a["approver"])
+        c.ever_approvers.add((program_id, funder, a["approver"]))
+
+    def _on_TrancheRequested(self, a: dict) -> None:  # type: ignore[type-arg]
+        self.program_of[a["trancheId"]] = a["programId"]
+
+    def _on_TrancheApproved(self, a: dict) -> None:  # type: ignore[type-arg]
+        if not self.c.may_approve(self.program_of.get(a["trancheId"], 0), a["approver"]):
+            self.c.violations.append(f"tranche {a['trancheId']}: decided by {a['approver']} without consent")
+
+    _on_TrancheRejected = _on_TrancheApproved
+
+
+def replay_consent(events: Iterable[Event]) -> Consent:
+    """Replay the fund ledger's consent events (in chain order); see `Consent`."""
+    replay = _ConsentReplay()
+    for e in _fund_events(events):
+        replay.apply(e)
+    return replay.c

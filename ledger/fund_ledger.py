@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -166,9 +167,24 @@ class FundLedgerClient(ContractClient):
         amounts = [a for _, a in payments]
         return self.transact(ngo, "disburse", program_id, recipients, amounts, reference, gas=gas)
 
-    def reserve(self, allocator: LocalAccount, lot_id: int, amount: int) -> TxResult:
-        """Hold part of an unearmarked lot back for `allocator`."""
-        return self.transact(allocator, "reserve", lot_id, amount)
+    def reserve(
+        self, allocator: LocalAccount, lot_id: int, amount: int, requester: str | None = None
+    ) -> TxResult:
+        """Hold part of an unearmarked lot back for `allocator` (a holder of the allocator role) on behalf of
+        `requester` (default: the allocator itself), who must be the lot's funder or a named allocator."""
+        return self.transact(allocator, "reserve", lot_id, amount, requester or allocator.address)
+
+    def set_lot_allocator(
+        self, funder: LocalAccount, lot_id: int, allocator: str, allowed: bool = True
+    ) -> TxResult:
+        """Name (or revoke) `allocator` for the lot's money. Its funder only."""
+        return self.transact(funder, "setLotAllocator", lot_id, allocator, allowed)
+
+    def set_program_approver(
+        self, funder: LocalAccount, program_id: int, approver: str, allowed: bool = True
+    ) -> TxResult:
+        """Name (or revoke) `approver` for the program's tranches. A funder whose money is in it only."""
+        return self.transact(funder, "setProgramApprover", program_id, approver, allowed)
 
     def allocate_reserved(
         self, holder: LocalAccount, reservation_id: int, program_id: int, amount: int
@@ -192,6 +208,27 @@ class FundLedgerClient(ContractClient):
         return self.transact(account, "refund", lot_id)
 
     # --- views ---------------------------------------------------------------------------
+
+    def may_allocate(self, lot_id: int, account: str) -> bool:
+        """Whether `account` may allocate, reserve or put into a round the lot's money."""
+        return bool(self.call("mayAllocate", lot_id, account))
+
+    def is_lot_allocator(self, lot_id: int, account: str) -> bool:
+        """Whether the lot's funder named `account` as its allocator."""
+        return bool(self.call("isLotAllocator", lot_id, account))
+
+    def may_approve(self, program_id: int, account: str) -> bool:
+        """Whether `account` may decide the program's tranches."""
+        return bool(self.call("mayApprove", program_id, account))
+
+    def consent_views(self, keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], bool]:
+        """Answers of the consent views (`isLotAllocator`, `isProgramFunder`, `isProgramApprover`), each
+        key being the view's name and its arguments."""
+        return {key: bool(self.call(key[0], *key[1:])) for key in keys}
+
+    def refund_pending(self, lot_id: int) -> int:
+        """How many of the lot's allocations a refund has yet to walk."""
+        return int(self.call("refundPending", lot_id))
 
     def lot(self, lot_id: int) -> Lot:
         """Lot `lot_id`."""

@@ -16,6 +16,12 @@ from ledger.transactions import TransactionSender, TxResult
 PROPOSALS_LIMIT = 500
 """The most proposals a round may hold (the contract's `PROPOSALS_LIMIT`; deployments use it as their cap)."""
 
+MAX_VOTING_LENGTH = 366 * 24 * 3600
+"""The deployments' longest time from a round's creation to the end of its voting (a year and a day)."""
+
+MIN_PROPOSAL_COST = 1_000_000
+"""The deployments' least amount a proposal may ask for: one euro of a 6-decimal token (no dust proposals)."""
+
 ALL_PAYOUTS = 2**256 - 1
 """`max_payouts` that pays every winner in the finalising transaction."""
 
@@ -87,7 +93,8 @@ class Round:
     active_count: int
     rule: SelectionRule
     finalised: bool
-    abandoned: bool
+    abandoned: bool  # abandoned after a lot expired, or cancelled before any ballot
+    balloted: bool  # at least one ballot was cast: the round can no longer be cancelled
     min_votes: int
     voter_root: bytes
     creator: str
@@ -235,6 +242,11 @@ class ParticipatoryBudgetClient(ContractClient):
     ) -> TxResult:
         """Pay further winners of a finalised round (anyone may)."""
         return self.transact(account, "payWinners", round_id, max_payouts, gas=gas)
+
+    def cancel_round(self, account: LocalAccount, round_id: int, *, gas: int | None = None) -> TxResult:
+        """Cancel a round before its first ballot (its creator or a funder of one of its lots); its money
+        goes back to the lots; `RoundCancelled` says how much."""
+        return self.transact(account, "cancelRound", round_id, gas=gas)
 
     def abandon(self, account: LocalAccount, round_id: int, *, gas: int | None = None) -> TxResult:
         """Abandon a round that still holds money of an expired lot (anyone may): every reservation it

@@ -369,11 +369,35 @@ class FundLedgerNotBatchReceiver(ContractRevert):
 
 
 class FundLedgerNotLotAllocator(ContractRevert):
-    """`account` may not allocate lot `lotId`: neither its funder nor an allocator."""
+    """`account` may not allocate lot `lotId`: neither its funder nor an allocator its funder named."""
 
     signature = "FundLedgerNotLotAllocator(uint48,address)"
     selector = bytes.fromhex("4d0ba611")
     field_names = ("lotId", "account")
+
+
+class FundLedgerNotLotFunder(ContractRevert):
+    """`account` is not the funder of lot `lotId`."""
+
+    signature = "FundLedgerNotLotFunder(uint48,address)"
+    selector = bytes.fromhex("938e4a4b")
+    field_names = ("lotId", "account")
+
+
+class FundLedgerNotProgramApprover(ContractRevert):
+    """`account` may not decide tranches of program `programId` (no funder or named approver)."""
+
+    signature = "FundLedgerNotProgramApprover(uint48,address)"
+    selector = bytes.fromhex("a1d79e00")
+    field_names = ("programId", "account")
+
+
+class FundLedgerNotProgramFunder(ContractRevert):
+    """`account` has no money in program `programId`, so it cannot name its approvers."""
+
+    signature = "FundLedgerNotProgramFunder(uint48,address)"
+    selector = bytes.fromhex("6c4d955f")
+    field_names = ("programId", "account")
 
 
 class FundLedgerNotProgramNgo(ContractRevert):
@@ -464,6 +488,14 @@ class FundLedgerUnknownTranche(ContractRevert):
     field_names = ("trancheId",)
 
 
+class FundLedgerZeroAccount(ContractRevert):
+    """The zero address cannot be named."""
+
+    signature = "FundLedgerZeroAccount()"
+    selector = bytes.fromhex("0f5db7d9")
+    field_names = ()
+
+
 class FundLedgerZeroAmount(ContractRevert):
     """A zero amount was given where money must move."""
 
@@ -536,6 +568,14 @@ class ParticipatoryBudgetBadCostBounds(ContractRevert):
     field_names = ("minCost", "maxCost", "budget")
 
 
+class ParticipatoryBudgetBadDeployment(ContractRevert):
+    """A deployment parameter is out of range."""
+
+    signature = "ParticipatoryBudgetBadDeployment()"
+    selector = bytes.fromhex("0c9fa13e")
+    field_names = ()
+
+
 class ParticipatoryBudgetBadFunding(ContractRevert):
     """`lots` and `amounts` differ in length, are empty or too many."""
 
@@ -576,6 +616,14 @@ class ParticipatoryBudgetBallotNotAscending(ContractRevert):
     field_names = ("index",)
 
 
+class ParticipatoryBudgetCostBelowMinimum(ContractRevert):
+    """The round's smallest proposal cost `minCost` is below the deployment's `minimum`."""
+
+    signature = "ParticipatoryBudgetCostBelowMinimum(uint128,uint128)"
+    selector = bytes.fromhex("499bed8f")
+    field_names = ("minCost", "minimum")
+
+
 class ParticipatoryBudgetCostOutOfBounds(ContractRevert):
     """`amount` lies outside the round's bounds `minCost` to `maxCost`."""
 
@@ -608,6 +656,30 @@ class ParticipatoryBudgetFundingNotExpired(ContractRevert):
     field_names = ("roundId",)
 
 
+class ParticipatoryBudgetNoConsent(ContractRevert):
+    """`account` may not put lot `lotId` into a round: no funder or named allocator."""
+
+    signature = "ParticipatoryBudgetNoConsent(uint48,address)"
+    selector = bytes.fromhex("89fa89b7")
+    field_names = ("lotId", "account")
+
+
+class ParticipatoryBudgetNotCancellable(ContractRevert):
+    """Round `roundId` has ballots (or is finalised): it can no longer be cancelled."""
+
+    signature = "ParticipatoryBudgetNotCancellable(uint48)"
+    selector = bytes.fromhex("adc1d15c")
+    field_names = ("roundId",)
+
+
+class ParticipatoryBudgetNotCanceller(ContractRevert):
+    """`account` may not cancel round `roundId`: neither its creator nor a funder of one of its lots."""
+
+    signature = "ParticipatoryBudgetNotCanceller(uint48,address)"
+    selector = bytes.fromhex("eb209e56")
+    field_names = ("roundId", "account")
+
+
 class ParticipatoryBudgetNotEligible(ContractRevert):
     """`account` is not an eligible voter of round `roundId` (nor, for proposals, an NGO)."""
 
@@ -632,6 +704,14 @@ class ParticipatoryBudgetOrderNotSorted(ContractRevert):
     field_names = ("index",)
 
 
+class ParticipatoryBudgetProgramNotAllowed(ContractRevert):
+    """`proposer` may not name program `programId` in round `roundId` (see `submitProposal`)."""
+
+    signature = "ParticipatoryBudgetProgramNotAllowed(uint48,uint48,address)"
+    selector = bytes.fromhex("e50a2bc3")
+    field_names = ("roundId", "programId", "proposer")
+
+
 class ParticipatoryBudgetProposalNotActive(ContractRevert):
     """Proposal `proposalId` of round `roundId` is `status`, not active."""
 
@@ -646,6 +726,14 @@ class ParticipatoryBudgetRoundAbandoned(ContractRevert):
     signature = "ParticipatoryBudgetRoundAbandoned(uint48)"
     selector = bytes.fromhex("ea986078")
     field_names = ("roundId",)
+
+
+class ParticipatoryBudgetScheduleTooLong(ContractRevert):
+    """Voting would end at `votingEnd`, after `latest` (creation plus the maximum voting length)."""
+
+    signature = "ParticipatoryBudgetScheduleTooLong(uint48,uint256)"
+    selector = bytes.fromhex("1b1d02e4")
+    field_names = ("votingEnd", "latest")
 
 
 class ParticipatoryBudgetTokenMismatch(ContractRevert):
@@ -863,6 +951,9 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     FundLedgerLotNotExpired,
     FundLedgerNotBatchReceiver,
     FundLedgerNotLotAllocator,
+    FundLedgerNotLotFunder,
+    FundLedgerNotProgramApprover,
+    FundLedgerNotProgramFunder,
     FundLedgerNotProgramNgo,
     FundLedgerNotReservationHolder,
     FundLedgerReceiverRejected,
@@ -874,6 +965,7 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     FundLedgerUnknownProgram,
     FundLedgerUnknownReservation,
     FundLedgerUnknownTranche,
+    FundLedgerZeroAccount,
     FundLedgerZeroAmount,
     FundLedgerZeroRecipient,
     InsufficientBalance,
@@ -883,20 +975,27 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ParticipatoryBudgetAmountOverflow,
     ParticipatoryBudgetBadBallot,
     ParticipatoryBudgetBadCostBounds,
+    ParticipatoryBudgetBadDeployment,
     ParticipatoryBudgetBadFunding,
     ParticipatoryBudgetBadOrderLength,
     ParticipatoryBudgetBadProposalCap,
     ParticipatoryBudgetBadSchedule,
     ParticipatoryBudgetBallotNotAscending,
+    ParticipatoryBudgetCostBelowMinimum,
     ParticipatoryBudgetCostOutOfBounds,
     ParticipatoryBudgetCreditsExceeded,
     ParticipatoryBudgetFundingExpiresTooSoon,
     ParticipatoryBudgetFundingNotExpired,
+    ParticipatoryBudgetNoConsent,
+    ParticipatoryBudgetNotCancellable,
+    ParticipatoryBudgetNotCanceller,
     ParticipatoryBudgetNotEligible,
     ParticipatoryBudgetNotProposer,
     ParticipatoryBudgetOrderNotSorted,
+    ParticipatoryBudgetProgramNotAllowed,
     ParticipatoryBudgetProposalNotActive,
     ParticipatoryBudgetRoundAbandoned,
+    ParticipatoryBudgetScheduleTooLong,
     ParticipatoryBudgetTokenMismatch,
     ParticipatoryBudgetTooManyProposals,
     ParticipatoryBudgetUnauthorizedCreator,

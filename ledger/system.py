@@ -21,7 +21,12 @@ from ledger.events import Event, EventDecoder
 from ledger.exceptions import DeploymentError
 from ledger.forwarding import Forwarder
 from ledger.fund_ledger import FundLedgerClient
-from ledger.participatory_budget import PROPOSALS_LIMIT, ParticipatoryBudgetClient
+from ledger.participatory_budget import (
+    MAX_VOTING_LENGTH,
+    MIN_PROPOSAL_COST,
+    PROPOSALS_LIMIT,
+    ParticipatoryBudgetClient,
+)
 from ledger.providers import ProviderRegistryClient
 from ledger.roles import Role
 from ledger.transactions import TransactionSender, TxResult
@@ -41,6 +46,8 @@ CONSTRUCTOR_ARGS: dict[str, Callable[[AddressBook, str], list[Any]]] = {
         *_roles_and_forwarder(book, admin),
         book.address("FundLedger"),
         PROPOSALS_LIMIT,
+        MAX_VOTING_LENGTH,
+        MIN_PROPOSAL_COST,
     ],
     "AuditAttestations": _roles_and_forwarder,
     "ProviderRegistry": lambda book, admin: [

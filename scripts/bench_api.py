@@ -82,6 +82,7 @@ def _prepare(data_dir: Path, key: str) -> dict[str, Any]:
         )
         lot_id = lot.event("LotDeposited").args["lotId"]
         gw.execute("bench", funder, gw.system.funds, "allocate", lot_id, pid, 1_000_000 * EUR)
+        gw.execute("bench", funder, gw.system.funds, "setProgramApprover", pid, funder2.address, True)
         tranche = gw.execute("bench", ngo, gw.system.funds, "requestTranche", pid, 1_000_000 * EUR, bytes(32))
         gw.execute(
             "bench",
@@ -102,6 +103,7 @@ def _prepare(data_dir: Path, key: str) -> dict[str, Any]:
             .event("LotDeposited")
             .args["lotId"]
         )
+        gw.execute("bench", funder, gw.system.funds, "setLotAllocator", round_lot, ngo.address, True)
         now = gw.chain.now()
         spec = RoundSpec(
             "Bench round", "", [(round_lot, 10_000 * EUR)], 100, now + 60, now + 60 * 86_400, EUR, 2_000 * EUR

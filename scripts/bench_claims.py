@@ -62,7 +62,6 @@ def _setup(chain: EmbeddedChain) -> _Bench:
         (Role.TREASURER, treasurer),
         (Role.FUNDER, funder),
         (Role.NGO, ngo),
-        (Role.APPROVER, approver),
     ]:
         system.grant(admin, role, who.address)
     total = 1_000_000 * EUR
@@ -72,6 +71,7 @@ def _setup(chain: EmbeddedChain) -> _Bench:
     program = system.funds.create_program(ngo, token).event("ProgramCreated").args["programId"]
     lot = system.funds.deposit(funder, token, total).event("LotDeposited").args["lotId"]
     system.funds.allocate(funder, lot, program, total)
+    system.funds.set_program_approver(funder, program, approver.address)  # the funder's checker
     tranche = system.funds.request_tranche(ngo, program, total).event("TrancheRequested").args["trancheId"]
     system.funds.approve_tranche(approver, tranche)
     return _Bench(system, ngo, relayer, program)

@@ -61,7 +61,9 @@ class _Bench:
 
     def lot(self, amount: int) -> int:
         r = self.system.funds.deposit(self.funder, self.system.token.address, amount)
-        return int(r.event("LotDeposited").args["lotId"])
+        lot_id = int(r.event("LotDeposited").args["lotId"])
+        self.system.funds.set_lot_allocator(self.funder, lot_id, self.admin.address)  # the rounds' creator
+        return lot_id
 
     def programs(self, count: int) -> list[int]:
         first = self.system.funds.counts()[1] + 1

@@ -100,6 +100,7 @@ def build(data_dir: Path, key: str, clients: int) -> dict[str, Any]:
             .args["lotId"]
         )
         gw.execute("scale", funder, system.funds, "allocate", lot, pid, total)
+        gw.execute("scale", funder, system.funds, "setProgramApprover", pid, approver.address, True)
         tranche = gw.execute("scale", ngo, system.funds, "requestTranche", pid, total, bytes(32))
         gw.execute(
             "scale",
@@ -153,6 +154,7 @@ def build(data_dir: Path, key: str, clients: int) -> dict[str, Any]:
             .event("LotDeposited")
             .args["lotId"]
         )
+        gw.execute("scale", funder, system.funds, "setLotAllocator", round_lot, ngo.address, True)  # consent
         now = gw.chain.now()
         spec = RoundSpec(
             "Scale round", "", [(round_lot, 10_000 * EUR)], 100, now + 60, now + 60 * 86_400, EUR, 2_000 * EUR

@@ -50,7 +50,6 @@ def build_long_chain(data_dir: Path, events: int = EVENTS) -> int:
             (Role.TREASURER, treasurer),
             (Role.FUNDER, funder),
             (Role.NGO, ngo),
-            (Role.APPROVER, approver),
         ]:
             system.grant(admin, role, who.address)
         batches = -(-events // (2 * BATCH))
@@ -61,6 +60,7 @@ def build_long_chain(data_dir: Path, events: int = EVENTS) -> int:
         program = system.funds.create_program(ngo, token).event("ProgramCreated").args["programId"]
         lot = system.funds.deposit(funder, token, total).event("LotDeposited").args["lotId"]
         system.funds.allocate(funder, lot, program, total)
+        system.funds.set_program_approver(funder, program, approver.address)  # the funder's checker
         tranche = (
             system.funds.request_tranche(ngo, program, total).event("TrancheRequested").args["trancheId"]
         )

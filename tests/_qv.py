@@ -49,10 +49,20 @@ def program(system: Allmende, ngo: LocalAccount) -> int:
     return system.funds.create_program(ngo, system.token.address).event("ProgramCreated").args["programId"]
 
 
-def lot(system: Allmende, funder: LocalAccount, amount: int, **kw: int) -> int:
-    """A new lot of `funder`."""
+def lot(
+    system: Allmende,
+    funder: LocalAccount,
+    amount: int,
+    *,
+    allocators: Sequence[LocalAccount] = (),
+    **kw: int,
+) -> int:
+    """A new lot of `funder`, who names `allocators` (e.g. the creators of the rounds it funds) for it."""
     r = system.funds.deposit(funder, system.token.address, amount, **kw)
-    return int(r.event("LotDeposited").args["lotId"])
+    lot_id = int(r.event("LotDeposited").args["lotId"])
+    for who in allocators:
+        system.funds.set_lot_allocator(funder, lot_id, who.address)
+    return lot_id
 
 
 def params(

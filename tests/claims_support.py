@@ -31,6 +31,7 @@ def released_program(
     program = system.funds.create_program(ngo, token).event("ProgramCreated").args["programId"]
     lot = system.funds.deposit(a.funder, token, amount).event("LotDeposited").args["lotId"]
     system.funds.allocate(a.funder, lot, program, amount)
+    system.funds.set_program_approver(a.funder, program, a.approver.address)  # the funder's checker
     tranche = system.funds.request_tranche(ngo, program, amount).event("TrancheRequested").args["trancheId"]
     system.funds.approve_tranche(a.approver, tranche)
     return int(program)

@@ -34,8 +34,6 @@ def play_demo(system: Allmende, cast: DemoCast) -> None:
         (Role.FUNDER, c.foundation),
         (Role.FUNDER, c.city),
         (Role.NGO, c.ngo),
-        (Role.APPROVER, c.approver),
-        (Role.ALLOCATOR, c.admin),
         (Role.RELAYER, c.relayer),
     ]:
         system.grant(c.admin, role, who.address)
@@ -52,7 +50,10 @@ def play_demo(system: Allmende, cast: DemoCast) -> None:
     lot_a_id = lot_a.event("LotDeposited").args["lotId"]
     lot_b_id = lot_b.event("LotDeposited").args["lotId"]
     system.funds.allocate(c.foundation, lot_a_id, program, 12_000 * EUR)
+    # Consent: the city lets the operator allocate its lot, the foundation names its tranche checker.
+    system.funds.set_lot_allocator(c.city, lot_b_id, c.admin.address)
     system.funds.allocate(c.admin, lot_b_id, program, 10_000 * EUR)
+    system.funds.set_program_approver(c.foundation, program, c.approver.address)
     tranche = system.funds.request_tranche(c.ngo, program, 15_000 * EUR, _h("milestone 1: 300 households"))
     system.funds.approve_tranche(c.approver, tranche.event("TrancheRequested").args["trancheId"])
     households = [Account.create().address for _ in range(40)]

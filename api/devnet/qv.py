@@ -69,6 +69,7 @@ def play_qv_round(
     system.mint(c.treasurer, c.city.address, 12_000 * EUR, _h("Bürgerhaushalt: Überweisung der Stadt"))
     system.approve(c.city, system.funds.address, 12_000 * EUR)
     lot = system.funds.deposit(c.city, token, 12_000 * EUR).event("LotDeposited").args["lotId"]
+    system.funds.set_lot_allocator(c.city, lot, c.ngo.address)  # the city consents to the NGO's round
 
     clients = [Account.create() for _ in range(CLIENTS)]  # pseudonymous keys the gateway holds
     tree = StandardMerkleTree.of([[client.address] for client in clients], ["address"])
@@ -83,7 +84,7 @@ def play_qv_round(
         min_votes=1,
         metadata_hash=_h("Bürgerhaushalt Nord 2025"),
     )
-    created = system.budget.create_round(c.admin, params, [(lot, 10_000 * EUR)])
+    created = system.budget.create_round(c.ngo, params, [(lot, 10_000 * EUR)])
     round_id = created.event("RoundCreated").args["roundId"]
 
     for i, (title, euros) in enumerate(PROJECTS):

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from api.deps import Approver, Funder, FundsDep, Ngo
 from api.operations import OperationResult
 from api.schemas import (
+    AddressPath,
     AllocationCreate,
     AllocationCreated,
     DisbursementCreate,
@@ -17,6 +18,8 @@ from api.schemas import (
     LotCreate,
     LotCreated,
     LotPublic,
+    NamedAccount,
+    NamedAccountPublic,
     OperationPublic,
     ProgramCreate,
     ProgramCreated,
@@ -31,6 +34,7 @@ from api.schemas import (
     micro,
     program_public,
 )
+from api.services.funds import Named
 from ledger.fund_ledger import Lot
 
 router = APIRouter(prefix="/v1", tags=["funds"])
@@ -97,6 +101,62 @@ def allocate(lot_id: IdPath, body: AllocationCreate, funds: FundsDep, principal:
     """Allocate part of one of your lots to a program."""
     result = funds.allocate(principal, lot_id, body.programId, micro(body.amount))
     return _created(AllocationCreated, result, "Allocated", "allocationId")
+
+
+def _named_public(named: Named) -> NamedAccountPublic:
+    return NamedAccountPublic(
+        address=named.address, transactionHash=named.transaction_hash, blockNumber=named.block_number
+    )
+
+
+@router.post("/funder/lots/{lot_id}/allocators", status_code=201, response_model=NamedAccountPublic)
+def name_allocator(
+    lot_id: IdPath, body: NamedAccount, funds: FundsDep, principal: Funder
+) -> NamedAccountPublic:
+    """Consent: let an organisation (an NGO) allocate this lot's money or put it into a budget round."""
+    result = funds.set_lot_allocator(principal, lot_id, body.address, True)
+    return NamedAccountPublic(
+        address=body.address, transactionHash=result.transaction_hash, blockNumber=result.block_number
+    )
+
+
+@router.get("/funder/lots/{lot_id}/allocators", response_model=list[NamedAccountPublic])
+def list_allocators(lot_id: IdPath, funds: FundsDep, principal: Funder) -> list[NamedAccountPublic]:
+    """Who you let allocate this lot's money besides you, in the order named."""
+    return [_named_public(n) for n in funds.lot_allocators(principal, lot_id)]
+
+
+@router.delete("/funder/lots/{lot_id}/allocators/{address}", response_model=OperationPublic)
+def revoke_allocator(
+    lot_id: IdPath, address: AddressPath, funds: FundsDep, principal: Funder
+) -> OperationPublic:
+    """Withdraw consent: what the allocator allocated or reserved before stays."""
+    return OperationPublic(**funds.set_lot_allocator(principal, lot_id, address, False).to_json())
+
+
+@router.post("/funder/programs/{program_id}/approvers", status_code=201, response_model=NamedAccountPublic)
+def name_approver(
+    program_id: IdPath, body: NamedAccount, funds: FundsDep, principal: Funder
+) -> NamedAccountPublic:
+    """Let someone approve or reject this program's tranches for you (your money must be in it)."""
+    result = funds.set_program_approver(principal, program_id, body.address, True)
+    return NamedAccountPublic(
+        address=body.address, transactionHash=result.transaction_hash, blockNumber=result.block_number
+    )
+
+
+@router.get("/funder/programs/{program_id}/approvers", response_model=list[NamedAccountPublic])
+def list_approvers(program_id: IdPath, funds: FundsDep, principal: Funder) -> list[NamedAccountPublic]:
+    """The approvers you named for this program's tranches."""
+    return [_named_public(n) for n in funds.program_approvers(principal, program_id)]
+
+
+@router.delete("/funder/programs/{program_id}/approvers/{address}", response_model=OperationPublic)
+def revoke_approver(
+    program_id: IdPath, address: AddressPath, funds: FundsDep, principal: Funder
+) -> OperationPublic:
+    """Revoke an approver you named; another funder's naming of the same approver stays."""
+    return OperationPublic(**funds.set_program_approver(principal, program_id, address, False).to_json())
 
 
 @router.post("/funder/lots/{lot_id}/refund", status_code=201, response_model=OperationPublic)

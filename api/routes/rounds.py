@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.deps import Auditor, CurrentClient, Ngo, RoundsDep
+from api.deps import Auditor, CurrentClient, Funder, Ngo, RoundsDep
 from api.errors import Invalid
 from api.exports import EXPORT, Format, export_table
 from api.rounds import (
@@ -358,6 +358,24 @@ def abandon_round(round_id: IdPath, service: RoundsDep, principal: Ngo) -> Round
         released=euros(done.released),
         **done.operation.to_json(),
     )
+
+
+class RoundCancelled(OperationPublic):
+    released: str = Field(description="The round's whole budget, back in its lots")
+
+
+@router.post("/ngo/rounds/{round_id}/cancel", status_code=201, response_model=RoundCancelled)
+def cancel_round(round_id: IdPath, service: RoundsDep, principal: Ngo) -> RoundCancelled:
+    """Cancel your round before its first ballot: its whole budget goes back to its lots."""
+    result, released = service.cancel(principal.organisation_id, round_id, creator=True)
+    return RoundCancelled(released=euros(released), **result.to_json())
+
+
+@router.post("/funder/rounds/{round_id}/cancel", status_code=201, response_model=RoundCancelled)
+def cancel_funded_round(round_id: IdPath, service: RoundsDep, principal: Funder) -> RoundCancelled:
+    """Cancel, before its first ballot, a round that one of your lots funds: its money goes back."""
+    result, released = service.cancel(principal.organisation_id, round_id, creator=False)
+    return RoundCancelled(released=euros(released), **result.to_json())
 
 
 # --- clients ----------------------------------------------------------------------------------

@@ -5,7 +5,13 @@ relayed (`Engine.execute`); the contract enforces roles and maker-checker, this 
 the contract cannot know: a funder sees only their own lots (`UnknownLot`, as if absent), an NGO asks
 for tranches only on its own programs (`NotYourProgram`). Free text (program descriptions, milestones,
 rejection reasons, disbursement references) stays off chain; only its SHA-256 goes on chain.
-The gas figures of the fund ledger's functions live here, next to the calls that use them.
+The gas figures of the fund ledger's functions live here, next to the calls that use them; a refund's
+gas is sized from the lot's state (the allocations its next step walks), never a fixed figure.
+
+Consent: a lot's money moves (allocation, reservation, a budget round) only by its funder or by
+allocators the funder names for that lot here; a program's tranches are decided only by a funder whose
+money is in the program or by approvers such a funder names. Both are on chain and revocable; the
+contract enforces them, this service lists them from events (checked against the contract's views).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from api.operations import OperationResult
 from api.principals import Principal
 from api.services.person_chain import SIGNED_BY_PERSON
 from api.services.providers import ProvidersService
+from ledger.events import Event
 from ledger.fund_events import Payment, Refund, refunds, trace_payments
 from ledger.fund_ledger import Lot
 
@@ -33,7 +40,9 @@ GAS_DEPOSIT = 250_000
 GAS_ALLOCATE = 250_000
 GAS_CREATE_PROGRAM = 250_000
 GAS_TRANCHE = 200_000
-GAS_REFUND = 1_000_000
+GAS_REFUND_BASE = 150_000  # the lot's own money back to the funder, the events, the transfer
+GAS_PER_REFUNDED_ALLOCATION = 30_000  # one walked allocation: read, credit back, event (~12-20k measured)
+GAS_NAMING = 120_000  # setLotAllocator / setProgramApprover
 GAS_DISBURSE_BASE = 150_000
 GAS_PER_PAYMENT = 45_000
 
@@ -41,6 +50,35 @@ GAS_PER_PAYMENT = 45_000
 def sha(text: str) -> bytes:
     """The SHA-256 of `text`, as the fund ledger stores references to off-chain text."""
     return hashlib.sha256(text.encode()).digest()
+
+
+def refund_gas(pending: int, step: int) -> int:
+    """Gas for one refund transaction that walks `pending` allocations (at most `step` of them)."""
+    return GAS_REFUND_BASE + GAS_PER_REFUNDED_ALLOCATION * min(pending, step)
+
+
+@dataclass(frozen=True)
+class Named:
+    """An account named by a funder (allocator or approver), and the transaction that named it last."""
+
+    address: str
+    transaction_hash: str
+    block_number: int
+
+
+def _named(
+    events: list[Event], name: str, key: str, value: int, field: str, funder: str | None
+) -> list[Named]:
+    """Who the `name` events for `key` = `value` (and `funder`, if given) left named, in the order named."""
+    out: dict[str, Named] = {}
+    for e in events:
+        a = e.args
+        if e.name != name or a[key] != value or (funder is not None and a["funder"] != funder):
+            continue
+        out.pop(a[field], None)
+        if a["allowed"]:
+            out[a[field]] = Named(a[field], e.transaction_hash, e.block_number)
+    return list(out.values())
 
 
 @dataclass(frozen=True)
@@ -74,7 +112,8 @@ class FundsService:
         """`FundLedger.function(*args)`, signed with the calling person's own key where the contract
         checks a role (`person_chain.SIGNED_BY_PERSON`), else with the organisation's key; relayed."""
         signer: Organisation | LocalAccount = self.gw.organisation(principal.organisation_id)
-        if principal.person_id is not None and function in SIGNED_BY_PERSON and self._person_signer:
+        own_key = function in SIGNED_BY_PERSON.get(principal.kind, frozenset())
+        if principal.person_id is not None and own_key and self._person_signer:
             signer = self._person_signer(principal.person_id)
         return self.gw.execute(principal.id, signer, self.gw.system.funds, function, *args, gas=gas)
 
@@ -114,9 +153,55 @@ class FundsService:
         return self._execute(principal, "allocate", lot_id, program_id, amount, gas=GAS_ALLOCATE)
 
     def refund(self, principal: Principal, lot_id: int) -> OperationResult:
-        """Take back the unspent rest of the funder's expired lot."""
+        """Take back the unspent rest of the funder's expired lot: one transaction per `REFUND_STEP` of its
+        allocations, each sized by the allocations it walks; returns the last (the refund is complete)."""
         self.own_lot(principal, lot_id)
-        return self._execute(principal, "refund", lot_id, gas=GAS_REFUND)
+        funds = self.gw.system.funds
+        step = int(funds.call("REFUND_STEP"))
+        result = self._execute(
+            principal, "refund", lot_id, gas=refund_gas(funds.refund_pending(lot_id), step)
+        )
+        while (pending := funds.refund_pending(lot_id)) != 0:
+            result = self._execute(principal, "refund", lot_id, gas=refund_gas(pending, step))
+        return result
+
+    # --- consent: allocators of a lot, approvers of a program -----------------------------
+
+    def set_lot_allocator(
+        self, principal: Principal, lot_id: int, allocator: str, allowed: bool
+    ) -> OperationResult:
+        """Name (`allowed`) or revoke an allocator of one of the funder's lots."""
+        self.own_lot(principal, lot_id)
+        return self._execute(principal, "setLotAllocator", lot_id, allocator, allowed, gas=GAS_NAMING)
+
+    def lot_allocators(self, principal: Principal, lot_id: int) -> list[Named]:
+        """The allocators the funder named for its lot and has not revoked, in the order named."""
+        self.own_lot(principal, lot_id)
+        named = _named(self.gw.index.events(), "LotAllocatorSet", "lotId", lot_id, "allocator", None)
+        funds = self.gw.system.funds
+        return [n for n in named if funds.is_lot_allocator(lot_id, n.address)]
+
+    def set_program_approver(
+        self, principal: Principal, program_id: int, approver: str, allowed: bool
+    ) -> OperationResult:
+        """Name (`allowed`) or revoke, as the calling funder, an approver of a program's tranches (the
+        contract accepts only a funder whose money is in the program)."""
+        self.gw.system.funds.program(program_id)  # FundLedgerUnknownProgram for none
+        return self._execute(principal, "setProgramApprover", program_id, approver, allowed, gas=GAS_NAMING)
+
+    def program_approvers(self, principal: Principal, program_id: int) -> list[Named]:
+        """The approvers the calling funder named for the program and has not revoked."""
+        funds = self.gw.system.funds
+        funds.program(program_id)
+        named = _named(
+            self.gw.index.events(),
+            "ProgramApproverSet",
+            "programId",
+            program_id,
+            "approver",
+            principal.address,
+        )
+        return [n for n in named if funds.call("isProgramApprover", program_id, principal.address, n.address)]
 
     def refunds(self, principal: Principal) -> list[Refund]:
         """Money returned to the funder, oldest first, from events alone."""

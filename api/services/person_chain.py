@@ -11,9 +11,13 @@ chain between the organisation that asked and the person who approved, and the g
 rule between two people of one organisation (`FundsService.approve_tranche`: the person who asked
 for a tranche never decides it).
 
-On today's `FundLedger` an approver holds the global `APPROVER` role, granted when a person with
-the `approver` role is added and revoked when they are disabled. (Where approvers are named per
-program by the funder instead, the grant goes and the funder names the person's address.)
+Who may decide a tranche is the funders' choice on chain (consent, `FundLedger.setProgramApprover`):
+a funder whose money is in the program, or an address such a funder named for it. So a funder's
+people decide with the funder's own key (the funder's address is the program's funder, the person is
+journalled), and an NGO's approver decides with their own key, which works once a funder of the
+program named that person's address (`POST /v1/funder/programs/{id}/approvers`, the address from
+`GET /v1/people`). No person holds a global role on chain: `PERSON_CHAIN_ROLES` is empty, and the
+grant and revoke hooks stay for roles a later contract may check per person.
 """
 
 from __future__ import annotations
@@ -23,14 +27,12 @@ from collections.abc import Sequence
 from api.engine import Engine
 from ledger.roles import Role
 
-PERSON_CHAIN_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
-    ("funder", "approver"): (Role.APPROVER,),
-    ("ngo", "approver"): (Role.APPROVER,),
-}
+PERSON_CHAIN_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {}
 """(organisation kind, person role) -> the on-chain roles the person's own key needs."""
 
-SIGNED_BY_PERSON = frozenset({"approveTranche", "rejectTranche"})
-"""`FundLedger` functions a person signs with their own key (the rest: the organisation's key)."""
+SIGNED_BY_PERSON: dict[str, frozenset[str]] = {"ngo": frozenset({"approveTranche", "rejectTranche"})}
+"""Organisation kind -> the `FundLedger` functions its people sign with their own key (the rest, and
+everything of other kinds: the organisation's key)."""
 
 
 def chain_roles(kind: str, roles: Sequence[str]) -> tuple[Role, ...]:

@@ -14,7 +14,7 @@ from governance.qv_verify import verify_rounds
 from ledger.chain_reading import immutable_values, mask_immutables
 from ledger.compiler import ReferenceCode
 from ledger.events import Event
-from ledger.fund_events import rebuild_fund_state, refunds, trace_payments
+from ledger.fund_events import rebuild_fund_state, refunds, replay_consent, trace_payments
 from ledger.roles import Role
 
 ZERO = "0x" + "00" * 20
@@ -141,6 +141,12 @@ def check_funds(records: Records) -> Section:
     section = Section("Fund ledger")
     rebuilt = rebuild_fund_state(records.events)
     section.add("state rebuilt from events equals the contract's views", rebuilt == records.fund_state)
+    consent = replay_consent(records.events).differences(records.consent_views)
+    section.add(
+        "money moved and tranches decided only with the funders' consent, as the consent views say",
+        not consent,
+        "; ".join(consent[:5]),
+    )
     payments = trace_payments(records.events)
     untraced = [
         f"batch {p.batch_id} to {p.recipient}"

@@ -15,6 +15,7 @@ from pathlib import Path
 from ledger.address_book import AddressBook
 from ledger.claims import ClaimProgramInfo
 from ledger.events import Event
+from ledger.fund_events import ConsentView, replay_consent
 from ledger.fund_ledger import FundState
 from ledger.roles import Role
 from ledger.system import Allmende
@@ -52,6 +53,7 @@ class Records:
     claim_programs: dict[str, ClaimRecords] = field(default_factory=dict)
     claim_program_view: list[str] = field(default_factory=list)  # ClaimPrograms.programs()
     has_role: dict[tuple[str, str], bool] = field(default_factory=dict)  # (role name, account) -> view
+    consent_views: dict[ConsentView, bool] = field(default_factory=dict)  # every pair the events name
 
 
 def book_roles(path: Path) -> dict[str, list[str]]:
@@ -89,6 +91,8 @@ def collect(
     holders.discard("0x" + "00" * 20)
     step("reading balances")
     balances = {a: system.balance(a) for a in sorted(holders)}
+    step("reading consent")
+    consent_views = system.funds.consent_views(replay_consent(events).expected_views())
     step("reading rounds")
     rounds = {int(e.args["roundId"]) for e in events if e.name == "RoundCreated"}
     winners = {rid: system.budget.winners(rid) for rid in sorted(rounds)}
@@ -126,4 +130,5 @@ def collect(
         claim_programs=claim_programs,
         claim_program_view=system.claims.addresses(),
         has_role=has_role,
+        consent_views=consent_views,
     )

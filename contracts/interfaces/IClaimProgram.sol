@@ -103,7 +103,8 @@ interface IClaimProgram is IFundsReceiver {
     function addRoot(bytes32[] calldata cap) external returns (uint256 rootId);
 
     /// @notice After expiry, gives everything not claimed back to the fund ledger, last funding first,
-    /// so it is credited to the program and the lots it came from. The NGO only.
+    /// so it is credited to the program and the lots it came from (or passed on to the funders of lots
+    /// that have expired meanwhile). Anyone: the money can only go back, so nobody depends on the NGO acting.
     function returnUnclaimed() external returns (uint128 amount);
 
     /// @notice Whether the client at `index` has claimed.

@@ -13,7 +13,12 @@ pragma solidity ^0.8.24;
 /// before stay the programs' until `refund` (which anyone may call) takes back what they have not
 /// drawn: until then programs keep drawing on them, so a funder who wants the rest back promptly
 /// refunds at the expiry. After the refund nothing of the lot is allocated anew: released
-/// reservations and money receivers return go straight to the funder.
+/// reservations and money receivers return go straight to the funder, and so does money receivers
+/// return once the lot has expired, even before the refund (it never becomes a new allocation).
+///
+/// Consent: a lot's money is allocated, reserved or put into a budget round only by its funder or by
+/// allocators the funder names for that lot (revocable). A program's tranches are approved only by a
+/// funder whose money is in the program, or by approvers such a funder names for it.
 interface IFundLedger {
     /// @notice A deposit: money one funder gave, optionally earmarked for one program.
     struct Lot {
@@ -133,8 +138,15 @@ interface IFundLedger {
     event BatchDisbursed(uint48 indexed batchId, uint48 indexed programId, uint32 count, uint128 total, bytes32 paymentReference);
     /// @notice The undrawn `amount` of allocation `allocationId` went back to its expired lot.
     event AllocationReturned(uint48 indexed allocationId, uint48 indexed programId, uint128 amount, uint128 releasedAfter);
-    /// @notice The unspent `amount` of expired lot `lotId` was returned to `funder`.
+    /// @notice The unspent `amount` of expired lot `lotId` was returned to `funder`. A lot with many
+    /// allocations is refunded in steps of at most `REFUND_STEP` allocations, one event per step.
     event LotRefunded(uint48 indexed lotId, address indexed funder, uint128 amount);
+    /// @notice The funder of lot `lotId` named (`allowed`) or revoked `allocator` as one who may allocate,
+    /// reserve or put into a budget round the lot's money.
+    event LotAllocatorSet(uint48 indexed lotId, address indexed funder, address indexed allocator, bool allowed);
+    /// @notice `funder`, whose money is in program `programId`, named (`allowed`) or revoked `approver`
+    /// as one who may approve or reject the program's tranches.
+    event ProgramApproverSet(uint48 indexed programId, address indexed funder, address indexed approver, bool allowed);
 
     /// @notice `token` is not allowed in this ledger.
     error FundLedgerTokenNotAllowed(address token);
@@ -158,8 +170,16 @@ interface IFundLedger {
     error FundLedgerEarmarkMismatch(uint48 lotId, uint48 earmark, uint48 programId);
     /// @notice Lot token `lotToken` differs from program token `programToken`.
     error FundLedgerTokenMismatch(address lotToken, address programToken);
-    /// @notice `account` may not allocate lot `lotId`: neither its funder nor an allocator.
+    /// @notice `account` may not allocate lot `lotId`: neither its funder nor an allocator its funder named.
     error FundLedgerNotLotAllocator(uint48 lotId, address account);
+    /// @notice `account` is not the funder of lot `lotId`.
+    error FundLedgerNotLotFunder(uint48 lotId, address account);
+    /// @notice `account` may not decide tranches of program `programId` (no funder or named approver).
+    error FundLedgerNotProgramApprover(uint48 programId, address account);
+    /// @notice `account` has no money in program `programId`, so it cannot name its approvers.
+    error FundLedgerNotProgramFunder(uint48 programId, address account);
+    /// @notice The zero address cannot be named.
+    error FundLedgerZeroAccount();
     /// @notice `requested` exceeds the `available` amount.
     error FundLedgerInsufficientFunds(uint128 requested, uint128 available);
     /// @notice `account` does not run program `programId`.
@@ -195,16 +215,17 @@ interface IFundLedger {
     function createProgram(address token, bytes32 metadataHash) external returns (uint48 programId);
 
     /// @notice Allocates `amount` of lot `lotId` to program `programId`.
-    /// The lot's funder may allocate it; an allocator may allocate any lot.
+    /// The lot's funder, or an allocator the funder named for this lot (`setLotAllocator`), only.
     function allocate(uint48 lotId, uint48 programId, uint128 amount) external returns (uint48 allocationId);
 
     /// @notice Asks to release `amount` of program `programId`'s allocations on a milestone. Program NGO only.
     function requestTranche(uint48 programId, uint128 amount, bytes32 milestoneHash) external returns (uint48 trancheId);
 
-    /// @notice Approves a tranche. Approver only, and never the requester.
+    /// @notice Approves a tranche. Only a funder whose money is in the tranche's program (one that ever
+    /// allocated to it) or an approver such a funder named (`setProgramApprover`), and never the requester.
     function approveTranche(uint48 trancheId) external;
 
-    /// @notice Rejects a tranche. Approver only, and never the requester.
+    /// @notice Rejects a tranche. The same accounts as `approveTranche`, and never the requester.
     function rejectTranche(uint48 trancheId, bytes32 reasonHash) external;
 
     /// @notice Withdraws a pending tranche. Its requester only.
@@ -218,8 +239,40 @@ interface IFundLedger {
         bytes32 paymentReference
     ) external returns (uint48 batchId);
 
-    /// @notice Holds `amount` of unearmarked lot `lotId` back for the sender. Allocator only.
-    function reserve(uint48 lotId, uint128 amount) external returns (uint48 reservationId);
+    /// @notice Holds `amount` of unearmarked lot `lotId` back for the sender on behalf of `requester`.
+    /// The sender must hold the allocator role (a budget contract, which vouches that `requester` asked),
+    /// and `requester` must be the lot's funder or an allocator the funder named for the lot.
+    function reserve(uint48 lotId, uint128 amount, address requester) external returns (uint48 reservationId);
+
+    /// @notice Names (`allowed`) or revokes `allocator` for lot `lotId`: who may allocate its money,
+    /// reserve it or put it into a budget round besides the funder. The lot's funder only.
+    /// Revoking stops future allocations; what was allocated or reserved before stays.
+    function setLotAllocator(uint48 lotId, address allocator, bool allowed) external;
+
+    /// @notice Names (`allowed`) or revokes `approver` for program `programId`'s tranches, as the sender.
+    /// Only a funder whose money is in the program. Another funder's naming of the same approver stays.
+    function setProgramApprover(uint48 programId, address approver, bool allowed) external;
+
+    /// @notice Whether `account` may allocate, reserve or put into a round the money of lot `lotId`.
+    function mayAllocate(uint48 lotId, address account) external view returns (bool);
+
+    /// @notice Whether the funder of lot `lotId` named `allocator` for it (and has not revoked it).
+    function isLotAllocator(uint48 lotId, address allocator) external view returns (bool);
+
+    /// @notice Whether `account` may approve or reject tranches of program `programId`.
+    function mayApprove(uint48 programId, address account) external view returns (bool);
+
+    /// @notice Whether `funder` has money in program `programId` (allocated to it at least once).
+    function isProgramFunder(uint48 programId, address funder) external view returns (bool);
+
+    /// @notice Whether `funder` named `approver` for program `programId`.
+    function isProgramApprover(uint48 programId, address funder, address approver) external view returns (bool);
+
+    /// @notice The most allocations one `refund` call walks.
+    function REFUND_STEP() external view returns (uint256);
+
+    /// @notice How many allocations of lot `lotId` a refund has yet to walk (0 once it is complete).
+    function refundPending(uint48 lotId) external view returns (uint256);
 
     /// @notice Allocates `amount` of a reservation to program `programId`. Its holder only, and only
     /// until the reserved lot expires (`FundLedgerLotExpired`): then the money can only be released.
@@ -245,6 +298,9 @@ interface IFundLedger {
     /// @notice Returns the unspent rest of expired lot `lotId` to its funder: its unallocated money and
     /// what its allocations have not drawn. Anyone may call it. Money reserved from the lot stays
     /// reserved (it can no longer be allocated) until released, which then pays the funder directly.
+    /// One call walks at most `REFUND_STEP` of the lot's allocations, so its cost is bounded whatever
+    /// others do: while `refundPending` is not 0, call it again (until then the programs may still draw
+    /// on the allocations not yet walked, as before any refund).
     function refund(uint48 lotId) external returns (uint128 amount);
 
     /// @notice Whether `token` is allowed.

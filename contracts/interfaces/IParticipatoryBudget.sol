@@ -19,6 +19,13 @@ pragma solidity ^0.8.24;
 /// an expired lot, anyone may `abandon` it: every reservation it holds goes back to its lot (or to the
 /// funder of a refunded lot), winners already paid keep their allocations, and the round takes no
 /// further ballots, finalisation or payouts. So no money is ever stuck in a round.
+///
+/// Consent and bounds: a round takes money only from lots whose funder is its creator or named the
+/// creator as an allocator of that lot (`IFundLedger.setLotAllocator`); its voting ends at most
+/// `maxVotingLength` after its creation; every proposal asks for at least `minProposalCost`; and until
+/// the first ballot the creator or the funder of any of its lots may `cancelRound` it (its money goes
+/// back to the lots). A proposal names a program its proposer runs (an NGO), or, for an eligible client,
+/// a program run by the round's creator. Withdrawn proposals do not count against the proposal cap.
 interface IParticipatoryBudget {
     /// @notice How winners are chosen along the finalisation order. Proposals with fewer than the
     /// round's `minVotes` never win.
@@ -71,7 +78,8 @@ interface IParticipatoryBudget {
         uint16 activeCount; // submitted and not withdrawn
         SelectionRule rule;
         bool finalised;
-        bool abandoned; // see `abandon`
+        bool abandoned; // see `abandon` and `cancelRound`
+        bool balloted; // at least one ballot was cast: the round can no longer be cancelled
         uint64 minVotes;
         // slot 1
         bytes32 voterRoot;
@@ -112,6 +120,9 @@ interface IParticipatoryBudget {
         uint128 remaining;
     }
 
+    /// @notice `account` (the creator or a funder of one of its lots) cancelled round `roundId` before any
+    /// ballot; `released` went back to the round's lots.
+    event RoundCancelled(uint48 indexed roundId, address indexed account, uint128 released);
     /// @notice `creator` created round `roundId` with a budget of `budget` in `token`.
     event RoundCreated(
         uint48 indexed roundId,
@@ -210,15 +221,32 @@ interface IParticipatoryBudget {
     error ParticipatoryBudgetRoundAbandoned(uint48 roundId);
     /// @notice Round `roundId` holds no money of an expired lot: it can still be finalised and paid.
     error ParticipatoryBudgetFundingNotExpired(uint48 roundId);
+    /// @notice Voting would end at `votingEnd`, after `latest` (creation plus the maximum voting length).
+    error ParticipatoryBudgetScheduleTooLong(uint48 votingEnd, uint256 latest);
+    /// @notice The round's smallest proposal cost `minCost` is below the deployment's `minimum`.
+    error ParticipatoryBudgetCostBelowMinimum(uint128 minCost, uint128 minimum);
+    /// @notice `account` may not put lot `lotId` into a round: no funder or named allocator.
+    error ParticipatoryBudgetNoConsent(uint48 lotId, address account);
+    /// @notice `proposer` may not name program `programId` in round `roundId` (see `submitProposal`).
+    error ParticipatoryBudgetProgramNotAllowed(uint48 roundId, uint48 programId, address proposer);
+    /// @notice `account` may not cancel round `roundId`: neither its creator nor a funder of one of its lots.
+    error ParticipatoryBudgetNotCanceller(uint48 roundId, address account);
+    /// @notice Round `roundId` has ballots (or is finalised): it can no longer be cancelled.
+    error ParticipatoryBudgetNotCancellable(uint48 roundId);
+    /// @notice A deployment parameter is out of range.
+    error ParticipatoryBudgetBadDeployment();
 
     /// @notice Creates a round whose budget is `amounts[i]` reserved from each unearmarked lot
-    /// `lotIds[i]` (all in one token, each expiring, if at all, after `params.votingEnd`). Admin or NGO only.
+    /// `lotIds[i]` (all in one token, each expiring, if at all, after `params.votingEnd`). Admin or NGO only,
+    /// and for each lot its funder or an allocator the funder named for it. Voting ends at most
+    /// `maxVotingLength` from now; `params.minCost` is at least `minProposalCost`.
     function createRound(RoundParams calldata params, uint48[] calldata lotIds, uint128[] calldata amounts)
         external
         returns (uint48 roundId);
 
-    /// @notice Proposes `amount` for program `programId` during the proposal phase. NGOs, and eligible
-    /// voters proving it with `proof` (a Merkle proof of the sender's address; empty for NGOs).
+    /// @notice Proposes `amount` for program `programId` during the proposal phase. NGOs for programs they
+    /// run, and eligible voters proving it with `proof` (a Merkle proof of the sender's address; empty for
+    /// NGOs) for programs the round's creator runs. At most `maxProposals` proposals are active at once.
     function submitProposal(
         uint48 roundId,
         uint48 programId,
@@ -229,6 +257,17 @@ interface IParticipatoryBudget {
 
     /// @notice Withdraws a proposal before voting opens. Its proposer only.
     function withdrawProposal(uint48 roundId, uint16 proposalId) external;
+
+    /// @notice Cancels a round before its first ballot and gives its money back to its lots. The round's
+    /// creator, or the funder of any of its lots; not once finalised or abandoned.
+    /// @return released What went back to the lots.
+    function cancelRound(uint48 roundId) external returns (uint128 released);
+
+    /// @notice The longest time from a round's creation to the end of its voting, in seconds.
+    function maxVotingLength() external view returns (uint48);
+
+    /// @notice The least any round lets a proposal ask for (a round's `minCost` is at least this).
+    function minProposalCost() external view returns (uint128);
 
     /// @notice Casts `votes[i]` votes on `proposalIds[i]` (ids strictly ascending, votes positive),
     /// replacing the sender's earlier ballot; an empty ballot takes the earlier one back. The sum of

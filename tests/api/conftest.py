@@ -114,3 +114,12 @@ def database_text(gateway: Gateway) -> str:
                 for value in row:
                     out.append(value.decode("latin-1") if isinstance(value, bytes) else str(value))
     return "\n".join(out)
+
+
+def consent(client: TestClient, funder_key: str, lot_id: int, ngo_key: str) -> None:
+    """The funder names the NGO an allocator of its lot (so the NGO may put it into a budget round)."""
+    address = client.get("/v1/me", headers=auth(ngo_key)).json()["address"]
+    r = client.post(
+        f"/v1/funder/lots/{lot_id}/allocators", json={"address": address}, headers=auth(funder_key)
+    )
+    assert r.status_code == 201, r.text

@@ -54,6 +54,12 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/v1/funder/lots/{lot_id}/payments"):         (401, 401, 403, 200, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/allocations"):     (401, 401, 403, 201, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/refund"):          (401, 401, 403, 201, 403, 403),
+    ("POST", "/v1/funder/lots/{lot_id}/allocators"):      (401, 401, 403, 201, 403, 403),
+    ("GET", "/v1/funder/lots/{lot_id}/allocators"):       (401, 401, 403, 200, 403, 403),
+    ("DELETE", "/v1/funder/lots/{lot_id}/allocators/{address}"): (401, 401, 403, 200, 403, 403),
+    ("POST", "/v1/funder/programs/{program_id}/approvers"): (401, 401, 403, 201, 403, 403),
+    ("GET", "/v1/funder/programs/{program_id}/approvers"):  (401, 401, 403, 200, 403, 403),
+    ("DELETE", "/v1/funder/programs/{program_id}/approvers/{address}"): (401, 401, 403, 200, 403, 403),
     ("GET", "/v1/funder/refunds"):                        (401, 401, 403, 200, 403, 403),
     ("POST", "/v1/tranches/{tranche_id}/approve"):        (401, 401, 403, 201, 403, 403),
     ("POST", "/v1/tranches/{tranche_id}/reject"):         (401, 401, 403, 201, 403, 403),
@@ -79,6 +85,8 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("POST", "/v1/ngo/rounds/{round_id}/proposals/{proposal_id}/withdraw"): (401, 401, 403, 403, 201, 403),
     ("POST", "/v1/ngo/rounds/{round_id}/finalise"):       (401, 401, 403, 403, 201, 403),
     ("POST", "/v1/ngo/rounds/{round_id}/abandon"):        (401, 401, 403, 403, 201, 403),
+    ("POST", "/v1/ngo/rounds/{round_id}/cancel"):         (401, 401, 403, 403, 201, 403),
+    ("POST", "/v1/funder/rounds/{round_id}/cancel"):      (401, 401, 403, 201, 403, 403),
     ("GET", "/v1/public/rounds"):                         (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/public/rounds/{round_id}"):              (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/audit/rounds/{round_id}"):               (401, 401, 200, 403, 403, 200),
@@ -181,6 +189,8 @@ class Seed:
     confirming: dict[str, tuple[str, str]] = field(default_factory=dict)
     signing_in: dict[str, tuple[str, str]] = field(default_factory=dict)
     provider: str = ""  # a provider the NGO admitted
+    voting: tuple[str, str] = ("", "")  # a new round's voting start and end: within the longest schedule
+    cancellable: tuple[int, int] = (0, 0)  # rounds without ballots: one its NGO cancels, one its funder
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -204,6 +214,13 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
             headers=auth(keys.funder),
         )
     )
+    ngo = _ok(client.get("/v1/me", headers=auth(keys.ngo)))["address"]
+    for consented in (lot, expiring):  # the funder lets the NGO put its lots into budget rounds
+        _ok(
+            client.post(
+                f"/v1/funder/lots/{consented}/allocators", json={"address": ngo}, headers=auth(keys.funder)
+            )
+        )
     tranches = [
         _ok(
             client.post(
@@ -214,7 +231,7 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
         )["trancheId"]
         for i in range(3)
     ]
-    _ok(client.post(f"/v1/tranches/{tranches[0]}/approve", headers=auth(keys.funder2)))  # money to pay out
+    _ok(client.post(f"/v1/tranches/{tranches[0]}/approve", headers=auth(keys.funder)))  # money to pay out
     seed_rounds = _seed_rounds(client, gateway, keys, lot, expiring, program)
     gateway.advance_time(3600)  # the expiring lot has expired; the others never expire
     funder = _ok(client.get("/v1/me", headers=auth(keys.funder)))["id"]
@@ -238,6 +255,8 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
     block = gateway.chain.web3.eth.get_block("latest")
     head = (int(block["number"]), "0x" + bytes(block["hash"]).hex())
     provider = _ok(client.post("/v1/providers", json=PROVIDER, headers=auth(keys.ngo)))["providerId"]
+    now = gateway.chain.now()
+    voting = tuple(datetime.fromtimestamp(now + days * 86_400, UTC).isoformat() for days in (30, 60))
     seed = Seed(
         lot,
         expiring,
@@ -246,10 +265,12 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
         tranches[2],
         funder,
         clients,
-        *seed_rounds,
+        *seed_rounds[:3],
         sheet,
         head,
         provider=provider,
+        voting=voting,  # type: ignore[arg-type]
+        cancellable=seed_rounds[3:],  # type: ignore[arg-type]
     )
     _seed_people(client, keys, seed)
     return seed
@@ -322,10 +343,11 @@ def _person_body(route: Route, caller: str, seed: Seed) -> dict[str, Any] | None
 
 def _seed_rounds(
     client: TestClient, gateway: Gateway, keys: Keys, lot: int, expiring: int, program: int
-) -> tuple[int, int, int]:
-    """(open round, closed round, expired round) once the clock has moved an hour: one takes proposals
-    (its first may be withdrawn), the second's vote is over (it may be finalised), the third's vote is
-    over too but its lot has expired (it may be abandoned). Their roll: a client of the NGO."""
+) -> tuple[int, int, int, int, int]:
+    """(open round, closed round, expired round, two rounds to cancel) once the clock has moved an hour:
+    one takes proposals (its first may be withdrawn), the second's vote is over (it may be finalised),
+    the third's vote is over too but its lot has expired (it may be abandoned), the last two have no
+    ballot (they may be cancelled). Their roll: a client of the NGO."""
     _ok(client.post("/v1/ngo/clients", json={"personal": {"name": "Matrix voter"}}, headers=auth(keys.ngo)))
 
     def body(title: str, start: int, end: int, funding: tuple[int, str] = (lot, "50")) -> dict[str, Any]:
@@ -354,7 +376,15 @@ def _seed_rounds(
     expired = _ok(
         client.post("/v1/ngo/rounds", json=body("Expired", 60, 120, (expiring, "2")), headers=auth(keys.ngo))
     )
-    return int(opened["roundId"]), int(closed["roundId"]), int(expired["roundId"])
+    cancel = [
+        int(
+            _ok(client.post("/v1/ngo/rounds", json=body(f"Cancel {i}", 600, 1200), headers=auth(keys.ngo)))[
+                "roundId"
+            ]
+        )
+        for i in range(2)
+    ]
+    return int(opened["roundId"]), int(closed["roundId"]), int(expired["roundId"]), cancel[0], cancel[1]
 
 
 def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None]:
@@ -371,12 +401,15 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         "{person_id}": seed.person,
         "{prefix}": seed.person_key,
         "{provider_id}": seed.provider,
+        "{address}": "0x" + "ab" * 20,
     }
     bodies: dict[Route, dict[str, Any]] = {
         ("POST", "/v1/admin/organisations"): {"kind": "auditor", "name": "Second auditor"},
         ("POST", "/v1/admin/mints"): {"organisationId": seed.funder_org, "amount": "1", "fiatReference": "R"},
         ("POST", "/v1/funder/lots"): {"amount": "10"},
         ("POST", "/v1/funder/lots/{lot_id}/allocations"): {"programId": seed.program, "amount": "10"},
+        ("POST", "/v1/funder/lots/{lot_id}/allocators"): {"address": "0x" + "ab" * 20},
+        ("POST", "/v1/funder/programs/{program_id}/approvers"): {"address": "0x" + "ab" * 20},
         ("POST", "/v1/tranches/{tranche_id}/reject"): {"reason": "not yet"},
         ("POST", "/v1/ngo/programs"): {"name": "Second program"},
         ("POST", "/v1/ngo/programs/{program_id}/tranches"): {"amount": "5", "milestone": "M9"},
@@ -401,8 +434,8 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
             "title": "Matrix round",
             "funding": [{"lotId": seed.lot, "amount": "10"}],
             "credits": 100,
-            "votingStart": "2098-01-01T00:00:00Z",
-            "votingEnd": "2099-01-01T00:00:00Z",
+            "votingStart": seed.voting[0],
+            "votingEnd": seed.voting[1],
             "minCost": "1",
             "maxCost": "10",
         },
@@ -432,6 +465,10 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         paths["{lot_id}"] = str(seed.expired_lot)
     if route == ("POST", "/v1/ngo/rounds/{round_id}/finalise"):
         paths["{round_id}"] = str(seed.closed_round)
+    if route == ("POST", "/v1/ngo/rounds/{round_id}/cancel"):
+        paths["{round_id}"] = str(seed.cancellable[0])
+    if route == ("POST", "/v1/funder/rounds/{round_id}/cancel"):
+        paths["{round_id}"] = str(seed.cancellable[1])
     if route == ("POST", "/v1/ngo/rounds/{round_id}/abandon"):
         paths["{round_id}"] = str(seed.expired_round)
     if route == ("POST", "/v1/tranches/{tranche_id}/reject"):

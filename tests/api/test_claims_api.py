@@ -29,7 +29,7 @@ def _funded_program(client: TestClient, keys: Keys, amount: str = "500") -> int:
         json={"amount": amount, "milestone": "winter"},
         headers=auth(keys.ngo),
     ).json()["trancheId"]
-    assert client.post(f"/v1/tranches/{t}/approve", headers=auth(keys.funder2)).status_code == 201
+    assert client.post(f"/v1/tranches/{t}/approve", headers=auth(keys.funder)).status_code == 201
     return int(program)
 
 

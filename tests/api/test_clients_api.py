@@ -42,7 +42,7 @@ def test_register_sign_in_and_see_receipts(client: TestClient, keys: Keys) -> No
         json={"amount": "100", "milestone": "m"},
         headers=auth(keys.ngo),
     ).json()["trancheId"]
-    client.post(f"/v1/tranches/{t}/approve", headers=auth(keys.funder2))
+    client.post(f"/v1/tranches/{t}/approve", headers=auth(keys.funder))
     r = client.post(
         f"/v1/ngo/programs/{program}/disbursements",
         json={"payments": [{"address": reg["account"], "amount": "42"}]},

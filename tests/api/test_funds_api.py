@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 
 from api.gateway import Gateway
+from ledger.roles import Role
 from tests.api.conftest import Keys, auth
 
 
@@ -36,6 +37,17 @@ def test_money_flows_from_deposit_to_payment_and_is_traced(client: TestClient, k
     )
     assert r.status_code == 201, r.text
     tranche = r.json()["trancheId"]
+    # Finding 5: an unrelated funder once released another funder's tranche (201); now it is refused
+    # until the funder whose money is in the program names it an approver.
+    r = client.post(f"/v1/tranches/{tranche}/approve", headers=auth(keys.funder2))
+    assert (r.status_code, r.json()["code"]) == (403, "FundLedgerNotProgramApprover"), r.text
+    checker = client.get("/v1/me", headers=auth(keys.funder2)).json()["address"]
+    r = client.post(
+        f"/v1/funder/programs/{program}/approvers", json={"address": checker}, headers=auth(keys.funder)
+    )
+    assert r.status_code == 201, r.text
+    listed = client.get(f"/v1/funder/programs/{program}/approvers", headers=auth(keys.funder)).json()
+    assert [a["address"] for a in listed] == [checker]
     r = client.post(f"/v1/tranches/{tranche}/approve", headers=auth(keys.funder2))
     assert r.status_code == 201, r.text
     recipients = ["0x" + f"{i:040x}" for i in range(1, 4)]
@@ -141,16 +153,20 @@ def test_funders_see_their_refunds_with_what_came_back_from_programs_and_reserva
         json={"amount": "10", "milestone": "M"},
         headers=auth(keys.ngo),
     ).json()["trancheId"]
-    assert client.post(f"/v1/tranches/{tranche}/approve", headers=auth(keys.funder2)).status_code == 201
+    assert client.post(f"/v1/tranches/{tranche}/approve", headers=auth(keys.funder)).status_code == 201
     paid = client.post(
         f"/v1/ngo/programs/{program}/disbursements",
         json={"payments": [{"address": "0x" + "22" * 20, "amount": "10"}]},
         headers=auth(keys.ngo),
     )
     assert paid.status_code == 201, paid.text
-    # a budget round's allocator (the operator) holds 15 of the lot in a reservation
+    # a budget contract (here the operator, given the role for the test) holds 15 of the lot in a
+    # reservation, asked for by the lot's funder (the contract checks the funder's consent)
     funds = gateway.system.funds
-    reservation = funds.reserve(gateway.admin, lot, 15 * 10**6).event("Reserved").args["reservationId"]
+    gateway.system.grant(gateway.admin, Role.ALLOCATOR, gateway.admin.address)
+    funder = client.get("/v1/me", headers=auth(keys.funder)).json()["address"]
+    reserved = funds.reserve(gateway.admin, lot, 15 * 10**6, funder)
+    reservation = reserved.event("Reserved").args["reservationId"]
     assert client.get("/v1/funder/refunds", headers=auth(keys.funder)).json() == []
 
     gateway.advance_time(3600)

@@ -36,6 +36,7 @@ def _month_of_a_program(system: Allmende, a: Actors) -> tuple[list[Event], dict[
     lot = funds.deposit(a.funder, token, 1_000 * EUR).event("LotDeposited").args["lotId"]
     pid = funds.create_program(a.ngo, token).event("ProgramCreated").args["programId"]
     funds.allocate(a.funder, lot, pid, 600 * EUR)
+    funds.set_program_approver(a.funder, pid, a.approver.address)  # the funder's checker
     tranche = funds.request_tranche(a.ngo, pid, 600 * EUR).event("TrancheRequested").args["trancheId"]
     funds.approve_tranche(a.approver, tranche)
     amounts = [100 * EUR, 50 * EUR, 25 * EUR]

@@ -10,6 +10,7 @@ Bounded and derandomized, so CI sees the same requests every run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import hypothesis
@@ -72,6 +73,9 @@ def _seed(client: TestClient, keys: Keys) -> list[str]:
         ),
     ]
     assert all(r.status_code == 201 for r in ok), [r.text for r in ok]
+    ngo = client.get("/v1/me", headers=auth(keys.ngo)).json()["address"]  # the funder lets it use lot 1
+    named = client.post("/v1/funder/lots/1/allocators", json={"address": ngo}, headers=auth(keys.funder))
+    assert named.status_code == 201, named.text
     sessions = []
     for i in range(2):
         reg = client.post(
@@ -82,14 +86,15 @@ def _seed(client: TestClient, keys: Keys) -> list[str]:
                 "token"
             ]
         )
+    now = client.get("/v1/ledger/time").json()["timestamp"]  # within the longest schedule from now
     created = client.post(
         "/v1/ngo/rounds",
         json={
             "title": "Fuzz round",
             "funding": [{"lotId": 1, "amount": "100"}],
             "credits": 100,
-            "votingStart": "2098-01-01T00:00:00Z",
-            "votingEnd": "2099-01-01T00:00:00Z",
+            "votingStart": datetime.fromtimestamp(now + 100 * 86_400, UTC).isoformat(),
+            "votingEnd": datetime.fromtimestamp(now + 200 * 86_400, UTC).isoformat(),
             "minCost": "1",
             "maxCost": "100",
         },

@@ -114,7 +114,7 @@ def test_client_me_and_a_round_read_as_much_at_10000_events_as_at_100(
             headers=auth(keys.ngo),
         )
     )["trancheId"]
-    ok(client.post(f"/v1/tranches/{tranche}/approve", headers=auth(keys.funder2)))
+    ok(client.post(f"/v1/tranches/{tranche}/approve", headers=auth(keys.funder)))
     reg = register(client, keys.ngo, "Erika")
     who = sign_in(client, reg)
     body = {"payments": [{"address": reg["account"], "amount": "42"}]}

@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 
 from api.gateway import Gateway
 from api.models import RoundVoter
-from tests.api.conftest import Keys, auth
+from tests.api.conftest import Keys, auth, consent
 
 DAY = 86_400
 PIN = "2468"
@@ -88,6 +88,7 @@ def program_and_lot(client: TestClient, keys: Keys, amount: str = "1000") -> tup
         "programId"
     ]
     lot = ok(client.post("/v1/funder/lots", json={"amount": amount}, headers=auth(keys.funder)))["lotId"]
+    consent(client, keys.funder, lot, keys.ngo)  # the funder lets the NGO put it into its rounds
     return int(program), int(lot)
 
 
@@ -108,10 +109,24 @@ def test_a_round_from_creation_to_audited_results(client: TestClient, gateway: G
     rid = created["roundId"]
     assert created["voters"] == 2 and created["transactionHash"].startswith("0x")
     assert any(e["event"] == "RoundFunded" for e in created["events"])
+    # Finding 3: any NGO could propose for any program (and fill its queue with dust); now an NGO
+    # proposes for a program it runs.
+    problem(
+        client.post(
+            f"/v1/ngo/rounds/{rid}/proposals",
+            json={"programId": program, "amount": "250", "title": "Sprachcafé"},
+            headers=auth(keys.ngo2),
+        ),
+        403,
+        "ParticipatoryBudgetProgramNotAllowed",
+    )
+    program2 = ok(client.post("/v1/ngo/programs", json={"name": "Sprachen"}, headers=auth(keys.ngo2)))[
+        "programId"
+    ]
     ids = [
         propose(client, keys.ngo, rid, program, "300", "Spielplatz"),
         propose(client, keys.ngo, rid, program, "200", "Lastenrad"),
-        propose(client, keys.ngo2, rid, program, "250", "Sprachcafé"),  # any NGO may propose
+        propose(client, keys.ngo2, rid, program2, "250", "Sprachcafé"),  # another NGO, for its own program
     ]
     assert ids == [1, 2, 3]
     alice, bob, carol = (sign_in(client, reg) for reg in regs)
@@ -209,9 +224,9 @@ def test_a_round_from_creation_to_audited_results(client: TestClient, gateway: G
     assert [(r["roundId"], r["title"], r["settled"]) for r in listed] == [(rid, "Bürgerhaushalt Nord", True)]
     assert ok(client.get("/v1/ngo/rounds", headers=auth(keys.ngo)), 200) == listed
     assert ok(client.get("/v1/ngo/rounds", headers=auth(keys.ngo2)), 200) == []
-    # the winners' money is allocated to their program
-    public_program = next(p for p in ok(client.get("/v1/public/programs"), 200) if p["programId"] == program)
-    assert public_program["allocated"] == "550.000000"
+    # the winners' money is allocated to their programs
+    allocated = {p["programId"]: p["allocated"] for p in ok(client.get("/v1/public/programs"), 200)}
+    assert (allocated[program], allocated[program2]) == ("300.000000", "250.000000")
 
     # the auditor recomputes everything from events and exports it
     audit = ok(client.get(f"/v1/audit/rounds/{rid}", headers=auth(keys.auditor)), 200)
@@ -372,7 +387,9 @@ def test_a_round_whose_lot_expires_before_finalising_is_abandoned(
             "amount": "500",
             "expiresAt": at(gateway, voting_end - gateway.chain.now() + seconds_after_voting),
         }
-        return int(ok(client.post("/v1/funder/lots", json=body, headers=auth(keys.funder)))["lotId"])
+        lot = int(ok(client.post("/v1/funder/lots", json=body, headers=auth(keys.funder)))["lotId"])
+        consent(client, keys.funder, lot, keys.ngo)
+        return lot
 
     # a lot expiring before voting ends could never pay: the round is refused
     too_soon = expiring_lot(0)

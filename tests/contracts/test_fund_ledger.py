@@ -16,6 +16,9 @@ from ledger.revert_errors import (
     FundLedgerLotExpired,
     FundLedgerLotNotExpired,
     FundLedgerNotLotAllocator,
+    FundLedgerNotLotFunder,
+    FundLedgerNotProgramApprover,
+    FundLedgerNotProgramFunder,
     FundLedgerNotProgramNgo,
     FundLedgerSelfApproval,
     FundLedgerTokenMismatch,
@@ -24,6 +27,7 @@ from ledger.revert_errors import (
     FundLedgerUnknownLot,
     FundLedgerUnknownProgram,
     FundLedgerUnknownTranche,
+    FundLedgerZeroAccount,
     FundLedgerZeroAmount,
     FundLedgerZeroRecipient,
 )
@@ -48,6 +52,7 @@ def _funded_program(system: Allmende, a: Actors, amount: int = 100 * EUR, releas
     program = _program(system, a.ngo)
     lot = _lot(system, a.funder, amount)
     system.funds.allocate(a.funder, lot, program, amount)
+    system.funds.set_program_approver(a.funder, program, a.approver.address)  # the funder's checker
     if released:
         tranche = system.funds.request_tranche(a.ngo, program, released).event("TrancheRequested").args
         system.funds.approve_tranche(a.approver, tranche["trancheId"])
@@ -206,11 +211,40 @@ def test_funder_allocates_own_lot(system: Allmende, actors: Actors) -> None:
     assert list(system.funds.call("programAllocations", program)) == [1]
 
 
-def test_allocator_allocates_any_unearmarked_lot(system: Allmende, actors: Actors) -> None:
-    program = _program(system, actors.ngo)
-    lot = _lot(system, actors.funder, 100 * EUR)
-    r = system.funds.allocate(actors.allocator, lot, program, 100 * EUR)
-    assert r.event("Allocated").args["allocator"] == actors.allocator.address
+def test_only_an_allocator_the_funder_named_allocates_its_lot(system: Allmende, actors: Actors) -> None:
+    # Finding 1: the ALLOCATOR role used to allocate any lot; now only with its funder's consent.
+    a = actors
+    program = _program(system, a.ngo)
+    lot = _lot(system, a.funder, 100 * EUR)
+    other = _lot(system, a.funder2, 100 * EUR)
+    for who in (a.allocator, a.ngo2, a.funder2, a.outsider):  # the role alone, another NGO, funder, stranger
+        with pytest.raises(FundLedgerNotLotAllocator) as err:
+            system.funds.allocate(who, lot, program, EUR)
+        assert (err.value.lotId, err.value.account) == (lot, who.address)
+    r = system.funds.set_lot_allocator(a.funder, lot, a.ngo.address)
+    assert r.event("LotAllocatorSet").args == {
+        "lotId": lot,
+        "funder": a.funder.address,
+        "allocator": a.ngo.address,
+        "allowed": True,
+    }
+    assert system.funds.may_allocate(lot, a.ngo.address) and system.funds.is_lot_allocator(lot, a.ngo.address)
+    assert not system.funds.may_allocate(other, a.ngo.address)
+    r = system.funds.allocate(a.ngo, lot, program, 40 * EUR)
+    assert r.event("Allocated").args["allocator"] == a.ngo.address
+    with pytest.raises(FundLedgerNotLotAllocator):  # the naming is for that lot only
+        system.funds.allocate(a.ngo, other, program, EUR)
+    for who in (a.ngo, a.funder2, a.outsider):  # only the funder names or revokes
+        with pytest.raises(FundLedgerNotLotFunder) as err2:
+            system.funds.set_lot_allocator(who, lot, a.ngo2.address)
+        assert (err2.value.lotId, err2.value.account) == (lot, who.address)
+    with pytest.raises(FundLedgerZeroAccount):
+        system.funds.set_lot_allocator(a.funder, lot, "0x" + "00" * 20)
+    system.funds.set_lot_allocator(a.funder, lot, a.ngo.address, False)
+    assert not system.funds.may_allocate(lot, a.ngo.address)
+    with pytest.raises(FundLedgerNotLotAllocator):
+        system.funds.allocate(a.ngo, lot, program, EUR)
+    assert system.funds.program(program).allocated == 40 * EUR  # what was allocated before stays
 
 
 def test_allocate_reverts_for_someone_elses_lot(system: Allmende, actors: Actors) -> None:
@@ -251,6 +285,7 @@ def test_allocate_reverts_outside_earmark(system: Allmende, actors: Actors) -> N
     earmarked = _program(system, actors.ngo)
     other = _program(system, actors.ngo2)
     lot = _lot(system, actors.funder, 100 * EUR, earmark=earmarked)
+    system.funds.set_lot_allocator(actors.funder, lot, actors.allocator.address)
     with pytest.raises(FundLedgerEarmarkMismatch) as err:
         system.funds.allocate(actors.allocator, lot, other, EUR)
     assert (err.value.earmark, err.value.programId) == (earmarked, other)
@@ -288,7 +323,7 @@ def test_tranche_release_needs_a_second_person(system: Allmende, actors: Actors)
         "amount": 40 * EUR,
         "milestoneHash": milestone,
     }
-    system.grant(actors.admin, Role.APPROVER, actors.ngo.address)
+    system.funds.set_program_approver(actors.funder, program, actors.ngo.address)
     with pytest.raises(FundLedgerSelfApproval) as err:
         system.funds.approve_tranche(actors.ngo, 1)
     assert err.value.account == actors.ngo.address
@@ -317,9 +352,23 @@ def test_request_tranche_reverts_for_zero_and_unknown(system: Allmende, actors: 
 def test_approve_tranche_reverts_for_non_approver(system: Allmende, actors: Actors) -> None:
     program, _ = _funded_program(system, actors)
     system.funds.request_tranche(actors.ngo, program, EUR)
-    with pytest.raises(AccessControlUnauthorizedAccount) as err:
-        system.funds.approve_tranche(actors.funder, 1)
-    assert err.value.neededRole == Role.APPROVER.id
+    # Finding 5: approvals were global (every APPROVER, every funder); now only a funder with money in
+    # the program or an approver such a funder named. An unrelated funder, a role holder nobody named,
+    # another NGO and a stranger are refused.
+    system.grant(actors.admin, Role.APPROVER, actors.outsider.address)
+    for who in (actors.funder2, actors.outsider, actors.ngo2):
+        with pytest.raises(FundLedgerNotProgramApprover) as err:
+            system.funds.approve_tranche(who, 1)
+        assert (err.value.programId, err.value.account) == (program, who.address)
+    assert not system.funds.may_approve(program, actors.funder2.address)
+    with pytest.raises(FundLedgerNotProgramFunder) as err2:  # nor can it name itself an approver
+        system.funds.set_program_approver(actors.funder2, program, actors.funder2.address)
+    assert (err2.value.programId, err2.value.account) == (program, actors.funder2.address)
+    system.funds.set_program_approver(actors.funder, program, actors.approver.address, False)
+    with pytest.raises(FundLedgerNotProgramApprover):  # revoked
+        system.funds.approve_tranche(actors.approver, 1)
+    system.funds.approve_tranche(actors.funder, 1)  # the funder whose money is in it
+    assert system.funds.tranche(1).approver == actors.funder.address
 
 
 def test_approve_tranche_reverts_beyond_allocation(system: Allmende, actors: Actors) -> None:
@@ -366,9 +415,9 @@ def test_reject_and_cancel_tranche(system: Allmende, actors: Actors) -> None:
 def test_reject_tranche_reverts_for_requester_and_non_approver(system: Allmende, actors: Actors) -> None:
     program, _ = _funded_program(system, actors)
     system.funds.request_tranche(actors.ngo, program, EUR)
-    with pytest.raises(AccessControlUnauthorizedAccount):
+    with pytest.raises(FundLedgerNotProgramApprover):
         system.funds.reject_tranche(actors.outsider, 1)
-    system.grant(actors.admin, Role.APPROVER, actors.ngo.address)
+    system.funds.set_program_approver(actors.funder, program, actors.ngo.address)
     with pytest.raises(FundLedgerSelfApproval):
         system.funds.reject_tranche(actors.ngo, 1)
 
@@ -385,7 +434,7 @@ def test_disburse_pays_recipients_and_traces_lots_first_in_first_out(
     system.funds.allocate(actors.funder, lot_a, program, 30 * EUR)
     system.funds.allocate(actors.funder2, lot_b, program, 50 * EUR)
     system.funds.request_tranche(actors.ngo, program, 80 * EUR)
-    system.funds.approve_tranche(actors.approver, 1)
+    system.funds.approve_tranche(actors.funder2, 1)
     alice, bob = Account.create().address, Account.create().address
     r = system.funds.disburse(actors.ngo, program, [(alice, 20 * EUR), (bob, 25 * EUR)], b"\x44" * 32)
     assert system.balance(alice) == 20 * EUR and system.balance(bob) == 25 * EUR
@@ -446,7 +495,7 @@ def test_refund_returns_unallocated_and_undrawn_rest_to_funder(system: Allmende,
     lot = _lot(system, actors.funder, 100 * EUR, earmark=program, expiry=expiry)
     system.funds.allocate(actors.funder, lot, program, 80 * EUR)
     system.funds.request_tranche(actors.ngo, program, 50 * EUR)
-    system.funds.approve_tranche(actors.approver, 1)
+    system.funds.approve_tranche(actors.funder, 1)
     system.funds.disburse(actors.ngo, program, [(Account.create().address, 30 * EUR)])
     with pytest.raises(FundLedgerLotNotExpired) as err:
         system.funds.refund(actors.outsider, lot)
@@ -494,6 +543,7 @@ def test_refunds_from_events_keep_apart_lots_refunded_in_one_batch(system: Allme
     lot_b = _lot(system, a.funder2, 60 * EUR, expiry=expiry)
     system.funds.allocate(a.funder, lot_a, program, 10 * EUR)
     system.funds.allocate(a.funder2, lot_b, program, 20 * EUR)
+    system.funds.set_lot_allocator(a.funder2, lot_b, a.allocator.address)
     reservation = system.funds.reserve(a.allocator, lot_b, 5 * EUR).event("Reserved").args["reservationId"]
     system.chain.advance_time(DAY)
     relayer = Relayer(system, [a.relayer], max_batch=16, max_wait_s=0.2)
@@ -539,8 +589,10 @@ def test_state_rebuilt_from_events_equals_contract_views(system: Allmende, actor
     lot_a = _lot(system, actors.funder, 40 * EUR, expiry=system.chain.now() + DAY)
     lot_b = _lot(system, actors.funder2, 60 * EUR, earmark=program)
     system.funds.allocate(actors.funder, lot_a, program, 25 * EUR)
+    system.funds.set_lot_allocator(actors.funder, lot_a, actors.allocator.address)
     system.funds.allocate(actors.allocator, lot_a, program2, 10 * EUR)
     system.funds.allocate(actors.funder2, lot_b, program, 60 * EUR)
+    system.funds.set_program_approver(actors.funder2, program, actors.approver.address)
     system.funds.request_tranche(actors.ngo, program, 70 * EUR)
     system.funds.approve_tranche(actors.approver, 1)
     system.funds.request_tranche(actors.ngo, program, 5 * EUR)
@@ -553,6 +605,33 @@ def test_state_rebuilt_from_events_equals_contract_views(system: Allmende, actor
     events = system.events()
     tokens = [system.token.address]
     assert rebuild_fund_state(events) == system.funds.read_state(tokens)
+    # consent from events alone: who was named and revoked, who has money in which program
+    from dataclasses import replace
+
+    from ledger.audit import audit_funds, consent_mismatches
+    from ledger.fund_events import replay_consent
+
+    system.funds.set_lot_allocator(actors.funder, lot_a, actors.allocator.address, False)  # revoked
+    events = system.events()
+    consent = replay_consent(events)
+    assert consent.lot_allocators == {lot_a: set()} and consent.violations == []
+    assert consent.program_funders == {
+        program: {actors.funder.address, actors.funder2.address},
+        program2: {actors.funder.address},
+    }
+    assert consent.program_approvers == {program: {actors.funder2.address: {actors.approver.address}}}
+    assert audit_funds(system).matches and audit_funds(system).consent == []
+    # an allocation by someone the funder never named, or a view that disagrees, is reported
+    forged = [
+        replace(e, args={**e.args, "allocator": actors.outsider.address}) if e.name == "Allocated" else e
+        for e in events
+    ]
+    assert replay_consent(forged).violations[0].endswith(f"{actors.outsider.address} had no consent")
+    stale = replay_consent(events)
+    stale.lot_allocators[lot_a].add(actors.allocator.address)
+    assert consent_mismatches(system.funds, stale) == [
+        f"isLotAllocator({lot_a}, '{actors.allocator.address}') is False, the events give True"
+    ]
 
     payments = trace_payments(events)
     assert [(p.recipient, p.amount) for p in payments] == [(carol, 20 * EUR), (dave, 10 * EUR)]
@@ -560,3 +639,34 @@ def test_state_rebuilt_from_events_equals_contract_views(system: Allmende, actor
         (lot_a, actors.funder.address, 20 * EUR)
     ]
     assert [(s.lot_id, s.amount) for s in payments[1].sources] == [(lot_a, 5 * EUR), (lot_b, 5 * EUR)]
+
+
+def test_a_refund_walks_at_most_a_step_of_allocations_whatever_others_did(
+    system: Allmende, actors: Actors
+) -> None:
+    """Finding 2: a refund used to walk every allocation of its lot in one transaction (~12k gas each),
+    so dust allocations could make it cost more than any gas limit. Now each call walks at most
+    REFUND_STEP allocations; its cost is bounded whatever the lot's history, and calls go on until done."""
+    a = actors
+    program = _program(system, a.ngo)
+    expiry = system.chain.now() + DAY
+    lot = _lot(system, a.funder, 10 * EUR, expiry=expiry)
+    dust = 300
+    for _ in range(dust):
+        system.funds.allocate(a.funder, lot, program, 1)  # one micro-euro each
+    step = int(system.funds.call("REFUND_STEP"))
+    assert step == 64 and system.funds.refund_pending(lot) == dust
+    system.chain.advance_time(DAY)
+    before = system.balance(a.funder.address)
+    gas, refunded = [], 0
+    while system.funds.refund_pending(lot):
+        r = system.funds.refund(a.outsider, lot)  # anyone may continue it
+        gas.append(r.gas_used)
+        refunded += r.event("LotRefunded").args["amount"]
+        assert len(r.events_named("AllocationReturned")) <= step
+    assert len(gas) == -(-dust // step)
+    assert max(gas) < 150_000 + 30_000 * step  # the gateway's sizing (api.services.funds.refund_gas)
+    assert refunded == 10 * EUR and system.balance(a.funder.address) == before + 10 * EUR
+    with pytest.raises(FundLedgerLotAlreadyRefunded):
+        system.funds.refund(a.outsider, lot)
+    print(f"refund step gas: {gas}")

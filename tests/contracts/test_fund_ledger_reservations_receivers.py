@@ -13,6 +13,7 @@ from ledger.revert_errors import (
     FundLedgerInsufficientFunds,
     FundLedgerLotExpired,
     FundLedgerNotBatchReceiver,
+    FundLedgerNotLotAllocator,
     FundLedgerNotReservationHolder,
     FundLedgerReceiverRejected,
     FundLedgerUnknownReservation,
@@ -54,7 +55,7 @@ def test_reservation_allocates_to_programs_and_releases_the_rest(system: Allmend
     a = actors
     p1, p2 = _program(system, a.ngo), _program(system, a.ngo2)
     lot = _lot(system, a.funder, 100 * EUR)
-    r = system.funds.reserve(a.allocator, lot, 80 * EUR)
+    r = system.funds.reserve(a.allocator, lot, 80 * EUR, a.funder.address)
     assert r.event("Reserved").args == {
         "reservationId": 1,
         "lotId": lot,
@@ -85,19 +86,26 @@ def test_reserve_is_for_allocators_and_unearmarked_lots(system: Allmende, actors
     with pytest.raises(AccessControlUnauthorizedAccount) as err:
         system.funds.reserve(a.funder, lot, EUR)
     assert err.value.neededRole == Role.ALLOCATOR.id
+    # Finding 1: the role holder (a budget contract) reserves only for someone the funder consents to.
+    for requester in (a.ngo2, a.funder2, a.outsider):
+        with pytest.raises(FundLedgerNotLotAllocator) as err2:
+            system.funds.reserve(a.allocator, lot, EUR, requester.address)
+        assert (err2.value.lotId, err2.value.account) == (lot, requester.address)
+    system.funds.set_lot_allocator(a.funder, lot, a.ngo2.address)
+    system.funds.reserve(a.allocator, lot, EUR, a.ngo2.address)  # a named allocator asked
     with pytest.raises(FundLedgerEarmarkMismatch):
-        system.funds.reserve(a.allocator, earmarked, EUR)
+        system.funds.reserve(a.allocator, earmarked, EUR, a.funder.address)
     with pytest.raises(FundLedgerZeroAmount):
-        system.funds.reserve(a.allocator, lot, 0)
+        system.funds.reserve(a.allocator, lot, 0, a.funder.address)
     with pytest.raises(FundLedgerInsufficientFunds):
-        system.funds.reserve(a.allocator, lot, 11 * EUR)
+        system.funds.reserve(a.allocator, lot, 10 * EUR, a.funder.address)
 
 
 def test_only_the_holder_uses_a_reservation(system: Allmende, actors: Actors) -> None:
     a = actors
     program = _program(system, a.ngo)
     lot = _lot(system, a.funder, 10 * EUR)
-    system.funds.reserve(a.allocator, lot, 5 * EUR)
+    system.funds.reserve(a.allocator, lot, 5 * EUR, a.funder.address)
     system.grant(a.admin, Role.ALLOCATOR, a.outsider.address)
     with pytest.raises(FundLedgerNotReservationHolder) as err:
         system.funds.allocate_reserved(a.outsider, 1, program, EUR)
@@ -115,7 +123,7 @@ def test_only_the_holder_uses_a_reservation(system: Allmende, actors: Actors) ->
 def test_released_reservation_of_refunded_lot_goes_to_the_funder(system: Allmende, actors: Actors) -> None:
     a = actors
     lot = _lot(system, a.funder, 10 * EUR, expiry=system.chain.now() + DAY)
-    system.funds.reserve(a.allocator, lot, 6 * EUR)
+    system.funds.reserve(a.allocator, lot, 6 * EUR, a.funder.address)
     system.chain.advance_time(DAY)
     refunded = system.funds.refund(a.funder, lot).event("LotRefunded").args["amount"]
     assert refunded == 4 * EUR  # the reserved part is the round's until it is released
@@ -135,7 +143,7 @@ def test_reserved_money_of_an_expired_lot_cannot_be_allocated_only_released(
     program = _program(system, a.ngo)
     expiry = system.chain.now() + DAY
     lot = _lot(system, a.funder, 10 * EUR, expiry=expiry)
-    system.funds.reserve(a.allocator, lot, 6 * EUR)
+    system.funds.reserve(a.allocator, lot, 6 * EUR, a.funder.address)
     system.funds.allocate_reserved(a.allocator, 1, program, EUR)  # before the expiry: fine
     with pytest.raises(FundLedgerNotReservationHolder):
         system.funds.release_reservation(a.funder, 1)  # before the expiry: the holder's
@@ -161,7 +169,7 @@ def test_reserved_money_of_a_refunded_lot_goes_to_the_funder_not_to_programs(
     program = _program(system, a.ngo)
     expiry = system.chain.now() + DAY
     lot = _lot(system, a.funder, 10 * EUR, expiry=expiry)
-    system.funds.reserve(a.allocator, lot, 6 * EUR)
+    system.funds.reserve(a.allocator, lot, 6 * EUR, a.funder.address)
     system.chain.advance_time(DAY)
     assert system.funds.refund(a.outsider, lot).event("LotRefunded").args["amount"] == 4 * EUR
     with pytest.raises(FundLedgerLotExpired):  # the old contract let the round allocate it anyway
@@ -185,7 +193,7 @@ def _released_program(system: Allmende, a: Actors) -> tuple[int, int, int]:
     system.funds.allocate(a.funder, lot_a, program, 30 * EUR)
     system.funds.allocate(a.funder2, lot_b, program, 30 * EUR)
     system.funds.request_tranche(a.ngo, program, 60 * EUR)
-    system.funds.approve_tranche(a.approver, 1)
+    system.funds.approve_tranche(a.funder, 1)  # a funder whose money is in the program
     return program, lot_a, lot_b
 
 
@@ -268,7 +276,7 @@ def test_money_returned_for_a_refunded_lot_goes_to_its_funder(system: Allmende, 
     system.funds.allocate(a.funder, lot_a, program, 30 * EUR)
     system.funds.allocate(a.funder2, lot_b, program, 30 * EUR)
     system.funds.request_tranche(a.ngo, program, 60 * EUR)
-    system.funds.approve_tranche(a.approver, 1)
+    system.funds.approve_tranche(a.funder, 1)  # a funder whose money is in the program
     probe = _probe(system, a)
     system.funds.disburse_to(a.ngo, program, probe.address, 50 * EUR)  # 30 from lot a, 20 from lot b
     system.chain.advance_time(DAY)
@@ -307,3 +315,38 @@ def test_money_returned_for_a_refunded_lot_goes_to_its_funder(system: Allmende, 
     payment = trace_payments(system.events())[0]
     assert (payment.recipient, payment.returned) == (probe.address, 45 * EUR)
     assert [(s.lot_id, s.amount) for s in payment.sources] == [(lot_a, 5 * EUR)]
+
+
+def test_money_returned_for_an_expired_lot_goes_to_its_funder_even_before_the_refund(
+    system: Allmende, actors: Actors
+) -> None:
+    """Finding 4: money returned after the lot expired but before anyone refunded it became a new
+    allocation of the expired lot, already released, that could be paid out again while the later
+    refund gave the funder nothing of it. Now it goes straight to the funder."""
+    a = actors
+    program = _program(system, a.ngo)
+    lot = _lot(system, a.funder, 40 * EUR, expiry=system.chain.now() + DAY)
+    system.funds.allocate(a.funder, lot, program, 30 * EUR)
+    system.funds.request_tranche(a.ngo, program, 30 * EUR)
+    system.funds.approve_tranche(a.funder, 1)
+    probe = _probe(system, a)
+    system.funds.disburse_to(a.ngo, program, probe.address, 30 * EUR)
+    system.chain.advance_time(DAY)  # expired, nobody has refunded it
+    assert not system.funds.lot(lot).refunded
+    before = system.balance(a.funder.address)
+    r = probe.transact(a.outsider, "giveBack", system.token.address, 1, 12 * EUR)
+    back = [
+        (e.args["lotId"], e.args["allocationId"], e.args["amount"], e.args["toFunder"])
+        for e in r.events_named("FundsReturned")
+    ]
+    assert back == [(lot, 0, 12 * EUR, True)]
+    assert system.balance(a.funder.address) == before + 12 * EUR
+    p = system.funds.program(program)
+    assert (p.allocated, p.released, p.disbursed) == (30 * EUR, 30 * EUR, 30 * EUR)  # nothing allocated anew
+    assert list(system.funds.call("lotAllocations", lot)) == [1]
+    with pytest.raises(FundLedgerInsufficientFunds):  # nothing to pay out again
+        system.funds.disburse(a.ngo, program, [(Account.create().address, 1)])
+    refunded = system.funds.refund(a.outsider, lot).event("LotRefunded").args["amount"]
+    assert refunded == 10 * EUR  # the unallocated rest; the returned 12 already went to the funder
+    assert system.balance(a.funder.address) == before + 22 * EUR
+    _state_matches_events(system)

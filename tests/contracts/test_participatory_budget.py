@@ -16,6 +16,8 @@ from ledger.exceptions import UnknownRevert
 from ledger.fund_events import rebuild_fund_state, trace_payments
 from ledger.participatory_budget import (
     ALL_PAYOUTS,
+    MAX_VOTING_LENGTH,
+    MIN_PROPOSAL_COST,
     ParticipatoryBudgetClient,
     Phase,
     ProposalStatus,
@@ -37,15 +39,21 @@ from ledger.revert_errors import (
     ParticipatoryBudgetBadProposalCap,
     ParticipatoryBudgetBadSchedule,
     ParticipatoryBudgetBallotNotAscending,
+    ParticipatoryBudgetCostBelowMinimum,
     ParticipatoryBudgetCostOutOfBounds,
     ParticipatoryBudgetCreditsExceeded,
     ParticipatoryBudgetFundingExpiresTooSoon,
     ParticipatoryBudgetFundingNotExpired,
+    ParticipatoryBudgetNoConsent,
+    ParticipatoryBudgetNotCancellable,
+    ParticipatoryBudgetNotCanceller,
     ParticipatoryBudgetNotEligible,
     ParticipatoryBudgetNotProposer,
     ParticipatoryBudgetOrderNotSorted,
+    ParticipatoryBudgetProgramNotAllowed,
     ParticipatoryBudgetProposalNotActive,
     ParticipatoryBudgetRoundAbandoned,
+    ParticipatoryBudgetScheduleTooLong,
     ParticipatoryBudgetTokenMismatch,
     ParticipatoryBudgetTooManyProposals,
     ParticipatoryBudgetUnauthorizedCreator,
@@ -88,7 +96,7 @@ class Setup:
 @pytest.fixture
 def setup(system: Allmende, actors: Actors, voters: list[LocalAccount]) -> Setup:
     electorate = Electorate.of(voters, [Account.create().address for _ in range(5)])
-    lot_id = lot(system, actors.funder, 10_000 * EUR)
+    lot_id = lot(system, actors.funder, 10_000 * EUR, allocators=(actors.admin,))
     programs = (program(system, actors.ngo), program(system, actors.ngo2))
     round_id = open_round(
         system, actors.admin, params(system, electorate, max_cost=BUDGET), [(lot_id, BUDGET)]
@@ -120,7 +128,8 @@ def _verified(system: Allmende) -> None:
 
 def test_create_round_reserves_the_budget_from_each_lot(system: Allmende, actors: Actors) -> None:
     a = actors
-    lot_a, lot_b = lot(system, a.funder, 600 * EUR), lot(system, a.funder2, 900 * EUR)
+    lot_a = lot(system, a.funder, 600 * EUR, allocators=(a.ngo,))
+    lot_b = lot(system, a.funder2, 900 * EUR, allocators=(a.ngo,))
     electorate = Electorate.of([Account.create()])
     p = params(
         system, electorate, credits=49, max_cost=800 * EUR, min_votes=2, rule=SelectionRule.GREEDY_STOP
@@ -167,7 +176,7 @@ def test_create_round_reserves_the_budget_from_each_lot(system: Allmende, actors
 
 def test_only_admins_and_ngos_create_rounds(system: Allmende, actors: Actors) -> None:
     a = actors
-    lot_id = lot(system, a.funder, 100 * EUR)
+    lot_id = lot(system, a.funder, 100 * EUR, allocators=(a.admin,))
     p = params(system, Electorate.of([a.outsider]))
     for who in (a.funder, a.outsider):
         with pytest.raises(ParticipatoryBudgetUnauthorizedCreator) as err:
@@ -178,7 +187,7 @@ def test_only_admins_and_ngos_create_rounds(system: Allmende, actors: Actors) ->
 
 def test_create_round_checks_schedule_credits_and_cost_bounds(system: Allmende, actors: Actors) -> None:
     a = actors
-    lot_id = lot(system, a.funder, 100 * EUR)
+    lot_id = lot(system, a.funder, 100 * EUR, allocators=(a.admin,))
     good = params(system, Electorate.of([a.outsider]), min_cost=EUR, max_cost=10 * EUR)
     now = system.chain.now()
     bad_schedules = [
@@ -193,7 +202,13 @@ def test_create_round_checks_schedule_credits_and_cost_bounds(system: Allmende, 
         system.budget.create_round(
             a.admin, good.__class__(**{**good.__dict__, "credits": 0}), [(lot_id, EUR)]
         )
-    for lo, hi, budget in [(0, EUR, 10 * EUR), (2 * EUR, EUR, 10 * EUR), (EUR, 10 * EUR, 9 * EUR)]:
+    # Finding 3: no dust proposals; a round's smallest cost is at least the deployment's minimum (1 €).
+    for lo in (0, EUR - 1):
+        below = good.__class__(**{**good.__dict__, "min_cost": lo})
+        with pytest.raises(ParticipatoryBudgetCostBelowMinimum) as err3:
+            system.budget.create_round(a.admin, below, [(lot_id, 10 * EUR)])
+        assert (err3.value.minCost, err3.value.minimum) == (lo, MIN_PROPOSAL_COST)
+    for lo, hi, budget in [(2 * EUR, EUR, 10 * EUR), (EUR, 10 * EUR, 9 * EUR)]:
         bounds = good.__class__(**{**good.__dict__, "min_cost": lo, "max_cost": hi})
         with pytest.raises(ParticipatoryBudgetBadCostBounds) as err2:
             system.budget.create_round(a.admin, bounds, [(lot_id, budget)])
@@ -203,7 +218,7 @@ def test_create_round_checks_schedule_credits_and_cost_bounds(system: Allmende, 
 def test_create_round_checks_its_funding(system: Allmende, actors: Actors) -> None:
     a = actors
     p = params(system, Electorate.of([a.outsider]))
-    lot_id = lot(system, a.funder, 100 * EUR)
+    lot_id = lot(system, a.funder, 100 * EUR, allocators=(a.admin,))
     with pytest.raises(ParticipatoryBudgetBadFunding) as err:
         system.budget.create_round(a.admin, p, [])
     assert (err.value.lots, err.value.amounts) == (0, 0)
@@ -218,7 +233,7 @@ def test_create_round_checks_its_funding(system: Allmende, actors: Actors) -> No
         system.budget.create_round(a.admin, p, [(99, EUR)])
     with pytest.raises(FundLedgerInsufficientFunds):
         system.budget.create_round(a.admin, p, [(lot_id, 60 * EUR), (lot_id, 60 * EUR)])
-    earmarked = lot(system, a.funder, 100 * EUR, earmark=program(system, a.ngo))
+    earmarked = lot(system, a.funder, 100 * EUR, allocators=(a.admin,), earmark=program(system, a.ngo))
     with pytest.raises(FundLedgerEarmarkMismatch):
         system.budget.create_round(a.admin, p, [(earmarked, 10 * EUR)])
 
@@ -232,8 +247,9 @@ def test_create_round_refuses_lots_in_two_tokens(system: Allmende, actors: Actor
     other_token = ContractClient(system.sender, "EuroToken", other)
     other_token.transact(a.treasurer, "mint", a.funder.address, EUR, bytes(32))
     other_token.transact(a.funder, "approve", system.funds.address, EUR)
-    euro_lot = lot(system, a.funder, 10 * EUR)
+    euro_lot = lot(system, a.funder, 10 * EUR, allocators=(a.admin,))
     other_lot = int(system.funds.deposit(a.funder, other, EUR).event("LotDeposited").args["lotId"])
+    system.funds.set_lot_allocator(a.funder, other_lot, a.admin.address)
     with pytest.raises(ParticipatoryBudgetTokenMismatch) as err:
         system.budget.create_round(
             a.admin, params(system, Electorate.of([a.outsider])), [(euro_lot, EUR), (other_lot, EUR)]
@@ -247,7 +263,9 @@ def test_create_round_needs_the_allocator_role_for_the_contract(system: Allmende
     system.roles.transact(a.admin, "revokeRole", Role.ALLOCATOR.id, system.budget.address)
     with pytest.raises(AccessControlUnauthorizedAccount) as err:
         system.budget.create_round(
-            a.admin, params(system, Electorate.of([a.outsider])), [(lot(system, a.funder, EUR), EUR)]
+            a.admin,
+            params(system, Electorate.of([a.outsider])),
+            [(lot(system, a.funder, EUR, allocators=(a.admin,)), EUR)],
         )
     assert err.value.account == system.budget.address
 
@@ -268,19 +286,19 @@ def test_views_revert_for_unknown_rounds_and_proposals(system: Allmende, setup: 
 
 def test_ngo_proposes_for_a_program(system: Allmende, actors: Actors, setup: Setup) -> None:
     r = system.budget.submit_proposal(
-        actors.ngo, setup.round_id, setup.programs[1], 120 * EUR, content_hash("park")
+        actors.ngo2, setup.round_id, setup.programs[1], 120 * EUR, content_hash("park")
     )
     assert r.event("ProposalSubmitted").args == {
         "roundId": setup.round_id,
         "proposalId": 1,
-        "proposer": actors.ngo.address,
+        "proposer": actors.ngo2.address,
         "programId": setup.programs[1],
         "amount": 120 * EUR,
         "contentHash": content_hash("park"),
     }
     p = system.budget.proposal(setup.round_id, 1)
     assert (p.proposer, p.program_id, p.amount, p.votes, p.status) == (
-        actors.ngo.address,
+        actors.ngo2.address,
         setup.programs[1],
         120 * EUR,
         0,
@@ -290,15 +308,36 @@ def test_ngo_proposes_for_a_program(system: Allmende, actors: Actors, setup: Set
     assert (rnd.proposal_count, rnd.active_count) == (1, 1)
 
 
+def test_an_ngo_proposes_only_for_programs_it_runs(system: Allmende, actors: Actors, setup: Setup) -> None:
+    # Finding 3: one NGO filled another program's queue with dust proposals; now it is refused.
+    with pytest.raises(ParticipatoryBudgetProgramNotAllowed) as err:
+        system.budget.submit_proposal(actors.ngo, setup.round_id, setup.programs[1], EUR)
+    assert (err.value.roundId, err.value.programId, err.value.proposer) == (
+        setup.round_id,
+        setup.programs[1],
+        actors.ngo.address,
+    )
+    assert system.budget.round(setup.round_id).proposal_count == 0
+
+
 def test_eligible_client_proposes_through_the_forwarder(
     system: Allmende, actors: Actors, voters: list[LocalAccount], setup: Setup
 ) -> None:
+    # A client proposes for a program of the round's creator (here the NGO running programs[0]).
+    lot_id = lot(system, actors.funder, BUDGET, allocators=(actors.ngo,))
+    round_id = open_round(
+        system, actors.ngo, params(system, setup.electorate, max_cost=BUDGET), [(lot_id, BUDGET)]
+    )
     client = voters[3]
     proof = setup.electorate.proof(client)
-    assert system.budget.is_eligible(setup.round_id, client.address, proof)
+    assert system.budget.is_eligible(round_id, client.address, proof)
+    with pytest.raises(ParticipatoryBudgetProgramNotAllowed):  # a program the creator does not run
+        system.budget.submit_proposal(client, round_id, setup.programs[1], 50 * EUR, bytes(32), proof)
+    with pytest.raises(ParticipatoryBudgetProgramNotAllowed):  # the admin's round: the admin runs none
+        system.budget.submit_proposal(client, setup.round_id, setup.programs[0], 50 * EUR, bytes(32), proof)
     r = system.budget.submit_proposal(
         client,
-        setup.round_id,
+        round_id,
         setup.programs[0],
         50 * EUR,
         content_hash("bench"),
@@ -307,13 +346,13 @@ def test_eligible_client_proposes_through_the_forwarder(
     )
     assert r.event("ProposalSubmitted").args["proposer"] == client.address
     with pytest.raises(ParticipatoryBudgetNotEligible) as err:
-        system.budget.submit_proposal(actors.outsider, setup.round_id, setup.programs[0], 50 * EUR)
-    assert (err.value.roundId, err.value.account) == (setup.round_id, actors.outsider.address)
+        system.budget.submit_proposal(actors.outsider, round_id, setup.programs[0], 50 * EUR)
+    assert (err.value.roundId, err.value.account) == (round_id, actors.outsider.address)
     with pytest.raises(ParticipatoryBudgetNotEligible):  # someone else's proof
         system.budget.submit_proposal(
-            actors.outsider, setup.round_id, setup.programs[0], 50 * EUR, bytes(32), proof
+            actors.outsider, round_id, setup.programs[0], 50 * EUR, bytes(32), proof
         )
-    assert not system.budget.is_eligible(setup.round_id, actors.outsider.address, proof)
+    assert not system.budget.is_eligible(round_id, actors.outsider.address, proof)
 
 
 def test_proposal_cost_must_lie_within_bounds(system: Allmende, actors: Actors, setup: Setup) -> None:
@@ -354,7 +393,7 @@ def test_proposals_only_in_the_proposal_phase_of_a_known_round(
 def test_withdrawal_by_the_proposer_before_voting(system: Allmende, actors: Actors, setup: Setup) -> None:
     first, second = (
         _propose(system, setup, actors.ngo, 10 * EUR),
-        _propose(system, setup, actors.ngo2, 20 * EUR),
+        _propose(system, setup, actors.ngo2, 20 * EUR, 1),
     )
     with pytest.raises(ParticipatoryBudgetNotProposer) as err:
         system.budget.withdraw_proposal(actors.ngo2, setup.round_id, first)
@@ -374,7 +413,14 @@ def test_withdrawal_by_the_proposer_before_voting(system: Allmende, actors: Acto
 
 
 def _budget_with_cap(system: Allmende, a: Actors, cap: int) -> ParticipatoryBudgetClient:
-    args = [system.roles.address, system.forwarder.address, system.funds.address, cap]
+    args = [
+        system.roles.address,
+        system.forwarder.address,
+        system.funds.address,
+        cap,
+        MAX_VOTING_LENGTH,
+        MIN_PROPOSAL_COST,
+    ]
     address = system.sender.send(
         a.admin, None, _deploy_data(system.sender, "ParticipatoryBudget", args)
     ).contract_address
@@ -655,7 +701,8 @@ def test_finalise_draws_reservations_first_in_first_out(
 ) -> None:
     a = actors
     electorate = Electorate.of(voters)
-    lot_a, lot_b = lot(system, a.funder, 500 * EUR), lot(system, a.funder2, 500 * EUR)
+    lot_a = lot(system, a.funder, 500 * EUR, allocators=(a.admin,))
+    lot_b = lot(system, a.funder2, 500 * EUR, allocators=(a.admin,))
     p = params(system, electorate, max_cost=400 * EUR)
     rid = open_round(system, a.admin, p, [(lot_a, 400 * EUR), (lot_b, 400 * EUR)])
     s = Setup(rid, lot_a, electorate, (program(system, a.ngo), program(system, a.ngo2)))
@@ -787,17 +834,17 @@ def _fund_state_matches_events(system: Allmende) -> None:
 def test_create_round_refuses_lots_expiring_before_voting_ends(system: Allmende, actors: Actors) -> None:
     a = actors
     p = params(system, Electorate.of([a.outsider]), max_cost=10 * EUR)
-    forever = lot(system, a.funder, 100 * EUR)
-    at_end = lot(system, a.funder, 100 * EUR, expiry=p.voting_end)
-    before_end = lot(system, a.funder2, 100 * EUR, expiry=p.voting_end - 1)
+    forever = lot(system, a.funder, 100 * EUR, allocators=(a.ngo,))
+    at_end = lot(system, a.funder, 100 * EUR, allocators=(a.ngo,), expiry=p.voting_end)
+    before_end = lot(system, a.funder2, 100 * EUR, allocators=(a.ngo,), expiry=p.voting_end - 1)
     for bad in (at_end, before_end):
         expiry = system.funds.lot(bad).expiry
         with pytest.raises(ParticipatoryBudgetFundingExpiresTooSoon) as err:
             system.budget.create_round(a.ngo, p, [(forever, 10 * EUR), (bad, 10 * EUR)])
         assert (err.value.lotId, err.value.expiry, err.value.votingEnd) == (bad, expiry, p.voting_end)
     assert system.funds.lot(forever).unallocated == 100 * EUR  # nothing was reserved
-    later = lot(system, a.funder, 100 * EUR, expiry=p.voting_end + 1)
-    latest = lot(system, a.funder2, 100 * EUR, expiry=p.voting_end + DAY)
+    later = lot(system, a.funder, 100 * EUR, allocators=(a.ngo,), expiry=p.voting_end + 1)
+    latest = lot(system, a.funder2, 100 * EUR, allocators=(a.ngo,), expiry=p.voting_end + DAY)
     rid = open_round(system, a.ngo, p, [(latest, 10 * EUR), (forever, 10 * EUR), (later, 10 * EUR)])
     assert system.budget.round(rid).funding_expiry == p.voting_end + 1  # the earliest: settle before it
     assert system.budget.round(open_round(system, a.ngo, p, [(forever, 10 * EUR)])).funding_expiry == 0
@@ -820,8 +867,8 @@ def _expiring_round(
     electorate = Electorate.of(voters)
     p = params(system, electorate, max_cost=BUDGET)
     expiry = p.voting_end + DAY
-    forever = lot(system, a.funder, 1_000 * EUR)
-    expiring = lot(system, a.funder2, 1_000 * EUR, expiry=expiry)
+    forever = lot(system, a.funder, 1_000 * EUR, allocators=(a.ngo,))
+    expiring = lot(system, a.funder2, 1_000 * EUR, allocators=(a.ngo,), expiry=expiry)
     first, second = (expiring, forever) if expiring_first else (forever, expiring)
     rid = open_round(system, a.ngo, p, [(first, 600 * EUR), (second, 400 * EUR)])
     s = Setup(rid, first, electorate, (program(system, a.ngo), program(system, a.ngo2)))
@@ -950,8 +997,8 @@ def test_abandon_after_the_refund_and_a_direct_release_pays_the_funder(
     electorate = Electorate.of(voters)
     p = params(system, electorate, max_cost=100 * EUR)
     expiry = p.voting_end + DAY
-    lots = [lot(system, a.funder2, 500 * EUR, expiry=expiry) for _ in range(2)]
-    forever = lot(system, a.funder, 500 * EUR)
+    lots = [lot(system, a.funder2, 500 * EUR, allocators=(a.ngo,), expiry=expiry) for _ in range(2)]
+    forever = lot(system, a.funder, 500 * EUR, allocators=(a.ngo,))
     rid = open_round(system, a.ngo, p, [(lots[0], 300 * EUR), (forever, 200 * EUR), (lots[1], 100 * EUR)])
     reservations = [f.reservation_id for f in system.budget.fundings(rid)]
     system.chain.advance_time(expiry - system.chain.now())  # nobody finalised in time
@@ -988,3 +1035,107 @@ def test_abandon_is_refused_for_unknown_settled_and_unexpired_rounds(
     system.budget.finalise(actors.admin, setup.round_id, [])
     with pytest.raises(ParticipatoryBudgetAlreadySettled):
         system.budget.abandon(actors.outsider, setup.round_id)
+
+
+# --- consent, bounded schedules, cancelling (findings 1 and 8) ----------------------------------
+
+
+def test_another_ngo_cannot_put_a_funders_lot_into_its_round(system: Allmende, actors: Actors) -> None:
+    """Finding 1: createRound reserved any lot for any NGO; now only with the lot's funder's consent."""
+    a = actors
+    lot_id = lot(system, a.funder, 100 * EUR, allocators=(a.ngo,))
+    p = params(system, Electorate.of([a.outsider]), max_cost=10 * EUR)
+    for creator in (a.ngo2, a.admin):  # another NGO, and even the admin, without the funder's naming
+        with pytest.raises(ParticipatoryBudgetNoConsent) as err:
+            system.budget.create_round(creator, p, [(lot_id, 10 * EUR)])
+        assert (err.value.lotId, err.value.account) == (lot_id, creator.address)
+    assert system.funds.lot(lot_id).unallocated == 100 * EUR
+    assert open_round(system, a.ngo, p, [(lot_id, 10 * EUR)]) == 1  # the NGO the funder named
+    system.funds.set_lot_allocator(a.funder, lot_id, a.ngo.address, False)
+    with pytest.raises(ParticipatoryBudgetNoConsent):  # revoked
+        system.budget.create_round(a.ngo, p, [(lot_id, 10 * EUR)])
+    own = lot(system, a.funder2, 100 * EUR)
+    with pytest.raises(ParticipatoryBudgetUnauthorizedCreator):  # a funder is no round creator
+        system.budget.create_round(a.funder2, p, [(own, 10 * EUR)])
+
+
+def test_voting_may_end_at_most_the_maximum_voting_length_from_now(system: Allmende, actors: Actors) -> None:
+    """Finding 1: votingEnd had no upper bound, so a round could lock a lot with no expiry for ever."""
+    a = actors
+    lot_id = lot(system, a.funder, 100 * EUR, allocators=(a.ngo,))
+    good = params(system, Electorate.of([a.outsider]), max_cost=10 * EUR)
+    assert system.budget.call("maxVotingLength") == MAX_VOTING_LENGTH == 366 * 86_400
+    assert system.budget.call("minProposalCost") == MIN_PROPOSAL_COST == EUR
+    now = system.chain.now()
+    for end in (now + MAX_VOTING_LENGTH + 60, 2**48 - 1):
+        too_long = good.__class__(**{**good.__dict__, "voting_end": end})
+        with pytest.raises(ParticipatoryBudgetScheduleTooLong) as err:
+            system.budget.create_round(a.ngo, too_long, [(lot_id, 10 * EUR)])
+        assert err.value.votingEnd == end and err.value.latest <= now + MAX_VOTING_LENGTH + 60
+    longest = good.__class__(**{**good.__dict__, "voting_end": now + MAX_VOTING_LENGTH - 60})
+    assert open_round(system, a.ngo, longest, [(lot_id, 10 * EUR)]) == 1
+
+
+def test_a_round_without_ballots_is_cancelled_and_its_money_goes_back(
+    system: Allmende, actors: Actors, voters: list[LocalAccount]
+) -> None:
+    a = actors
+    electorate = Electorate.of(voters)
+    first = lot(system, a.funder, 500 * EUR, allocators=(a.ngo,))
+    second = lot(system, a.funder2, 500 * EUR, allocators=(a.ngo,))
+    p = params(system, electorate, max_cost=100 * EUR)
+    rid = open_round(system, a.ngo, p, [(first, 300 * EUR), (second, 200 * EUR)])
+    s = Setup(rid, first, electorate, (program(system, a.ngo), program(system, a.ngo2)))
+    _propose(system, s, a.ngo, 50 * EUR)
+    for who in (a.ngo2, a.outsider, a.admin):  # another NGO, a stranger, the admin
+        with pytest.raises(ParticipatoryBudgetNotCanceller) as err:
+            system.budget.cancel_round(who, rid)
+        assert (err.value.roundId, err.value.account) == (rid, who.address)
+    r = system.budget.cancel_round(a.funder2, rid)  # the funder of one of its lots
+    assert r.event("RoundCancelled").args == {
+        "roundId": rid,
+        "account": a.funder2.address,
+        "released": 500 * EUR,
+    }
+    assert (system.funds.lot(first).unallocated, system.funds.lot(second).unallocated) == (
+        500 * EUR,
+        500 * EUR,
+    )
+    assert system.budget.phase(rid) is Phase.ABANDONED and system.budget.round(rid).abandoned
+    with pytest.raises(ParticipatoryBudgetRoundAbandoned):
+        system.budget.cancel_round(a.ngo, rid)
+    with pytest.raises(ParticipatoryBudgetRoundAbandoned):
+        system.budget.submit_proposal(a.ngo, rid, s.programs[0], EUR)
+    with pytest.raises(ParticipatoryBudgetUnknownRound):
+        system.budget.cancel_round(a.ngo, 99)
+    # by its creator, in the voting phase, until the first ballot
+    other = open_round(system, a.ngo, params(system, electorate, max_cost=100 * EUR), [(first, 100 * EUR)])
+    to_voting(system, other)
+    system.budget.cast_ballot(voters[0], other, {}, electorate.proof(voters[0]))  # even an empty ballot
+    with pytest.raises(ParticipatoryBudgetNotCancellable) as err2:
+        system.budget.cancel_round(a.ngo, other)
+    assert err2.value.roundId == other
+    third = open_round(system, a.ngo, params(system, electorate, max_cost=100 * EUR), [(first, 100 * EUR)])
+    assert system.budget.cancel_round(a.ngo, third).event("RoundCancelled").args["released"] == 100 * EUR
+    _verified(system)
+    _fund_state_matches_events(system)
+
+
+def test_withdrawn_proposals_leave_room_under_the_cap(system: Allmende, actors: Actors, setup: Setup) -> None:
+    """Finding 8: withdrawn proposals counted against the cap, so a proposer could fill it and leave."""
+    small = _budget_with_cap(system, actors, 2)
+    small.create_round(actors.admin, params(system, setup.electorate), [(setup.lot_id, 10 * EUR)])
+    round_id = small.round_count()
+    ngo2_program = setup.programs[1]
+    for _ in range(2):
+        small.submit_proposal(actors.ngo2, round_id, ngo2_program, EUR)
+    with pytest.raises(ParticipatoryBudgetTooManyProposals):
+        small.submit_proposal(actors.ngo, round_id, setup.programs[0], EUR)
+    small.withdraw_proposal(actors.ngo2, round_id, 1)
+    small.withdraw_proposal(actors.ngo2, round_id, 2)
+    assert small.round(round_id).active_count == 0
+    small.submit_proposal(actors.ngo, round_id, setup.programs[0], EUR)  # room again
+    small.submit_proposal(actors.ngo, round_id, setup.programs[0], EUR)
+    with pytest.raises(ParticipatoryBudgetTooManyProposals):
+        small.submit_proposal(actors.ngo, round_id, setup.programs[0], EUR)
+    assert (small.round(round_id).proposal_count, small.round(round_id).active_count) == (4, 2)

@@ -116,7 +116,7 @@ def _setup(url: str, admin: str) -> tuple[dict[str, str], dict[str, str], int]:
                 headers=_auth(keys["ngo"]),
             )
         )
-        _ok(http.post(f"/v1/tranches/{tranche['trancheId']}/approve", headers=_auth(keys["funder1"])))
+        _ok(http.post(f"/v1/tranches/{tranche['trancheId']}/approve", headers=_auth(keys["funder0"])))
     return keys, addresses, pid
 
 

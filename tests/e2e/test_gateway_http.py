@@ -181,6 +181,9 @@ def test_money_path_over_http_ends_in_matching_exports_and_public_figures(served
         tranche = _post(
             http, f"/v1/ngo/programs/{pid}/tranches", key["ngo"], {"amount": "1500", "milestone": "November"}
         )
+        # the foundation, whose money it is, names the city its checker for this program
+        city = orgs["city"]["address"]
+        _post(http, f"/v1/funder/programs/{pid}/approvers", key["foundation"], {"address": city})
         _post(http, f"/v1/tranches/{tranche['trancheId']}/approve", key["city"])
         households = [Account.create().address for _ in range(3)]
         amounts = ["350", "420.5", "99.99"]
@@ -279,6 +282,7 @@ def test_a_budget_round_over_http_from_voter_roll_to_audited_results(
             {"organisationId": orgs["city"]["id"], "amount": "1000", "fiatReference": "SEPA"},
         )
         lot = _post(http, "/v1/funder/lots", key["city"], {"amount": "1000"})["lotId"]
+        _post(http, f"/v1/funder/lots/{lot}/allocators", key["city"], {"address": orgs["ngo"]["address"]})
         pid = _post(http, "/v1/ngo/programs", key["ngo"], {"name": "Quartier"})["programId"]
         people = [
             _post(http, "/v1/ngo/clients", key["ngo"], {"personal": {"name": f"Nachbar {i}"}, "pin": "1357"})

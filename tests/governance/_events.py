@@ -33,8 +33,9 @@ class HonestChain:
     next_reservation: int = 1
     lots: list[tuple[int, int]] = field(default_factory=list)  # (reservation id, lot id)
 
-    def deposit(self, lot_id: int, expiry: int = 0) -> None:
-        """The fund ledger's `LotDeposited` for a lot (the verifier learns its expiry from it)."""
+    def deposit(self, lot_id: int, expiry: int = 0, *, consent: bool = True) -> None:
+        """The fund ledger's `LotDeposited` for a lot (the verifier learns its expiry and funder from it),
+        and with `consent` the funder's `LotAllocatorSet` naming the round's creator for it."""
         self._emit(
             FUNDS_C,
             "LotDeposited",
@@ -45,6 +46,10 @@ class HonestChain:
             earmark=0,
             expiry=expiry,
         )
+        if consent:
+            self._emit(
+                FUNDS_C, "LotAllocatorSet", lotId=lot_id, funder="0xF0", allocator="0xC0", allowed=True
+            )
 
     def create(
         self,
@@ -199,6 +204,23 @@ class HonestChain:
             awarded=self.model.budget - released,
             released=released,
         )
+
+    def cancel(self, account: str = "0xC0") -> None:
+        """Cancel the round before any ballot: every reservation goes back to its lot."""
+        assert self.model is not None
+        _, releases = self.model.payouts(0)
+        lots = dict(self.lots)
+        for res, rest in releases:
+            self._emit(
+                FUNDS_C,
+                "ReservationReleased",
+                reservationId=res,
+                lotId=lots[res],
+                amount=rest,
+                toFunder=False,
+            )
+        released = sum(r for _, r in releases)
+        self._emit(BUDGET_C, "RoundCancelled", roundId=self.round_id, account=account, released=released)
 
     def _emit(self, contract: str, name: str, **args: Any) -> None:
         self.events.append(Ev(contract, name, args))

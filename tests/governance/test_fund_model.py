@@ -49,6 +49,7 @@ def _released(m: fm.FundModel, lots: list[tuple[str, int]], released: int) -> in
     for funder, amount in lots:
         lot = m.deposit(funder, TOKEN, amount, now=NOW)
         m.allocate(funder, lot, program, amount, now=NOW)
+        m.set_program_approver(funder, program, APPROVER, True)  # each funder names the same checker
     tranche = m.request_tranche(NGO, program, released)
     m.approve_tranche(APPROVER, tranche)
     return program
@@ -85,7 +86,7 @@ def test_disbursement_draws_first_in_first_out(model: fm.FundModel) -> None:
         (lambda m: m.allocate(FUNDER, 1, 1, 0, now=NOW + 10), fm.FundLedgerZeroAmount),
         (lambda m: m.allocate(FUNDER, 1, 1, 101, now=NOW + 10), fm.FundLedgerLotExpired),
         (lambda m: m.allocate(FUNDER, 1, 1, 101, now=NOW), fm.FundLedgerInsufficientFunds),
-        (lambda m: m.reserve(ALLOCATOR, 1, 0, now=NOW), fm.FundLedgerZeroAmount),
+        (lambda m: m.reserve(ALLOCATOR, 1, 0, now=NOW, requester=FUNDER), fm.FundLedgerZeroAmount),
         (lambda m: m.refund(ALICE, 1, now=NOW + 9), fm.FundLedgerLotNotExpired),
     ],
 )
@@ -115,6 +116,7 @@ def test_earmarks_and_tokens_must_match(model: fm.FundModel) -> None:
     with pytest.raises(fm.FundLedgerTokenMismatch):
         model.deposit(FUNDER, TOKEN, 5, earmark=other, now=NOW)
     lot = model.deposit(FUNDER, TOKEN, 10, earmark=a, now=NOW)
+    model.set_lot_allocator(FUNDER, lot, ALLOCATOR, True)
     with pytest.raises(fm.FundLedgerEarmarkMismatch) as err:
         model.allocate(ALLOCATOR, lot, b, 5, now=NOW)
     assert err.value.values == (lot, a, b)
@@ -122,7 +124,7 @@ def test_earmarks_and_tokens_must_match(model: fm.FundModel) -> None:
     with pytest.raises(fm.FundLedgerTokenMismatch):
         model.allocate(FUNDER, free, other, 5, now=NOW)
     with pytest.raises(fm.FundLedgerEarmarkMismatch) as reserved:
-        model.reserve(ALLOCATOR, lot, 5, now=NOW)  # a reservation has no program: 0
+        model.reserve(ALLOCATOR, lot, 5, now=NOW)  # a named allocator; a reservation has no program: 0
     assert reserved.value.values == (lot, a, 0)
 
 
@@ -131,6 +133,10 @@ def test_tranches_need_a_second_person_and_are_decided_once(model: fm.FundModel)
     lot = model.deposit(FUNDER, TOKEN, 50, now=NOW)
     model.allocate(FUNDER, lot, program, 50, now=NOW)
     tranche = model.request_tranche(NGO2, program, 40)
+    with pytest.raises(fm.FundLedgerNotProgramApprover):  # the role alone no longer decides
+        model.approve_tranche(APPROVER, tranche)
+    model.set_program_approver(FUNDER, program, APPROVER, True)
+    model.set_program_approver(FUNDER, program, NGO2, True)
     with pytest.raises(fm.FundLedgerSelfApproval):
         model.approve_tranche(NGO2, tranche)  # NGO2 is an approver, but asked for it
     with pytest.raises(fm.FundLedgerNotProgramNgo):
@@ -162,7 +168,7 @@ def test_refund_returns_unallocated_and_undrawn_money_after_expiry(model: fm.Fun
     program = model.create_program(NGO, TOKEN)
     lot = model.deposit(FUNDER, TOKEN, 100, 0, NOW + 10, now=NOW)
     model.allocate(FUNDER, lot, program, 80, now=NOW)
-    model.approve_tranche(APPROVER, model.request_tranche(NGO, program, 50))
+    model.approve_tranche(FUNDER, model.request_tranche(NGO, program, 50))
     model.disburse(NGO, program, [ALICE], [30])
     refund = model.refund(BOB, lot, now=NOW + 10)  # anyone, from the expiry on
     assert refund == fm.Refund(lot, FUNDER, 70, (fm.Returned(1, program, 50, 30),))
@@ -180,7 +186,7 @@ def test_reservations_allocate_and_release(model: fm.FundModel) -> None:
     lot = model.deposit(FUNDER, TOKEN, 100, 0, NOW + 10, now=NOW)
     with pytest.raises(fm.AccessControlUnauthorizedAccount):
         model.reserve(FUNDER, lot, 10, now=NOW)
-    reservation = model.reserve(ALLOCATOR, lot, 80, now=NOW)
+    reservation = model.reserve(ALLOCATOR, lot, 80, now=NOW, requester=FUNDER)
     with pytest.raises(fm.FundLedgerNotReservationHolder):
         model.allocate_reserved(FUNDER, reservation, program, 10, now=NOW)
     model.allocate_reserved(ALLOCATOR, reservation, program, 50, now=NOW)
@@ -189,7 +195,7 @@ def test_reservations_allocate_and_release(model: fm.FundModel) -> None:
     released = model.release_reservation(ALLOCATOR, reservation, now=NOW)
     assert released == fm.Released(reservation, lot, 30, False)
     assert model.lots[lot].unallocated == 50
-    second = model.reserve(ALLOCATOR, lot, 20, now=NOW)
+    second = model.reserve(ALLOCATOR, lot, 20, now=NOW, requester=FUNDER)
     with pytest.raises(fm.FundLedgerLotExpired) as expired:
         model.allocate_reserved(ALLOCATOR, second, program, 5, now=NOW + 10)
     assert expired.value.values == (lot, NOW + 10)
@@ -214,11 +220,11 @@ def test_receiver_returns_go_back_to_the_lots_last_drawn_first(model: fm.FundMod
     batch = model.disburse_to(NGO, program, RECEIVER, 50)
     assert batch.draws == (fm.Draw(1, 1, 30), fm.Draw(2, 2, 20))
     with pytest.raises(fm.FundLedgerNotBatchReceiver):
-        model.return_funds(ALICE, batch.batch_id, 5)
+        model.return_funds(ALICE, batch.batch_id, 5, now=NOW)
     with pytest.raises(fm.ERC20InsufficientAllowance):
-        model.return_funds(RECEIVER, batch.batch_id, 5)  # the receiver has not approved the ledger
+        model.return_funds(RECEIVER, batch.batch_id, 5, now=NOW)  # the receiver has not approved the ledger
     model.approve(TOKEN, RECEIVER, LEDGER, 25)
-    returned = model.return_funds(RECEIVER, batch.batch_id, 25)
+    returned = model.return_funds(RECEIVER, batch.batch_id, 25, now=NOW)
     assert returned == (fm.FundsReturned(3, 2, 20), fm.FundsReturned(4, 1, 5))
     p = model.programs[program]
     assert (p.allocated, p.released, p.disbursed) == (85, 85, 50)
@@ -233,15 +239,15 @@ def test_receiver_returns_for_a_refunded_lot_go_to_its_funder(model: fm.FundMode
     lot_b = model.deposit(FUNDER2, TOKEN, 30, now=NOW)
     model.allocate(FUNDER, lot_a, program, 30, now=NOW)
     model.allocate(FUNDER2, lot_b, program, 30, now=NOW)
-    model.approve_tranche(APPROVER, model.request_tranche(NGO, program, 60))
+    model.approve_tranche(FUNDER, model.request_tranche(NGO, program, 60))
     batch = model.disburse_to(NGO, program, RECEIVER, 50)  # 30 from lot a, 20 from lot b
     assert model.refund(ALICE, lot_a, now=NOW + 10).amount == 10
     model.approve(TOKEN, RECEIVER, LEDGER, 45)
     before = copy.deepcopy(model)
     with pytest.raises(fm.ERC20InsufficientAllowance):
-        model.return_funds(RECEIVER, batch.batch_id, 46)  # the allowance is checked first
+        model.return_funds(RECEIVER, batch.batch_id, 46, now=NOW + 10)  # the allowance is checked first
     assert model == before
-    returned = model.return_funds(RECEIVER, batch.batch_id, 45)
+    returned = model.return_funds(RECEIVER, batch.batch_id, 45, now=NOW + 10)
     assert returned == (fm.FundsReturned(3, lot_b, 20), fm.FundsReturned(0, lot_a, 25, True))
     assert model.balance(TOKEN, FUNDER) == 1_000 - 40 + 10 + 25
     p = model.programs[program]

@@ -211,3 +211,66 @@ def test_a_round_funded_from_a_lot_expiring_too_soon_is_reported() -> None:
     assert _mismatches(chain.events) == [
         f"round 1: funded from lot 1, which expires at {VOTING_END}, not after voting ends at {VOTING_END}"
     ]
+
+
+# --- consent and cancelling (findings 1 and 3) -------------------------------------------------------
+
+
+def test_a_round_funded_without_the_funders_consent_is_reported() -> None:
+    chain = HonestChain()
+    chain.deposit(1)
+    chain.deposit(2, consent=False)
+    chain.create([(1, 400), (2, 400)], max_cost=400)
+    assert _mismatches(chain.events) == ["round 1: funded from lot 2 without its funder's consent"]
+    revoked = HonestChain()
+    revoked.deposit(1)
+    revoked._emit("FundLedger", "LotAllocatorSet", lotId=1, funder="0xF0", allocator="0xC0", allowed=False)
+    revoked.create([(1, 400)], max_cost=400)
+    assert _mismatches(revoked.events) == ["round 1: funded from lot 1 without its funder's consent"]
+
+
+def test_a_proposal_for_a_program_neither_proposer_nor_creator_runs_is_reported() -> None:
+    chain = HonestChain()
+    chain.deposit(1)
+    for program_id, ngo in ((7, "0xA"), (8, "0xC0"), (9, "0xB")):
+        chain._emit(
+            "FundLedger", "ProgramCreated", programId=program_id, ngo=ngo, token="0x70", metadataHash=b""
+        )
+    chain.create([(1, 400)], max_cost=400)
+    chain.submit("0xA", 7, 100)  # its own program
+    chain.submit("0xD", 8, 100)  # a client, for the creator's program
+    chain.submit("0xA", 9, 100)  # another NGO's program
+    assert _mismatches(chain.events) == [
+        "round 1: proposal 3 names program 9, not run by its proposer or the creator"
+    ]
+
+
+def test_a_cancelled_round_verifies_and_nothing_may_follow() -> None:
+    chain = HonestChain()
+    chain.deposit(1)
+    chain.create([(1, 400)], max_cost=400)
+    chain.submit("0xA", 7, 100)
+    chain.cancel()
+    assert _mismatches(chain.events) == []
+    chain.cast("0xV", {1: 1})
+    assert _mismatches(chain.events) == ["round 1: ballot of 0xV cast after cancellation"]
+
+
+def test_a_cancellation_after_ballots_or_keeping_money_is_reported() -> None:
+    chain = HonestChain()
+    chain.deposit(1)
+    chain.create([(1, 400)], max_cost=400)
+    chain.submit("0xA", 7, 100)
+    chain.cast("0xV", {1: 1})
+    chain.cancel()
+    assert _mismatches(chain.events) == ["round 1: cancelled after 1 ballots"]
+    short = _tampered(_cancelled(), "ReservationReleased", lambda a: {**a, "amount": a["amount"] - 1})
+    assert any("released" in m for m in _mismatches(short))
+
+
+def _cancelled() -> list[Ev]:
+    chain = HonestChain()
+    chain.deposit(1)
+    chain.create([(1, 400)], max_cost=400)
+    chain.cancel()
+    return chain.events

@@ -164,6 +164,7 @@ def run_scenario(system: Allmende, p: People) -> Outcome:
     deposit = system.funds.deposit(p.funder, system.token.address, 100 * EUR, earmark=program, expiry=expiry)
     lot = deposit.event("LotDeposited").args["lotId"]
     system.funds.allocate(p.funder, lot, program, 80 * EUR)
+    system.funds.set_program_approver(p.funder, program, p.approver.address)  # the funder's checker
     tranche = (
         system.funds.request_tranche(p.ngo, program, 50 * EUR).event("TrancheRequested").args["trancheId"]
     )
@@ -231,6 +232,7 @@ def _funded_program(system: Allmende, p: People, *, amount: int, released: int) 
     )
     lot = system.funds.deposit(p.funder, system.token.address, amount).event("LotDeposited").args["lotId"]
     system.funds.allocate(p.funder, lot, program, amount)
+    system.funds.set_program_approver(p.funder, program, p.approver.address)  # the funder's checker
     tranche = (
         system.funds.request_tranche(p.ngo, program, released).event("TrancheRequested").args["trancheId"]
     )

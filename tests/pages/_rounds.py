@@ -49,6 +49,8 @@ def open_round(
     NGO proposes three projects of the scenario's program; with `clients_propose` the voters may
     propose for that program too."""
     lot = _ok(http.post("/v1/funder/lots", json={"amount": budget}, headers=auth(s.funder_key)))["lotId"]
+    ngo = _ok(http.get("/v1/me", headers=auth(s.ngo_key)))["address"]  # the funder lets the NGO use it
+    _ok(http.post(f"/v1/funder/lots/{lot}/allocators", json={"address": ngo}, headers=auth(s.funder_key)))
     start, end = now + DAY, now + 8 * DAY
     body = {
         "title": ROUND_TITLE,

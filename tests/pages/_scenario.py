@@ -63,6 +63,9 @@ def set_up(http: httpx.Client, admin_key: str, amount: str = "40") -> Scenario:
             f"/v1/funder/lots/{lot}/allocations", json={"programId": program, "amount": "500"}, headers=funder
         )
     )
+    # the funder names the second funder its checker for this program (approvals are per program)
+    named = {"address": orgs["checker"]["address"]}
+    _ok(http.post(f"/v1/funder/programs/{program}/approvers", json=named, headers=funder))
     tranche = _ok(
         http.post(
             f"/v1/ngo/programs/{program}/tranches", json={"amount": "500", "milestone": "winter"}, headers=ngo

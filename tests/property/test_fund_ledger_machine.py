@@ -50,10 +50,11 @@ from hypothesis.stateful import (
 from api.open_data.figures import figures
 from governance import fund_model as fm
 from ledger import fund_ledger as fl
+from ledger.audit import consent_mismatches
 from ledger.contracts import ContractClient
 from ledger.embedded import EmbeddedChain
 from ledger.exceptions import ContractRevert
-from ledger.fund_events import rebuild_fund_state, trace_payments
+from ledger.fund_events import rebuild_fund_state, replay_consent, trace_payments
 from ledger.roles import Role
 from ledger.system import Allmende, _deploy_data
 from ledger.transactions import TxResult
@@ -401,6 +402,73 @@ class FundLedgerMachine(RuleBasedStateMachine):
             "expiry": expiry,
         }
         assert self.w.balance(token, funder.address) == before - amount == m.balance(token, funder.address)
+        if self.seeding or data.draw(st.sampled_from([True, True, False]), label="name the allocator"):
+            self._name_allocator(funder, lot_id, a.allocator, True)
+
+    def _name_allocator(
+        self, funder: LocalAccount, lot_id: int, allocator: LocalAccount, allowed: bool
+    ) -> None:
+        outcome = self._run(
+            "set_lot_allocator",
+            self._send(funder, "setLotAllocator", lot_id, allocator.address, allowed),
+            lambda: self.model.set_lot_allocator(funder.address, lot_id, allocator.address, allowed),
+        )
+        if outcome is not None:
+            assert outcome[0].event("LotAllocatorSet").args == {
+                "lotId": lot_id,
+                "funder": funder.address,
+                "allocator": allocator.address,
+                "allowed": allowed,
+            }
+
+    def _name_approver(self, funder: LocalAccount, program_id: int, approver: str, allowed: bool) -> None:
+        outcome = self._run(
+            "set_program_approver",
+            self._send(funder, "setProgramApprover", program_id, approver, allowed),
+            lambda: self.model.set_program_approver(funder.address, program_id, approver, allowed),
+        )
+        if outcome is not None:
+            assert outcome[0].event("ProgramApproverSet").args == {
+                "programId": program_id,
+                "funder": funder.address,
+                "approver": approver,
+                "allowed": allowed,
+            }
+
+    @precondition(lambda self: self.model.lots)
+    @rule(data=st.data())
+    def set_lot_allocator(self, data: st.DataObject) -> None:
+        """A funder names or revokes an allocator of its lot; sometimes someone else tries."""
+        a, m = self.w.actors, self.model
+        faults = self._faults(data, ["not the funder", "unknown lot"])
+        lot_id = self._pick(data, list(m.lots), "lot") or 1
+        if "unknown lot" in faults:
+            lot_id = len(m.lots) + 1
+        lot = m.lots.get(lot_id)
+        funder = self.by_address[lot.funder] if lot else a.funder
+        if "not the funder" in faults:
+            funder = data.draw(
+                st.sampled_from([self._other(funder, (a.funder, a.funder2)), a.ngo]), label="by"
+            )
+        allocator = data.draw(st.sampled_from([a.allocator, a.ngo, a.ngo2]), label="allocator")
+        allowed = data.draw(st.sampled_from([True, True, False]), label="allowed")
+        self._name_allocator(funder, lot_id, allocator, allowed)
+
+    @precondition(lambda self: self.model.programs)
+    @rule(data=st.data())
+    def set_program_approver(self, data: st.DataObject) -> None:
+        """A funder (with money in the program, or not) names or revokes an approver of its tranches."""
+        a, m = self.w.actors, self.model
+        faults = self._faults(data, ["zero account", "stranger"])
+        program_id = self._pick(data, list(m.programs), "program") or 1
+        funder = data.draw(st.sampled_from([a.funder, a.funder2]), label="by")
+        if "stranger" in faults:
+            funder = a.outsider
+        approver = data.draw(st.sampled_from([a.approver, a.ngo2, a.ngo]), label="approver").address
+        if "zero account" in faults:
+            approver = ZERO
+        allowed = data.draw(st.sampled_from([True, True, False]), label="allowed")
+        self._name_approver(funder, program_id, approver, allowed)
 
     @precondition(lambda self: len(self.model.programs) < MAX_PROGRAMS)
     @rule(data=st.data())
@@ -450,7 +518,7 @@ class FundLedgerMachine(RuleBasedStateMachine):
         if "unknown program" in faults:
             program_id = len(m.programs) + 1
         funder = self.by_address[lot.funder] if lot else a.funder
-        sender = data.draw(st.sampled_from([funder, funder, a.allocator]), label="by")
+        sender = data.draw(st.sampled_from([funder, funder, a.allocator, a.allocator]), label="by")
         if "not allocator" in faults:
             sender = data.draw(
                 st.sampled_from([self._other(funder, (a.funder, a.funder2)), a.ngo]), label="by"
@@ -474,6 +542,11 @@ class FundLedgerMachine(RuleBasedStateMachine):
                 "allocator": sender.address,
                 "reservationId": 0,
             }
+            named = m.program_approvers.get(program_id, {}).get(funder.address, set())
+            if a.approver.address not in named and (
+                self.seeding or data.draw(st.booleans(), label="name the approver")
+            ):
+                self._name_approver(funder, program_id, a.approver.address, True)
 
     def _some(self, data: st.DataObject, cap: int, *, slices: bool = False) -> int:
         """Some of `cap` (at least 1), all of it, or (with `slices`) a small part."""
@@ -504,12 +577,15 @@ class FundLedgerMachine(RuleBasedStateMachine):
         lot = m.lots.get(lot_id)
         now = self._to_the_brink(data, lot, ["no"] * 6 + ["just before expiry", "until expiry"])
         sender = a.funder if "not allocator" in faults else a.allocator
+        funder = self.by_address[lot.funder] if lot else a.funder
+        # The role holder (a budget contract) reserves on behalf of a requester the funder must consent to.
+        requester = data.draw(st.sampled_from([funder, funder, a.allocator, a.ngo]), label="requester")
         cap = lot.unallocated if lot else 100
         amount = 0 if "zero" in faults else cap + 1 if "too much" in faults else self._some(data, cap)
         outcome = self._run(
             "reserve",
-            self._send(sender, "reserve", lot_id, amount),
-            lambda: m.reserve(sender.address, lot_id, amount, now=now),
+            self._send(sender, "reserve", lot_id, amount, requester.address),
+            lambda: m.reserve(sender.address, lot_id, amount, now=now, requester=requester.address),
         )
         if outcome is not None:
             result, reservation_id = outcome
@@ -681,14 +757,19 @@ class FundLedgerMachine(RuleBasedStateMachine):
         tranche_id = self._pick(data, pool or list(m.tranches), "tranche")
         tranche_id = len(m.tranches) + 1 if tranche_id is None or "unknown tranche" in faults else tranche_id
         tranche = m.tranches.get(tranche_id)
-        approvers = [a.approver, a.approver] + (
-            [a.ngo2] if not tranche or tranche.requester != a.ngo2.address else []
-        )
+        # Mostly someone the program's funders consent to: a funder with money in it, or one it named.
+        program_id = tranche.program_id if tranche else 0
+        funders = sorted(m.program_funders.get(program_id, set()))
+        named = sorted({x for xs in m.program_approvers.get(program_id, {}).values() for x in xs})
+        approvers = [self.by_address[x] for x in funders + named if x in self.by_address]
+        approvers = [x for x in approvers if not tranche or x.address != tranche.requester] or [a.approver]
         approver = data.draw(st.sampled_from(approvers), label="by")
         if "self approval" in faults:
             approver = self.by_address[tranche.requester] if tranche else a.ngo2
-        elif "no approver role" in faults:
-            approver = data.draw(st.sampled_from([a.funder, a.allocator, a.ngo]), label="by")
+        elif (
+            "no approver role" in faults
+        ):  # the roles alone no longer decide: an unrelated funder, a stranger
+            approver = data.draw(st.sampled_from([a.funder, a.funder2, a.allocator, a.outsider]), label="by")
         return tranche_id, approver
 
     @precondition(lambda self: self._pending())
@@ -916,14 +997,16 @@ class FundLedgerMachine(RuleBasedStateMachine):
                 return self.w.run(self.funds.transact, sender, "returnFunds", batch_id, amount, gas=gas)
             return self.w.run(self.w.probe.transact, sender, "giveBack", token, batch_id, amount, gas=gas)
 
+        now = self._now()
+
         def in_model() -> tuple[fm.FundsReturned, ...]:
             if direct:
-                return m.return_funds(sender.address, batch_id, amount)
+                return m.return_funds(sender.address, batch_id, amount, now=now)
             key = (token, probe, self.funds.address)
             before = m.allowances.get(key, 0)
             m.approve(token, probe, self.funds.address, amount)  # the probe approves, then returns
             try:
-                return m.return_funds(probe, batch_id, amount)
+                return m.return_funds(probe, batch_id, amount, now=now)
             except fm.ModelError:
                 m.allowances[key] = before  # the whole transaction reverts
                 raise
@@ -1100,6 +1183,13 @@ class FundLedgerMachine(RuleBasedStateMachine):
 
         events = w.run(w.system.events)
         assert rebuild_fund_state(events) == state
+        # consent from events alone: the model's, nothing moved without it, and the views agree
+        consent = replay_consent(events)
+        assert consent.lot_allocators == {
+            i: x for i, x in m.lot_allocators.items() if i in consent.lot_allocators
+        }
+        assert consent.program_funders == m.program_funders
+        assert w.run(consent_mismatches, self.funds, consent) == []
 
         # The public pages' figures from the same events: each program passes on exactly what it
         # received, holds what the contract says it has not paid out, and its time series end at the
@@ -1139,7 +1229,10 @@ class FundLedgerMachine(RuleBasedStateMachine):
                 returned[e.args["lotId"]] += e.args["amount"]
                 if e.args["toFunder"]:
                     passed_on[e.args["lotId"]] += e.args["amount"]
-                    assert e.args["allocationId"] == 0 and state.lots[e.args["lotId"]].refunded
+                    # for a lot expired by then (finding 4: never a new allocation of an expired lot)
+                    expiry = state.lots[e.args["lotId"]].expiry
+                    mined = int(w.chain.web3.eth.get_block(e.block_number)["timestamp"])
+                    assert e.args["allocationId"] == 0 and expiry != 0 and mined >= expiry
         for lot_id, lot in state.lots.items():  # no lot spends more than it holds
             allocated = sum(state.allocations[i].amount for i in state.lot_allocations[lot_id])
             reserved = sum(r.amount for r in state.reservations.values() if r.lot_id == lot_id)

@@ -41,6 +41,8 @@ from ledger.revert_errors import (
     ParticipatoryBudgetCostOutOfBounds,
     ParticipatoryBudgetCreditsExceeded,
     ParticipatoryBudgetFundingNotExpired,
+    ParticipatoryBudgetNotCancellable,
+    ParticipatoryBudgetNotCanceller,
     ParticipatoryBudgetNotEligible,
     ParticipatoryBudgetOrderNotSorted,
     ParticipatoryBudgetProposalNotActive,
@@ -61,7 +63,9 @@ def test_budget_round_agrees_with_the_model(
     system: Allmende, chain: EmbeddedChain, actors: Actors, voters: list[LocalAccount]
 ) -> None:
     a = actors
-    funding_lot = lot(system, a.funder, 100_000 * EUR)
+    # The round's creator is the NGO running programs[0]; both funders consent to it (name it allocator).
+    creator = a.ngo
+    funding_lot = lot(system, a.funder, 100_000 * EUR, allocators=(creator,))
     programs = [program(system, a.ngo), program(system, a.ngo2)]
     electorate = Electorate.of(voters)
     fund_balance = system.balance(system.funds.address)
@@ -92,6 +96,7 @@ def test_budget_round_agrees_with_the_model(
             self.expired = False
             self.released_directly = False
             self.refused_abandoning = False
+            self.balloted = False  # a ballot was cast: the round can no longer be cancelled
 
         def _enter(self, phase: str) -> None:
             self.phase, self.steps_in_phase, self.refused_in_phase = phase, 0, False
@@ -136,11 +141,15 @@ def test_budget_round_agrees_with_the_model(
             if expiring != "none":
                 self.expiring_amount = budget * EUR
                 self.expiring_lot = lot(
-                    system, a.funder2, self.expiring_amount, expiry=params.voting_end + EXPIRY_AFTER_VOTING
+                    system,
+                    a.funder2,
+                    self.expiring_amount,
+                    allocators=(creator,),
+                    expiry=params.voting_end + EXPIRY_AFTER_VOTING,
                 )
                 which = 0 if expiring == "first" else 1
                 shares[which] = (self.expiring_lot, shares[which][1])
-            r = budget_sender.create_round(a.admin, params, shares, gas=GAS)
+            r = budget_sender.create_round(creator, params, shares, gas=GAS)
             self.round_id = r.event("RoundCreated").args["roundId"]
             self.model = RoundModel(budget * EUR, credits, min_cost, max_cost, rule, min_votes)
             fundings = budget_sender.fundings(self.round_id)
@@ -156,14 +165,16 @@ def test_budget_round_agrees_with_the_model(
         def submit(self, data: st.DataObject, by_client: bool, which: int) -> None:
             m = self.model
             amount = data.draw(st.integers(m.min_cost - EUR // 2, m.max_cost + EUR // 2), label="amount")
-            proposer = voters[which] if by_client else a.ngo
+            # An NGO proposes for the program it runs; a client for the creator's program (programs[0]).
+            proposer = voters[which] if by_client else (a.ngo, a.ngo2)[which]
             proof = electorate.proof(proposer) if by_client else []
-            call = (self.round_id, programs[which], amount, bytes(32), proof)
+            program_id = programs[0] if by_client else programs[which]
+            call = (self.round_id, program_id, amount, bytes(32), proof)
             if not m.min_cost <= amount <= m.max_cost:
                 self._reverts(ParticipatoryBudgetCostOutOfBounds, proposer, "submitProposal", *call)
                 return
             r = budget_sender.submit_proposal(proposer, *call, gas=GAS)
-            pid = m.submit(proposer.address, programs[which], amount)
+            pid = m.submit(proposer.address, program_id, amount)
             assert r.event("ProposalSubmitted").args["proposalId"] == pid
             self.proposers[pid] = proposer
 
@@ -198,6 +209,7 @@ def test_budget_round_agrees_with_the_model(
                 )
                 return
             r = budget_sender.cast_ballot(voter, self.round_id, votes, electorate.proof(voter), gas=GAS)
+            self.balloted = True
             assert r.event("BallotCast").args["creditsSpent"] == expected_cost
             self.model.cast(voter.address, votes)
 
@@ -354,6 +366,34 @@ def test_budget_round_agrees_with_the_model(
             }
             self._enter("abandoned")
             self.money_moved = True
+            assert rebuild_fund_state(system.events()) == system.funds.read_state([system.token.address])
+
+        # --- cancelling before the first ballot -------------------------------------------------
+
+        @precondition(lambda self: self.phase in ("proposals", "voting", "tally"))
+        @rule(who=st.sampled_from(["creator", "funder", "funder2", "ngo2", "stranger"]))
+        def cancel(self, who: str) -> None:
+            """The creator or the funder of one of its lots cancels the round until its first ballot; another
+            NGO, a funder with no lot in it and a stranger never."""
+            account = {"creator": creator, "funder": a.funder, "funder2": a.funder2, "ngo2": a.ngo2}.get(
+                who, a.outsider
+            )
+            allowed = who in ("creator", "funder") or (who == "funder2" and bool(self.expiring_lot))
+            if self.balloted:
+                self._reverts(ParticipatoryBudgetNotCancellable, account, "cancelRound", self.round_id)
+                return
+            if not allowed:
+                self._reverts(ParticipatoryBudgetNotCanceller, account, "cancelRound", self.round_id)
+                return
+            r = budget_sender.cancel_round(account, self.round_id, gas=GAS)
+            assert r.event("RoundCancelled").args == {
+                "roundId": self.round_id,
+                "account": account.address,
+                "released": self.model.budget,
+            }
+            self._enter("abandoned")
+            self.money_moved = True
+            self.released_directly = True  # nothing is left reserved to release
             assert rebuild_fund_state(system.events()) == system.funds.read_state([system.token.address])
 
         @precondition(lambda self: self.phase == "finalised" and self.settled)
