@@ -140,9 +140,10 @@ def _play_round(
     _ok(http.post(f"/v1/ngo/rounds/{rid}/finalise", headers=as_("ngo")))
 
 
-def _staff(http: httpx.Client, ngo: dict[str, str], pid: int) -> dict[str, str]:
+def _staff(http: httpx.Client, ngo: dict[str, str], funder: dict[str, str], pid: int) -> dict[str, str]:
     """Two people of the NGO, set up as they would be: the NGO's admin adds them, each sets a password
-    with the set-up code and turns on the second factor; the admin gives each an API key. The
+    with the set-up code and turns on the second factor; the admin gives each an API key. A funder of
+    the program names the approver's own address as an approver of its tranches (consent). The
     caseworker asks for a tranche and the approver approves it, each with their own key (the approver
     signs on chain with their own custodial key). Their sign-in data: login, password, TOTP secret."""
     out: dict[str, str] = {}
@@ -170,6 +171,14 @@ def _staff(http: httpx.Client, ngo: dict[str, str], pid: int) -> dict[str, str]:
             )
         )["apiKey"]
         keys[role] = {"Authorization": f"Bearer {key}"}
+        if role == "approver":
+            _ok(
+                http.post(
+                    f"/v1/funder/programs/{pid}/approvers",
+                    headers=funder,
+                    json={"address": made["person"]["address"]},
+                )
+            )
         out.update(
             {
                 f"{role}-login": login,
@@ -411,7 +420,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
                 },
             )
         )
-        keys.update(_staff(http, as_("ngo"), pid))
+        keys.update(_staff(http, as_("ngo"), as_("city"), pid))
         _play_round(http, gateway, as_, pid, lot_b)
     if gateway.chain.is_embedded:  # the operator's own accounts play the ledger-level scenarios too
         from api.devnet import DemoCast, play_all

@@ -69,3 +69,12 @@ def set_up_person(client: TestClient, admin_key: str, login: str, roles: list[st
         "apiKey"
     ]
     return SignedIn(person["id"], login, person["address"], totp, session, api_key)
+
+
+def name_approver(client: TestClient, funder_key: str, program: int, person: SignedIn) -> None:
+    """A funder of the program names a person's own address an approver of its tranches (consent)."""
+    assert person.address is not None
+    r = client.post(
+        f"/v1/funder/programs/{program}/approvers", json={"address": person.address}, headers=auth(funder_key)
+    )
+    assert r.status_code == 201, r.text

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.gateway import Gateway
 from tests.api.conftest import Keys, auth
-from tests.api.people_support import ok, set_up_person
+from tests.api.people_support import name_approver, ok, set_up_person
 
 
 def _program_with_money(client: TestClient, keys: Keys, ngo_key: str) -> tuple[int, int]:
@@ -45,6 +45,7 @@ def test_tranches_show_their_status_and_who_asked_and_decided(client: TestClient
     approved = _ask(client, program, carla.api_key, "100", "first")
     rejected = _ask(client, program, keys.ngo, "50", "second")
     pending = _ask(client, program, carla.api_key, "10", "third")
+    name_approver(client, keys.funder, program, dora)
     ok(client.post(f"/v1/tranches/{approved}/approve", headers=auth(dora.api_key)))
     ok(client.post(f"/v1/tranches/{rejected}/reject", json={"reason": "not yet"}, headers=auth(keys.funder)))
     listed = {t["trancheId"]: t for t in ok(client.get("/v1/ngo/tranches", headers=auth(carla.api_key)))}
