@@ -271,7 +271,7 @@ def _demo_providers(http: httpx.Client, as_: Callable[[str], dict[str, str]]) ->
             json={"amount": "500", "milestone": "Club season spring"},
         )
     )["trancheId"]
-    _ok(http.post(f"/v1/tranches/{tranche}/approve", headers=as_("city")))
+    _ok(http.post(f"/v1/tranches/{tranche}/approve", headers=as_("foundation")))
     payments = [{"address": Account.create().address, "amount": "60"} for _ in range(5)]
     _ok(
         http.post(

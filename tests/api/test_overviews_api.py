@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 
 from api.gateway import Gateway
-from tests.api.conftest import Keys, auth
+from tests.api.conftest import Keys, auth, consent
 from tests.api.people_support import name_approver, ok, set_up_person
 
 
@@ -114,6 +114,7 @@ def test_claim_programs_show_funded_claimed_unclaimed_and_expiry(client: TestCli
 def test_a_funder_sees_the_rounds_its_lot_pays_into(client: TestClient, gateway: Gateway, keys: Keys) -> None:
     ok(client.post("/v1/ngo/clients", json={"personal": {"name": "Voter"}}, headers=auth(keys.ngo)))
     _, lot = _program_with_money(client, keys, keys.ngo)
+    consent(client, keys.funder, lot, keys.ngo)  # the funder lets the NGO put its lot into a round
     now = gateway.chain.now()
     made = ok(
         client.post(
