@@ -85,6 +85,7 @@ def provider_gas() -> dict[str, float]:
     program = system.funds.create_program(ngo, token).event("ProgramCreated").args["programId"]
     lot = system.funds.deposit(funder, token, 1_000 * EUR).event("LotDeposited").args["lotId"]
     system.funds.allocate(funder, lot, program, 1_000 * EUR)
+    system.funds.set_program_approver(funder, program, approver.address)  # the funder's checker
     request = system.funds.request_tranche(ngo, program, 1_000 * EUR)
     system.funds.approve_tranche(approver, request.event("TrancheRequested").args["trancheId"])
     system.providers.set_program_rule(ngo, program, 0b1)
@@ -208,6 +209,12 @@ def write_report(results: dict[str, float], seconds: float, suites: str = "every
         " pays it: `per_winner_payout` grew ~20% (115k -> 138k) and `finalize.proposals200` ~16% (7.2M"
         " -> 8.4M, still under its 10M target). Later allocations of the same funder to the same program"
         " only read it; `gas.allocate` grew 2%.",
+        "- providers (issue 12): EuroToken's transfer hook asks the provider registry whether money that"
+        " leaves a plain account is restricted aid (`gas.transfer_cash` vs `gas.transfer_restricted`)."
+        " A deposit pulls the funder's euros from the funder's own account, so `gas.deposit` grew ~6%"
+        " (125,948 -> 133,951: the registry call and its cold reads, ~8,000 gas). Transfers sent by the"
+        " contracts (claims, disbursements, payouts) skip the question; a claim grew ~200 gas for the"
+        " claim program's own check whether its fund program is restricted.",
         f"- machine load when the report was written: {_load()}",
         "",
         "| metric | value | target |",
