@@ -28,6 +28,7 @@ from uuid import uuid4
 
 from pydantic import ValidationError
 from sqlalchemy import case, delete, select, update
+from sqlalchemy.orm import Session
 
 from api.engine import Engine
 from api.errors import Forbidden, GatewayError, Invalid, NotFound
@@ -133,6 +134,17 @@ class _Keys:
                 secret, entry.recovery.replace("-", ""), master, f"client-recovery:{entry.client_id}"
             ),
         )
+
+
+def _refuse_duplicate(s: Session, ngo_id: str, dedup: str) -> None:
+    """Conflict for a person the NGO has registered already."""
+    existing = s.scalar(
+        select(Client.id).where(
+            Client.ngo_id == ngo_id, Client.dedup_tag == dedup, Client.erased_at.is_(None)
+        )
+    )
+    if existing is not None:
+        raise Conflict("DuplicateClient", "this person is registered already", clientId=existing)
 
 
 def random_code() -> str:
@@ -242,24 +254,12 @@ class Clients:
 
     def _refuse_duplicate(self, ngo_id: str, dedup: str) -> None:
         with self.gw.db.session() as s:
-            existing = s.scalar(
-                select(Client.id).where(
-                    Client.ngo_id == ngo_id, Client.dedup_tag == dedup, Client.erased_at.is_(None)
-                )
-            )
-        if existing is not None:
-            raise Conflict("DuplicateClient", "this person is registered already", clientId=existing)
+            _refuse_duplicate(s, ngo_id, dedup)
 
     def _store(self, ngo_id: str, entry: _Entry, keys: _Keys) -> Registration:
         """Write a registration whose keys are sealed; Conflict if the person came in meanwhile."""
         with self.gw.db.session() as s:
-            existing = s.scalar(
-                select(Client.id).where(
-                    Client.ngo_id == ngo_id, Client.dedup_tag == entry.dedup, Client.erased_at.is_(None)
-                )
-            )
-            if existing is not None:
-                raise Conflict("DuplicateClient", "this person is registered already", clientId=existing)
+            _refuse_duplicate(s, ngo_id, entry.dedup)  # came in while the keys were derived?
             client = Client(
                 id=entry.client_id,
                 ngo_id=ngo_id,

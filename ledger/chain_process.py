@@ -49,6 +49,7 @@ from ledger.json_rpc import (
     READ_METHODS,
     ReadOnlyRpc,
     RpcError,
+    quantity,
     to_wire,
 )
 
@@ -115,8 +116,7 @@ class ChainRpc(ReadOnlyRpc):
 
 def _quantity(params: list[Any], index: int) -> int:
     try:
-        value = params[index]
-        return int(value, 16) if isinstance(value, str) else int(value)
+        return quantity(params[index])
     except (IndexError, TypeError, ValueError) as exc:
         raise RpcError(INVALID_PARAMS, f"parameter {index} is a quantity") from exc
 

@@ -118,7 +118,7 @@ class ReadOnlyRpc:
         tx = dict(params[0])
         asked = tx.get("gas")
         try:
-            gas = CALL_GAS_CAP if asked is None else min(_quantity_of(asked), CALL_GAS_CAP)
+            gas = CALL_GAS_CAP if asked is None else min(quantity(asked), CALL_GAS_CAP)
         except (TypeError, ValueError) as exc:
             raise RpcError(INVALID_PARAMS, "gas is a quantity") from exc
         tx["gas"] = hex(gas)
@@ -201,7 +201,8 @@ class _Release(AbstractContextManager[None]):
         _calls_running.release()
 
 
-def _quantity_of(value: Any) -> int:
+def quantity(value: Any) -> int:
+    """A JSON-RPC quantity (`0x` hex or a number) as an int; TypeError or ValueError otherwise."""
     if isinstance(value, bool):
         raise TypeError("a quantity is not a boolean")
     return int(value, 16) if isinstance(value, str) else int(value)

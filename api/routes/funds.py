@@ -115,9 +115,7 @@ def name_allocator(
 ) -> NamedAccountPublic:
     """Consent: let an organisation (an NGO) allocate this lot's money or put it into a budget round."""
     result = funds.set_lot_allocator(principal, lot_id, body.address, True)
-    return NamedAccountPublic(
-        address=body.address, transactionHash=result.transaction_hash, blockNumber=result.block_number
-    )
+    return _named_public(Named(body.address, result.transaction_hash, result.block_number))
 
 
 @router.get("/funder/lots/{lot_id}/allocators", response_model=list[NamedAccountPublic])
@@ -140,9 +138,7 @@ def name_approver(
 ) -> NamedAccountPublic:
     """Let someone approve or reject this program's tranches for you (your money must be in it)."""
     result = funds.set_program_approver(principal, program_id, body.address, True)
-    return NamedAccountPublic(
-        address=body.address, transactionHash=result.transaction_hash, blockNumber=result.block_number
-    )
+    return _named_public(Named(body.address, result.transaction_hash, result.block_number))
 
 
 @router.get("/funder/programs/{program_id}/approvers", response_model=list[NamedAccountPublic])
