@@ -2,7 +2,8 @@
 
 Nothing here trusts the operator: the functions take a web3 connection to any endpoint and return
 what the chain says. `MAX_LOG_BLOCKS_PER_QUERY` keeps every `eth_getLogs` within the span nodes
-(and the gateway's read-only endpoint) answer.
+(and the gateway's read-only endpoint) answer; a page the endpoint finds holds too many logs
+(`LIMIT_EXCEEDED`, -32005, as public nodes answer) is asked for again in halves.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from web3 import Web3
+from web3.exceptions import Web3RPCError
 
 MAX_LOG_BLOCKS_PER_QUERY: Final = 5_000
+LIMIT_EXCEEDED: Final = -32005  # EIP-1474's "limit exceeded"
 
 
 def block_pages(start: int, end: int, size: int = MAX_LOG_BLOCKS_PER_QUERY) -> Iterator[tuple[int, int]]:
@@ -29,15 +32,33 @@ def block_pages(start: int, end: int, size: int = MAX_LOG_BLOCKS_PER_QUERY) -> I
 def get_logs(
     web3: Web3, addresses: Sequence[str], start: int, end: int, size: int = MAX_LOG_BLOCKS_PER_QUERY
 ) -> list[Any]:
-    """Every log of `addresses` in blocks `start`..`end`, asked for page by page, in chain order."""
+    """Every log of `addresses` in blocks `start`..`end`, asked for page by page, in chain order.
+
+    A page the endpoint refuses as holding too many logs is split in two and each half asked for,
+    down to single blocks (a single block the endpoint still refuses raises its error)."""
     logs: list[Any] = []
-    for first, last in block_pages(start, end, size):
-        logs.extend(
-            web3.eth.get_logs(
-                {"fromBlock": first, "toBlock": last, "address": list(addresses)}  # type: ignore[typeddict-item]
-            )
-        )
+    for page in block_pages(start, end, size):
+        pending = [page]
+        while pending:
+            first, last = pending.pop()
+            try:
+                logs.extend(
+                    web3.eth.get_logs(
+                        {"fromBlock": first, "toBlock": last, "address": list(addresses)}  # type: ignore[typeddict-item]
+                    )
+                )
+            except Web3RPCError as exc:
+                if first == last or not _too_many_logs(exc):
+                    raise
+                middle = (first + last) // 2
+                pending += [(middle + 1, last), (first, middle)]  # the first half is asked first
     return logs
+
+
+def _too_many_logs(exc: Web3RPCError) -> bool:
+    response = exc.rpc_response or {}
+    error = response.get("error")
+    return isinstance(error, Mapping) and error.get("code") == LIMIT_EXCEEDED
 
 
 def mask_immutables(code: bytes, references: Mapping[str, Sequence[Mapping[str, int]]]) -> bytes:

@@ -9,7 +9,9 @@ signing transactions, mining, moving the clock, snapshots, filters, admin and de
 the JSON-RPC error `-32601` and never reaches the chain. `eth_call` and `eth_estimateGas` execute
 code against a copy of the state and commit nothing. `eth_accounts` answers an empty list: the
 operator's keys are not the reader's business. Work per request is bounded: a batch holds at most
-`MAX_BATCH` requests and `eth_getLogs` spans at most `MAX_LOG_BLOCKS` blocks.
+`MAX_BATCH` requests, and `eth_getLogs` spans at most `MAX_LOG_BLOCKS` blocks and answers at most
+`MAX_LOG_RESULTS` logs (as public nodes do: a caller asking for more gets `LIMIT_EXCEEDED` and asks
+for fewer blocks, which `ledger.chain_reading.get_logs` does by itself).
 
 Running code is the one read that costs what the caller asks for (an `eth_call` of a loop without a
 gas limit kept the embedded chain busy for 13 s, a batch of them for minutes, with the chain the
@@ -33,6 +35,7 @@ from ledger.reverts import revert_data
 
 MAX_BATCH: Final = 100
 MAX_LOG_BLOCKS: Final = 10_000
+MAX_LOG_RESULTS: Final = 10_000
 CALL_GAS_CAP: Final = 10_000_000
 MAX_CALLS_PER_BATCH: Final = 10
 CONCURRENT_CALLS: Final = 2
@@ -162,6 +165,7 @@ class ReadOnlyRpc:
             return _CONSTANT[method]
         if method == "eth_getLogs":
             self._check_log_range(params)
+            return self._bounded_logs(self._request(method, params))
         if method in EXECUTING_METHODS:
             params = self.bounded_call(params)
             with self.execution_slot():
@@ -180,6 +184,16 @@ class ReadOnlyRpc:
         ):
             result = {**result, "logsBloom": _bloom(result.get("logs", []))}
         return to_wire(result)
+
+    def max_log_results(self) -> int | None:
+        """How many logs one `eth_getLogs` may answer; None for no bound."""
+        return MAX_LOG_RESULTS
+
+    def _bounded_logs(self, logs: Any) -> Any:
+        cap = self.max_log_results()
+        if cap is not None and isinstance(logs, list) and len(logs) > cap:
+            raise RpcError(LIMIT_EXCEEDED, f"eth_getLogs answers at most {cap} logs; ask for fewer blocks")
+        return logs
 
     def _check_log_range(self, params: list[Any]) -> None:
         if len(params) != 1 or not isinstance(params[0], Mapping):

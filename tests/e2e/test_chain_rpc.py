@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 from web3 import HTTPProvider, Web3
 
 from api.cli import app
-from ledger.json_rpc import MAX_BATCH, METHOD_NOT_FOUND
+from ledger import json_rpc
+from ledger.chain_reading import get_logs
+from ledger.json_rpc import LIMIT_EXCEEDED, MAX_BATCH, METHOD_NOT_FOUND
 from tests.e2e._demo_chain import ServedDemo, served_demo
 
 pytestmark = pytest.mark.slow
@@ -185,3 +187,27 @@ def test_without_a_gateway_the_cli_says_so_instead_of_a_traceback(demo: ServedDe
     )
     assert result.exit_code == 1
     assert "cannot read the chain at http://127.0.0.1:9/rpc" in result.output
+
+
+def test_the_auditors_reader_asks_again_in_halves_when_a_page_holds_too_many_logs(
+    demo: ServedDemo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w3 = Web3(HTTPProvider(demo.rpc))
+    contracts = json.loads(demo.book.read_text())["contracts"].values()
+    addresses = [c["address"] for c in contracts]
+    start, head = min(c["deploy_block"] for c in contracts), w3.eth.block_number
+    everything = get_logs(w3, addresses, start, head)
+    per_block: dict[int, int] = {}
+    for log in everything:
+        per_block[log["blockNumber"]] = per_block.get(log["blockNumber"], 0) + 1
+    cap = max(per_block.values())
+    assert len(everything) > 2 * cap  # so the whole range is refused and asked for in pieces
+
+    monkeypatch.setattr(json_rpc, "MAX_LOG_RESULTS", cap)
+    query = {"fromBlock": hex(start), "toBlock": hex(head), "address": addresses}
+    refused = _rpc(demo.rpc, {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [query]})
+    assert refused.json()["error"]["code"] == LIMIT_EXCEEDED
+    paged = get_logs(w3, addresses, start, head)
+    assert [(log["blockNumber"], log["logIndex"]) for log in paged] == [
+        (log["blockNumber"], log["logIndex"]) for log in everything
+    ]

@@ -89,6 +89,19 @@ def test_malformed_requests_and_wide_log_queries_are_refused(chain: EmbeddedChai
     assert _ask(rpc, "eth_getBlockByNumber", "0xzz", False)["error"]["code"] == INVALID_PARAMS
 
 
+def test_a_log_query_answering_more_than_the_bound_is_refused_but_not_for_the_gateway(
+    system: Allmende, chain: EmbeddedChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query = {"fromBlock": "0x0", "toBlock": "latest"}
+    logs = _ask(ReadOnlyRpc(chain), "eth_getLogs", query)["result"]
+    assert len(logs) > 2
+    monkeypatch.setattr(json_rpc, "MAX_LOG_RESULTS", len(logs) - 1)
+    refused = _ask(ReadOnlyRpc(chain), "eth_getLogs", query)
+    assert refused["error"]["code"] == LIMIT_EXCEEDED
+    assert "fewer blocks" in refused["error"]["message"]
+    assert _ask(ChainRpc(chain), "eth_getLogs", query)["result"] == logs
+
+
 def test_a_reverting_call_from_an_address_without_ether_answers_the_revert_data(
     system: Allmende, chain: EmbeddedChain
 ) -> None:
