@@ -19,12 +19,14 @@ from api.engine import Engine
 from api.errors import NotFound
 from api.models import ClaimProgramName, Entitlement
 from api.operations import REQUEST_VALIDITY_S, OperationResult
+from api.services.funds import GAS_PER_RECORDED_DRAW, draw_gas
 from governance.claim_tree import ClaimEntry, ClaimTree
 from governance.pseudonyms import Purpose, pseudonym_address, pseudonym_key
 from governance.vouchers import ProgramRef, claim_address, payout_address, program_index
 from ledger.claims import ClaimProgramClient, sign_claim
 
 GAS_CLAIM = 200_000
+GAS_FUND_CLAIM_PROGRAM = 520_000  # disburseTo and the claim program's bookkeeping, before its draws
 CLAIM_VALIDITY_S = 600
 
 
@@ -100,6 +102,7 @@ class ClaimsService:
         tree = ClaimTree.build(entries)
         published = gw.execute(principal, ngo, program, "addRoot", tree.cap, gas=8_000_000)
         total = sum(amount for _, amount in grants)
+        draws = draw_gas(gw, principal, ngo, fund_program_id, total, GAS_PER_RECORDED_DRAW)
         funded = gw.execute(
             principal,
             ngo,
@@ -109,7 +112,7 @@ class ClaimsService:
             address,
             total,
             claim_program_id.to_bytes(32, "big"),
-            gas=600_000,
+            gas=GAS_FUND_CLAIM_PROGRAM + draws,
         )
         with gw.db.session() as s:
             s.add_all(rows)

@@ -45,6 +45,7 @@ REVERT_STATUS: dict[str, int] = {
     "ERC2771ForwarderExpiredRequest": CONFLICT,
     "InvalidAccountNonce": CONFLICT,
     "FundLedgerInsufficientFunds": CONFLICT,
+    "FundLedgerDrawTooLong": CONFLICT,
     "FundLedgerLotAlreadyRefunded": CONFLICT,
     "FundLedgerLotExpired": CONFLICT,
     "FundLedgerLotNotExpired": CONFLICT,

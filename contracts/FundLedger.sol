@@ -48,6 +48,9 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     /// @inheritdoc IFundLedger
     uint256 public constant REFUND_STEP = 64;
 
+    /// @inheritdoc IFundLedger
+    uint256 public constant DRAW_STEP = 64;
+
     constructor(IAllmendeRoles roles_, address forwarder) Permissioned(roles_, forwarder) {}
 
     /// @inheritdoc IFundLedger
@@ -335,6 +338,46 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IFundLedger
+    function skipSpent(uint48 programId) external returns (uint256 skipped) {
+        Program storage p = _program(programId);
+        uint48[] storage queue = _programAllocations[programId];
+        uint256 cursor = p.drawCursor;
+        uint256 end = queue.length;
+        while (cursor < end && skipped < DRAW_STEP) {
+            Allocation storage a = _allocations[queue[cursor]];
+            if (a.amount != a.drawn) break;
+            ++cursor;
+            ++skipped;
+        }
+        if (skipped != 0) {
+            p.drawCursor = uint48(cursor); // cursor <= queue length <= allocation count, a uint48
+            emit DrawCursorMoved(programId, uint48(cursor));
+        }
+    }
+
+    /// @inheritdoc IFundLedger
+    function drawPlan(uint48 programId, uint128 amount)
+        external
+        view
+        returns (uint256 spentAhead, uint256 walked, uint128 drawable)
+    {
+        uint48[] storage queue = _programAllocations[programId];
+        uint256 cursor = _program(programId).drawCursor;
+        uint256 end = queue.length;
+        bool leading = true;
+        while (cursor < end && walked < DRAW_STEP && drawable < amount) {
+            Allocation storage a = _allocations[queue[cursor]];
+            uint128 free = a.amount - a.drawn;
+            if (free == 0 && leading) ++spentAhead;
+            else leading = false;
+            uint128 take = free < amount - drawable ? free : amount - drawable;
+            drawable += take;
+            ++walked;
+            if (take == free) ++cursor;
+        }
+    }
+
+    /// @inheritdoc IFundLedger
     function refund(uint48 lotId) external nonReentrant returns (uint128 amount) {
         Lot storage lot = _lot(lotId);
         if (!_expired(lot)) revert FundLedgerLotNotExpired(lotId, lot.expiry);
@@ -465,12 +508,15 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
 
     /// @dev Takes `total` from the program's allocations, oldest first, and records which lots paid.
     /// Everything before the cursor is fully drawn, and the undrawn rest after it equals
-    /// `allocated - disbursed`, which covers `total`, so the loop ends inside the queue.
+    /// `allocated - disbursed`, which covers `total`, so the loop ends inside the queue. It walks at most
+    /// `DRAW_STEP` allocations, so a receiver batch holds at most that many draws.
     function _draw(uint48 programId, Program storage p, uint48 batchId, uint128 total, bool record) private {
         uint48[] storage queue = _programAllocations[programId];
         uint256 cursor = p.drawCursor;
+        uint256 stop = cursor + DRAW_STEP;
         uint128 remaining = total;
         while (remaining != 0) {
+            if (cursor == stop) revert FundLedgerDrawTooLong(programId, total - remaining);
             uint48 allocationId = queue[cursor];
             Allocation storage a = _allocations[allocationId];
             uint128 free = a.amount - a.drawn;

@@ -31,6 +31,7 @@ NGO_ROLE: Final = "NGO_ROLE"
 APPROVER_ROLE: Final = "APPROVER_ROLE"
 ALLOCATOR_ROLE: Final = "ALLOCATOR_ROLE"
 REFUND_STEP: Final = 64  # the contract's REFUND_STEP: allocations one refund call walks
+DRAW_STEP: Final = 64  # the contract's DRAW_STEP: allocations one disbursement (or skipSpent) walks
 
 
 # --- errors, named and shaped like the Solidity errors ------------------------------------------
@@ -228,6 +229,12 @@ class FundLedgerAmountOverflow(ModelError):
     """A value does not fit its storage type."""
 
     field_names = ("value",)
+
+
+class FundLedgerDrawTooLong(ModelError):
+    """Paying this much would walk more than `DRAW_STEP` allocations; `drawable` can be paid now."""
+
+    field_names = ("programId", "drawable")
 
 
 # --- records, field for field like the contract's structs ---------------------------------------
@@ -683,6 +690,7 @@ class FundModel:
             if total > UINT128_MAX:
                 raise FundLedgerAmountOverflow(total)
             raise FundLedgerInsufficientFunds(total, available)
+        self._check_draw(program_id, program, total)
         self._check_balance(program.token, self.ledger, amounts)
 
         self.batch_count += 1
@@ -703,6 +711,7 @@ class FundModel:
         available = program.released - program.disbursed
         if amount > available:
             raise FundLedgerInsufficientFunds(amount, available)
+        self._check_draw(program_id, program, amount)
         self._check_balance(program.token, self.ledger, [amount])
         if receiver not in self.receivers:
             raise ValueError(f"{receiver} is not a declared receiver contract")
@@ -764,6 +773,20 @@ class FundModel:
         program.released += credited
         return tuple(returned)
 
+    def skip_spent(self, program_id: int) -> int:
+        """Move the program's draw cursor past at most `DRAW_STEP` allocations with nothing left to draw;
+        anyone may. Returns how many it passed."""
+        program = self._program(program_id)
+        queue = self.program_allocations.get(program_id, [])
+        skipped = 0
+        while program.draw_cursor < len(queue) and skipped < DRAW_STEP:
+            allocation = self.allocations[queue[program.draw_cursor]]
+            if allocation.amount != allocation.drawn:
+                break
+            program.draw_cursor += 1
+            skipped += 1
+        return skipped
+
     def refund(self, sender: str, lot_id: int, *, now: int) -> Refund:
         """Return the unspent rest of expired lot `lot_id` to its funder, walking at most `REFUND_STEP`
         of its allocations; call again while `refund_pending` is not 0. Anyone may call it."""
@@ -816,6 +839,19 @@ class FundModel:
             if take == free:
                 program.draw_cursor += 1
         return tuple(draws)
+
+    def _check_draw(self, program_id: int, program: Program, total: int) -> None:
+        """The contract's bound on a draw: `total` is covered within `DRAW_STEP` allocations."""
+        queue = self.program_allocations[program_id]
+        remaining, cursor = total, program.draw_cursor
+        while remaining:
+            if cursor == program.draw_cursor + DRAW_STEP:
+                raise FundLedgerDrawTooLong(program_id, total - remaining)
+            allocation = self.allocations[queue[cursor]]
+            free = allocation.amount - allocation.drawn
+            remaining -= min(free, remaining)
+            if remaining:
+                cursor += 1
 
     def _check_take_from_lot(
         self, lot_id: int, lot: Lot, program_id: int, program_token: str | None, amount: int, now: int

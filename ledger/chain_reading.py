@@ -8,7 +8,7 @@ what the chain says. `MAX_LOG_BLOCKS_PER_QUERY` keeps every `eth_getLogs` within
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from web3 import Web3
@@ -16,17 +16,7 @@ from web3.exceptions import Web3RPCError
 
 MAX_LOG_BLOCKS_PER_QUERY: Final = 5_000
 LIMIT_EXCEEDED: Final = -32005  # EIP-1474's "limit exceeded"
-
-
-def block_pages(start: int, end: int, size: int = MAX_LOG_BLOCKS_PER_QUERY) -> Iterator[tuple[int, int]]:
-    """(first, last) block of each page covering `start`..`end`, both included."""
-    if size < 1:
-        raise ValueError("a page holds at least one block")
-    first = start
-    while first <= end:
-        last = min(first + size - 1, end)
-        yield first, last
-        first = last + 1
+FEW_LOGS: Final = 2_500  # a page with fewer logs than this lets the next page span twice the blocks
 
 
 def get_logs(
@@ -34,24 +24,28 @@ def get_logs(
 ) -> list[Any]:
     """Every log of `addresses` in blocks `start`..`end`, asked for page by page, in chain order.
 
-    A page the endpoint refuses as holding too many logs is split in two and each half asked for,
-    down to single blocks (a single block the endpoint still refuses raises its error)."""
+    A page the endpoint refuses as holding too many logs is asked for again as its first half, and
+    later pages keep the smaller span; a page that comes back with few logs (under `FEW_LOGS`) doubles
+    the span again, up to `size`. A single block the endpoint still refuses raises its error."""
+    if size < 1:
+        raise ValueError("a page holds at least one block")
     logs: list[Any] = []
-    for page in block_pages(start, end, size):
-        pending = [page]
-        while pending:
-            first, last = pending.pop()
-            try:
-                logs.extend(
-                    web3.eth.get_logs(
-                        {"fromBlock": first, "toBlock": last, "address": list(addresses)}  # type: ignore[typeddict-item]
-                    )
-                )
-            except Web3RPCError as exc:
-                if first == last or not _too_many_logs(exc):
-                    raise
-                middle = (first + last) // 2
-                pending += [(middle + 1, last), (first, middle)]  # the first half is asked first
+    first, span = start, size
+    while first <= end:
+        last = min(first + span - 1, end)
+        try:
+            page = web3.eth.get_logs(
+                {"fromBlock": first, "toBlock": last, "address": list(addresses)}  # type: ignore[typeddict-item]
+            )
+        except Web3RPCError as exc:
+            if first == last or not _too_many_logs(exc):
+                raise
+            span = (last - first + 1) // 2
+            continue
+        logs.extend(page)
+        first = last + 1
+        if len(page) < FEW_LOGS:
+            span = min(span * 2, size)
     return logs
 
 

@@ -189,6 +189,9 @@ class _Replay:
         if program.released != a["releasedAfter"]:
             raise InconsistentEvents(f"allocation {a['allocationId']}: released {program.released} != event")
 
+    def _on_DrawCursorMoved(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        self.state.programs[a["programId"]].draw_cursor = a["cursor"]
+
     def _on_LotRefunded(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
         lot = self.state.lots[a["lotId"]]
         lot.refunded, lot.unallocated = True, 0

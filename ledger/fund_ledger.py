@@ -107,6 +107,17 @@ class FundState:
     batch_count: int = 0
 
 
+@dataclass(frozen=True)
+class DrawPlan:
+    """What a draw of some amount would walk in a program's allocation queue (`FundLedger.drawPlan`):
+    `spent_ahead` allocations with nothing left at the cursor, `walked` allocations touched (both at
+    most `DRAW_STEP`), and the `drawable` part of the amount those cover."""
+
+    spent_ahead: int
+    walked: int
+    drawable: int
+
+
 class FundLedgerClient(ContractClient):
     """The FundLedger contract with typed arguments and results."""
 
@@ -225,6 +236,14 @@ class FundLedgerClient(ContractClient):
         """Answers of the consent views (`isLotAllocator`, `isProgramFunder`, `isProgramApprover`), each
         key being the view's name and its arguments."""
         return {key: bool(self.call(key[0], *key[1:])) for key in keys}
+
+    def draw_plan(self, program_id: int, amount: int) -> DrawPlan:
+        """What paying `amount` from the program would walk (see `DrawPlan`)."""
+        return DrawPlan(*(int(x) for x in self.call("drawPlan", program_id, amount)))
+
+    def skip_spent(self, sender: Any, program_id: int) -> TxResult:
+        """Move the program's draw cursor past allocations with nothing left (anyone may)."""
+        return self.transact(sender, "skipSpent", program_id)
 
     def refund_pending(self, lot_id: int) -> int:
         """How many of the lot's allocations a refund has yet to walk."""

@@ -312,6 +312,14 @@ class FundLedgerBadBatch(ContractRevert):
     field_names = ("recipients", "amounts")
 
 
+class FundLedgerDrawTooLong(ContractRevert):
+    """Paying this much walks over `DRAW_STEP` allocations; one call may pay `drawable` now."""
+
+    signature = "FundLedgerDrawTooLong(uint48,uint128)"
+    selector = bytes.fromhex("c2c63979")
+    field_names = ("programId", "drawable")
+
+
 class FundLedgerEarmarkMismatch(ContractRevert):
     """Lot `lotId` is earmarked for program `earmark`, not `programId`."""
 
@@ -943,6 +951,7 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     FailedCall,
     FundLedgerAmountOverflow,
     FundLedgerBadBatch,
+    FundLedgerDrawTooLong,
     FundLedgerEarmarkMismatch,
     FundLedgerExpiryInPast,
     FundLedgerInsufficientFunds,

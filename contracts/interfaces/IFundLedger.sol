@@ -147,6 +147,9 @@ interface IFundLedger {
     /// @notice `funder`, whose money is in program `programId`, named (`allowed`) or revoked `approver`
     /// as one who may approve or reject the program's tranches.
     event ProgramApproverSet(uint48 indexed programId, address indexed funder, address indexed approver, bool allowed);
+    /// @notice `skipSpent` moved program `programId`'s draw cursor past allocations with nothing left to
+    /// draw (refunded ones): disbursements now start at queue position `cursor`.
+    event DrawCursorMoved(uint48 indexed programId, uint48 cursor);
 
     /// @notice `token` is not allowed in this ledger.
     error FundLedgerTokenNotAllowed(address token);
@@ -202,6 +205,8 @@ interface IFundLedger {
     error FundLedgerNotBatchReceiver(uint48 batchId, address account);
     /// @notice A value does not fit its storage type.
     error FundLedgerAmountOverflow(uint256 value);
+    /// @notice Paying this much walks over `DRAW_STEP` allocations; one call may pay `drawable` now.
+    error FundLedgerDrawTooLong(uint48 programId, uint128 drawable);
 
     /// @notice Allows or disallows `token`. Admin only.
     function setTokenAllowed(address token, bool allowed) external;
@@ -270,6 +275,25 @@ interface IFundLedger {
 
     /// @notice The most allocations one `refund` call walks.
     function REFUND_STEP() external view returns (uint256);
+
+    /// @notice The most allocations one disbursement draws on (or one `skipSpent` call walks), so a
+    /// queue others filled with small or refunded allocations costs a bounded amount per call, and a
+    /// receiver batch's returns walk at most that many draws.
+    function DRAW_STEP() external view returns (uint256);
+
+    /// @notice Moves program `programId`'s draw cursor past at most `DRAW_STEP` allocations that have
+    /// nothing left to draw (a refund took their rest); stops at the first one that has. Anyone may call
+    /// it: it moves no money. Returns how many it passed.
+    function skipSpent(uint48 programId) external returns (uint256 skipped);
+
+    /// @notice What paying `amount` from program `programId` would walk, for sizing a transaction's gas:
+    /// `spentAhead` allocations at the cursor with nothing left (at most `DRAW_STEP`; `skipSpent` passes
+    /// them), `walked` allocations the draw would touch (at most `DRAW_STEP`), and the `drawable` part of
+    /// `amount` those cover (`amount` itself when the draw fits).
+    function drawPlan(uint48 programId, uint128 amount)
+        external
+        view
+        returns (uint256 spentAhead, uint256 walked, uint128 drawable);
 
     /// @notice How many allocations of lot `lotId` a refund has yet to walk (0 once it is complete).
     function refundPending(uint48 lotId) external view returns (uint256);

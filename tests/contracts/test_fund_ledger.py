@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from ledger.fund_ledger import TrancheStatus
+from ledger.audit import audit_funds
+from ledger.fund_ledger import DrawPlan, TrancheStatus
 from ledger.revert_errors import (
     AccessControlUnauthorizedAccount,
     FundLedgerBadBatch,
+    FundLedgerDrawTooLong,
     FundLedgerEarmarkMismatch,
     FundLedgerExpiryInPast,
     FundLedgerInsufficientFunds,
@@ -670,3 +672,76 @@ def test_a_refund_walks_at_most_a_step_of_allocations_whatever_others_did(
     with pytest.raises(FundLedgerLotAlreadyRefunded):
         system.funds.refund(a.outsider, lot)
     print(f"refund step gas: {gas}")
+
+
+def _dust_program(system: Allmende, a: Actors, dust: int, *, expiry: int = 0) -> tuple[int, int]:
+    """A program with `dust` one-micro-euro allocations of one lot, all released; (program, lot)."""
+    program = _program(system, a.ngo)
+    lot = _lot(system, a.funder, 10 * EUR, expiry=expiry)
+    for _ in range(dust):
+        system.funds.allocate(a.funder, lot, program, 1)
+    tranche = system.funds.request_tranche(a.ngo, program, dust).event("TrancheRequested").args["trancheId"]
+    system.funds.approve_tranche(a.funder, tranche)
+    return program, lot
+
+
+def test_a_disbursement_draws_on_at_most_a_step_of_allocations(system: Allmende, actors: Actors) -> None:
+    """Finding 2: a disbursement walked as many allocations as its amount needed, so dust in the queue
+    made one payment cost any amount of gas. Now one call walks at most DRAW_STEP allocations, and the
+    refusal says how much fits; paying in parts goes on."""
+    a = actors
+    step = int(system.funds.call("DRAW_STEP"))
+    assert step == 64
+    program, _ = _dust_program(system, a, step + 1)
+    recipient = Account.create().address
+    plan = system.funds.draw_plan(program, step + 1)
+    assert (plan.spent_ahead, plan.walked, plan.drawable) == (0, step, step)
+    with pytest.raises(FundLedgerDrawTooLong) as refused:
+        system.funds.disburse(a.ngo, program, [(recipient, step + 1)])
+    assert (refused.value.programId, refused.value.drawable) == (program, step)
+    paid = system.funds.disburse(a.ngo, program, [(recipient, step)])
+    assert len(paid.events_named("AllocationDrawn")) == step
+    assert system.funds.draw_plan(program, 1).walked == 1
+    system.funds.disburse(a.ngo, program, [(recipient, 1)])
+    assert system.balance(recipient) == step + 1
+    audit = audit_funds(system)
+    assert audit.rebuilt == audit.on_chain
+
+
+def test_spent_allocations_ahead_of_a_draw_are_passed_in_steps_by_anyone(
+    system: Allmende, actors: Actors
+) -> None:
+    """A refund of an expired lot leaves its allocations with nothing to draw. When more than a step of
+    them stand at the head of a program's queue, no disbursement fits until `skipSpent` (anyone may
+    call it: it moves no money) has moved the cursor past them; the replay follows the cursor."""
+    a = actors
+    step = int(system.funds.call("DRAW_STEP"))
+    expiry = system.chain.now() + DAY
+    program, dusty = _dust_program(system, a, step + 6, expiry=expiry)
+    system.chain.advance_time(2 * DAY)
+    while system.funds.refund_pending(dusty):
+        system.funds.refund(a.outsider, dusty)
+    fresh = _lot(system, a.funder, 5 * EUR)
+    system.funds.allocate(a.funder, fresh, program, 5 * EUR)
+    asked = system.funds.request_tranche(a.ngo, program, 5 * EUR)
+    system.funds.approve_tranche(a.funder, asked.event("TrancheRequested").args["trancheId"])
+    recipient = Account.create().address
+
+    assert system.funds.draw_plan(program, EUR) == DrawPlan(spent_ahead=step, walked=step, drawable=0)
+    with pytest.raises(FundLedgerDrawTooLong) as refused:
+        system.funds.disburse(a.ngo, program, [(recipient, EUR)])
+    assert refused.value.drawable == 0
+    with pytest.raises(FundLedgerUnknownProgram):
+        system.funds.skip_spent(a.outsider, 999)
+    first = system.funds.skip_spent(a.outsider, program)
+    assert first.event("DrawCursorMoved").args["cursor"] == step
+    second = system.funds.skip_spent(a.outsider, program)
+    assert second.event("DrawCursorMoved").args["cursor"] == step + 6
+    assert system.funds.skip_spent(a.outsider, program).events_named("DrawCursorMoved") == []
+    audit = audit_funds(system)
+    assert audit.rebuilt == audit.on_chain  # the replay moved its cursor with the events
+    assert system.funds.draw_plan(program, EUR) == DrawPlan(spent_ahead=0, walked=1, drawable=EUR)
+    system.funds.disburse(a.ngo, program, [(recipient, EUR)])
+    assert system.balance(recipient) == EUR
+    audit = audit_funds(system)
+    assert audit.rebuilt == audit.on_chain

@@ -1,28 +1,10 @@
-"""Reading logs in pages and masking immutables: the helpers an auditor's tools stand on."""
+"""Masking immutables: the helpers an auditor's tools stand on."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from ledger.chain_reading import block_pages, immutable_values, mask_immutables
-
-
-@given(start=st.integers(0, 10_000), length=st.integers(0, 20_000), size=st.integers(1, 7_000))
-def test_block_pages_cover_the_range_once_in_order_within_the_page_size(
-    start: int, length: int, size: int
-) -> None:
-    end = start + length - 1
-    pages = list(block_pages(start, end, size))
-    covered = [b for first, last in pages for b in range(first, last + 1)]
-    assert covered == list(range(start, end + 1))
-    assert all(0 < last - first + 1 <= size for first, last in pages)
-
-
-def test_block_pages_refuse_an_empty_page() -> None:
-    with pytest.raises(ValueError):
-        list(block_pages(0, 10, 0))
+from ledger.chain_reading import immutable_values, mask_immutables
 
 
 def test_masking_zeroes_every_place_of_every_immutable_and_nothing_else() -> None:

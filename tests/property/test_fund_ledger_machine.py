@@ -1056,6 +1056,22 @@ class FundLedgerMachine(RuleBasedStateMachine):
         self.recipients += 1
         return to_checksum_address(f"0xfeed{self.recipients:036x}")
 
+    @rule(data=st.data())
+    def skip_spent(self, data: st.DataObject) -> None:
+        """Anyone may move a program's cursor past spent allocations; it moves no money."""
+        a, m = self.w.actors, self.model
+        program_id = self._pick(data, list(m.programs), "program") or len(m.programs) + 1
+        caller = data.draw(st.sampled_from([a.outsider, a.funder, a.ngo, a.ngo2]), label="caller")
+        outcome = self._run(
+            "skipSpent", self._send(caller, "skipSpent", program_id), lambda: m.skip_spent(program_id)
+        )
+        if outcome is not None:
+            result, skipped = outcome
+            moved = result.events_named("DrawCursorMoved")
+            assert [e.args["cursor"] for e in moved] == (
+                [m.programs[program_id].draw_cursor] if skipped else []
+            )
+
     @rule(seconds=st.integers(1, 40))
     def advance_time(self, seconds: int) -> None:
         self.clean = False
