@@ -141,3 +141,30 @@ def test_erasure_unlinks_the_client_from_their_pseudonyms_and_others_still_claim
     r = client.post(f"/v1/client/claims/{opened['claimProgramId']}", headers=auth(sessions[1]))
     assert r.status_code == 201, r.text
     assert client.get("/v1/audit/verify", headers=auth(keys.auditor)).json()["matches"] is True
+
+
+def test_a_claim_program_drawing_on_many_allocations_gets_the_gas_its_draws_need(
+    client: TestClient, keys: Keys
+) -> None:
+    """Funding a claim program draws on the program's allocations oldest first and stores each draw;
+    its gas came from a constant (600k), enough for about six draws. It is now sized from the chain's
+    `drawPlan`: here 20 allocations of 2 euros fund one 40-euro grant."""
+    program = client.post("/v1/ngo/programs", json={"name": "Kleinspenden"}, headers=auth(keys.ngo)).json()[
+        "programId"
+    ]
+    lot = client.post("/v1/funder/lots", json={"amount": "40"}, headers=auth(keys.funder)).json()["lotId"]
+    for _ in range(20):
+        allocated = client.post(
+            f"/v1/funder/lots/{lot}/allocations",
+            json={"programId": program, "amount": "2"},
+            headers=auth(keys.funder),
+        )
+        assert allocated.status_code == 201, allocated.text
+    t = client.post(
+        f"/v1/ngo/programs/{program}/tranches",
+        json={"amount": "40", "milestone": "winter"},
+        headers=auth(keys.ngo),
+    ).json()["trancheId"]
+    assert client.post(f"/v1/tranches/{t}/approve", headers=auth(keys.funder)).status_code == 201
+    opened = _open_claims(client, keys, program, _register(client, keys, 1))
+    assert opened.status_code == 201, opened.text
