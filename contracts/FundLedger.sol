@@ -30,6 +30,7 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     mapping(uint48 programId => mapping(address funder => mapping(address approver => bool))) private _approverNamed;
     mapping(uint48 programId => mapping(address approver => uint256 funders)) private _approverNamings;
     mapping(uint48 lotId => uint256) private _refundCursor; // allocations of the lot a refund has walked
+    mapping(address ngo => mapping(address requester => bool)) private _requesters;
 
     /// @dev What one receiver batch took from one allocation, and how much of it came back.
     struct Draw {
@@ -136,6 +137,20 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IFundLedger
+    function setRequester(address requester, bool allowed) external {
+        address ngo = _msgSender();
+        _requireRole(RoleIds.NGO, ngo);
+        if (requester == address(0)) revert FundLedgerZeroAccount();
+        _requesters[ngo][requester] = allowed;
+        emit RequesterSet(ngo, requester, allowed);
+    }
+
+    /// @inheritdoc IFundLedger
+    function isRequester(address ngo, address requester) external view returns (bool) {
+        return _requesters[ngo][requester];
+    }
+
+    /// @inheritdoc IFundLedger
     function setProgramApprover(uint48 programId, address approver, bool allowed) external {
         address funder = _msgSender();
         _program(programId);
@@ -196,7 +211,8 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
         returns (uint48 trancheId)
     {
         address requester = _msgSender();
-        _requireProgramNgo(programId, requester);
+        address ngo = _program(programId).ngo;
+        if (requester != ngo && !_requesters[ngo][requester]) revert FundLedgerNotProgramNgo(programId, requester);
         if (amount == 0) revert FundLedgerZeroAmount();
         trancheId = ++_trancheCount;
         _tranches[trancheId] = Tranche({
@@ -236,7 +252,8 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     function cancelTranche(uint48 trancheId) external {
         Tranche storage t = _tranche(trancheId);
         if (t.status != TrancheStatus.Requested) revert FundLedgerTrancheNotPending(trancheId, t.status);
-        if (t.requester != _msgSender()) revert FundLedgerNotProgramNgo(t.programId, _msgSender());
+        address sender = _msgSender();
+        if (t.requester != sender && _programs[t.programId].ngo != sender) revert FundLedgerNotProgramNgo(t.programId, sender);
         t.status = TrancheStatus.Cancelled;
         emit TrancheCancelled(trancheId);
     }

@@ -418,6 +418,7 @@ class FundModel:
     lot_allocators: dict[int, set[str]] = field(default_factory=dict)
     program_funders: dict[int, set[str]] = field(default_factory=dict)
     program_approvers: dict[int, dict[str, set[str]]] = field(default_factory=dict)
+    requesters: dict[str, set[str]] = field(default_factory=dict)  # NGO -> the requesters it named
     refund_cursors: dict[int, int] = field(default_factory=dict)
 
     # --- setup outside the fund ledger (role registry, token) -----------------------------------
@@ -573,6 +574,17 @@ class FundModel:
         else:
             named.discard(approver)
 
+    def set_requester(self, sender: str, requester: str, allowed: bool) -> None:
+        """Name or revoke, as NGO `sender`, one who may ask for tranches of its programs."""
+        self._require_role(NGO_ROLE, sender)
+        if requester == ZERO_ADDRESS:
+            raise FundLedgerZeroAccount()
+        named = self.requesters.setdefault(sender, set())
+        if allowed:
+            named.add(requester)
+        else:
+            named.discard(requester)
+
     def may_allocate(self, lot_id: int, account: str) -> bool:
         """Whether `account` may allocate, reserve or put into a round the lot's money."""
         lot = self._lot(lot_id)
@@ -637,7 +649,9 @@ class FundModel:
     ) -> int:
         """Ask to release `amount` of the program's allocations; returns the tranche id."""
         _require_uint(amount, 128, "amount")
-        self._require_program_ngo(program_id, sender)
+        ngo = self._program(program_id).ngo
+        if sender != ngo and sender not in self.requesters.get(ngo, set()):
+            raise FundLedgerNotProgramNgo(program_id, sender)
         if amount == 0:
             raise FundLedgerZeroAmount()
         tranche_id = len(self.tranches) + 1
@@ -663,11 +677,11 @@ class FundModel:
         tranche.status, tranche.approver = TrancheStatus.REJECTED, sender
 
     def cancel_tranche(self, sender: str, tranche_id: int) -> None:
-        """Withdraw a pending tranche. Its requester only."""
+        """Withdraw a pending tranche. Its requester, or the program's NGO."""
         tranche = self._tranche(tranche_id)
         if tranche.status != TrancheStatus.REQUESTED:
             raise FundLedgerTrancheNotPending(tranche_id, tranche.status)
-        if tranche.requester != sender:
+        if sender not in (tranche.requester, self.programs[tranche.program_id].ngo):
             raise FundLedgerNotProgramNgo(tranche.program_id, sender)
         tranche.status = TrancheStatus.CANCELLED
 

@@ -16,7 +16,9 @@ from web3.exceptions import Web3RPCError
 
 MAX_LOG_BLOCKS_PER_QUERY: Final = 5_000
 LIMIT_EXCEEDED: Final = -32005  # EIP-1474's "limit exceeded"
+FIRST_SPAN: Final = 16  # blocks of the first page
 FEW_LOGS: Final = 2_500  # a page with fewer logs than this lets the next page span twice the blocks
+MANY_LOGS: Final = 5_000  # a page with more logs than this makes the next page span half the blocks
 
 
 def get_logs(
@@ -24,13 +26,15 @@ def get_logs(
 ) -> list[Any]:
     """Every log of `addresses` in blocks `start`..`end`, asked for page by page, in chain order.
 
-    A page the endpoint refuses as holding too many logs is asked for again as its first half, and
-    later pages keep the smaller span; a page that comes back with few logs (under `FEW_LOGS`) doubles
-    the span again, up to `size`. A single block the endpoint still refuses raises its error."""
+    Pages keep answers small whatever the chain holds (one answer of 100,000 logs is some 20 MB that
+    the node builds, sends and the client decodes at once): the first page spans `FIRST_SPAN` blocks;
+    a page with few logs (under `FEW_LOGS`) doubles the next page's span, up to `size`, and one with
+    many (over `MANY_LOGS`) halves it. A page the endpoint refuses as holding too many logs is asked
+    for again as its first half. A single block the endpoint still refuses raises its error."""
     if size < 1:
         raise ValueError("a page holds at least one block")
     logs: list[Any] = []
-    first, span = start, size
+    first, span = start, min(FIRST_SPAN, size)
     while first <= end:
         last = min(first + span - 1, end)
         try:
@@ -46,6 +50,8 @@ def get_logs(
         first = last + 1
         if len(page) < FEW_LOGS:
             span = min(span * 2, size)
+        elif len(page) > MANY_LOGS:
+            span = max(span // 2, 1)
     return logs
 
 

@@ -402,6 +402,8 @@ class Consent:
     )  # program -> funder -> named
     ever_allocators: set[tuple[int, str]] = field(default_factory=set)  # every (lot, allocator) ever named
     ever_approvers: set[tuple[int, str, str]] = field(default_factory=set)  # (program, funder, approver)
+    requesters: dict[str, set[str]] = field(default_factory=dict)  # NGO -> requesters named, not revoked
+    ever_requesters: set[tuple[str, str]] = field(default_factory=set)  # every (NGO, requester) ever named
     violations: list[str] = field(default_factory=list)
 
     def may_approve(self, program_id: int, account: str) -> bool:
@@ -422,6 +424,8 @@ class Consent:
         for program_id, funder, approver in sorted(self.ever_approvers):
             named = approver in self.program_approvers.get(program_id, {}).get(funder, set())
             out[("isProgramApprover", program_id, funder, approver)] = named
+        for ngo, requester in sorted(self.ever_requesters):
+            out[("isRequester", ngo, requester)] = requester in self.requesters.get(ngo, set())
         return out
 
     def differences(self, views: dict[ConsentView, bool]) -> list[str]:
@@ -438,6 +442,7 @@ class _ConsentReplay:
         self.c = Consent()
         self.funder_of: dict[int, str] = {}
         self.program_of: dict[int, int] = {}  # tranche -> program
+        self.ngo_of: dict[int, str] = {}  # program -> its NGO
 
     def apply(self, e: Event) -> None:
         handler = getattr(self, "_on_" + e.name, None)
@@ -470,8 +475,20 @@ class _ConsentReplay:
         (named.add if a["allowed"] else named.discard)(a["approver"])
         c.ever_approvers.add((program_id, funder, a["approver"]))
 
+    def _on_ProgramCreated(self, a: dict) -> None:  # type: ignore[type-arg]
+        self.ngo_of[a["programId"]] = a["ngo"]
+
+    def _on_RequesterSet(self, a: dict) -> None:  # type: ignore[type-arg]
+        named = self.c.requesters.setdefault(a["ngo"], set())
+        (named.add if a["allowed"] else named.discard)(a["requester"])
+        self.c.ever_requesters.add((a["ngo"], a["requester"]))
+
     def _on_TrancheRequested(self, a: dict) -> None:  # type: ignore[type-arg]
         self.program_of[a["trancheId"]] = a["programId"]
+        ngo = self.ngo_of.get(a["programId"], "")
+        if a["requester"] != ngo and a["requester"] not in self.c.requesters.get(ngo, set()):
+            who = a["requester"]
+            self.c.violations.append(f"tranche {a['trancheId']}: asked by {who}, not named by {ngo}")
 
     def _on_TrancheApproved(self, a: dict) -> None:  # type: ignore[type-arg]
         if not self.c.may_approve(self.program_of.get(a["trancheId"], 0), a["approver"]):

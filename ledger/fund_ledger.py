@@ -191,6 +191,10 @@ class FundLedgerClient(ContractClient):
         """Name (or revoke) `allocator` for the lot's money. Its funder only."""
         return self.transact(funder, "setLotAllocator", lot_id, allocator, allowed)
 
+    def set_requester(self, ngo: LocalAccount, requester: str, allowed: bool = True) -> TxResult:
+        """Name (or revoke) `requester` for the tranches of the NGO's programs. NGO role only."""
+        return self.transact(ngo, "setRequester", requester, allowed)
+
     def set_program_approver(
         self, funder: LocalAccount, program_id: int, approver: str, allowed: bool = True
     ) -> TxResult:
@@ -233,8 +237,8 @@ class FundLedgerClient(ContractClient):
         return bool(self.call("mayApprove", program_id, account))
 
     def consent_views(self, keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], bool]:
-        """Answers of the consent views (`isLotAllocator`, `isProgramFunder`, `isProgramApprover`), each
-        key being the view's name and its arguments."""
+        """Answers of the consent views (`isLotAllocator`, `isProgramFunder`, `isProgramApprover`,
+        `isRequester`), each key being the view's name and its arguments."""
         return {key: bool(self.call(key[0], *key[1:])) for key in keys}
 
     def draw_plan(self, program_id: int, amount: int) -> DrawPlan:

@@ -139,12 +139,12 @@ class People:
         db: Database,
         master: Sealer,
         tag: Callable[[str, str], str],
-        grant_roles: Callable[[str, Sequence[str], str], None],
-        revoke_roles: Callable[[str, Sequence[str], str], None],
+        grant_roles: Callable[[str, str, Sequence[str], str], None],
+        revoke_roles: Callable[[str, str, Sequence[str], str], None],
     ) -> None:
-        """`grant_roles(kind, roles, address)` gives a person's address the on-chain roles their
-        roles need in an organisation of that kind (`api/services/person_chain.py`);
-        `revoke_roles(kind, roles, address)` takes them away."""
+        """`grant_roles(organisation id, kind, roles, address)` gives a person's address what their
+        roles need on chain in an organisation of that kind (`api/services/person_chain.py`);
+        `revoke_roles(organisation id, kind, roles, address)` takes it away."""
         self._db = db
         self._master = master
         self._tag = tag
@@ -183,7 +183,7 @@ class People:
         except IntegrityError as exc:
             raise GatewayError("LoginTaken", f"the login {login!r} is taken", login=login) from exc
         if account is not None:
-            self._grant(org.kind, wanted, account.address)
+            self._grant(org.id, org.kind, wanted, account.address)
         return _view(person), code
 
     def members(self, actor: Actor) -> list[PersonView]:
@@ -212,7 +212,7 @@ class People:
             address = person.address
             view = _view(person)
         if address is not None:
-            self._revoke(org.kind, view.roles, address)
+            self._revoke(org.id, org.kind, view.roles, address)
         return view
 
     # --- set-up and sign-in ------------------------------------------------------------------

@@ -3,13 +3,13 @@ contracts' roles map onto people (so a change of the contracts' role model chang
 
 The contracts tie ownership to the organisation's address: a lot belongs to the funder's address, a
 program to the NGO's, so what a person does to their organisation's lots and programs (deposit,
-allocate, create a program, request a tranche, disburse, register clients) is signed with the
-organisation's custodial key and journalled with the person (`Operation.person_id`). What the
-contracts check by role instead of ownership is signed with the person's own custodial key: approving
-and rejecting tranches. So the fund ledger's maker-checker rule (requester != approver) holds on
-chain between the organisation that asked and the person who approved, and the gateway adds the
-rule between two people of one organisation (`FundsService.approve_tranche`: the person who asked
-for a tranche never decides it).
+allocate, create a program, disburse, register clients) is signed with the organisation's custodial
+key and journalled with the person (`Operation.person_id`). The two sides of maker-checker are signed
+with the person's own custodial key: asking for a tranche (an NGO's admins and caseworkers, whose keys
+the NGO names as requesters on chain when they are added, `FundLedger.setRequester`, and revokes when
+they are disabled) and approving or rejecting one. So the fund ledger's rule requester != approver
+holds on chain between two people of one NGO; the gateway checks it first for a kind answer
+(`FundsService.approve_tranche`).
 
 Who may decide a tranche is the funders' choice on chain (consent, `FundLedger.setProgramApprover`):
 a funder whose money is in the program, or an address such a funder named for it. So a funder's
@@ -30,9 +30,21 @@ from ledger.roles import Role
 PERSON_CHAIN_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {}
 """(organisation kind, person role) -> the on-chain roles the person's own key needs."""
 
-SIGNED_BY_PERSON: dict[str, frozenset[str]] = {"ngo": frozenset({"approveTranche", "rejectTranche"})}
+SIGNED_BY_PERSON: dict[str, frozenset[str]] = {
+    "ngo": frozenset({"requestTranche", "approveTranche", "rejectTranche"})
+}
 """Organisation kind -> the `FundLedger` functions its people sign with their own key (the rest, and
 everything of other kinds: the organisation's key)."""
+
+
+REQUESTER_ROLES: dict[str, frozenset[str]] = {"ngo": frozenset({"admin", "caseworker"})}
+"""Organisation kind -> the person roles whose keys the organisation names as tranche requesters."""
+GAS_NAMING = 120_000  # FundLedger.setRequester
+
+
+def asks_for_tranches(kind: str, roles: Sequence[str]) -> bool:
+    """Whether a person of an organisation of `kind` with `roles` asks for tranches with their own key."""
+    return any(r in REQUESTER_ROLES.get(kind, frozenset()) for r in roles)
 
 
 def chain_roles(kind: str, roles: Sequence[str]) -> tuple[Role, ...]:
@@ -41,19 +53,30 @@ def chain_roles(kind: str, roles: Sequence[str]) -> tuple[Role, ...]:
 
 
 class PersonChain:
-    """Grants and revokes people's on-chain roles, relayed by the gateway's admin key."""
+    """Grants and revokes what people's keys may do on chain: global roles, relayed by the gateway's admin
+    key, and an NGO's naming of its people as requesters, relayed with the NGO's key."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def grant(self, kind: str, roles: Sequence[str], address: str) -> None:
+    def grant(self, organisation_id: str, kind: str, roles: Sequence[str], address: str) -> None:
         """Give `address` what its person's roles need on chain."""
         for role in chain_roles(kind, roles):
             self._engine.system.grant(self._engine.admin, role, address)
+        if asks_for_tranches(kind, roles):
+            self._name_requester(organisation_id, address, True)
 
-    def revoke(self, kind: str, roles: Sequence[str], address: str) -> None:
-        """Take away every on-chain role a person's roles gave `address`."""
+    def revoke(self, organisation_id: str, kind: str, roles: Sequence[str], address: str) -> None:
+        """Take away everything a person's roles gave `address` on chain."""
         system = self._engine.system
         for role in chain_roles(kind, roles):
             if system.has_role(role, address):
                 system.roles.transact(self._engine.admin, "revokeRole", role.id, address)
+        if asks_for_tranches(kind, roles):
+            self._name_requester(organisation_id, address, False)
+
+    def _name_requester(self, organisation_id: str, address: str, allowed: bool) -> None:
+        engine = self._engine
+        org = engine.organisation(organisation_id)
+        funds = engine.system.funds
+        engine.execute(f"org:{organisation_id}", org, funds, "setRequester", address, allowed, gas=GAS_NAMING)

@@ -147,6 +147,8 @@ interface IFundLedger {
     /// @notice `funder`, whose money is in program `programId`, named (`allowed`) or revoked `approver`
     /// as one who may approve or reject the program's tranches.
     event ProgramApproverSet(uint48 indexed programId, address indexed funder, address indexed approver, bool allowed);
+    /// @notice NGO `ngo` named (`allowed`) or revoked `requester` for the tranches of its programs.
+    event RequesterSet(address indexed ngo, address indexed requester, bool allowed);
     /// @notice `skipSpent` moved program `programId`'s draw cursor past allocations with nothing left to
     /// draw (refunded ones): disbursements now start at queue position `cursor`.
     event DrawCursorMoved(uint48 indexed programId, uint48 cursor);
@@ -223,7 +225,8 @@ interface IFundLedger {
     /// The lot's funder, or an allocator the funder named for this lot (`setLotAllocator`), only.
     function allocate(uint48 lotId, uint48 programId, uint128 amount) external returns (uint48 allocationId);
 
-    /// @notice Asks to release `amount` of program `programId`'s allocations on a milestone. Program NGO only.
+    /// @notice Asks to release `amount` of program `programId`'s allocations on a milestone. The program's
+    /// NGO, or a requester that NGO named (`setRequester`: a person of the NGO with their own key), only.
     function requestTranche(uint48 programId, uint128 amount, bytes32 milestoneHash) external returns (uint48 trancheId);
 
     /// @notice Approves a tranche. Only a funder whose money is in the tranche's program (one that ever
@@ -233,7 +236,7 @@ interface IFundLedger {
     /// @notice Rejects a tranche. The same accounts as `approveTranche`, and never the requester.
     function rejectTranche(uint48 trancheId, bytes32 reasonHash) external;
 
-    /// @notice Withdraws a pending tranche. Its requester only.
+    /// @notice Withdraws a pending tranche. Its requester, or the program's NGO.
     function cancelTranche(uint48 trancheId) external;
 
     /// @notice Pays `amounts[i]` to `recipients[i]` from program `programId`'s released money. Program NGO only.
@@ -257,6 +260,14 @@ interface IFundLedger {
     /// @notice Names (`allowed`) or revokes `approver` for program `programId`'s tranches, as the sender.
     /// Only a funder whose money is in the program. Another funder's naming of the same approver stays.
     function setProgramApprover(uint48 programId, address approver, bool allowed) external;
+
+    /// @notice Names (`allowed`) or revokes `requester` as one who may ask for tranches of the sender's
+    /// programs, so a person of the NGO asks with their own key and the maker-checker rule (requester
+    /// != approver) holds between two people of one NGO. NGO role only.
+    function setRequester(address requester, bool allowed) external;
+
+    /// @notice Whether `ngo` named `requester` for the tranches of its programs.
+    function isRequester(address ngo, address requester) external view returns (bool);
 
     /// @notice Whether `account` may allocate, reserve or put into a round the money of lot `lotId`.
     function mayAllocate(uint48 lotId, address account) external view returns (bool);

@@ -44,8 +44,8 @@ def setup(database_url: str) -> tuple[People, Chain, dict[str, Actor]]:
         db,
         Sealer(os.urandom(32)),
         lambda purpose, value: f"{purpose}:{value}"[:64],
-        lambda kind, roles, address: chain.granted.append((kind, address)),
-        lambda kind, roles, address: chain.revoked.append((kind, address)),
+        lambda org, kind, roles, address: chain.granted.append((kind, address)),
+        lambda org, kind, roles, address: chain.revoked.append((kind, address)),
     )
     orgs = {}
     with db.session() as s:

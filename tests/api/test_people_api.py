@@ -130,6 +130,11 @@ def test_two_people_of_one_ngo_ask_and_decide_and_the_journal_names_them(
         )
         for i, who in enumerate((carla.session, both.api_key))
     ]
+    requesters = [next(e for e in a["events"] if e["event"] == "TrancheRequested")["args"] for a in asked]
+    assert [r["requester"] for r in requesters] == [carla.address, both.address]  # each with their own key
+    ngo_address = gateway.organisation(gateway.authenticate(keys.ngo).organisation_id).address
+    assert gateway.system.funds.call("isRequester", ngo_address, carla.address) is True
+    assert gateway.system.funds.call("isRequester", ngo_address, dora.address) is False  # decides, never asks
     refused = client.post(f"/v1/tranches/{asked[0]['trancheId']}/approve", headers=auth(carla.api_key))
     assert (refused.status_code, refused.json()["code"]) == (403, "MissingPersonRole")
     own = client.post(f"/v1/tranches/{asked[1]['trancheId']}/approve", headers=auth(both.api_key))
@@ -159,6 +164,8 @@ def test_two_people_of_one_ngo_ask_and_decide_and_the_journal_names_them(
     )
     foreign = client.post(f"/v1/tranches/{third['trancheId']}/approve", headers=auth(other.api_key))
     assert (foreign.status_code, foreign.json()["code"]) == (404, "UnknownTranche")
+    ok(client.post(f"/v1/people/{carla.id}/disable", headers=auth(keys.ngo)))  # the NGO revokes her naming
+    assert gateway.system.funds.call("isRequester", ngo_address, carla.address) is False
 
 
 def test_disabling_a_person_ends_their_session_and_keys(client: TestClient, keys: Keys) -> None:

@@ -745,3 +745,54 @@ def test_spent_allocations_ahead_of_a_draw_are_passed_in_steps_by_anyone(
     assert system.balance(recipient) == EUR
     audit = audit_funds(system)
     assert audit.rebuilt == audit.on_chain
+
+
+def test_an_ngo_names_the_people_who_ask_so_maker_checker_holds_between_two_of_its_people(
+    system: Allmende, actors: Actors
+) -> None:
+    """Issue 9, people: a tranche used to be asked for with the NGO's own key, so on chain the rule
+    requester != approver held between the NGO and a person, not between two people of the NGO. Now an
+    NGO names its people's keys as requesters; a person who asked can never decide their own request,
+    another person can, and the NGO can still withdraw a request a person made."""
+    a = actors
+    program = _program(system, a.ngo)
+    lot = _lot(system, a.funder, 10 * EUR)
+    system.funds.allocate(a.funder, lot, program, 10 * EUR)
+    maria, jonas = a.approver, a.allocator  # two people of the NGO, each with their own key
+    system.funds.set_program_approver(a.funder, program, maria.address)
+    system.funds.set_program_approver(a.funder, program, jonas.address)
+
+    with pytest.raises(FundLedgerNotProgramNgo):
+        system.funds.request_tranche(maria, program, EUR)  # not named yet
+    for who in (a.outsider, a.funder):
+        with pytest.raises(AccessControlUnauthorizedAccount):
+            system.funds.set_requester(who, maria.address)
+    with pytest.raises(FundLedgerZeroAccount):
+        system.funds.set_requester(a.ngo, "0x" + "00" * 20)
+    named = system.funds.set_requester(a.ngo, maria.address)
+    assert named.event("RequesterSet").args == {
+        "ngo": a.ngo.address,
+        "requester": maria.address,
+        "allowed": True,
+    }
+    system.funds.set_requester(a.ngo2, jonas.address)  # another NGO's naming gives nothing here
+    assert system.funds.call("isRequester", a.ngo.address, maria.address) is True
+
+    asked = system.funds.request_tranche(maria, program, 2 * EUR).event("TrancheRequested").args
+    assert asked["requester"] == maria.address
+    with pytest.raises(FundLedgerSelfApproval):
+        system.funds.approve_tranche(maria, asked["trancheId"])
+    with pytest.raises(FundLedgerNotProgramNgo):
+        system.funds.request_tranche(jonas, program, EUR)  # named by another NGO only
+    system.funds.approve_tranche(jonas, asked["trancheId"])  # the second person decides
+
+    second = system.funds.request_tranche(maria, program, EUR).event("TrancheRequested").args["trancheId"]
+    for who in (jonas, a.ngo2, a.outsider):
+        with pytest.raises(FundLedgerNotProgramNgo):
+            system.funds.cancel_tranche(who, second)
+    system.funds.cancel_tranche(a.ngo, second)  # the NGO withdraws what its person asked
+    system.funds.set_requester(a.ngo, maria.address, False)
+    with pytest.raises(FundLedgerNotProgramNgo):
+        system.funds.request_tranche(maria, program, EUR)
+    audit = audit_funds(system)
+    assert audit.consent == [] and audit.rebuilt == audit.on_chain

@@ -470,6 +470,30 @@ class FundLedgerMachine(RuleBasedStateMachine):
         allowed = data.draw(st.sampled_from([True, True, False]), label="allowed")
         self._name_approver(funder, program_id, approver, allowed)
 
+    @rule(data=st.data())
+    def set_requester(self, data: st.DataObject) -> None:
+        """An NGO (or a stranger, or a funder) names or revokes a person who asks for its tranches."""
+        a, m = self.w.actors, self.model
+        faults = self._faults(data, ["zero account", "not an ngo"])
+        ngo = data.draw(st.sampled_from([a.ngo, a.ngo2]), label="by")
+        if "not an ngo" in faults:
+            ngo = data.draw(st.sampled_from([a.outsider, a.funder]), label="not an ngo")
+        requester = data.draw(st.sampled_from([a.approver, a.allocator]), label="requester").address
+        if "zero account" in faults:
+            requester = ZERO
+        allowed = data.draw(st.sampled_from([True, True, False]), label="allowed")
+        outcome = self._run(
+            "set_requester",
+            self._send(ngo, "setRequester", requester, allowed),
+            lambda: m.set_requester(ngo.address, requester, allowed),
+        )
+        if outcome is not None:
+            assert outcome[0].event("RequesterSet").args == {
+                "ngo": ngo.address,
+                "requester": requester,
+                "allowed": allowed,
+            }
+
     @precondition(lambda self: len(self.model.programs) < MAX_PROGRAMS)
     @rule(data=st.data())
     def create_program(self, data: st.DataObject) -> None:
@@ -717,6 +741,8 @@ class FundLedgerMachine(RuleBasedStateMachine):
         requester = self.by_address[program.ngo] if program else a.ngo
         if "other ngo" in faults:
             requester = self._other(requester, (a.ngo, a.ngo2))
+        elif data.draw(st.booleans(), label="a person asks"):  # named by the NGO, or not
+            requester = data.draw(st.sampled_from([a.approver, a.allocator]), label="person")
         cap = program.allocated - program.released if program else 100
         amount = data.draw(st.sampled_from(["some", "some", "all"]), label="amount kind")
         amount = cap if amount == "all" else data.draw(st.integers(1, max(cap, 1)), label="amount")
