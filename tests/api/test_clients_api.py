@@ -146,4 +146,4 @@ def test_erasure_destroys_the_data_and_the_sign_in(client: TestClient, keys: Key
         dump = b"".join(
             bytes(str(row), "utf-8") for row in conn.exec_driver_sql("SELECT * FROM clients").fetchall()
         )
-    assert b"Maria" not in dump and b"1961" not in dump
+    assert b"Maria" not in dump and b"1961-04-12" not in dump
