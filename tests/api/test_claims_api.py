@@ -14,16 +14,20 @@ from api.models import IdempotencyRecord, Operation
 from tests.api.conftest import Keys, auth
 
 
-def _funded_program(client: TestClient, keys: Keys, amount: str = "500") -> int:
+def _funded_program(client: TestClient, keys: Keys, amount: str = "500", parts: int = 1) -> int:
+    """A program of the NGO with `amount` euros of one lot allocated in `parts` equal allocations and
+    released."""
     program = client.post("/v1/ngo/programs", json={"name": "Winterhilfe"}, headers=auth(keys.ngo)).json()[
         "programId"
     ]
     lot = client.post("/v1/funder/lots", json={"amount": amount}, headers=auth(keys.funder)).json()["lotId"]
-    client.post(
-        f"/v1/funder/lots/{lot}/allocations",
-        json={"programId": program, "amount": amount},
-        headers=auth(keys.funder),
-    )
+    for _ in range(parts):
+        allocated = client.post(
+            f"/v1/funder/lots/{lot}/allocations",
+            json={"programId": program, "amount": str(int(amount) // parts)},
+            headers=auth(keys.funder),
+        )
+        assert allocated.status_code == 201, allocated.text
     t = client.post(
         f"/v1/ngo/programs/{program}/tranches",
         json={"amount": amount, "milestone": "winter"},
@@ -149,22 +153,6 @@ def test_a_claim_program_drawing_on_many_allocations_gets_the_gas_its_draws_need
     """Funding a claim program draws on the program's allocations oldest first and stores each draw;
     its gas came from a constant (600k), enough for about six draws. It is now sized from the chain's
     `drawPlan`: here 20 allocations of 2 euros fund one 40-euro grant."""
-    program = client.post("/v1/ngo/programs", json={"name": "Kleinspenden"}, headers=auth(keys.ngo)).json()[
-        "programId"
-    ]
-    lot = client.post("/v1/funder/lots", json={"amount": "40"}, headers=auth(keys.funder)).json()["lotId"]
-    for _ in range(20):
-        allocated = client.post(
-            f"/v1/funder/lots/{lot}/allocations",
-            json={"programId": program, "amount": "2"},
-            headers=auth(keys.funder),
-        )
-        assert allocated.status_code == 201, allocated.text
-    t = client.post(
-        f"/v1/ngo/programs/{program}/tranches",
-        json={"amount": "40", "milestone": "winter"},
-        headers=auth(keys.ngo),
-    ).json()["trancheId"]
-    assert client.post(f"/v1/tranches/{t}/approve", headers=auth(keys.funder)).status_code == 201
+    program = _funded_program(client, keys, "40", parts=20)
     opened = _open_claims(client, keys, program, _register(client, keys, 1))
     assert opened.status_code == 201, opened.text
