@@ -808,6 +808,70 @@ class ParticipatoryBudgetZeroVotes(ContractRevert):
     field_names = ("index",)
 
 
+class PayoutsAmountTooLarge(ContractRevert):
+    """The amount does not fit the payout's 128 bits."""
+
+    signature = "PayoutsAmountTooLarge(uint256)"
+    selector = bytes.fromhex("60ff6e63")
+    field_names = ("amount",)
+
+
+class PayoutsBadBatchSize(ContractRevert):
+    """A batch needs between one and `max` payouts; `count` were given."""
+
+    signature = "PayoutsBadBatchSize(uint256,uint256)"
+    selector = bytes.fromhex("0b98f133")
+    field_names = ("count", "max")
+
+
+class PayoutsBatchNotOpen(ContractRevert):
+    """Batch `batchId` is not open (unknown, sent or reopened already)."""
+
+    signature = "PayoutsBatchNotOpen(uint48)"
+    selector = bytes.fromhex("6287026c")
+    field_names = ("batchId",)
+
+
+class PayoutsNotPending(ContractRevert):
+    """Payout `payoutId` is not pending (unknown, batched or settled)."""
+
+    signature = "PayoutsNotPending(uint64)"
+    selector = bytes.fromhex("411b556b")
+    field_names = ("payoutId",)
+
+
+class PayoutsReferenceUsed(ContractRevert):
+    """`payoutReference` names payout `payoutId` already (a retry never pays twice)."""
+
+    signature = "PayoutsReferenceUsed(bytes32,uint64)"
+    selector = bytes.fromhex("9b970002")
+    field_names = ("payoutReference", "payoutId")
+
+
+class PayoutsRestrictedMoney(ContractRevert):
+    """`account`'s money is restricted by fund program `fundProgramId` and cannot be paid out."""
+
+    signature = "PayoutsRestrictedMoney(address,uint48)"
+    selector = bytes.fromhex("8fa61d9f")
+    field_names = ("account", "fundProgramId")
+
+
+class PayoutsZeroAmount(ContractRevert):
+    """A zero amount was asked to be paid out."""
+
+    signature = "PayoutsZeroAmount()"
+    selector = bytes.fromhex("0946e971")
+    field_names = ()
+
+
+class PayoutsZeroReference(ContractRevert):
+    """A payout needs a non-zero payoutReference."""
+
+    signature = "PayoutsZeroReference()"
+    selector = bytes.fromhex("8081d2e2")
+    field_names = ()
+
+
 class ProviderRegistryAccountIsContract(ContractRevert):
     """Only plain accounts are restricted: `account` holds code."""
 
@@ -894,6 +958,14 @@ class ReentrancyGuardReentrantCall(ContractRevert):
     signature = "ReentrancyGuardReentrantCall()"
     selector = bytes.fromhex("3ee5aeb5")
     field_names = ()
+
+
+class SafeCastOverflowedUintDowncast(ContractRevert):
+    """The contract reverted with `SafeCastOverflowedUintDowncast(uint8,uint256)`."""
+
+    signature = "SafeCastOverflowedUintDowncast(uint8,uint256)"
+    selector = bytes.fromhex("6dfcc650")
+    field_names = ("bits", "value")
 
 
 class SafeERC20FailedOperation(ContractRevert):
@@ -1013,6 +1085,14 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ParticipatoryBudgetWrongPhase,
     ParticipatoryBudgetZeroCredits,
     ParticipatoryBudgetZeroVotes,
+    PayoutsAmountTooLarge,
+    PayoutsBadBatchSize,
+    PayoutsBatchNotOpen,
+    PayoutsNotPending,
+    PayoutsReferenceUsed,
+    PayoutsRestrictedMoney,
+    PayoutsZeroAmount,
+    PayoutsZeroReference,
     ProviderRegistryAccountIsContract,
     ProviderRegistryAccountIsProvider,
     ProviderRegistryAccountNotFresh,
@@ -1024,6 +1104,7 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ProviderRegistryRestrictedTransfer,
     ProviderRegistryZeroAccount,
     ReentrancyGuardReentrantCall,
+    SafeCastOverflowedUintDowncast,
     SafeERC20FailedOperation,
     StringTooLong,
 )

@@ -27,6 +27,7 @@ from ledger.participatory_budget import (
     PROPOSALS_LIMIT,
     ParticipatoryBudgetClient,
 )
+from ledger.payouts import PayoutsClient
 from ledger.providers import ProviderRegistryClient
 from ledger.roles import Role
 from ledger.transactions import TransactionSender, TxResult
@@ -54,6 +55,11 @@ CONSTRUCTOR_ARGS: dict[str, Callable[[AddressBook, str], list[Any]]] = {
         *_roles_and_forwarder(book, admin),
         book.address("FundLedger"),
         book.address("ClaimPrograms"),
+    ],
+    "Payouts": lambda book, admin: [
+        *_roles_and_forwarder(book, admin),
+        book.address("EuroToken"),
+        book.address("ProviderRegistry"),
     ],
 }
 """Every contract of the system, in deploy order, with its constructor arguments."""
@@ -143,6 +149,7 @@ class Allmende:
         if "AuditAttestations" in book.contracts:
             self.attestations = AttestationsClient(self.sender, book.address("AuditAttestations"))
         self.providers = ProviderRegistryClient(self.sender, book.address("ProviderRegistry"))
+        self.payouts = PayoutsClient(self.sender, book.address("Payouts"))
 
     @classmethod
     def deploy(cls, chain: Chain, admin: LocalAccount, book_path: Path | None = None) -> Allmende:

@@ -25,6 +25,7 @@ WIRED = (
     "ParticipatoryBudget",
     "AuditAttestations",
     "ProviderRegistry",
+    "Payouts",
 )
 """The contracts that hold the role registry's and the forwarder's addresses as immutables."""
 
