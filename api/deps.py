@@ -21,6 +21,7 @@ from api.principals import Principal
 from api.rounds import RoundsService
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
+from api.services.payouts import PayoutsService
 from api.services.people import People
 from api.services.providers import ProvidersService
 
@@ -82,6 +83,14 @@ ClaimsDep = Annotated[ClaimsService, Depends(get_claims)]
 RoundsDep = Annotated[RoundsService, Depends(get_rounds)]
 FundsDep = Annotated[FundsService, Depends(get_funds)]
 ProvidersDep = Annotated[ProvidersService, Depends(get_providers)]
+
+
+def get_payouts(gateway: GatewayDep) -> PayoutsService:
+    """The payouts service of the app's gateway."""
+    return gateway.payouts
+
+
+PayoutsDep = Annotated[PayoutsService, Depends(get_payouts)]
 
 
 async def current_principal(
@@ -148,6 +157,7 @@ Ngo = Annotated[Principal, Depends(role("ngo"))]
 Auditor = Annotated[Principal, Depends(role("auditor", "admin"))]
 Approver = Annotated[Principal, Depends(approver)]
 NgoOrAdmin = Annotated[Principal, Depends(role("ngo", "admin"))]
+ProviderOrg = Annotated[Principal, Depends(role("provider"))]
 
 
 async def current_client(

@@ -27,6 +27,7 @@ from api.principals import Principal
 from api.rounds import RoundsService
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
+from api.services.payouts import PayoutsService
 from api.services.people import SESSION_PREFIX as PERSON_SESSION_PREFIX
 from api.services.people import People
 from api.services.person_chain import PersonChain
@@ -67,6 +68,7 @@ class Gateway(Engine):
         self.rounds = RoundsService(self, self.clients)
         """Participatory budget rounds."""
         self.providers = ProvidersService(self)
+        self.payouts = PayoutsService(self)
         """Providers, their admission and suspension, and programs' rules."""
         chain_roles = PersonChain(self)
         self.people = People(self.db, self.master, self.tag, chain_roles.grant, chain_roles.revoke)

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from api.db import Database, migrate
 from api.idempotency import sealing_context
 from api.keyring import LOOKUP_TAGS, derived_lookup_key, keyring_context
-from api.models import Base, Client, IdempotencyRecord, KeyringEntry, Organisation, Person
+from api.models import Base, Client, IdempotencyRecord, KeyringEntry, Organisation, PayoutRecord, Person
 from ledger.custody import CustodyError, Sealer, split_pin_sealed
 
 
@@ -73,6 +73,7 @@ SEALED: tuple[SealedField, ...] = (
     SealedField("keyring", KeyringEntry, "sealed", lambda k: keyring_context(k.name)),
     SealedField("people's signing keys", Person, "key_sealed", lambda p: f"person:{p.id}"),
     SealedField("people's second factors", Person, "totp_sealed", lambda p: f"person-totp:{p.id}"),
+    SealedField("payout bank accounts", PayoutRecord, "iban_sealed", lambda p: f"payout:{p.reference}"),
 )
 """Every column sealed under the master key. A new one must be added here, or rotation leaves it
 unreadable (tests/api/test_master_key_rotation.py checks that every *_sealed column is accounted for)."""

@@ -335,3 +335,20 @@ class ProviderRecord(Base):
     admitted_by: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class PayoutRecord(Base):
+    """A payout in euros an organisation asked for: the chain holds its account, amount, reference and
+    batch; here is where the money goes. The IBAN is sealed under the master key (re-sealed on
+    rotation); the account holder is the organisation's public name. `reference` is the hex of the
+    on-chain payout reference, derived from the request's idempotency key, so a retry finds this row."""
+
+    __tablename__ = "payouts"
+
+    payout_id: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    amount: Mapped[int] = mapped_column(sa_BigInteger)  # micro-euros, whole cents
+    holder: Mapped[str] = mapped_column(String(200))
+    iban_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=_now)

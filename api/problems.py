@@ -88,6 +88,16 @@ REVERT_STATUS: dict[str, int] = {
     "EuroTokenTransferRulesAlreadySet": CONFLICT,
     "ProviderRegistryZeroAccount": UNPROCESSABLE,
     "ProviderRegistryNoCategories": UNPROCESSABLE,
+    # payouts in euros
+    "PayoutsRestrictedMoney": FORBIDDEN,
+    "PayoutsReferenceUsed": CONFLICT,
+    "PayoutsNotPending": CONFLICT,
+    "PayoutsBatchNotOpen": CONFLICT,
+    "PayoutsZeroAmount": UNPROCESSABLE,
+    "PayoutsZeroReference": UNPROCESSABLE,
+    "PayoutsBadBatchSize": UNPROCESSABLE,
+    "PayoutsAmountTooLarge": UNPROCESSABLE,
+    "SafeCastOverflowedUintDowncast": UNPROCESSABLE,  # a batch total beyond 128 bits
     # claim programs
     "ClaimProgramNotFundLedger": FORBIDDEN,
     "ClaimProgramNotNgo": FORBIDDEN,

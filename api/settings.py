@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     voucher_sheet_ttl_s: int = 600  # a printable voucher sheet waits this long for its one download
     iati_org_ref: str = "XI-IATI-ALLMENDE"  # the operator's IATI organisation identifier (open data)
     iati_org_name: str = "Allmende"  # the operator's name as the IATI file's reporting organisation
+    # The treasury's own bank account, the debtor of every SEPA credit transfer file (pain.001).
+    sepa_debtor_name: str = "Allmende Treuhand"
+    sepa_debtor_iban: str = "DE89370400440532013000"
+    sepa_debtor_bic: str = "COBADEFFXXX"
     public_base_url: str | None = None  # where people reach the pages, e.g. https://hilfe.example.org
     # What providers serve and restricted programs allow. Append only: the position of a key is its
     # bit in the provider registry on chain, so reordering or removing one would change its meaning.

@@ -127,6 +127,15 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("POST", "/v1/providers/{provider_id}/admit"):        (401, 401, 200, 403, 200, 403),
     ("PUT", "/v1/ngo/programs/{program_id}/rule"):        (401, 401, 403, 403, 200, 403),
     ("GET", "/v1/public/programs/{program_id}/providers"): (200, 200, 200, 200, 200, 200),
+    # payouts: a provider asks (its success: tests/api/test_payouts_api.py), the treasurer settles
+    ("POST", "/v1/provider/payouts"):                     (401, 401, 403, 403, 403, 403),
+    ("GET", "/v1/provider/payouts"):                      (401, 401, 403, 403, 403, 403),
+    ("GET", "/v1/admin/payouts"):                         (401, 401, 200, 403, 403, 403),
+    ("POST", "/v1/admin/payout-batches"):                 (401, 401, 201, 403, 403, 403),
+    ("GET", "/v1/admin/payout-batches/{batch_id}"):       (401, 401, 200, 403, 403, 403),
+    ("GET", "/v1/admin/payout-batches/{batch_id}/sepa.xml"): (401, 401, 200, 403, 403, 403),
+    ("POST", "/v1/admin/payout-batches/{batch_id}/sent"): (401, 401, 200, 403, 403, 403),
+    ("POST", "/v1/admin/payout-batches/{batch_id}/reopen"): (401, 401, 200, 403, 403, 403),
 }  # fmt: skip
 
 PROVIDER = {
@@ -254,7 +263,9 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
     )["voucherSheet"]["sheetId"]
     block = gateway.chain.web3.eth.get_block("latest")
     head = (int(block["number"]), "0x" + bytes(block["hash"]).hex())
-    provider = _ok(client.post("/v1/providers", json=PROVIDER, headers=auth(keys.ngo)))["providerId"]
+    provider_body = _ok(client.post("/v1/providers", json=PROVIDER, headers=auth(keys.ngo)))
+    provider = provider_body["providerId"]
+    _seed_payouts(client, keys, provider, provider_body["apiKey"])
     now = gateway.chain.now()
     voting = tuple(datetime.fromtimestamp(now + days * 86_400, UTC).isoformat() for days in (30, 60))
     seed = Seed(
@@ -274,6 +285,17 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
     )
     _seed_people(client, keys, seed)
     return seed
+
+
+def _seed_payouts(client: TestClient, keys: Keys, provider: str, provider_key: str) -> None:
+    """Batch 1 (to be marked sent) and batch 2 (to be reopened) of one payout each, and a payout pending."""
+    mint = {"organisationId": provider, "amount": "3", "fiatReference": "matrix takings"}
+    _ok(client.post("/v1/admin/mints", json=mint, headers=auth(keys.admin)))
+    for batch in (1, 2, None):
+        ask = {"amount": "1", "iban": "DE02120300000000202051"}
+        _ok(client.post("/v1/provider/payouts", json=ask, headers=auth(provider_key)))
+        if batch is not None:
+            assert _ok(client.post("/v1/admin/payout-batches", headers=auth(keys.admin)))["batchId"] == batch
 
 
 def _seed_people(client: TestClient, keys: Keys, seed: Seed) -> None:
@@ -402,6 +424,7 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         "{prefix}": seed.person_key,
         "{provider_id}": seed.provider,
         "{address}": "0x" + "ab" * 20,
+        "{batch_id}": "1",
     }
     bodies: dict[Route, dict[str, Any]] = {
         ("POST", "/v1/admin/organisations"): {"kind": "auditor", "name": "Second auditor"},
@@ -451,6 +474,9 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         ("POST", "/v1/providers/{provider_id}/suspend"): {"reason": "matrix"},
         ("POST", "/v1/providers/{provider_id}/admit"): {},
         ("PUT", "/v1/ngo/programs/{program_id}/rule"): {"kind": "cash"},
+        ("POST", "/v1/provider/payouts"): {"amount": "1", "iban": "DE02120300000000202051"},
+        ("POST", "/v1/admin/payout-batches/{batch_id}/sent"): {"bankReference": "matrix bank"},
+        ("POST", "/v1/admin/payout-batches/{batch_id}/reopen"): {"reason": "matrix"},
         ("POST", "/v1/audit/attestations"): {
             "blockNumber": seed.head[0],
             "blockHash": seed.head[1],
@@ -471,6 +497,8 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         paths["{round_id}"] = str(seed.cancellable[1])
     if route == ("POST", "/v1/ngo/rounds/{round_id}/abandon"):
         paths["{round_id}"] = str(seed.expired_round)
+    if route == ("POST", "/v1/admin/payout-batches/{batch_id}/reopen"):
+        paths["{batch_id}"] = "2"
     if route == ("POST", "/v1/tranches/{tranche_id}/reject"):
         paths["{tranche_id}"] = str(seed.other_pending_tranche)
     path = route[1]

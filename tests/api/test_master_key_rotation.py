@@ -24,13 +24,14 @@ from api.db import Database
 from api.gateway import Gateway
 from api.keyring import LOOKUP_TAGS, lookup_tag_key
 from api.master_key import NOT_UNDER_MASTER, SEALED, RotationError, RotationReport, rotate_master_key
-from api.models import Base, Client, KeyringEntry, Organisation
+from api.models import Base, Client, KeyringEntry, Organisation, PayoutRecord
 from api.services.people import Actor, People, SecondFactorSetup
 from api.settings import Settings, SettingsError
 from ledger.custody import CustodyError, Sealer
 from tests.api.conftest import auth, copy_deployed, make_settings
 
 PIN = "2468"
+IBAN = "DE02120300000000202051"
 
 
 def _key() -> str:
@@ -111,6 +112,18 @@ def world(tmp_path: Path, database_url: str, deployed_data_dir: Path) -> World:
         _, code = people.add(ngo, "rita", "Rita", ["caseworker"])
         factor = people.finish_setup("rita", code, "a long enough password")
         assert isinstance(factor, SecondFactorSetup)
+        # a payout's IBAN, sealed under the master key (api/services/payouts.py)
+        with gateway.db.session() as s:
+            s.add(
+                PayoutRecord(
+                    payout_id=1,
+                    organisation_id=orgs["ngo"]["id"],
+                    reference="ab" * 32,
+                    amount=1_000_000,
+                    holder="ngo",
+                    iban_sealed=gateway.master.seal(IBAN.encode(), f"payout:{'ab' * 32}"),
+                )
+            )
     finally:
         gateway.close()
     assert settings.master_key is not None
@@ -154,6 +167,7 @@ def test_after_rotation_the_gateway_works_with_the_new_key_only(world: World, ne
         "keyring": 1,  # the lookup-tag key, kept through the rotation
         "people's signing keys": 1,
         "people's second factors": 1,
+        "payout bank accounts": 1,
     }
     after = _sealed(world.settings)
     assert after.keys() == before.keys() | {("keyring", LOOKUP_TAGS, "sealed")}
@@ -167,6 +181,7 @@ def test_after_rotation_the_gateway_works_with_the_new_key_only(world: World, ne
     with pytest.raises(SettingsError, match="rotated"):  # a gateway started with the old key refuses
         lookup_tag_key(db, old, _decode(world.old_key))
     db.engine.dispose()
+    assert new.open(after[("payouts", "1", "iban_sealed")], f"payout:{'ab' * 32}") == IBAN.encode()
     for org in orgs:
         assert len(new.open(org.key_sealed, f"org:{org.id}")) == 32
         with pytest.raises(CustodyError):
@@ -216,13 +231,13 @@ def test_a_second_rotation_finds_everything_moved_and_a_dry_run_changes_nothing(
 ) -> None:
     old_key = _decode(world.old_key)
     dry = _rotate(world.settings, old_key, _decode(new_key), dry_run=True)
-    assert not dry.committed and dry.total == 10
+    assert not dry.committed and dry.total == 11
     unchanged = _sealed(world.settings)
     assert ("keyring", LOOKUP_TAGS, "sealed") not in unchanged
     _rotate(world.settings, old_key, _decode(new_key))
     moved = _sealed(world.settings)
     again = _rotate(world.settings, old_key, _decode(new_key))
-    assert (again.total, again.already) == (0, 10)
+    assert (again.total, again.already) == (0, 11)
     assert _sealed(world.settings) == moved
     with pytest.raises(RotationError, match="is the old one"):
         _rotate(world.settings, old_key, old_key)
@@ -241,7 +256,7 @@ def test_a_rotation_interrupted_after_writing_leaves_everything_under_the_old_ke
         _rotate(world.settings, _decode(world.old_key), _decode(new_key))
     assert _sealed(world.settings) == before
     monkeypatch.undo()
-    assert _rotate(world.settings, _decode(world.old_key), _decode(new_key)).total == 10
+    assert _rotate(world.settings, _decode(world.old_key), _decode(new_key)).total == 11
 
 
 def test_a_record_that_opens_under_neither_key_stops_the_rotation_before_anything_changes(
@@ -287,7 +302,7 @@ def test_the_command_rotates_with_key_files_and_prints_no_key(
     assert "nothing was changed" in _words(dry.output)
     done = runner.invoke(cli, [*base, "--old-key-file", str(old_file)])
     assert done.exit_code == 0, done.output
-    assert "sealed 10 records" in _words(done.output)
+    assert "sealed 11 records" in _words(done.output)
     monkeypatch.setenv("ALLMENDE_MASTER_KEY_FILE", str(old_file))  # the old key as the gateway loads it
     again = runner.invoke(cli, base)
     assert again.exit_code == 0, again.output
