@@ -230,6 +230,23 @@ DEMO_PROVIDERS = (
     ("provider-sports", "SV Nordhafen 1921 e.V.", "Am Sportpark 3", ["sports"]),
 )
 TEILHABE_PROGRAM = "Teilhabe: Sport und Kultur"
+DEMO_SHOP_TAKINGS = "80"
+DEMO_BANK_REFERENCE = "DEMO-BANK-2026-001"
+
+
+def _demo_payout(http: httpx.Client, as_: Callable[[str], dict[str, str]], shop_key: str) -> None:
+    """The food shop is paid out in euros: it holds its takings (minted here until the counter pays it;
+    the counter branch replaces this with real payments), asks for them on its IBAN, the treasurer
+    batches the payout, which writes the SEPA file to DATA_DIR/sepa/, and marks the batch sent."""
+    shop = {"Authorization": f"Bearer {shop_key}"}
+    shop_id = _ok(http.get("/v1/me", headers=shop))["id"]
+    mint = {"organisationId": shop_id, "amount": DEMO_SHOP_TAKINGS, "fiatReference": "demo takings"}
+    _ok(http.post("/v1/admin/mints", headers=as_("admin"), json=mint))
+    ask = {"amount": DEMO_SHOP_TAKINGS, "iban": "DE02120300000000202051"}
+    _ok(http.post("/v1/provider/payouts", headers={**shop, "Idempotency-Key": "demo-payout"}, json=ask))
+    batch = _ok(http.post("/v1/admin/payout-batches", headers=as_("admin")))["batchId"]
+    sent = {"bankReference": DEMO_BANK_REFERENCE}
+    _ok(http.post(f"/v1/admin/payout-batches/{batch}/sent", headers=as_("admin"), json=sent))
 
 
 def _demo_providers(http: httpx.Client, as_: Callable[[str], dict[str, str]]) -> dict[str, str]:
@@ -429,6 +446,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
     with _served(gateway) as http:
         keys.update(_demo_client(http, gateway, {"Authorization": f"Bearer {keys['ngo']}"}, pid, lot_b))
         keys.update(_demo_providers(http, as_))
+        _demo_payout(http, as_, keys["provider-food"])
     path = gateway.settings.data_dir / DEMO_KEYS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

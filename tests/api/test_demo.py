@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import pyotp
+import sepaxml
+import xmlschema
 from fastapi.testclient import TestClient
 
 from api.demo import seed_demo
@@ -51,6 +54,14 @@ def test_the_demo_is_seeded_once_and_its_client_can_claim(gateway: Gateway, clie
     accepted = client.get(f"/v1/public/programs/{teilhabe}/providers").json()
     assert accepted["program"]["kind"] == "restricted"
     assert [p["name"] for p in accepted["providers"]] == ["SV Nordhafen 1921 e.V."]
+
+    # the food shop was paid out: its payout settled, the SEPA file written and valid
+    [payout] = client.get("/v1/provider/payouts", headers=auth(keys["provider-food"])).json()
+    assert (payout["amount"], payout["status"]) == ("80.000000", "settled")
+    sepa = gateway.settings.data_dir / "sepa" / f"batch-{payout['batchId']}.xml"
+    xmlschema.XMLSchema(str(Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd")).validate(
+        sepa.read_text()
+    )
 
 
 def _two_people_asked_and_approved(client: TestClient, keys: dict[str, str]) -> None:
