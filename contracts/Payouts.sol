@@ -71,7 +71,7 @@ contract Payouts is IPayouts, Permissioned {
         uint256 count = payoutIds.length;
         if (count == 0 || count > MAX_BATCH) revert PayoutsBadBatchSize(count, MAX_BATCH);
         batchId = ++_batchCount;
-        uint256 total;
+        uint256 total = 0;
         for (uint256 i; i < count; ++i) {
             Payout storage p = _payouts[payoutIds[i]];
             if (p.status != PayoutStatus.Pending) revert PayoutsNotPending(payoutIds[i]);
