@@ -41,6 +41,7 @@ def verify(records: Records, build: Mapping[str, ReferenceCode]) -> Report:
         check_claims(records),
         check_token(records),
         check_providers(records),
+        check_payouts(records),
     ]
     return report
 
@@ -365,4 +366,57 @@ def check_providers(records: Records) -> Section:
         "; ".join(wrong[:5]),
     )
     section.figures = {"restricted money spent at providers": spent}
+    return section
+
+
+def check_payouts(records: Records) -> Section:
+    """Payouts replayed from the events: the payouts contract holds what was asked for and not yet sent,
+    every batch sent burned its total exactly once under the bank's reference, and no payout was paid
+    in two sent batches."""
+    section = Section("Payouts in euros")
+    if "Payouts" not in records.book.contracts:  # a book from before payouts
+        return section
+    payouts, token = records.book.address("Payouts"), records.book.address("EuroToken")
+    requested: dict[int, int] = {}
+    totals: dict[int, int] = {}
+    sent: list[tuple[int, bytes, int]] = []
+    for e in records.events:
+        if e.address != payouts:
+            continue
+        if e.name == "PayoutRequested":
+            requested[int(e.args["payoutId"])] = int(e.args["amount"])
+        elif e.name == "BatchCreated":
+            totals[int(e.args["batchId"])] = int(e.args["total"])
+        elif e.name == "BatchSent":
+            sent.append((int(e.args["batchId"]), bytes(e.args["bankReference"]), int(e.args["total"])))
+    moves = [e for e in records.events if e.address == token and e.name == "Transfer"]
+    held_in = sum(int(e.args["value"]) for e in moves if e.args["to"] == payouts)
+    held_out = sum(int(e.args["value"]) for e in moves if e.args["from"] == payouts)
+    burns = [
+        (int(e.args["amount"]), bytes(e.args["payoutReference"]))
+        for e in records.events
+        if e.address == token and e.name == "Redeemed" and e.args["holder"] == payouts
+    ]
+    settled = sum(total for _, _, total in sent)
+    section.add(
+        "what the payouts contract took in is what payouts asked for",
+        held_in == sum(requested.values()),
+        f"took {held_in}, asked {sum(requested.values())}",
+    )
+    section.add(
+        "each batch sent burned its total once, under the bank's reference",
+        sorted(burns) == sorted((total, ref) for _, ref, total in sent) and held_out == settled,
+        f"burned {held_out}, sent batches {settled}",
+    )
+    ids = [batch for batch, _, _ in sent]
+    section.add("no batch was sent twice", len(ids) == len(set(ids)), f"sent {ids}")
+    section.add(
+        "every batch sent was created with that total",
+        all(totals.get(batch) == total for batch, _, total in sent),
+    )
+    section.figures = {
+        "asked to be paid out": sum(requested.values()),
+        "paid out (burned)": settled,
+        "held for payouts": held_in - held_out,
+    }
     return section
