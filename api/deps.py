@@ -11,18 +11,18 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from api.claims import ClaimsService
-from api.clients import SESSION_PREFIX, Clients, ClientSession
 from api.errors import Forbidden
 from api.errors import Unauthorized as Unauthorized  # re-exported: the routes raise it
 from api.gateway import Gateway
 from api.operations import ACTING_PERSON
 from api.principals import Principal
-from api.rounds import RoundsService
+from api.services.claims import ClaimsService
+from api.services.clients import SESSION_PREFIX, Clients, ClientSession
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
 from api.services.people import People
 from api.services.providers import ProvidersService
+from api.services.rounds import RoundsService
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -9,8 +9,6 @@ The names below the class are re-exported for code written against the single-mo
 
 from __future__ import annotations
 
-from api.claims import ClaimsService
-from api.clients import Clients
 from api.db import Database
 from api.engine import API_KEY_PREFIX, ORG_ROLES, Engine
 from api.errors import (
@@ -24,13 +22,15 @@ from api.errors import (
 )
 from api.operations import DEFAULT_GAS, IDEMPOTENT_REQUEST, REQUEST_VALIDITY_S, NonceBook, OperationResult
 from api.principals import Principal
-from api.rounds import RoundsService
+from api.services.claims import ClaimsService
+from api.services.clients import Clients
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
 from api.services.people import SESSION_PREFIX as PERSON_SESSION_PREFIX
 from api.services.people import People
 from api.services.person_chain import PersonChain
 from api.services.providers import ProvidersService
+from api.services.rounds import RoundsService
 from api.settings import Settings
 from ledger.chain import Chain
 from ledger.system import Allmende

@@ -31,7 +31,7 @@ import httpx
 from eth_account import Account
 
 from api.gateway import Gateway
-from api.rounds import RoundSpec
+from api.services.rounds import RoundSpec
 from api.settings import Settings
 from governance.pseudonyms import Purpose, pseudonym_key
 from governance.voters import vote_address, vote_key

@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 
 from api.gateway import Gateway
-from api.rounds import RoundSpec
+from api.services.rounds import RoundSpec
 from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,10 +17,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
 
-from api.clients import ClientSession
 from api.gateway import Gateway
 from api.models import ClaimProgramName, Organisation, ProgramInfo
 from api.pages._web import PREFIX, Page, PageRoute, signed_in_page
+from api.services.clients import ClientSession
 
 router = APIRouter(prefix=PREFIX, tags=["pages"], include_in_schema=False, route_class=PageRoute)
 

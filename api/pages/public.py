@@ -43,8 +43,8 @@ from api.pages import _charts
 from api.pages._format import ZONE
 from api.pages._web import LANG_COOKIE, LANG_COOKIE_AGE_S, STATIC, Page, problem_of
 from api.pages.i18n import LANGUAGES, N_, choose, language_name
-from api.rounds import RoundState
 from api.schemas import IdPath, euros
+from api.services.rounds import RoundState
 from ledger.exceptions import ContractRevert, LedgerError
 from ledger.participatory_budget import Phase, ProposalStatus
 

@@ -12,7 +12,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Response
 
-from api.clients import SignInFailed, SignInLocked
 from api.errors import GatewayError
 from api.i18n import LANGUAGES
 from api.pages import _view
@@ -31,6 +30,7 @@ from api.pages._web import (
     signed_in_page,
 )
 from api.schemas import IdPath
+from api.services.clients import SignInFailed, SignInLocked
 from governance.errors import VoucherCodeError
 from governance.vouchers import parse_code
 from ledger.exceptions import ContractRevert, LedgerError

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.deps import ClaimsDep, ClientsDep, CurrentClient, GatewayDep, Ngo, bearer
 from api.personal import Personal
 from api.schemas import ClientMe, ClientRecord, ReceiptPublic, Strict, euros
-from api.voucher_sheets import HeldSheet, SheetLabel, SheetLanguage, SheetRequest
+from api.services.voucher_sheets import HeldSheet, SheetLabel, SheetLanguage, SheetRequest
 
 router = APIRouter(prefix="/v1", tags=["clients"])
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from eth_account import Account
 
-from api.clients import ClientSession
 from api.engine import Engine
 from api.errors import Forbidden, NotFound
 from api.models import BudgetRound, RoundProposal
 from api.operations import OperationResult
-from api.rounds import GAS_PROPOSAL, RoundsService, text_hash
+from api.services.clients import ClientSession
+from api.services.rounds import GAS_PROPOSAL, RoundsService, text_hash
 from governance.voters import vote_address, vote_key
 from ledger.revert_errors import ParticipatoryBudgetNotEligible
 

@@ -14,11 +14,11 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
-from api.clients import Clients, ClientSession
 from api.engine import Engine
 from api.errors import NotFound
 from api.models import ClaimProgramName, Entitlement
 from api.operations import REQUEST_VALIDITY_S, OperationResult
+from api.services.clients import Clients, ClientSession
 from api.services.funds import GAS_PER_RECORDED_DRAW, draw_gas
 from governance.claim_tree import ClaimEntry, ClaimTree
 from governance.pseudonyms import Purpose, pseudonym_address, pseudonym_key

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from eth_account import Account
 from sqlalchemy import select
 
-from api.clients import Clients, ClientSession
 from api.engine import Engine
 from api.errors import Forbidden, GatewayError, Invalid, NotFound
 from api.models import BudgetRound, Client, Operation, ProgramInfo, RoundProposal, RoundVoter
 from api.operations import OperationResult
+from api.services.clients import Clients, ClientSession
 from governance import qv
 from governance.errors import GovernanceError
 from governance.pabulib import export_round

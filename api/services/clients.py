@@ -34,8 +34,8 @@ from api.engine import Engine
 from api.errors import Forbidden, GatewayError, Invalid, NotFound
 from api.models import Client, Entitlement, IdempotencyRecord, Operation
 from api.personal import PERSONAL_FIELDS, Personal
+from api.services.voucher_sheets import HeldSheet, SheetRequest, VoucherSheets
 from api.voucher_pdf import VoucherCard
-from api.voucher_sheets import HeldSheet, SheetRequest, VoucherSheets
 from governance.errors import VoucherCodeError
 from governance.pseudonyms import PrivateRoot, PublicRoot, Purpose, pseudonym_address
 from governance.vouchers import ALPHABET, PAYLOAD_LENGTH, check_symbol, format_code, parse_code
