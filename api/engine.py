@@ -373,7 +373,7 @@ class Engine:
 
     def _request_events(self, transaction_hash: str, signer: str, nonce: int) -> list[Event]:
         """The events one forwarded request emitted, out of its batch transaction."""
-        in_tx = [e for e in self.index.events() if e.transaction_hash == transaction_hash]
+        in_tx = self.read_model.for_transaction(transaction_hash)
         found = split_by_request(in_tx, self.system.forwarder.address).get((signer, nonce))
         return found[1] if found is not None else []
 

@@ -99,7 +99,7 @@ def holdings(gateway: Gateway, session: ClientSession) -> list[Holding]:
             fund_program_id=info.fund_program_id,
         )
     by_address = {payouts[cid]: out[cid] for cid in out if cid in payouts}
-    for e in gateway.index.events():
+    for e in gateway.read_model.for_accounts(list(by_address), ["Claimed", "Transfer"]):
         if e.name == "Claimed" and e.args.get("recipient") in by_address:
             h = by_address[e.args["recipient"]]
             h.steps.append(Step("received", int(e.args["amount"]), e.transaction_hash, e.block_number))

@@ -206,7 +206,8 @@ class FundsService:
     def lot_allocators(self, principal: Principal, lot_id: int) -> list[Named]:
         """The allocators the funder named for its lot and has not revoked, in the order named."""
         self.own_lot(principal, lot_id)
-        named = _named(self.gw.index.events(), "LotAllocatorSet", "lotId", lot_id, "allocator", None)
+        events = self.gw.read_model.for_lots([lot_id], ["LotAllocatorSet"])
+        named = _named(events, "LotAllocatorSet", "lotId", lot_id, "allocator", None)
         funds = self.gw.system.funds
         return [n for n in named if funds.is_lot_allocator(lot_id, n.address)]
 
@@ -223,7 +224,7 @@ class FundsService:
         funds = self.gw.system.funds
         funds.program(program_id)
         named = _named(
-            self.gw.index.events(),
+            self.gw.read_model.for_program(program_id, ["ProgramApproverSet"]),
             "ProgramApproverSet",
             "programId",
             program_id,
@@ -349,10 +350,7 @@ class FundsService:
         count = funds.counts()[1]
         with self.gw.db.session() as s:
             names = {p.program_id: p.name for p in s.scalars(select(ProgramInfo))}
-        payments: dict[int, int] = {}
-        for e in self.gw.index.events():
-            if e.name == "Disbursed":
-                payments[e.args["programId"]] = payments.get(e.args["programId"], 0) + 1
+        payments = self.gw.read_model.count_by_program(["Disbursed"])
         out = []
         for pid in range(1, count + 1):
             p = funds.program(pid)
