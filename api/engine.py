@@ -14,7 +14,7 @@ import hmac
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Self
 from uuid import uuid4
 
 from eth_account import Account
@@ -27,7 +27,6 @@ from api.keyring import lookup_tag_key
 from api.models import ApiKey, IdempotencyRecord, Operation, Organisation, Person
 from api.operations import (
     ACTING_PERSON,
-    DEFAULT_GAS,
     IDEMPOTENT_REQUEST,
     REQUEST_VALIDITY_S,
     AssumedNonceTaken,
@@ -39,8 +38,8 @@ from api.operations import (
 from api.principals import Principal
 from api.read_model import ReadModel, chain_view
 from api.settings import Settings
+from ledger.calls import Call
 from ledger.chain import Chain
-from ledger.contracts import ContractClient
 from ledger.custody import Sealer, new_account
 from ledger.events import Event
 from ledger.indexer import EventIndex
@@ -176,7 +175,7 @@ class Engine:
             self.system.grant(self.admin, role, account.address)
         if kind == "funder":  # a funder's deposits are pulled by the fund ledger: allow it once
             self.execute(
-                _operator(org), org, self.system.token, "approve", self.system.funds.address, 2**256 - 1
+                _operator(org), org, self.system.token.approve_call(self.system.funds.address, 2**256 - 1)
             )
         return org, self.issue_api_key(org.id)
 
@@ -288,43 +287,42 @@ class Engine:
         self,
         principal: str,
         signer: Organisation | LocalAccount,
-        target: ContractClient,
-        function: str,
-        *args: Any,
-        gas: int = DEFAULT_GAS,
+        call: Call,
+        *,
         acting_for: str | None = None,
     ) -> OperationResult:
-        """Sign `target.function(*args)` as `signer`, relay it, and record it as an operation."""
+        """Sign `call` as `signer`, relay it, and record it as an operation."""
         account = signer if isinstance(signer, LocalAccount) else self.organisation_account(signer)
-        kind = f"{target.name}.{function}"
         request_key = IDEMPOTENT_REQUEST.get()
-        if request_key is not None and (earlier := self._executed_for(request_key, account.address, kind)):
+        if request_key is not None and (
+            earlier := self._executed_for(request_key, account.address, call.kind)
+        ):
             return earlier  # a retry of a request interrupted by a crash after the chain executed it
-        data = target.encode(function, *args)
         try:
-            return self._relay(principal, account, target, data, kind, request_key, gas, acting_for)
+            return self._relay(principal, account, call, request_key, acting_for)
         except AssumedNonceTaken:  # the signer was not new after all: read its nonce and sign again
             with self.nonces.lock(account.address):
                 self.nonces.read_next_time(account.address)
-            return self._relay(principal, account, target, data, kind, request_key, gas, acting_for)
+            return self._relay(principal, account, call, request_key, acting_for)
 
     def _relay(
         self,
         principal: str,
         account: LocalAccount,
-        target: ContractClient,
-        data: bytes,
-        kind: str,
+        call: Call,
         request_key: str | None,
-        gas: int,
         acting_for: str | None,
     ) -> OperationResult:
         """Number, sign, record and relay one request; wait for its outcome."""
         fwd = self.system.forwarding
-        record = OperationRecord(uuid4().hex, principal, acting_for, kind, request_key, ACTING_PERSON.get())
+        record = OperationRecord(
+            uuid4().hex, principal, acting_for, call.kind, request_key, ACTING_PERSON.get()
+        )
         with self.nonces.lock(account.address):
             nonce, assumed = self.nonces.take(account.address)
-            request = fwd.sign(account, target.address, data, gas=gas, nonce=nonce, deadline=self._deadline())
+            request = fwd.sign(
+                account, call.target, call.data, gas=call.gas, nonce=nonce, deadline=self._deadline()
+            )
             future = self.relayer.submit(request, record)  # the journal records it before sending
         try:
             outcome: RelayOutcome = future.result(timeout=120)

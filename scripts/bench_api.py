@@ -72,24 +72,24 @@ def _prepare(data_dir: Path, key: str) -> dict[str, Any]:
         funder2, _ = gw.create_organisation("funder", "Bench approver")
         ngo, ngo_key = gw.create_organisation("ngo", "Bench NGO")
         admin_org = gw.organisation(admin[0].id)
-        gw.execute("bench", admin_org, gw.system.token, "mint", funder.address, 10_000_000 * EUR, bytes(32))
+        gw.execute("bench", admin_org, gw.system.token.mint_call(funder.address, 10_000_000 * EUR, bytes(32)))
         program = gw.execute(
-            "bench", ngo, gw.system.funds, "createProgram", gw.system.token.address, bytes(32)
+            "bench", ngo, gw.system.funds.create_program_call(gw.system.token.address, bytes(32))
         )
         pid = program.event("ProgramCreated").args["programId"]
         lot = gw.execute(
-            "bench", funder, gw.system.funds, "deposit", gw.system.token.address, 1_000_000 * EUR, 0, 0
+            "bench", funder, gw.system.funds.deposit_call(gw.system.token.address, 1_000_000 * EUR, 0, 0)
         )
         lot_id = lot.event("LotDeposited").args["lotId"]
-        gw.execute("bench", funder, gw.system.funds, "allocate", lot_id, pid, 1_000_000 * EUR)
-        gw.execute("bench", funder, gw.system.funds, "setProgramApprover", pid, funder2.address, True)
-        tranche = gw.execute("bench", ngo, gw.system.funds, "requestTranche", pid, 1_000_000 * EUR, bytes(32))
+        gw.execute("bench", funder, gw.system.funds.allocate_call(lot_id, pid, 1_000_000 * EUR))
+        gw.execute("bench", funder, gw.system.funds.set_program_approver_call(pid, funder2.address, True))
+        tranche = gw.execute(
+            "bench", ngo, gw.system.funds.request_tranche_call(pid, 1_000_000 * EUR, bytes(32))
+        )
         gw.execute(
             "bench",
             funder2,
-            gw.system.funds,
-            "approveTranche",
-            tranche.event("TrancheRequested").args["trancheId"],
+            gw.system.funds.approve_tranche_call(tranche.event("TrancheRequested").args["trancheId"]),
         )
         regs = [gw.clients.register(ngo.id, {"name": f"Client {i}"}, PIN) for i in range(CLIENTS)]
         expiry = int((datetime.now(UTC) + timedelta(days=60)).timestamp())
@@ -98,12 +98,12 @@ def _prepare(data_dir: Path, key: str) -> dict[str, Any]:
         )
         round_lot = (
             gw.execute(
-                "bench", funder, gw.system.funds, "deposit", gw.system.token.address, 10_000 * EUR, 0, 0
+                "bench", funder, gw.system.funds.deposit_call(gw.system.token.address, 10_000 * EUR, 0, 0)
             )
             .event("LotDeposited")
             .args["lotId"]
         )
-        gw.execute("bench", funder, gw.system.funds, "setLotAllocator", round_lot, ngo.address, True)
+        gw.execute("bench", funder, gw.system.funds.set_lot_allocator_call(round_lot, ngo.address, True))
         now = gw.chain.now()
         spec = RoundSpec(
             "Bench round", "", [(round_lot, 10_000 * EUR)], 100, now + 60, now + 60 * 86_400, EUR, 2_000 * EUR
