@@ -194,20 +194,8 @@ class ClaimProgramClient(ContractClient):
 
         `position` and `proof` lead from the leaf to a node of the root's cap (see `addRoot`).
         """
-        return self.transact(
-            relayer,
-            "claim",
-            root_id,
-            position,
-            claim.index,
-            amount,
-            claim.recipient,
-            claim.deadline,
-            claim.r,
-            claim.vs,
-            proof,
-            gas=gas,
-        )
+        call = self.claim_call(claim, root_id=root_id, position=position, amount=amount, proof=proof)
+        return self.sender.send(relayer, call.target, call.data, gas=gas)
 
     def return_unclaimed(self, ngo: LocalAccount) -> TxResult:
         """After expiry, give the unclaimed rest back to the fund ledger."""
