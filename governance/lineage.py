@@ -48,6 +48,7 @@ class LotLineage:
     paid_out_by_providers: int
     paid_out_to_others: int
     deposited_again: int  # came back to its funder and went into the fund ledger again
+    providers: frozenset[str]  # every account named here that is a provider
 
     @property
     def spent_total(self) -> int:
@@ -94,6 +95,7 @@ class Lineage:
             paid_out_to_others=sum(n for a, n in paid_out.items() if a not in self.providers),
             deposited_again=sum(n for (lot, _), n in self.model.debited.items() if lot == lot_id)
             - self._returned_by_receivers(lot_id),
+            providers=frozenset(a for a in (*held_by, *paid_out) if a in self.providers),
         )
 
     def _returned_by_receivers(self, lot_id: int) -> int:
