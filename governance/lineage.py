@@ -69,37 +69,54 @@ class Lineage:
     fund_ledger: str
     spent: Counter[tuple[int, str, int]] = field(default_factory=Counter)  # (lot, provider, mask)
     problems: list[str] = field(default_factory=list)  # events the lineage could not follow
+    _every_lot: dict[int, LotLineage] | None = field(default=None, repr=False, compare=False)
 
     def lot(self, lot_id: int) -> LotLineage:
         """Lot `lot_id`'s lineage (KeyError for a lot the events do not name)."""
-        funder, deposited = self.lots[lot_id]
-        held_by = {a: n for (lot, a), n in self.model.held().items() if lot == lot_id}
-        paid_out = {a: n for (lot, a), n in self.model.paid_out.items() if lot == lot_id}
-        return LotLineage(
-            lot_id=lot_id,
-            funder=funder,
-            deposited=deposited,
-            in_fund_ledger=self.pool[lot_id],
-            refunded=self.refunded[lot_id],
-            in_claim_programs=sum(n for a, n in held_by.items() if a in self.receivers),
-            held=sum(n for a, n in held_by.items() if a not in self.receivers and a not in self.providers),
-            held_by_providers=sum(n for a, n in held_by.items() if a in self.providers),
-            spent={(p, mask): n for (lot, p, mask), n in self.spent.items() if lot == lot_id},
-            refunded_by_providers=sum(
-                n
-                for (lot, source, target), n in self.model.moved.items()
-                if lot == lot_id and source in self.providers and target not in self.providers
-            ),
-            paid_out=paid_out,
-            paid_out_by_providers=sum(n for a, n in paid_out.items() if a in self.providers),
-            paid_out_to_others=sum(n for a, n in paid_out.items() if a not in self.providers),
-            deposited_again=sum(n for (lot, _), n in self.model.debited.items() if lot == lot_id)
-            - self._returned_by_receivers(lot_id),
-            providers=frozenset(a for a in (*held_by, *paid_out) if a in self.providers),
-        )
+        return self.every_lot()[lot_id]
 
-    def _returned_by_receivers(self, lot_id: int) -> int:
-        return sum(n for (lot, a), n in self.model.debited.items() if lot == lot_id and a in self.receivers)
+    def every_lot(self) -> dict[int, LotLineage]:
+        """Every lot's lineage, in one pass over the model (read once the lineage is built)."""
+        if self._every_lot is not None:
+            return self._every_lot
+        held_by: dict[int, dict[str, int]] = {lot: {} for lot in self.lots}
+        paid_out: dict[int, dict[str, int]] = {lot: {} for lot in self.lots}
+        spent: dict[int, dict[tuple[str, int], int]] = {lot: {} for lot in self.lots}
+        given_back, deposited_again = Counter[int](), Counter[int]()
+        for (lot, account), n in self.model.held().items():
+            held_by.get(lot, {})[account] = n
+        for (lot, account), n in self.model.paid_out.items():
+            paid_out.get(lot, {})[account] = n
+        for (lot, provider, mask), n in self.spent.items():
+            spent.get(lot, {})[(provider, mask)] = n
+        for (lot, source, target), n in self.model.moved.items():
+            if source in self.providers and target not in self.providers:
+                given_back[lot] += n
+        for (lot, account), n in self.model.debited.items():
+            if account not in self.receivers:  # a receiver's return goes back to the lot itself
+                deposited_again[lot] += n
+        out = {}
+        for lot_id, (funder, deposited) in self.lots.items():
+            held, paid = held_by[lot_id], paid_out[lot_id]
+            out[lot_id] = LotLineage(
+                lot_id=lot_id,
+                funder=funder,
+                deposited=deposited,
+                in_fund_ledger=self.pool[lot_id],
+                refunded=self.refunded[lot_id],
+                in_claim_programs=sum(n for a, n in held.items() if a in self.receivers),
+                held=sum(n for a, n in held.items() if a not in self.receivers and a not in self.providers),
+                held_by_providers=sum(n for a, n in held.items() if a in self.providers),
+                spent=spent[lot_id],
+                refunded_by_providers=given_back[lot_id],
+                paid_out=paid,
+                paid_out_by_providers=sum(n for a, n in paid.items() if a in self.providers),
+                paid_out_to_others=sum(n for a, n in paid.items() if a not in self.providers),
+                deposited_again=deposited_again[lot_id],
+                providers=frozenset(a for a in (*held, *paid) if a in self.providers),
+            )
+        self._every_lot = out
+        return out
 
     def differences(self, balances: Mapping[str, int], fund_ledger_balance: int) -> list[str]:
         """Where the lineage disagrees with the token's views: each account's `balanceOf` (`balances`,

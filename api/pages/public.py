@@ -494,7 +494,7 @@ def _lineage_totals(gateway: Gateway, events: list[Any], funder: str) -> dict[st
     book = gateway.system.book
     registry = book.address("ProviderRegistry") if "ProviderRegistry" in book.contracts else None
     lineage = build_lineage(events, book.address("EuroToken"), book.address("FundLedger"), registry)
-    lots = [lineage.lot(lot_id) for lot_id, (owner, _) in lineage.lots.items() if owner == funder]
+    lots = [lot for lot in lineage.every_lot().values() if lot.funder == funder]
     return {
         "spent_at_providers": sum(lot.spent_total for lot in lots),
         "paid_to_banks": sum(lot.paid_out_by_providers + lot.paid_out_to_others for lot in lots),

@@ -387,7 +387,7 @@ def check_lineage(records: Records) -> Section:
         "every lot's euros are accounted for (credited = held + paid out + deposited)",
         lineage.model.conserved(),
     )
-    lots = [lineage.lot(lot_id) for lot_id in sorted(lineage.lots)]
+    lots = list(lineage.every_lot().values())
     section.figures = {
         "spent at providers from lots": sum(lot.spent_total for lot in lots),
         "paid out by providers from lots": sum(lot.paid_out_by_providers for lot in lots),
