@@ -146,6 +146,7 @@ Admin = Annotated[Principal, Depends(role("admin"))]
 Funder = Annotated[Principal, Depends(role("funder"))]
 Ngo = Annotated[Principal, Depends(role("ngo"))]
 Auditor = Annotated[Principal, Depends(role("auditor", "admin"))]
+FunderOrAuditor = Annotated[Principal, Depends(role("funder", "auditor", "admin"))]
 Approver = Annotated[Principal, Depends(approver)]
 NgoOrAdmin = Annotated[Principal, Depends(role("ngo", "admin"))]
 

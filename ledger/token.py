@@ -9,6 +9,7 @@ from ledger.transactions import TransactionSender
 GAS_MINT = 150_000
 GAS_APPROVE = 100_000
 GAS_TRANSFER = 120_000  # a restricted transfer asks the provider registry (47,300 measured)
+GAS_REDEEM = 120_000
 
 
 class EuroTokenClient(ContractClient):
@@ -28,3 +29,7 @@ class EuroTokenClient(ContractClient):
     def transfer_call(self, to: str, amount: int) -> Call:
         """The holder sends `amount` to `to` (restricted aid only to an admitted provider)."""
         return self.build("transfer", to, amount, gas=GAS_TRANSFER)
+
+    def redeem_call(self, amount: int, payout_reference: bytes) -> Call:
+        """The holder burns `amount` to be paid out in euros under `payout_reference` (cash money only)."""
+        return self.build("redeem", amount, payout_reference, gas=GAS_REDEEM)

@@ -30,7 +30,8 @@ from api.models import Operation, Organisation, ProgramInfo
 from api.operations import OperationResult
 from api.principals import Principal
 from api.services.person_chain import SIGNED_BY_PERSON
-from api.services.providers import ProvidersService
+from api.services.providers import ProvidersService, ProviderView
+from governance.lineage import LotLineage, build_lineage
 from ledger.calls import Call
 from ledger.events import Event
 from ledger.fund_events import Payment, Refund, refunds, trace_payments
@@ -153,6 +154,26 @@ class FundsService:
         return [
             p for p in trace_payments(self.gw.index.events()) if any(s.lot_id == lot_id for s in p.sources)
         ]
+
+    def lot_lineage(self, principal: Principal, lot_id: int) -> tuple[LotLineage, dict[str, ProviderView]]:
+        """Where a lot's euros went, from events alone (first in, first out per account): to spending at
+        providers, per provider and category, and to payouts; with the providers it names by account.
+        The lot's funder sees its own lots, the admin and auditors every lot; `UnknownLot` otherwise."""
+        if principal.kind == "funder":
+            self.own_lot(principal, lot_id)
+        book = self.gw.system.book
+        lineage = build_lineage(
+            self.gw.index.events(),
+            book.address("EuroToken"),
+            book.address("FundLedger"),
+            book.address("ProviderRegistry"),
+        )
+        if lot_id not in lineage.lots:
+            raise NotFound("UnknownLot", f"there is no lot {lot_id}")
+        lot = lineage.lot(lot_id)
+        named = {p for p, _ in lot.spent} | set(lot.paid_out)
+        providers = {v.account: v for v in self.providers.all() if v.account in named}
+        return lot, providers
 
     def allocate(self, principal: Principal, lot_id: int, program_id: int, amount: int) -> OperationResult:
         """Allocate part of one of the funder's lots to a program."""

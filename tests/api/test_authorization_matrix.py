@@ -52,6 +52,7 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/v1/funder/lots"):                           (401, 401, 403, 200, 403, 403),
     ("GET", "/v1/funder/lots/{lot_id}"):                  (401, 401, 403, 200, 403, 403),
     ("GET", "/v1/funder/lots/{lot_id}/payments"):         (401, 401, 403, 200, 403, 403),
+    ("GET", "/v1/funder/lots/{lot_id}/lineage"):          (401, 401, 200, 200, 403, 200),
     ("POST", "/v1/funder/lots/{lot_id}/allocations"):     (401, 401, 403, 201, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/refund"):          (401, 401, 403, 201, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/allocators"):      (401, 401, 403, 201, 403, 403),
