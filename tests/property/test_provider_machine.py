@@ -22,6 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from governance import provider_model as pm
 from governance.fund_model import ADMIN_ROLE, NGO_ROLE, ModelError
+from governance.lineage import build_lineage
 from ledger.embedded import EmbeddedChain
 from ledger.exceptions import ContractRevert
 from ledger.roles import Role
@@ -155,6 +156,16 @@ class ProviderMachine(RuleBasedStateMachine):
             lambda: self.model.transfer(payer.address, pm.ZERO_ADDRESS, amount),
         )
 
+    def _every_euro_is_traced_to_a_lot(self) -> None:
+        """The lineage rebuilt from the chain's events alone (first in, first out per account) places
+        every euro each account holds, and what the fund ledger holds, in a lot."""
+        system = self.w.system
+        first = min(d.deploy_block for d in system.book.contracts.values())
+        events = system.events(first, int(system.chain.web3.eth.block_number))
+        lineage = build_lineage(events, system.token.address, system.funds.address, system.providers.address)
+        balances = {account: system.balance(account) for account in lineage.model.queues}
+        assert lineage.differences(balances, system.balance(system.funds.address)) == []
+
     @invariant()
     def balances_match_and_money_is_conserved(self) -> None:
         for account in self.w.clients + self.w.providers:
@@ -163,6 +174,7 @@ class ProviderMachine(RuleBasedStateMachine):
         assert self.model.restricted_money_well_spent()
 
     def teardown(self) -> None:
+        self._every_euro_is_traced_to_a_lot()
         token = self.w.system.token.address
         for account in self.w.clients + self.w.providers:
             address = account.address
