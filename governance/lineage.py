@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from governance.lineage_model import UNFUNDED, LineageModel, LineageShortfall
 from ledger.events import Event
 from ledger.exceptions import InconsistentEvents
-from ledger.fund_events import _Replay
+from ledger.fund_events import FundReplay
 
 ZERO = "0x" + "00" * 20
 
@@ -137,7 +137,7 @@ class Lineage:
 class _Builder:
     def __init__(self, token: str, fund_ledger: str, registry: str | None) -> None:
         self.token, self.fund_ledger, self.registry = token, fund_ledger, registry
-        self.funds = _Replay()
+        self.funds = FundReplay()
         self.lineage = Lineage(LineageModel(), {}, Counter(), Counter(), {}, set(), fund_ledger)
         self.outflows: Counter[tuple[str, str]] = Counter()  # (transaction, recipient) by Transfer
         self.credits: Counter[tuple[str, str]] = Counter()  # (transaction, recipient) by fund events
