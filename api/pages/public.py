@@ -45,7 +45,6 @@ from api.pages._web import LANG_COOKIE, LANG_COOKIE_AGE_S, STATIC, Page, problem
 from api.pages.i18n import LANGUAGES, N_, choose, language_name
 from api.schemas import IdPath, euros
 from api.services.rounds import RoundState
-from governance.lineage import build_lineage
 from ledger.exceptions import ContractRevert, LedgerError
 from ledger.participatory_budget import Phase, ProposalStatus
 
@@ -483,18 +482,15 @@ def _funder(page: PublicPage, address: str) -> tuple[dict[str, Any], dict[str, C
         "deposited": figs.deposits[funder],
         "paid": figs.total("paid", funder=funder),
         "refunded": figs.total("refunded", funder=funder),
-        **_lineage_totals(page.gateway, ledger.events, funder),
+        **_lineage_totals(page.gateway, funder),
     }
     return context, charts
 
 
-def _lineage_totals(gateway: Gateway, events: list[Any], funder: str) -> dict[str, int]:
+def _lineage_totals(gateway: Gateway, funder: str) -> dict[str, int]:
     """What the funder's lots paid at accepted providers and what was paid out to bank accounts, by
     following every euro first in, first out from the lot that paid it (`governance.lineage`)."""
-    book = gateway.system.book
-    registry = book.address("ProviderRegistry") if "ProviderRegistry" in book.contracts else None
-    lineage = build_lineage(events, book.address("EuroToken"), book.address("FundLedger"), registry)
-    lots = [lot for lot in lineage.every_lot().values() if lot.funder == funder]
+    lots = [lot for lot in gateway.funds.lineage().every_lot().values() if lot.funder == funder]
     return {
         "spent_at_providers": sum(lot.spent_total for lot in lots),
         "paid_to_banks": sum(lot.paid_out_by_providers + lot.paid_out_to_others for lot in lots),

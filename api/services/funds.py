@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ from api.operations import OperationResult
 from api.principals import Principal
 from api.services.person_chain import SIGNED_BY_PERSON
 from api.services.providers import ProvidersService, ProviderView
-from governance.lineage import LotLineage, build_lineage
+from governance.lineage import Lineage, LotLineage, build_lineage
 from ledger.calls import Call
 from ledger.events import Event
 from ledger.fund_events import Payment, Refund, refunds, trace_payments
@@ -114,6 +115,23 @@ class FundsService:
         self.gw = engine
         self._person_signer = person_signer
         self.providers = providers or ProvidersService(engine)
+        self._lineage: tuple[tuple[int, int, int], Lineage] | None = None
+        self._lineage_lock = threading.Lock()
+
+    def lineage(self) -> Lineage:
+        """The lineage of every euro, rebuilt from events once per new event (a replay of the whole
+        history, so repeated reads of an unchanged chain cost nothing)."""
+        events = self.gw.index.events()
+        last = events[-1] if events else None
+        key = (len(events), last.block_number if last else 0, last.log_index if last else 0)
+        with self._lineage_lock:
+            if self._lineage is not None and self._lineage[0] == key:
+                return self._lineage[1]
+            book = self.gw.system.book
+            registry = book.address("ProviderRegistry") if "ProviderRegistry" in book.contracts else None
+            built = build_lineage(events, book.address("EuroToken"), book.address("FundLedger"), registry)
+            self._lineage = (key, built)
+            return built
 
     def _execute(self, principal: Principal, call: Call) -> OperationResult:
         """A `FundLedger` call, signed with the calling person's own key where the contract checks a
@@ -161,13 +179,7 @@ class FundsService:
         The lot's funder sees its own lots, the admin and auditors every lot; `UnknownLot` otherwise."""
         if principal.kind == "funder":
             self.own_lot(principal, lot_id)
-        book = self.gw.system.book
-        lineage = build_lineage(
-            self.gw.index.events(),
-            book.address("EuroToken"),
-            book.address("FundLedger"),
-            book.address("ProviderRegistry"),
-        )
+        lineage = self.lineage()
         if lot_id not in lineage.lots:
             raise NotFound("UnknownLot", f"there is no lot {lot_id}")
         lot = lineage.lot(lot_id)
