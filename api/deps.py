@@ -21,6 +21,7 @@ from api.principals import Principal
 from api.rounds import RoundsService
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
+from api.services.payments import PaymentService
 from api.services.people import People
 from api.services.providers import ProvidersService
 
@@ -75,6 +76,11 @@ def get_providers(gateway: GatewayDep) -> ProvidersService:
     return gateway.providers
 
 
+def get_payments(gateway: GatewayDep) -> PaymentService:
+    """The payment service of this app."""
+    return gateway.payments
+
+
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 OverviewsDep = Annotated[Overviews, Depends(get_overviews)]
 PeopleDep = Annotated[People, Depends(get_people)]
@@ -82,6 +88,7 @@ ClaimsDep = Annotated[ClaimsService, Depends(get_claims)]
 RoundsDep = Annotated[RoundsService, Depends(get_rounds)]
 FundsDep = Annotated[FundsService, Depends(get_funds)]
 ProvidersDep = Annotated[ProvidersService, Depends(get_providers)]
+PaymentsDep = Annotated[PaymentService, Depends(get_payments)]
 
 
 async def current_principal(
@@ -148,6 +155,7 @@ Ngo = Annotated[Principal, Depends(role("ngo"))]
 Auditor = Annotated[Principal, Depends(role("auditor", "admin"))]
 Approver = Annotated[Principal, Depends(approver)]
 NgoOrAdmin = Annotated[Principal, Depends(role("ngo", "admin"))]
+Provider = Annotated[Principal, Depends(role("provider"))]
 
 
 async def current_client(

@@ -13,6 +13,9 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self
 from uuid import uuid4
@@ -43,6 +46,7 @@ from ledger.chain import Chain
 from ledger.contracts import ContractClient
 from ledger.custody import Sealer, new_account
 from ledger.events import Event
+from ledger.forwarding import ForwardRequest
 from ledger.indexer import EventIndex
 from ledger.relayer import (
     ForwardedCallFailed,
@@ -308,6 +312,55 @@ class Engine:
                 self.nonces.read_next_time(account.address)
             return self._relay(principal, account, target, data, kind, request_key, gas, acting_for)
 
+    def execute_together(
+        self, principal: str, calls: Sequence[Call], acting_for: str | None = None
+    ) -> list[OperationResult]:
+        """Sign every call with its own signer and queue them all before waiting, so they travel in
+        one relayed batch where the relayer lanes allow (each signer keeps its lane). Each call is
+        its own operation: under an idempotent request (or the call's own `request_key`) a retry
+        skips the calls the chain executed already and sends only the rest. Raises the first
+        failure once every call has finished."""
+        outer_key = IDEMPOTENT_REQUEST.get()
+        results: list[OperationResult | None] = [None] * len(calls)
+        waiting: list[tuple[int, _Submitted]] = []
+        for i, call in enumerate(calls):
+            kind = f"{call.target.name}.{call.function}"
+            request_key = call.request_key or outer_key
+            if request_key is not None and (
+                earlier := self._executed_for(request_key, call.signer.address, kind)
+            ):
+                results[i] = earlier
+                continue
+            data = call.target.encode(call.function, *call.args)
+            submitted = self._submit(
+                principal, call.signer, call.target, data, kind, request_key, call.gas, acting_for
+            )
+            waiting.append((i, submitted))
+        failure: BaseException | None = None
+        for i, submitted in waiting:
+            try:
+                try:
+                    results[i] = self._outcome(submitted)
+                except AssumedNonceTaken:
+                    call = calls[i]
+                    with self.nonces.lock(call.signer.address):
+                        self.nonces.read_next_time(call.signer.address)
+                    results[i] = self._relay(
+                        principal,
+                        call.signer,
+                        call.target,
+                        submitted.data,
+                        submitted.record.kind,
+                        submitted.record.request_key,
+                        call.gas,
+                        acting_for,
+                    )
+            except Exception as exc:  # wait for the others before telling
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return [r for r in results if r is not None]
+
     def _relay(
         self,
         principal: str,
@@ -320,12 +373,40 @@ class Engine:
         acting_for: str | None,
     ) -> OperationResult:
         """Number, sign, record and relay one request; wait for its outcome."""
+        return self._outcome(
+            self._submit(principal, account, target, data, kind, request_key, gas, acting_for)
+        )
+
+    def _submit(
+        self,
+        principal: str,
+        account: LocalAccount,
+        target: ContractClient,
+        data: bytes,
+        kind: str,
+        request_key: str | None,
+        gas: int,
+        acting_for: str | None,
+    ) -> _Submitted:
+        """Number, sign, record and queue one request (the journal records it before sending)."""
         fwd = self.system.forwarding
         record = OperationRecord(uuid4().hex, principal, acting_for, kind, request_key, ACTING_PERSON.get())
         with self.nonces.lock(account.address):
             nonce, assumed = self.nonces.take(account.address)
             request = fwd.sign(account, target.address, data, gas=gas, nonce=nonce, deadline=self._deadline())
-            future = self.relayer.submit(request, record)  # the journal records it before sending
+            future = self.relayer.submit(request, record)
+        return _Submitted(account, data, request, record, future, assumed)
+
+    def _outcome(self, submitted: _Submitted) -> OperationResult:
+        """Wait for a queued request's outcome; typed errors for reverts."""
+        fwd = self.system.forwarding
+        account, request, record, future, assumed = (
+            submitted.account,
+            submitted.request,
+            submitted.record,
+            submitted.future,
+            submitted.assumed,
+        )
         try:
             outcome: RelayOutcome = future.result(timeout=120)
         except ForwardedCallFailed as exc:
@@ -411,6 +492,32 @@ class Engine:
                     row.status = "failed"
                     counts["failed"] += 1
         return counts
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of `Engine.execute_together`: `target.function(*args)` signed by `signer`."""
+
+    signer: LocalAccount
+    target: ContractClient
+    function: str
+    args: tuple[Any, ...]
+    gas: int = DEFAULT_GAS
+    request_key: str | None = None
+    """Journals the call under this key instead of the HTTP request's: a retry of the same logical
+    step (a payment's leg, say) finds the operation the chain executed, whoever retries it."""
+
+
+@dataclass(frozen=True)
+class _Submitted:
+    """A request queued at the relayer, not yet waited for."""
+
+    account: LocalAccount
+    data: bytes
+    request: ForwardRequest
+    record: OperationRecord
+    future: Future[RelayOutcome]
+    assumed: bool
 
 
 def _operator(org: Organisation) -> str:
