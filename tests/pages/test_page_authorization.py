@@ -55,6 +55,8 @@ PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/client/check"):                       ("200",) * (OTHERS + CLIENT),
     ("POST", "/client/check"):                      ("404",) * (OTHERS + CLIENT),  # no such receipt
     ("GET", "/client/programs/{program_id}/providers"): ("200",) * (OTHERS + CLIENT),  # public
+    ("GET", "/client/pay/{code}"):                  (TO_SIGN_IN,) * OTHERS + ("404",),  # no such payment
+    ("POST", "/client/pay/{code}"):                 (TO_SIGN_IN,) * OTHERS + ("404",),
     ("GET", "/client/{rest:path}"):                 ("404",) * (OTHERS + CLIENT),
     ("POST", "/client/{rest:path}"):                ("404",) * (OTHERS + CLIENT),
     # the staff desk: only its own cookie, made by a person's sign-in (tests/pages/test_staff_desk.py),
@@ -113,6 +115,7 @@ def test_each_caller_gets_what_its_row_says(client: TestClient, gateway: Gateway
             path.replace("{round_id}", "1").replace("{lang}", "en").replace("{rest:path}", "somewhere/else")
         )
         path = path.replace("{client_id}", scenario.client_id).replace("{sheet_id}", "s" * 16)
+        path = path.replace("{code}", "ABCDEFGH")
         for caller, expected in zip(CALLERS, row, strict=True):
             browser = TestClient(client.app, base_url=BASE_URL, follow_redirects=False)
             browser.headers.update(headers[caller])
