@@ -35,6 +35,8 @@ TO_SIGN_IN = "->/client/sign-in*"
 SIGNED_OUT = "->/client/sign-in?reason=signed-out"
 TO_DESK = "->/staff/sign-in"
 DESK_SIGNED_OUT = "->/staff/sign-in?reason=signed-out"
+TO_COUNTER = "->/counter/sign-in"
+COUNTER_SIGNED_OUT = "->/counter/sign-in?reason=signed-out"
 PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/"):                                   ("->/client/",) * (OTHERS + CLIENT),
     ("GET", "/client"):                             ("->/client/",) * (OTHERS + CLIENT),
@@ -73,6 +75,16 @@ PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/staff/register"):                     (TO_DESK,) * (OTHERS + CLIENT),
     ("POST", "/staff/register"):                    (TO_DESK,) * (OTHERS + CLIENT),
     ("GET", "/staff/voucher-sheets/{sheet_id}"):    (TO_DESK,) * (OTHERS + CLIENT),
+    # the providers' counter: only its own cookie, made by a cashier's sign-in (test_counter_page.py)
+    ("GET", "/counter"):                            ("->/counter/",) * (OTHERS + CLIENT),
+    ("GET", "/counter/sign-in"):                    ("200",) * (OTHERS + CLIENT),
+    ("POST", "/counter/sign-in"):                   ("403",) * (OTHERS + CLIENT),
+    ("POST", "/counter/sign-out"):                  (COUNTER_SIGNED_OUT,) * (OTHERS + CLIENT),
+    ("GET", "/counter/"):                           (TO_COUNTER,) * (OTHERS + CLIENT),
+    ("POST", "/counter/payments"):                  (TO_COUNTER,) * (OTHERS + CLIENT),
+    ("GET", "/counter/payments/{code}"):            (TO_COUNTER,) * (OTHERS + CLIENT),
+    ("POST", "/counter/payments/{code}/confirm"):   (TO_COUNTER,) * (OTHERS + CLIENT),
+    ("POST", "/counter/payments/{code}/refund"):    (TO_COUNTER,) * (OTHERS + CLIENT),
 }  # fmt: skip
 
 
