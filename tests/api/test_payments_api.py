@@ -158,3 +158,10 @@ def test_paying_at_the_counter(client: TestClient, keys: Keys, gateway: Gateway)
     )
     _problem(client.post(f"/v1/client/payments/{waiting}", headers=auth(tokens[0])), 409, "ProviderSuspended")
     _problem(_ask(client, shop, "1"), 409, "ProviderSuspended")
+
+    # 7. once the claim program has expired, its money pays nothing here, and the refusal says why
+    r = client.post(f"/v1/providers/{grocer['providerId']}/admit", json={}, headers=auth(keys.ngo))
+    assert r.status_code == 200, r.text
+    gateway.advance_time(31 * 86_400)
+    late = _code(client, shop, "5")
+    _problem(client.post(f"/v1/client/payments/{late}", headers=auth(tokens[1])), 409, "AidExpired")
