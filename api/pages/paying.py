@@ -14,13 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Response
 
 from api.errors import GatewayError
-from api.pages._web import PREFIX, Page, PageRoute, problem_of, signed_in_page
+from api.pages._web import PREFIX, Page, PageRoute, open_page, problem_of, signed_in_page
 from api.services.payments import PaymentView
 from ledger.exceptions import ContractRevert, LedgerError
 
 router = APIRouter(prefix=PREFIX, tags=["pages"], include_in_schema=False, route_class=PageRoute)
 
 SignedIn = Annotated[Page, Depends(signed_in_page)]
+AnyPage = Annotated[Page, Depends(open_page)]
 Code = Annotated[str, Path(pattern=r"^[0-9A-Za-z]{8}$")]
 
 
@@ -29,9 +30,11 @@ def _render(page: Page, view: PaymentView, status: int = 200, problem: str | Non
 
 
 @router.get("/pay/{code}")
-def payment(page: SignedIn, code: Code) -> Response:
-    """Who asks for how much, and the button to pay; or what became of the client's payment."""
-    assert page.session is not None
+def payment(page: AnyPage, code: Code) -> Response:
+    """Who asks for how much, and the button to pay; or what became of the client's payment. Without
+    a session (the counter's QR code opened this on the client's phone): sign in, then back here."""
+    if page.session is None:
+        return page.redirect(f"{PREFIX}/sign-in?pay={code}")
     return _render(page, page.gateway.payments.for_client(page.session, code))
 
 

@@ -16,7 +16,7 @@ from api.gateway import Gateway
 from api.pages.i18n import LANGUAGES, direction
 from tests.e2e.test_gateway_http import ThreadedServer
 from tests.pages._scenario import Scenario, auth, set_up
-from tests.pages.conftest import csrf_of, sign_in
+from tests.pages.conftest import csrf_of
 from tests.pages.test_pages import text_of
 from tests.pages.test_pages_browser import AXE, TIMEOUT_MS, WIDTHS, _axe_violations, browser
 
@@ -46,9 +46,18 @@ def _claim(http: Any, scenario: Scenario) -> None:
 def test_client_pays_on_their_phone(client: TestClient, scenario: Scenario) -> None:
     _claim(client, scenario)
     shop, code = _ask(client, scenario, "12.80")
-    sign_in(client, scenario.voucher, scenario.pin)
-    client.cookies.set("allmende-lang", "en")
     path = f"/client/pay/{code}"
+    # the counter's QR code opens the page on a phone not signed in: sign in, then back to the payment
+    to_sign_in = client.get(path)
+    assert (to_sign_in.status_code, to_sign_in.headers["location"]) == (303, f"/client/sign-in?pay={code}")
+    form = client.get(to_sign_in.headers["location"])
+    assert f'name="pay" value="{code}"' in form.text
+    r = client.post(
+        "/client/sign-in",
+        data={"code": scenario.voucher, "pin": scenario.pin, "csrf": csrf_of(form.text), "pay": code},
+    )
+    assert (r.status_code, r.headers["location"]) == (303, path)
+    client.cookies.set("allmende-lang", "en")
     shown = client.get(path)
     assert shown.status_code == 200 and "<script" not in shown.text
     words = text_of(shown.text)
