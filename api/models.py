@@ -357,3 +357,15 @@ class Payment(Base):
     created_at: Mapped[datetime] = mapped_column(default=_now)
     paid_at: Mapped[datetime | None] = mapped_column(default=None)
     refunded_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PaymentLeg(Base):
+    """Which account paid a leg of a payment: an index from accounts to payments, so a client's
+    payments are found from their own accounts without a scan (the legs themselves, with amounts,
+    are `Payment.legs`). Written with the legs, in the same transaction."""
+
+    __tablename__ = "payment_legs"
+
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    leg_index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    account: Mapped[str] = mapped_column(String(42), index=True)

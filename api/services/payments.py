@@ -38,7 +38,7 @@ from api.claims import ClaimsService
 from api.clients import Clients, ClientSession
 from api.engine import Call, Engine
 from api.errors import Forbidden, GatewayError, Invalid, NotFound
-from api.models import Payment, ProviderRecord
+from api.models import Payment, PaymentLeg, ProviderRecord
 from api.principals import Principal
 from governance.payments import NotEnoughBalance, Source, plan_payment
 from governance.pseudonyms import Purpose, pseudonym_key
@@ -216,7 +216,10 @@ class PaymentService:
         with self.gw.db.session() as s:
             rows = s.scalars(
                 select(Payment)
-                .where(Payment.status.in_(("paid", "refunded")))
+                .where(
+                    Payment.id.in_(select(PaymentLeg.payment_id).where(PaymentLeg.account.in_(mine))),
+                    Payment.status.in_(("paid", "refunded")),
+                )
                 .order_by(Payment.paid_at.desc())
             ).all()
             found = [r for r in rows if r.legs and {leg["account"] for leg in r.legs} <= mine]
@@ -241,7 +244,7 @@ class PaymentService:
                 legs = row.legs
             else:
                 legs = self._plan(row, keys)
-                self._set(row.id, status="paying", legs=legs)
+                self._store_legs(row.id, legs)
             calls = [
                 Call(
                     by_address[leg["account"]],
@@ -325,6 +328,17 @@ class PaymentService:
                 raise NotFound("UnknownPayment", f"there is no payment {code}")
             s.expunge(row)
         return row
+
+    def _store_legs(self, payment_id: str, legs: list[dict[str, Any]]) -> None:
+        """The planned legs and their accounts' index, with the status "paying", in one transaction."""
+        with self.gw.db.session() as s:
+            row = s.get(Payment, payment_id)
+            assert row is not None
+            row.status, row.legs = "paying", legs
+            s.add_all(
+                PaymentLeg(payment_id=payment_id, leg_index=i, account=leg["account"])
+                for i, leg in enumerate(legs)
+            )
 
     def _set(self, payment_id: str, **values: Any) -> None:
         with self.gw.db.session() as s:

@@ -1,4 +1,4 @@
-"""payments: a provider's payment requests at the counter, their legs and refunds
+"""payments: a provider's payment requests at the counter, their legs (indexed by account) and refunds
 
 Revision ID: 0015
 Revises: 0014
@@ -35,8 +35,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("code"),
     )
     op.create_index("ix_payments_provider_paid", "payments", ["provider_id", "paid_at"])
+    op.create_table(
+        "payment_legs",
+        sa.Column("payment_id", sa.String(length=32), nullable=False),
+        sa.Column("leg_index", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("account", sa.String(length=42), nullable=False),
+        sa.ForeignKeyConstraint(["payment_id"], ["payments.id"]),
+        sa.PrimaryKeyConstraint("payment_id", "leg_index"),
+    )
+    op.create_index("ix_payment_legs_account", "payment_legs", ["account"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payment_legs_account", table_name="payment_legs")
+    op.drop_table("payment_legs")
     op.drop_index("ix_payments_provider_paid", table_name="payments")
     op.drop_table("payments")
