@@ -192,11 +192,13 @@ def claim(page: SignedIn, claim_program_id: IdPath, csrf: Field = "") -> Respons
 
 @router.get("/receipts")
 def receipts(page: SignedIn) -> Response:
-    """What the client received, each with the transaction an auditor can look up."""
+    """What the client received, each with the transaction an auditor can look up; and what they paid
+    at accepted places."""
     assert page.session is not None
     rows = _view.receipts(page.gateway, page.session)
     total = sum(r.amount for r in rows)
-    return page.render("receipts.html", receipts=rows, total=total)
+    payments = page.gateway.payments.mine(page.session)
+    return page.render("receipts.html", receipts=rows, total=total, payments=payments)
 
 
 @router.post("/sign-out")

@@ -71,6 +71,12 @@ def test_client_pays_on_their_phone(client: TestClient, scenario: Scenario) -> N
     assert again.status_code == 409 and "This payment has been paid already." in text_of(again.text)
     day = client.get("/v1/provider/payments", headers=auth(shop)).json()
     assert day["total"] == "12.800000"  # paid once
+    receipts = text_of(client.get("/client/receipts").text)
+    assert (
+        "Paid at accepted places" in receipts
+        and "Frischemarkt Nord" in receipts
+        and "Brot und Obst" in receipts
+    )
 
     _, big = _ask(client, scenario, "30")  # 40 claimed, 12.80 spent
     refused = client.post(f"/client/pay/{big}", data={"csrf": form})
