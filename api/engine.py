@@ -436,6 +436,10 @@ class Engine:
             self._clock = (self.chain.now(), now)
         return max(int(time.time()), self._clock[0]) + REQUEST_VALIDITY_S
 
+    def executed(self, request_key: str, signer: str, kind: str) -> bool:
+        """Whether the chain executed `signer`'s `kind` call journalled under `request_key`."""
+        return self._executed_for(request_key, signer, kind) is not None
+
     def _executed_for(self, request_key: str, signer: str, kind: str) -> OperationResult | None:
         """The operation an earlier attempt of this request had executed, if any."""
         with self.db.session() as s:

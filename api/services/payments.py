@@ -32,12 +32,12 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from api.claims import ClaimsService
 from api.clients import Clients, ClientSession
 from api.engine import Call, Engine
-from api.errors import Forbidden, GatewayError, Invalid, NotFound
+from api.errors import Forbidden, GatewayError, Invalid, NotFound, Unavailable
 from api.models import Payment, PaymentLeg, ProviderRecord
 from api.principals import Principal
 from governance.payments import NotEnoughBalance, Source, plan_payment
@@ -49,6 +49,7 @@ GAS_TRANSFER = 150_000  # a token transfer with the registry's transfer hook
 CODE_LENGTH = 8
 MAX_AMOUNT = 10_000 * 10**6  # 10,000 euros: a counter takes no more in one payment
 MICRO = 10**6
+_TRANSFER = "EuroToken.transfer"  # the journal's kind of a leg
 
 
 class PaymentConflict(GatewayError):
@@ -256,9 +257,18 @@ class PaymentService:
                 )
                 for i, leg in enumerate(legs)
             ]
-            self.gw.execute_together(
-                session.principal, calls, acting_for=session.client_id if session.assisted_by else None
-            )
+            try:
+                self.gw.execute_together(
+                    session.principal, calls, acting_for=session.client_id if session.assisted_by else None
+                )
+            except Unavailable:
+                raise  # may have been executed after all: a retry resumes these legs
+            except Exception:
+                # refused on chain (typed): when no leg went through, the payment is open again and the
+                # next confirmation plans afresh; otherwise it stays "paying" with its stored legs
+                if not any(self.gw.executed(c.request_key or "", c.signer.address, _TRANSFER) for c in calls):
+                    self._release_legs(row.id)
+                raise
             self._set(row.id, status="paid", paid_at=datetime.now(UTC).replace(tzinfo=None))
         return self._view(self._row(code))
 
@@ -339,6 +349,14 @@ class PaymentService:
                 PaymentLeg(payment_id=payment_id, leg_index=i, account=leg["account"])
                 for i, leg in enumerate(legs)
             )
+
+    def _release_legs(self, payment_id: str) -> None:
+        """Forget planned legs none of which was executed: the payment is open again."""
+        with self.gw.db.session() as s:
+            row = s.get(Payment, payment_id)
+            assert row is not None
+            row.status, row.legs = "open", None
+            s.execute(delete(PaymentLeg).where(PaymentLeg.payment_id == payment_id))
 
     def _set(self, payment_id: str, **values: Any) -> None:
         with self.gw.db.session() as s:

@@ -148,7 +148,22 @@ def test_paying_at_the_counter(client: TestClient, keys: Keys, gateway: Gateway)
     assert r.status_code == 200 and r.json()["status"] == "paid", r.text
     assert gateway.system.balance(shop_account) == before
 
-    # 6. a suspended provider takes no payment, neither new nor already asked for
+    # 6. a leg the chain refuses (here: more than the account holds) pays nothing, and the payment is
+    # open again for a fresh plan
+    planned = _code(client, shop, "1")
+    plan = gateway.payments._plan
+
+    def overdrawn(row: Payment, keys: Any) -> list[dict[str, Any]]:
+        return [{**leg, "amount": leg["amount"] + 10**12} for leg in plan(row, keys)]
+
+    gateway.payments._plan = overdrawn  # type: ignore[method-assign]
+    r = client.post(f"/v1/client/payments/{planned}", headers=auth(tokens[0]))
+    _problem(r, 409, "ERC20InsufficientBalance")
+    gateway.payments._plan = plan  # type: ignore[method-assign]
+    assert client.get(f"/v1/provider/payments/{planned}", headers=auth(shop)).json()["status"] == "open"
+    assert client.post(f"/v1/client/payments/{planned}", headers=auth(tokens[0])).json()["status"] == "paid"
+
+    # 7. a suspended provider takes no payment, neither new nor already asked for
     waiting = _code(client, shop, "1")
     assert (
         client.post(
@@ -159,7 +174,7 @@ def test_paying_at_the_counter(client: TestClient, keys: Keys, gateway: Gateway)
     _problem(client.post(f"/v1/client/payments/{waiting}", headers=auth(tokens[0])), 409, "ProviderSuspended")
     _problem(_ask(client, shop, "1"), 409, "ProviderSuspended")
 
-    # 7. once the claim program has expired, its money pays nothing here, and the refusal says why
+    # 8. once the claim program has expired, its money pays nothing here, and the refusal says why
     r = client.post(f"/v1/providers/{grocer['providerId']}/admit", json={}, headers=auth(keys.ngo))
     assert r.status_code == 200, r.text
     gateway.advance_time(31 * 86_400)
