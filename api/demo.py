@@ -283,6 +283,44 @@ def _demo_providers(http: httpx.Client, as_: Callable[[str], dict[str, str]]) ->
     return keys
 
 
+SHOP_PURCHASE = ("12.80", "Obst, Brot, Milch")
+
+
+def _pay_at_the_shop(
+    http: httpx.Client, as_: Callable[[str], dict[str, str]], pid: int, keys: dict[str, str]
+) -> None:
+    """The demo client gets 30 € of food aid on their account (cash: usable anywhere) and pays 12,80 €
+    at the food shop's counter with voucher code + PIN; the 25 € to claim stay for the client pages."""
+    signed_in = _ok(
+        http.post(
+            "/v1/client/session",
+            json={"voucherCode": keys["client-voucher-code"], "pin": keys["client-pin"]},
+        )
+    )
+    me = {"Authorization": f"Bearer {signed_in['token']}"}
+    account = _ok(http.get("/v1/client/me", headers=me))["account"]
+    http.delete("/v1/client/session", headers=me)
+    _ok(
+        http.post(
+            f"/v1/ngo/programs/{pid}/disbursements",
+            headers=as_("ngo"),
+            json={"payments": [{"address": account, "amount": "30"}], "reference": "Dezember"},
+        )
+    )
+    shop = as_("provider-food")
+    amount, note = SHOP_PURCHASE
+    code = _ok(http.post("/v1/provider/payments", headers=shop, json={"amount": amount, "note": note}))[
+        "code"
+    ]
+    _ok(
+        http.post(
+            f"/v1/provider/payments/{code}/counter-confirmation",
+            headers=shop,
+            json={"voucherCode": keys["client-voucher-code"], "pin": keys["client-pin"]},
+        )
+    )
+
+
 OPEN_ROUND_TITLE = "Nachbarschaftsfonds Winter"
 
 
@@ -429,6 +467,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
     with _served(gateway) as http:
         keys.update(_demo_client(http, gateway, {"Authorization": f"Bearer {keys['ngo']}"}, pid, lot_b))
         keys.update(_demo_providers(http, as_))
+        _pay_at_the_shop(http, as_, pid, keys)
     path = gateway.settings.data_dir / DEMO_KEYS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

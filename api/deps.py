@@ -20,6 +20,7 @@ from api.services.claims import ClaimsService
 from api.services.clients import SESSION_PREFIX, Clients, ClientSession
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
+from api.services.payments import PaymentService
 from api.services.people import People
 from api.services.providers import ProvidersService
 from api.services.rounds import RoundsService
@@ -75,6 +76,11 @@ def get_providers(gateway: GatewayDep) -> ProvidersService:
     return gateway.providers
 
 
+def get_payments(gateway: GatewayDep) -> PaymentService:
+    """The payment service of this app."""
+    return gateway.payments
+
+
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 OverviewsDep = Annotated[Overviews, Depends(get_overviews)]
 PeopleDep = Annotated[People, Depends(get_people)]
@@ -82,6 +88,7 @@ ClaimsDep = Annotated[ClaimsService, Depends(get_claims)]
 RoundsDep = Annotated[RoundsService, Depends(get_rounds)]
 FundsDep = Annotated[FundsService, Depends(get_funds)]
 ProvidersDep = Annotated[ProvidersService, Depends(get_providers)]
+PaymentsDep = Annotated[PaymentService, Depends(get_payments)]
 
 
 async def current_principal(
@@ -149,6 +156,7 @@ Auditor = Annotated[Principal, Depends(role("auditor", "admin"))]
 FunderOrAuditor = Annotated[Principal, Depends(role("funder", "auditor", "admin"))]
 Approver = Annotated[Principal, Depends(approver)]
 NgoOrAdmin = Annotated[Principal, Depends(role("ngo", "admin"))]
+Provider = Annotated[Principal, Depends(role("provider"))]
 
 
 async def current_client(

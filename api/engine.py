@@ -13,6 +13,9 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Self
 from uuid import uuid4
@@ -42,6 +45,7 @@ from ledger.calls import Call
 from ledger.chain import Chain
 from ledger.custody import Sealer, new_account
 from ledger.events import Event
+from ledger.forwarding import ForwardRequest
 from ledger.indexer import EventIndex
 from ledger.relayer import (
     ForwardedCallFailed,
@@ -174,9 +178,8 @@ class Engine:
         for role in ORG_ROLES[kind]:
             self.system.grant(self.admin, role, account.address)
         if kind == "funder":  # a funder's deposits are pulled by the fund ledger: allow it once
-            self.execute(
-                _operator(org), org, self.system.token.approve_call(self.system.funds.address, 2**256 - 1)
-            )
+            approve = self.system.token.approve_call(self.system.funds.address, 2**256 - 1)
+            self.execute(_operator(org), org, approve)
         return org, self.issue_api_key(org.id)
 
     def issue_api_key(
@@ -305,6 +308,43 @@ class Engine:
                 self.nonces.read_next_time(account.address)
             return self._relay(principal, account, call, request_key, acting_for)
 
+    def execute_together(
+        self, principal: str, calls: Sequence[SignedCall], acting_for: str | None = None
+    ) -> list[OperationResult]:
+        """Sign every call with its own signer and queue them all before waiting, so they travel in
+        one relayed batch where the relayer lanes allow (each signer keeps its lane). Each call is
+        its own operation: under an idempotent request (or the call's own `request_key`) a retry
+        skips the calls the chain executed already and sends only the rest. Raises the first
+        failure once every call has finished."""
+        outer_key = IDEMPOTENT_REQUEST.get()
+        results: list[OperationResult | None] = [None] * len(calls)
+        waiting: list[tuple[int, _Submitted]] = []
+        for i, signed in enumerate(calls):
+            request_key = signed.request_key or outer_key
+            if request_key is not None and (
+                earlier := self._executed_for(request_key, signed.signer.address, signed.call.kind)
+            ):
+                results[i] = earlier
+                continue
+            waiting.append((i, self._submit(principal, signed.signer, signed.call, request_key, acting_for)))
+        failure: BaseException | None = None
+        for i, submitted in waiting:
+            try:
+                try:
+                    results[i] = self._outcome(submitted)
+                except AssumedNonceTaken:
+                    signed = calls[i]
+                    with self.nonces.lock(signed.signer.address):
+                        self.nonces.read_next_time(signed.signer.address)
+                    results[i] = self._relay(
+                        principal, signed.signer, signed.call, submitted.record.request_key, acting_for
+                    )
+            except Exception as exc:  # wait for the others before telling
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return [r for r in results if r is not None]
+
     def _relay(
         self,
         principal: str,
@@ -314,6 +354,17 @@ class Engine:
         acting_for: str | None,
     ) -> OperationResult:
         """Number, sign, record and relay one request; wait for its outcome."""
+        return self._outcome(self._submit(principal, account, call, request_key, acting_for))
+
+    def _submit(
+        self,
+        principal: str,
+        account: LocalAccount,
+        call: Call,
+        request_key: str | None,
+        acting_for: str | None,
+    ) -> _Submitted:
+        """Number, sign, record and queue one request (the journal records it before sending)."""
         fwd = self.system.forwarding
         record = OperationRecord(
             uuid4().hex, principal, acting_for, call.kind, request_key, ACTING_PERSON.get()
@@ -323,7 +374,19 @@ class Engine:
             request = fwd.sign(
                 account, call.target, call.data, gas=call.gas, nonce=nonce, deadline=self._deadline()
             )
-            future = self.relayer.submit(request, record)  # the journal records it before sending
+            future = self.relayer.submit(request, record)
+        return _Submitted(account, call.data, request, record, future, assumed)
+
+    def _outcome(self, submitted: _Submitted) -> OperationResult:
+        """Wait for a queued request's outcome; typed errors for reverts."""
+        fwd = self.system.forwarding
+        account, request, record, future, assumed = (
+            submitted.account,
+            submitted.request,
+            submitted.record,
+            submitted.future,
+            submitted.assumed,
+        )
         try:
             outcome: RelayOutcome = future.result(timeout=120)
         except ForwardedCallFailed as exc:
@@ -352,6 +415,10 @@ class Engine:
         if now - self._clock[1] > 1.0:
             self._clock = (self.chain.now(), now)
         return max(int(time.time()), self._clock[0]) + REQUEST_VALIDITY_S
+
+    def executed(self, request_key: str, signer: str, kind: str) -> bool:
+        """Whether the chain executed `signer`'s `kind` call journalled under `request_key`."""
+        return self._executed_for(request_key, signer, kind) is not None
 
     def _executed_for(self, request_key: str, signer: str, kind: str) -> OperationResult | None:
         """The operation an earlier attempt of this request had executed, if any."""
@@ -409,6 +476,29 @@ class Engine:
                     row.status = "failed"
                     counts["failed"] += 1
         return counts
+
+
+@dataclass(frozen=True)
+class SignedCall:
+    """One call of `Engine.execute_together`, signed by `signer`."""
+
+    signer: LocalAccount
+    call: Call
+    request_key: str | None = None
+    """Journals the call under this key instead of the HTTP request's: a retry of the same logical
+    step (a payment's leg, say) finds the operation the chain executed, whoever retries it."""
+
+
+@dataclass(frozen=True)
+class _Submitted:
+    """A request queued at the relayer, not yet waited for."""
+
+    account: LocalAccount
+    data: bytes
+    request: ForwardRequest
+    record: OperationRecord
+    future: Future[RelayOutcome]
+    assumed: bool
 
 
 def _operator(org: Organisation) -> str:

@@ -26,6 +26,7 @@ from api.services.claims import ClaimsService
 from api.services.clients import Clients
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
+from api.services.payments import PaymentService
 from api.services.people import SESSION_PREFIX as PERSON_SESSION_PREFIX
 from api.services.people import People
 from api.services.person_chain import PersonChain
@@ -75,6 +76,8 @@ class Gateway(Engine):
         """Lots, allocations, programs, tranches and disbursements."""
         self.overviews = Overviews(self, self.funds, self.rounds)
         """Lists: tranches with who, claim programs' money, rounds per lot."""
+        self.payments = PaymentService(self, self.clients, self.claims)
+        """Payments at providers' counters, their refunds and histories."""
 
     def authenticate(self, token: str) -> Principal:
         """The caller behind an API key (an organisation's or a person's) or a person's session;

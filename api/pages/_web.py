@@ -143,12 +143,16 @@ def sign_in_cookie(request: Request) -> str:
 
 STAFF_PREFIX = "/staff"
 """The staff desk's pages (`api/pages/staff.py`), which share the language switch."""
+COUNTER_PREFIX = "/counter"
+"""The providers' counter pages (`api/pages/counter.py`), which share the language switch too."""
 
 
 def same_site_path(target: str | None) -> str:
     """`target` when it is one of the client pages or the staff desk's, else the home page (no open
     redirects)."""
-    inside = target is not None and target.startswith((f"{PREFIX}/", f"{STAFF_PREFIX}/"))
+    inside = target is not None and target.startswith(
+        (f"{PREFIX}/", f"{STAFF_PREFIX}/", f"{COUNTER_PREFIX}/")
+    )
     if not target or not inside or "//" in target or "\\" in target:
         return f"{PREFIX}/"
     if any(ch in target for ch in "?#@:") or not target.isascii() or not target.isprintable():

@@ -128,6 +128,16 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("POST", "/v1/providers/{provider_id}/admit"):        (401, 401, 200, 403, 200, 403),
     ("PUT", "/v1/ngo/programs/{program_id}/rule"):        (401, 401, 403, 403, 200, 403),
     ("GET", "/v1/public/programs/{program_id}/providers"): (200, 200, 200, 200, 200, 200),
+    # payments at the counter: a provider's cashier asks, confirms with voucher + PIN, refunds; a signed-in
+    # client confirms. No caller here is a provider or a client (tests/api/test_payments_api.py)
+    ("POST", "/v1/provider/payments"):                    (401, 401, 403, 403, 403, 403),
+    ("GET", "/v1/provider/payments"):                     (401, 401, 403, 403, 403, 403),
+    ("GET", "/v1/provider/payments/{code}"):              (401, 401, 403, 403, 403, 403),
+    ("POST", "/v1/provider/payments/{code}/counter-confirmation"): (401, 401, 403, 403, 403, 403),
+    ("POST", "/v1/provider/payments/{code}/refund"):      (401, 401, 403, 403, 403, 403),
+    ("GET", "/v1/client/payments"):                       (401, 401, 401, 401, 401, 401),
+    ("GET", "/v1/client/payments/{code}"):                (401, 401, 401, 401, 401, 401),
+    ("POST", "/v1/client/payments/{code}"):               (401, 401, 401, 401, 401, 401),
 }  # fmt: skip
 
 PROVIDER = {
@@ -403,6 +413,7 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         "{prefix}": seed.person_key,
         "{provider_id}": seed.provider,
         "{address}": "0x" + "ab" * 20,
+        "{code}": "ABCDEFGH",
     }
     bodies: dict[Route, dict[str, Any]] = {
         ("POST", "/v1/admin/organisations"): {"kind": "auditor", "name": "Second auditor"},
@@ -451,6 +462,11 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         ("POST", "/v1/providers"): {**PROVIDER, "name": "Second shop"},
         ("POST", "/v1/providers/{provider_id}/suspend"): {"reason": "matrix"},
         ("POST", "/v1/providers/{provider_id}/admit"): {},
+        ("POST", "/v1/provider/payments"): {"amount": "1", "note": "matrix"},
+        ("POST", "/v1/provider/payments/{code}/counter-confirmation"): {
+            "voucherCode": seed.clients[0]["voucherCode"],
+            "pin": "2468",
+        },
         ("PUT", "/v1/ngo/programs/{program_id}/rule"): {"kind": "cash"},
         ("POST", "/v1/audit/attestations"): {
             "blockNumber": seed.head[0],

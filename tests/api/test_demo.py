@@ -52,6 +52,19 @@ def test_the_demo_is_seeded_once_and_its_client_can_claim(gateway: Gateway, clie
     assert accepted["program"]["kind"] == "restricted"
     assert [p["name"] for p in accepted["providers"]] == ["SV Nordhafen 1921 e.V."]
 
+    # the demo client paid 12,80 € at the food shop's counter with voucher code + PIN, from cash aid
+    day = client.get("/v1/provider/payments", headers=auth(keys["provider-food"])).json()
+    assert day["total"] == "12.800000"
+    [paid] = day["payments"]
+    assert (paid["status"], paid["note"], [leg["restricted"] for leg in paid["legs"]]) == (
+        "paid",
+        "Obst, Brot, Milch",
+        [False],
+    )
+    assert [p["code"] for p in client.get("/v1/client/payments", headers=auth(token)).json()] == [
+        paid["code"]
+    ]
+
 
 def _two_people_asked_and_approved(client: TestClient, keys: dict[str, str]) -> None:
     """The demo NGO's caseworker asked for a tranche and its approver approved it, each as themselves;

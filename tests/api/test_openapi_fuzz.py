@@ -61,7 +61,7 @@ def _key_for(method: str, path: str, keys: Keys, session: str) -> str | None:
 def _seed(client: TestClient, keys: Keys) -> list[str]:
     """Something for small generated ids to find: a program, a lot, an allocation, a pending tranche;
     two client sessions (one for signing out) and a budget round for them with a proposal; a person's
-    session (for signing out)."""
+    session (for signing out); a provider's API key (for its counter)."""
     ok = [
         client.post("/v1/ngo/programs", json={"name": "Fuzz"}, headers=auth(keys.ngo)),
         client.post("/v1/funder/lots", json={"amount": "1000"}, headers=auth(keys.funder)),
@@ -108,6 +108,16 @@ def _seed(client: TestClient, keys: Keys) -> list[str]:
     )
     assert proposal.status_code == 201, proposal.text
     sessions.append(set_up_person(client, keys.ngo, "fuzz-person", ["caseworker"]).session)
+    shop = {
+        "name": "Fuzz shop",
+        "street": "Weg 1",
+        "postcode": "10115",
+        "city": "Berlin",
+        "categories": ["food"],
+    }
+    admitted = client.post("/v1/providers", json=shop, headers=auth(keys.ngo))
+    assert admitted.status_code == 201, admitted.text
+    sessions.append(admitted.json()["apiKey"])  # the provider's key, for the counter's routes
     return sessions
 
 
@@ -181,6 +191,8 @@ def test_no_operation_errors_or_breaks_its_contract(client: TestClient, gateway:
             sessions[1] if route == SIGN_OUT else sessions[2] if route == PERSON_SIGN_OUT else sessions[0]
         )
         key = session if route == PERSON_SIGN_OUT else _key_for(*route, keys, session)
+        if route[1].startswith("/v1/provider/"):  # no caller of the matrix is a provider
+            key = sessions[3]
         caller = Caller(route, keys.ngo2 if route == ROTATE else key)
         for mode in EXAMPLES:
             try:
