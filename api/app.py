@@ -23,6 +23,7 @@ from api.routes import (
     ledger,
     open_data,
     overviews,
+    payments,
     payouts,
     people,
     providers,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     app.include_router(people.router)
     app.include_router(overviews.router)
     app.include_router(providers.router)
+    app.include_router(payments.router)
     app.include_router(payouts.router)
     app.include_router(open_data.router)
     app.include_router(public_pages.router)  # the public transparency pages under /public (HTML)

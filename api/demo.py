@@ -230,19 +230,14 @@ DEMO_PROVIDERS = (
     ("provider-sports", "SV Nordhafen 1921 e.V.", "Am Sportpark 3", ["sports"]),
 )
 TEILHABE_PROGRAM = "Teilhabe: Sport und Kultur"
-DEMO_SHOP_TAKINGS = "80"
 DEMO_BANK_REFERENCE = "DEMO-BANK-2026-001"
 
 
 def _demo_payout(http: httpx.Client, as_: Callable[[str], dict[str, str]], shop_key: str) -> None:
-    """The food shop is paid out in euros: it holds its takings (minted here until the counter pays it;
-    the counter branch replaces this with real payments), asks for them on its IBAN, the treasurer
-    batches the payout, which writes the SEPA file to DATA_DIR/sepa/, and marks the batch sent."""
+    """The food shop is paid out in euros: it asks for its takings at the counter on its IBAN, the
+    treasurer batches the payout, which writes the SEPA file to DATA_DIR/sepa/, and marks it sent."""
     shop = {"Authorization": f"Bearer {shop_key}"}
-    shop_id = _ok(http.get("/v1/me", headers=shop))["id"]
-    mint = {"organisationId": shop_id, "amount": DEMO_SHOP_TAKINGS, "fiatReference": "demo takings"}
-    _ok(http.post("/v1/admin/mints", headers=as_("admin"), json=mint))
-    ask = {"amount": DEMO_SHOP_TAKINGS, "iban": "DE02120300000000202051"}
+    ask = {"amount": SHOP_PURCHASE[0], "iban": "DE02120300000000202051"}
     _ok(http.post("/v1/provider/payouts", headers={**shop, "Idempotency-Key": "demo-payout"}, json=ask))
     batch = _ok(http.post("/v1/admin/payout-batches", headers=as_("admin")))["batchId"]
     sent = {"bankReference": DEMO_BANK_REFERENCE}
@@ -298,6 +293,44 @@ def _demo_providers(http: httpx.Client, as_: Callable[[str], dict[str, str]]) ->
         )
     )
     return keys
+
+
+SHOP_PURCHASE = ("12.80", "Obst, Brot, Milch")
+
+
+def _pay_at_the_shop(
+    http: httpx.Client, as_: Callable[[str], dict[str, str]], pid: int, keys: dict[str, str]
+) -> None:
+    """The demo client gets 30 € of food aid on their account (cash: usable anywhere) and pays 12,80 €
+    at the food shop's counter with voucher code + PIN; the 25 € to claim stay for the client pages."""
+    signed_in = _ok(
+        http.post(
+            "/v1/client/session",
+            json={"voucherCode": keys["client-voucher-code"], "pin": keys["client-pin"]},
+        )
+    )
+    me = {"Authorization": f"Bearer {signed_in['token']}"}
+    account = _ok(http.get("/v1/client/me", headers=me))["account"]
+    http.delete("/v1/client/session", headers=me)
+    _ok(
+        http.post(
+            f"/v1/ngo/programs/{pid}/disbursements",
+            headers=as_("ngo"),
+            json={"payments": [{"address": account, "amount": "30"}], "reference": "Dezember"},
+        )
+    )
+    shop = as_("provider-food")
+    amount, note = SHOP_PURCHASE
+    code = _ok(http.post("/v1/provider/payments", headers=shop, json={"amount": amount, "note": note}))[
+        "code"
+    ]
+    _ok(
+        http.post(
+            f"/v1/provider/payments/{code}/counter-confirmation",
+            headers=shop,
+            json={"voucherCode": keys["client-voucher-code"], "pin": keys["client-pin"]},
+        )
+    )
 
 
 OPEN_ROUND_TITLE = "Nachbarschaftsfonds Winter"
@@ -446,6 +479,7 @@ def seed_demo(gateway: Gateway) -> Path | None:
     with _served(gateway) as http:
         keys.update(_demo_client(http, gateway, {"Authorization": f"Bearer {keys['ngo']}"}, pid, lot_b))
         keys.update(_demo_providers(http, as_))
+        _pay_at_the_shop(http, as_, pid, keys)
         _demo_payout(http, as_, keys["provider-food"])
     path = gateway.settings.data_dir / DEMO_KEYS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

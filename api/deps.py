@@ -11,19 +11,20 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from api.claims import ClaimsService
-from api.clients import SESSION_PREFIX, Clients, ClientSession
 from api.errors import Forbidden
 from api.errors import Unauthorized as Unauthorized  # re-exported: the routes raise it
 from api.gateway import Gateway
 from api.operations import ACTING_PERSON
 from api.principals import Principal
-from api.rounds import RoundsService
+from api.services.claims import ClaimsService
+from api.services.clients import SESSION_PREFIX, Clients, ClientSession
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
+from api.services.payments import PaymentService
 from api.services.payouts import PayoutsService
 from api.services.people import People
 from api.services.providers import ProvidersService
+from api.services.rounds import RoundsService
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -76,6 +77,11 @@ def get_providers(gateway: GatewayDep) -> ProvidersService:
     return gateway.providers
 
 
+def get_payments(gateway: GatewayDep) -> PaymentService:
+    """The payment service of this app."""
+    return gateway.payments
+
+
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 OverviewsDep = Annotated[Overviews, Depends(get_overviews)]
 PeopleDep = Annotated[People, Depends(get_people)]
@@ -83,6 +89,7 @@ ClaimsDep = Annotated[ClaimsService, Depends(get_claims)]
 RoundsDep = Annotated[RoundsService, Depends(get_rounds)]
 FundsDep = Annotated[FundsService, Depends(get_funds)]
 ProvidersDep = Annotated[ProvidersService, Depends(get_providers)]
+PaymentsDep = Annotated[PaymentService, Depends(get_payments)]
 
 
 def get_payouts(gateway: GatewayDep) -> PayoutsService:
@@ -155,9 +162,10 @@ Admin = Annotated[Principal, Depends(role("admin"))]
 Funder = Annotated[Principal, Depends(role("funder"))]
 Ngo = Annotated[Principal, Depends(role("ngo"))]
 Auditor = Annotated[Principal, Depends(role("auditor", "admin"))]
+FunderOrAuditor = Annotated[Principal, Depends(role("funder", "auditor", "admin"))]
 Approver = Annotated[Principal, Depends(approver)]
 NgoOrAdmin = Annotated[Principal, Depends(role("ngo", "admin"))]
-ProviderOrg = Annotated[Principal, Depends(role("provider"))]
+Provider = Annotated[Principal, Depends(role("provider"))]
 
 
 async def current_client(

@@ -13,8 +13,11 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Self
 from uuid import uuid4
 
 from eth_account import Account
@@ -27,7 +30,6 @@ from api.keyring import lookup_tag_key
 from api.models import ApiKey, IdempotencyRecord, Operation, Organisation, Person
 from api.operations import (
     ACTING_PERSON,
-    DEFAULT_GAS,
     IDEMPOTENT_REQUEST,
     REQUEST_VALIDITY_S,
     AssumedNonceTaken,
@@ -39,10 +41,11 @@ from api.operations import (
 from api.principals import Principal
 from api.read_model import ReadModel, chain_view
 from api.settings import Settings
+from ledger.calls import Call
 from ledger.chain import Chain
-from ledger.contracts import ContractClient
 from ledger.custody import Sealer, new_account
 from ledger.events import Event
+from ledger.forwarding import ForwardRequest
 from ledger.indexer import EventIndex
 from ledger.relayer import (
     ForwardedCallFailed,
@@ -175,9 +178,8 @@ class Engine:
         for role in ORG_ROLES[kind]:
             self.system.grant(self.admin, role, account.address)
         if kind == "funder":  # a funder's deposits are pulled by the fund ledger: allow it once
-            self.execute(
-                _operator(org), org, self.system.token, "approve", self.system.funds.address, 2**256 - 1
-            )
+            approve = self.system.token.approve_call(self.system.funds.address, 2**256 - 1)
+            self.execute(_operator(org), org, approve)
         return org, self.issue_api_key(org.id)
 
     def issue_api_key(
@@ -288,44 +290,103 @@ class Engine:
         self,
         principal: str,
         signer: Organisation | LocalAccount,
-        target: ContractClient,
-        function: str,
-        *args: Any,
-        gas: int = DEFAULT_GAS,
+        call: Call,
+        *,
         acting_for: str | None = None,
     ) -> OperationResult:
-        """Sign `target.function(*args)` as `signer`, relay it, and record it as an operation."""
+        """Sign `call` as `signer`, relay it, and record it as an operation."""
         account = signer if isinstance(signer, LocalAccount) else self.organisation_account(signer)
-        kind = f"{target.name}.{function}"
         request_key = IDEMPOTENT_REQUEST.get()
-        if request_key is not None and (earlier := self._executed_for(request_key, account.address, kind)):
+        if request_key is not None and (
+            earlier := self._executed_for(request_key, account.address, call.kind)
+        ):
             return earlier  # a retry of a request interrupted by a crash after the chain executed it
-        data = target.encode(function, *args)
         try:
-            return self._relay(principal, account, target, data, kind, request_key, gas, acting_for)
+            return self._relay(principal, account, call, request_key, acting_for)
         except AssumedNonceTaken:  # the signer was not new after all: read its nonce and sign again
             with self.nonces.lock(account.address):
                 self.nonces.read_next_time(account.address)
-            return self._relay(principal, account, target, data, kind, request_key, gas, acting_for)
+            return self._relay(principal, account, call, request_key, acting_for)
+
+    def execute_together(
+        self, principal: str, calls: Sequence[SignedCall], acting_for: str | None = None
+    ) -> list[OperationResult]:
+        """Sign every call with its own signer and queue them all before waiting, so they travel in
+        one relayed batch where the relayer lanes allow (each signer keeps its lane). Each call is
+        its own operation: under an idempotent request (or the call's own `request_key`) a retry
+        skips the calls the chain executed already and sends only the rest. Raises the first
+        failure once every call has finished."""
+        outer_key = IDEMPOTENT_REQUEST.get()
+        results: list[OperationResult | None] = [None] * len(calls)
+        waiting: list[tuple[int, _Submitted]] = []
+        for i, signed in enumerate(calls):
+            request_key = signed.request_key or outer_key
+            if request_key is not None and (
+                earlier := self._executed_for(request_key, signed.signer.address, signed.call.kind)
+            ):
+                results[i] = earlier
+                continue
+            waiting.append((i, self._submit(principal, signed.signer, signed.call, request_key, acting_for)))
+        failure: BaseException | None = None
+        for i, submitted in waiting:
+            try:
+                try:
+                    results[i] = self._outcome(submitted)
+                except AssumedNonceTaken:
+                    signed = calls[i]
+                    with self.nonces.lock(signed.signer.address):
+                        self.nonces.read_next_time(signed.signer.address)
+                    results[i] = self._relay(
+                        principal, signed.signer, signed.call, submitted.record.request_key, acting_for
+                    )
+            except Exception as exc:  # wait for the others before telling
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return [r for r in results if r is not None]
 
     def _relay(
         self,
         principal: str,
         account: LocalAccount,
-        target: ContractClient,
-        data: bytes,
-        kind: str,
+        call: Call,
         request_key: str | None,
-        gas: int,
         acting_for: str | None,
     ) -> OperationResult:
         """Number, sign, record and relay one request; wait for its outcome."""
+        return self._outcome(self._submit(principal, account, call, request_key, acting_for))
+
+    def _submit(
+        self,
+        principal: str,
+        account: LocalAccount,
+        call: Call,
+        request_key: str | None,
+        acting_for: str | None,
+    ) -> _Submitted:
+        """Number, sign, record and queue one request (the journal records it before sending)."""
         fwd = self.system.forwarding
-        record = OperationRecord(uuid4().hex, principal, acting_for, kind, request_key, ACTING_PERSON.get())
+        record = OperationRecord(
+            uuid4().hex, principal, acting_for, call.kind, request_key, ACTING_PERSON.get()
+        )
         with self.nonces.lock(account.address):
             nonce, assumed = self.nonces.take(account.address)
-            request = fwd.sign(account, target.address, data, gas=gas, nonce=nonce, deadline=self._deadline())
-            future = self.relayer.submit(request, record)  # the journal records it before sending
+            request = fwd.sign(
+                account, call.target, call.data, gas=call.gas, nonce=nonce, deadline=self._deadline()
+            )
+            future = self.relayer.submit(request, record)
+        return _Submitted(account, call.data, request, record, future, assumed)
+
+    def _outcome(self, submitted: _Submitted) -> OperationResult:
+        """Wait for a queued request's outcome; typed errors for reverts."""
+        fwd = self.system.forwarding
+        account, request, record, future, assumed = (
+            submitted.account,
+            submitted.request,
+            submitted.record,
+            submitted.future,
+            submitted.assumed,
+        )
         try:
             outcome: RelayOutcome = future.result(timeout=120)
         except ForwardedCallFailed as exc:
@@ -355,6 +416,10 @@ class Engine:
             self._clock = (self.chain.now(), now)
         return max(int(time.time()), self._clock[0]) + REQUEST_VALIDITY_S
 
+    def executed(self, request_key: str, signer: str, kind: str) -> bool:
+        """Whether the chain executed `signer`'s `kind` call journalled under `request_key`."""
+        return self._executed_for(request_key, signer, kind) is not None
+
     def _executed_for(self, request_key: str, signer: str, kind: str) -> OperationResult | None:
         """The operation an earlier attempt of this request had executed, if any."""
         with self.db.session() as s:
@@ -373,7 +438,7 @@ class Engine:
 
     def _request_events(self, transaction_hash: str, signer: str, nonce: int) -> list[Event]:
         """The events one forwarded request emitted, out of its batch transaction."""
-        in_tx = [e for e in self.index.events() if e.transaction_hash == transaction_hash]
+        in_tx = self.read_model.for_transaction(transaction_hash)
         found = split_by_request(in_tx, self.system.forwarder.address).get((signer, nonce))
         return found[1] if found is not None else []
 
@@ -411,6 +476,29 @@ class Engine:
                     row.status = "failed"
                     counts["failed"] += 1
         return counts
+
+
+@dataclass(frozen=True)
+class SignedCall:
+    """One call of `Engine.execute_together`, signed by `signer`."""
+
+    signer: LocalAccount
+    call: Call
+    request_key: str | None = None
+    """Journals the call under this key instead of the HTTP request's: a retry of the same logical
+    step (a payment's leg, say) finds the operation the chain executed, whoever retries it."""
+
+
+@dataclass(frozen=True)
+class _Submitted:
+    """A request queued at the relayer, not yet waited for."""
+
+    account: LocalAccount
+    data: bytes
+    request: ForwardRequest
+    record: OperationRecord
+    future: Future[RelayOutcome]
+    assumed: bool
 
 
 def _operator(org: Organisation) -> str:

@@ -9,8 +9,6 @@ The names below the class are re-exported for code written against the single-mo
 
 from __future__ import annotations
 
-from api.claims import ClaimsService
-from api.clients import Clients
 from api.db import Database
 from api.engine import API_KEY_PREFIX, ORG_ROLES, Engine
 from api.errors import (
@@ -24,14 +22,17 @@ from api.errors import (
 )
 from api.operations import DEFAULT_GAS, IDEMPOTENT_REQUEST, REQUEST_VALIDITY_S, NonceBook, OperationResult
 from api.principals import Principal
-from api.rounds import RoundsService
+from api.services.claims import ClaimsService
+from api.services.clients import Clients
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
+from api.services.payments import PaymentService
 from api.services.payouts import PayoutsService
 from api.services.people import SESSION_PREFIX as PERSON_SESSION_PREFIX
 from api.services.people import People
 from api.services.person_chain import PersonChain
 from api.services.providers import ProvidersService
+from api.services.rounds import RoundsService
 from api.settings import Settings
 from ledger.chain import Chain
 from ledger.system import Allmende
@@ -77,6 +78,8 @@ class Gateway(Engine):
         """Lots, allocations, programs, tranches and disbursements."""
         self.overviews = Overviews(self, self.funds, self.rounds)
         """Lists: tranches with who, claim programs' money, rounds per lot."""
+        self.payments = PaymentService(self, self.clients, self.claims)
+        """Payments at providers' counters, their refunds and histories."""
 
     def authenticate(self, token: str) -> Principal:
         """The caller behind an API key (an organisation's or a person's) or a person's session;

@@ -57,6 +57,13 @@ PROBLEMS: Final[Mapping[str, str]] = {
         "That did not work just now. Please try again in a few minutes. "
         "If it did work, you will see it under “Receipts”."
     ),
+    "NotEnoughBalance": N_(
+        "Your aid that may be used at this place does not cover this amount. "
+        "Please ask the cashier for a smaller amount."
+    ),
+    "AidExpired": N_("The aid that could pay this has expired. Please ask your advice centre."),
+    "ProviderSuspended": N_("This place cannot take payments with aid at the moment."),
+    "PaymentAlreadyPaid": N_("This payment has been paid already."),
     "Other": N_("Sorry, that did not work. Please try again later, or ask your advice centre."),
 }
 """The kind words for a problem `code` of the JSON API; any other code gets `Other`'s."""

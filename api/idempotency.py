@@ -32,11 +32,11 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.clients import SESSION_PREFIX
 from api.errors import GatewayError
 from api.models import IdempotencyRecord
 from api.operations import IDEMPOTENT_REQUEST
 from api.problems import problem
+from api.services.clients import SESSION_PREFIX
 from ledger.custody import Sealer
 
 WAIT_FOR_FIRST_S = 120.0

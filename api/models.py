@@ -337,6 +337,40 @@ class ProviderRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(default=_now)
 
 
+class Payment(Base):
+    """A provider's payment request at the counter (Kasse) and what became of it: open, paying (its
+    legs are planned and being sent), paid, refunded. `legs` are the transfers out of the client's
+    pseudonymous accounts ({account, amount, restricted}); no client id is kept, so a client's
+    payments are found from their own accounts (which erasure makes unlinkable)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_provider_paid", "provider_id", "paid_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_id)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    amount: Mapped[int] = mapped_column(sa_BigInteger)  # micro-euros
+    note: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # open | paying | paid | refunded
+    legs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    requested_by: Mapped[str | None] = mapped_column(String(32))  # the cashier (person id), if a person
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    paid_at: Mapped[datetime | None] = mapped_column(default=None)
+    refunded_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PaymentLeg(Base):
+    """Which account paid a leg of a payment: an index from accounts to payments, so a client's
+    payments are found from their own accounts without a scan (the legs themselves, with amounts,
+    are `Payment.legs`). Written with the legs, in the same transaction."""
+
+    __tablename__ = "payment_legs"
+
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    leg_index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    account: Mapped[str] = mapped_column(String(42), index=True)
+
+
 class PayoutRecord(Base):
     """A payout in euros an organisation asked for: the chain holds its account, amount, reference and
     batch; here is where the money goes. The IBAN is sealed under the master key (re-sealed on

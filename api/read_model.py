@@ -45,6 +45,7 @@ ACCOUNT_ARG: dict[str, str] = {
     "Minted": "to",
     "Redeemed": "holder",
     "ProposalSubmitted": "proposer",
+    "Transfer": "from",
 }
 """For each event, the argument naming the account it concerns (what `account` holds)."""
 
@@ -179,6 +180,18 @@ class ReadModel:
             query = query.where(IndexedEvent.program_id == program_id)
         with self._db.session() as s:
             return int(s.scalar(query) or 0)
+
+    def count_by_program(self, names: Collection[str]) -> dict[int, int]:
+        """How many fund-ledger events named `names` each program has (programs with none left out)."""
+        self.catch_up()
+        query = (
+            select(IndexedEvent.program_id, func.count())
+            .where(IndexedEvent.name.in_(list(names)), IndexedEvent.contract == "FundLedger")
+            .where(IndexedEvent.program_id.is_not(None))
+            .group_by(IndexedEvent.program_id)
+        )
+        with self._db.session() as s:
+            return {int(pid): int(n) for pid, n in s.execute(query) if pid is not None}
 
     def _select(self, *where: Any) -> list[Event]:
         self.catch_up()

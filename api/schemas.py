@@ -199,6 +199,39 @@ class TracedPayment(BaseModel):
     sources: list[dict[str, Any]]
 
 
+class LineageSpending(BaseModel):
+    provider: str  # the provider's account
+    name: str | None  # its public name, when this gateway knows it
+    categories: list[str]  # the provider's categories when it was paid
+    amount: str
+
+
+class LineagePayout(BaseModel):
+    holder: str
+    provider: bool  # a provider's payout, or else a client's (or anyone's) own
+    amount: str
+
+
+class LotLineagePublic(BaseModel):
+    """Where one lot's euros are and went, rebuilt from events alone (first in, first out per account)."""
+
+    lotId: int
+    funder: str
+    deposited: str
+    inFundLedger: str
+    refundedToFunder: str
+    inClaimPrograms: str
+    heldByPeople: str
+    heldByProviders: str
+    spentAtProviders: str
+    refundedByProviders: str
+    paidOutByProviders: str
+    paidOutToOthers: str
+    spendingByCategory: dict[str, str]
+    spending: list[LineageSpending]
+    payouts: list[LineagePayout]
+
+
 class ReturnedAllocationPublic(BaseModel):
     allocationId: int
     programId: int

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 
+from ledger.calls import Call
 from ledger.contracts import ContractClient
 from ledger.transactions import TransactionSender, TxResult
 
@@ -22,11 +23,18 @@ class Attestation:
     report_hash: bytes
 
 
+GAS_ATTEST = 200_000
+
+
 class AttestationsClient(ContractClient):
     """The AuditAttestations contract."""
 
     def __init__(self, sender: TransactionSender, address: str) -> None:
         super().__init__(sender, "AuditAttestations", address)
+
+    def attest_call(self, block_number: int, block_hash: bytes, report_hash: bytes) -> Call:
+        """An auditor records that it verified the deployment up to `block_number`."""
+        return self.build("attest", block_number, block_hash, report_hash, gas=GAS_ATTEST)
 
     def attest(
         self, auditor: LocalAccount, block_number: int, block_hash: bytes, report_hash: bytes

@@ -17,6 +17,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
+from ledger.calls import Call
 from ledger.contracts import ContractClient
 from ledger.transactions import TransactionSender, TxResult
 
@@ -130,6 +131,12 @@ class Funding:
     returned: int
 
 
+GAS_CREATE_CLAIM_PROGRAM = 4_000_000  # deploys the program's own contract
+GAS_ADD_ROOT = 8_000_000  # stores the tree's cap: up to 2^k nodes
+GAS_CLAIM = 200_000
+GAS_FUND_CLAIM_PROGRAM = 520_000  # FundLedger.disburseTo into a claim program: its bookkeeping, before draws
+
+
 class ClaimProgramClient(ContractClient):
     """One claim program's contract."""
 
@@ -150,6 +157,28 @@ class ClaimProgramClient(ContractClient):
         """Publish a tree by its cap (its 2^k nodes at depth k); `ClaimRootAdded` carries id and root."""
         return self.transact(ngo, "addRoot", cap)
 
+    def add_root_call(self, cap: list[bytes]) -> Call:
+        """The program's NGO publishes a tree by its cap."""
+        return self.build("addRoot", cap, gas=GAS_ADD_ROOT)
+
+    def claim_call(
+        self, claim: SignedClaim, *, root_id: int, position: int, amount: int, proof: list[bytes]
+    ) -> Call:
+        """A signed claim, sent by anybody (the forwarder's relayer pays the gas)."""
+        return self.build(
+            "claim",
+            root_id,
+            position,
+            claim.index,
+            amount,
+            claim.recipient,
+            claim.deadline,
+            claim.r,
+            claim.vs,
+            proof,
+            gas=GAS_CLAIM,
+        )
+
     def claim(
         self,
         relayer: LocalAccount,
@@ -165,20 +194,8 @@ class ClaimProgramClient(ContractClient):
 
         `position` and `proof` lead from the leaf to a node of the root's cap (see `addRoot`).
         """
-        return self.transact(
-            relayer,
-            "claim",
-            root_id,
-            position,
-            claim.index,
-            amount,
-            claim.recipient,
-            claim.deadline,
-            claim.r,
-            claim.vs,
-            proof,
-            gas=gas,
-        )
+        call = self.claim_call(claim, root_id=root_id, position=position, amount=amount, proof=proof)
+        return self.sender.send(relayer, call.target, call.data, gas=gas)
 
     def return_unclaimed(self, ngo: LocalAccount) -> TxResult:
         """After expiry, give the unclaimed rest back to the fund ledger."""
@@ -214,6 +231,12 @@ class ClaimProgramsClient(ContractClient):
 
     def __init__(self, sender: TransactionSender, address: str) -> None:
         super().__init__(sender, "ClaimPrograms", address)
+
+    def create_program_call(self, fund_program_id: int, expiry: int, metadata_hash: bytes) -> Call:
+        """An NGO opens a claim program on its fund program."""
+        return self.build(
+            "createProgram", fund_program_id, expiry, metadata_hash, gas=GAS_CREATE_CLAIM_PROGRAM
+        )
 
     def create_program(
         self, ngo: LocalAccount, fund_program_id: int, expiry: int, metadata_hash: bytes = bytes(32)

@@ -12,6 +12,7 @@ from hexbytes import HexBytes
 
 from ledger._abi import abi_type, normalise
 from ledger.artifacts import load_artifact
+from ledger.calls import Call
 from ledger.transactions import TransactionSender, TxResult
 
 
@@ -35,6 +36,10 @@ class ContractClient:
             except Exception:
                 pass  # web3 below accepts more spellings, or explains what is wrong
         return bytes(HexBytes(self.contract.encode_abi(function, args=list(args))))
+
+    def build(self, function: str, *args: Any, gas: int) -> Call:
+        """`function(*args)` as a `Call` allowed `gas` (the clients' call builders use this)."""
+        return Call(self.address, self.encode(function, *args), gas, f"{self.name}.{function}")
 
     def _function(self, name: str) -> _Function | None:
         """Selector and types of `name`, looked up once; None when overloaded (web3 picks then)."""

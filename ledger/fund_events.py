@@ -60,7 +60,11 @@ class Payment:
 
 
 @dataclass
-class _Replay:
+class FundReplay:
+    """The fund ledger replayed event by event (`apply`): its state, which allocations (and lots) each
+    payment drew on, and the payments traced to their lots. The audit, the payment trace and the
+    lineage of every euro all follow the fund ledger through it."""
+
     state: FundState = field(default_factory=FundState)
     draws: list[tuple[int, int, int]] = field(default_factory=list)  # (allocation, lot, amount)
     batch_draws: list[tuple[int, int, int]] = field(default_factory=list)  # of the open batch
@@ -273,7 +277,7 @@ def _fund_events(events: Iterable[Event]) -> list[Event]:
 
 def rebuild_fund_state(events: Iterable[Event]) -> FundState:
     """The fund ledger's state, from its events alone (events in chain order)."""
-    replay = _Replay()
+    replay = FundReplay()
     for e in _fund_events(events):
         replay.apply(e)
     return replay.state
@@ -281,7 +285,7 @@ def rebuild_fund_state(events: Iterable[Event]) -> FundState:
 
 def trace_payments(events: Iterable[Event]) -> list[Payment]:
     """Every disbursement with the lots (and so the funders) that paid it."""
-    replay = _Replay()
+    replay = FundReplay()
     for e in _fund_events(events):
         replay.apply(e)
     return replay.traced

@@ -9,10 +9,26 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from ledger.calls import Call
 from ledger.contracts import ContractClient
 from ledger.transactions import TxResult
 
 ZERO_ADDRESS = "0x" + "00" * 20
+
+# Gas allowed per relayed call, from measured figures (`make bench`) with room to spare.
+GAS_DEPOSIT = 250_000
+GAS_ALLOCATE = 250_000
+GAS_CREATE_PROGRAM = 250_000
+GAS_TRANCHE = 200_000  # requestTranche, approveTranche, rejectTranche
+GAS_NAMING = 120_000  # setLotAllocator, setProgramApprover, setRequester
+GAS_REFUND_BASE = 150_000  # the lot's own money back to the funder, the events, the transfer
+GAS_PER_REFUNDED_ALLOCATION = 30_000  # one walked allocation: read, credit back, event (~12-20k measured)
+GAS_DISBURSE_BASE = 150_000
+GAS_PER_PAYMENT = 45_000
+GAS_PER_DRAW = 30_000  # one allocation a disbursement draws on: read, write, event (~25k measured)
+GAS_PER_RECORDED_DRAW = 80_000  # the same for a receiver batch, which also stores the draw
+DRAW_STEP = 64  # the contract's DRAW_STEP: allocations one disbursement (or skipSpent) walks at most
+GAS_SKIP_SPENT = 100_000 + 6_000 * DRAW_STEP  # one skipSpent call walking DRAW_STEP spent allocations
 
 
 class TrancheStatus(IntEnum):
@@ -123,6 +139,67 @@ class FundLedgerClient(ContractClient):
 
     def __init__(self, sender: Any, address: str) -> None:
         super().__init__(sender, "FundLedger", address)
+
+    # --- calls to relay, each with its gas rule ------------------------------------------
+
+    def deposit_call(self, token: str, amount: int, earmark: int, expiry: int) -> Call:
+        """A funder deposits `amount` of `token` as a lot (earmark 0: none; expiry 0: never)."""
+        return self.build("deposit", token, amount, earmark, expiry, gas=GAS_DEPOSIT)
+
+    def allocate_call(self, lot_id: int, program_id: int, amount: int) -> Call:
+        """The lot's funder (or an allocator it named) allocates part of the lot to a program."""
+        return self.build("allocate", lot_id, program_id, amount, gas=GAS_ALLOCATE)
+
+    def refund_call(self, lot_id: int, walks: int) -> Call:
+        """The funder takes back an expired lot's rest; this call walks `walks` allocations."""
+        return self.build("refund", lot_id, gas=GAS_REFUND_BASE + GAS_PER_REFUNDED_ALLOCATION * walks)
+
+    def create_program_call(self, token: str, metadata_hash: bytes) -> Call:
+        """An NGO opens a program paying in `token`."""
+        return self.build("createProgram", token, metadata_hash, gas=GAS_CREATE_PROGRAM)
+
+    def request_tranche_call(self, program_id: int, amount: int, milestone_hash: bytes) -> Call:
+        """The program's NGO (or a requester it named) asks for `amount` to be released."""
+        return self.build("requestTranche", program_id, amount, milestone_hash, gas=GAS_TRANCHE)
+
+    def approve_tranche_call(self, tranche_id: int) -> Call:
+        """An approver of the program releases the tranche."""
+        return self.build("approveTranche", tranche_id, gas=GAS_TRANCHE)
+
+    def reject_tranche_call(self, tranche_id: int, reason_hash: bytes) -> Call:
+        """An approver of the program rejects the tranche."""
+        return self.build("rejectTranche", tranche_id, reason_hash, gas=GAS_TRANCHE)
+
+    def set_lot_allocator_call(self, lot_id: int, allocator: str, allowed: bool) -> Call:
+        """The lot's funder names (or revokes) an allocator."""
+        return self.build("setLotAllocator", lot_id, allocator, allowed, gas=GAS_NAMING)
+
+    def set_program_approver_call(self, program_id: int, approver: str, allowed: bool) -> Call:
+        """A funder with money in the program names (or revokes) an approver of its tranches."""
+        return self.build("setProgramApprover", program_id, approver, allowed, gas=GAS_NAMING)
+
+    def set_requester_call(self, requester: str, allowed: bool) -> Call:
+        """An NGO names (or revokes) one of its people's keys as a tranche requester."""
+        return self.build("setRequester", requester, allowed, gas=GAS_NAMING)
+
+    def skip_spent_call(self, program_id: int) -> Call:
+        """Anyone moves the program's draw cursor past at most `DRAW_STEP` spent allocations."""
+        return self.build("skipSpent", program_id, gas=GAS_SKIP_SPENT)
+
+    def disburse_call(
+        self, program_id: int, recipients: list[str], amounts: list[int], reference: bytes, walks: int
+    ) -> Call:
+        """The program's NGO pays many accounts at once, drawing on `walks` allocations."""
+        gas = GAS_DISBURSE_BASE + GAS_PER_PAYMENT * len(recipients) + GAS_PER_DRAW * max(walks, 1)
+        return self.build("disburse", program_id, recipients, amounts, reference, gas=gas)
+
+    def disburse_to_call(
+        self, program_id: int, receiver: str, amount: int, data: bytes, walks: int, receiver_gas: int
+    ) -> Call:
+        """The program's NGO funds a receiver contract (`receiver_gas` for its bookkeeping), drawing on
+        `walks` allocations each of which the batch records."""
+        gas = receiver_gas + GAS_PER_RECORDED_DRAW * max(walks, 1)
+        return self.build("disburseTo", program_id, receiver, amount, data, gas=gas)
 
     # --- state changes -------------------------------------------------------------------
 

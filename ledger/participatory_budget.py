@@ -9,6 +9,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from ledger.calls import Call
 from ledger.contracts import ContractClient
 from ledger.forwarding import Forwarder
 from ledger.transactions import TransactionSender, TxResult
@@ -143,6 +144,23 @@ def ballot_arrays(votes: Mapping[int, int]) -> tuple[list[int], list[int]]:
     return ids, [votes[pid] for pid in ids]
 
 
+# Gas allowed per relayed call, from measured figures (`make bench`) with room to spare.
+GAS_CREATE = 350_000
+GAS_PER_FUNDING = 120_000  # each lot reserved for the round
+GAS_PROPOSAL = 250_000
+GAS_WITHDRAW = 120_000
+GAS_BALLOT = 120_000
+GAS_PER_BALLOT_ENTRY = 20_000  # each entry of the new ballot
+GAS_PER_RETRACTED_ENTRY = 10_000  # each entry of the ballot it replaces
+GAS_FINALISE = 200_000
+GAS_PER_ORDERED = 15_000  # each proposal in the finalisation order
+GAS_PER_PAYOUT = 150_000  # an allocation to a program, up to a fresh one
+GAS_PER_FUNDING_SETTLED = 40_000
+GAS_ABANDON = 120_000
+GAS_CANCEL = 120_000
+GAS_PER_FUNDING_RELEASED = 60_000  # reading a funding's lot expiry and releasing it (cancel, abandon)
+
+
 class ParticipatoryBudgetClient(ContractClient):
     """The ParticipatoryBudget contract with typed arguments and results.
 
@@ -163,6 +181,54 @@ class ParticipatoryBudgetClient(ContractClient):
             raise ValueError("this client has no forwarder to relay through")
         request = self.forwarding.sign(account, self.address, self.encode(function, *args))
         return self.forwarding.execute(relayer, request, gas=gas)
+
+    # --- calls to relay, each with its gas rule ------------------------------------------
+
+    def create_round_call(self, params: RoundParams, lots: Sequence[int], amounts: Sequence[int]) -> Call:
+        """An NGO creates a round funded by reservations of `lots`."""
+        gas = GAS_CREATE + GAS_PER_FUNDING * len(lots)
+        return self.build("createRound", params.as_tuple(), list(lots), list(amounts), gas=gas)
+
+    def submit_proposal_call(
+        self, round_id: int, program_id: int, amount: int, content_hash: bytes, proof: Sequence[bytes] = ()
+    ) -> Call:
+        """An NGO (no proof) or an eligible client (with proof) proposes `amount` for a program."""
+        return self.build(
+            "submitProposal", round_id, program_id, amount, content_hash, list(proof), gas=GAS_PROPOSAL
+        )
+
+    def withdraw_proposal_call(self, round_id: int, proposal_id: int) -> Call:
+        """The proposer withdraws its proposal before voting opens."""
+        return self.build("withdrawProposal", round_id, proposal_id, gas=GAS_WITHDRAW)
+
+    def cast_ballot_call(
+        self, round_id: int, votes: Mapping[int, int], proof: Sequence[bytes], retracted_entries: int
+    ) -> Call:
+        """A voter casts (or replaces, a ballot of `retracted_entries` entries) its ballot."""
+        ids, counts = ballot_arrays(votes)
+        gas = GAS_BALLOT + GAS_PER_BALLOT_ENTRY * len(ids) + GAS_PER_RETRACTED_ENTRY * retracted_entries
+        return self.build("castBallot", round_id, ids, counts, list(proof), gas=gas)
+
+    def finalise_call(
+        self, round_id: int, order: Sequence[int], max_payouts: int, winners: int, fundings: int
+    ) -> Call:
+        """Finalise with `order`, paying up to `max_payouts` of the expected `winners`."""
+        gas = GAS_FINALISE + GAS_PER_ORDERED * len(order) + GAS_PER_PAYOUT * min(winners, max_payouts)
+        gas += GAS_PER_FUNDING_SETTLED * fundings
+        return self.build("finalise", round_id, list(order), max_payouts, gas=gas)
+
+    def pay_winners_call(self, round_id: int, max_payouts: int, fundings: int) -> Call:
+        """Pay up to `max_payouts` further winners of a finalised round (anyone may)."""
+        gas = GAS_FINALISE + GAS_PER_PAYOUT * max_payouts + GAS_PER_FUNDING_SETTLED * fundings
+        return self.build("payWinners", round_id, max_payouts, gas=gas)
+
+    def cancel_round_call(self, round_id: int, fundings: int) -> Call:
+        """Cancel a round before its first ballot (its creator or a funder of one of its lots)."""
+        return self.build("cancelRound", round_id, gas=GAS_CANCEL + GAS_PER_FUNDING_RELEASED * fundings)
+
+    def abandon_call(self, round_id: int, fundings: int) -> Call:
+        """Abandon a round holding money of an expired lot (anyone may)."""
+        return self.build("abandon", round_id, gas=GAS_ABANDON + GAS_PER_FUNDING_RELEASED * fundings)
 
     # --- state changes -------------------------------------------------------------------
 

@@ -17,11 +17,17 @@ from enum import IntEnum
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
+from ledger.calls import Call
 from ledger.contracts import ContractClient
 from ledger.transactions import TransactionSender, TxResult
 
 MAX_BATCH = 200
 """The most payouts one batch holds (the contract's `MAX_BATCH`)."""
+GAS_REQUEST = 200_000
+GAS_BATCH_BASE = 100_000
+GAS_BATCH_PER_PAYOUT = 60_000
+GAS_SETTLE_BASE = 120_000
+GAS_SETTLE_PER_PAYOUT = 10_000
 
 
 class PayoutStatus(IntEnum):
@@ -80,6 +86,25 @@ class PayoutsClient(ContractClient):
 
     def __init__(self, sender: TransactionSender, address: str) -> None:
         super().__init__(sender, "Payouts", address)
+
+    def request_call(self, amount: int, reference: bytes) -> Call:
+        """The holder asks for `amount` to be paid out under `reference` (after approving the contract)."""
+        return self.build("requestPayout", amount, reference, gas=GAS_REQUEST)
+
+    def create_batch_call(self, payout_ids: Sequence[int]) -> Call:
+        """The treasurer groups pending `payout_ids` into a new open batch."""
+        gas = GAS_BATCH_BASE + GAS_BATCH_PER_PAYOUT * len(payout_ids)
+        return self.build("createBatch", list(payout_ids), gas=gas)
+
+    def mark_sent_call(self, batch_id: int, bank_reference: bytes, count: int) -> Call:
+        """The treasurer marks open batch `batch_id` (of `count` payouts) sent, burning its total."""
+        gas = GAS_SETTLE_BASE + GAS_SETTLE_PER_PAYOUT * count
+        return self.build("markBatchSent", batch_id, bank_reference, gas=gas)
+
+    def reopen_call(self, batch_id: int, reason_hash: bytes, count: int) -> Call:
+        """The treasurer reopens open batch `batch_id` (of `count` payouts) the bank rejected."""
+        gas = GAS_SETTLE_BASE + GAS_SETTLE_PER_PAYOUT * count
+        return self.build("reopenBatch", batch_id, reason_hash, gas=gas)
 
     def request(self, account: LocalAccount, amount: int, reference: bytes) -> TxResult:
         """Ask for `amount` to be paid out under `reference`; `account` must have approved the contract."""

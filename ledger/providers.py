@@ -16,6 +16,7 @@ from enum import IntEnum
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
+from ledger.calls import Call
 from ledger.contracts import ContractClient
 from ledger.transactions import TransactionSender, TxResult
 
@@ -56,11 +57,35 @@ def category_names(mask: int, published: Sequence[str]) -> list[str]:
     return [key for i, key in enumerate(published) if mask >> i & 1]
 
 
+GAS_ADMIT = 150_000
+GAS_SUSPEND = 100_000
+GAS_RULE = 100_000
+GAS_RESTRICT_BASE = 60_000
+GAS_RESTRICT_PER_ACCOUNT = 45_000  # marking one fresh account (37,169 measured)
+
+
 class ProviderRegistryClient(ContractClient):
     """`ProviderRegistry`: admit and suspend providers, set programs' rules, read restrictions."""
 
     def __init__(self, sender: TransactionSender, address: str) -> None:
         super().__init__(sender, "ProviderRegistry", address)
+
+    def admit_call(self, provider: str, categories: int, metadata_hash: bytes) -> Call:
+        """An NGO or the admin admits (or re-admits) `provider` for the `categories` bitmask."""
+        return self.build("admitProvider", provider, categories, metadata_hash, gas=GAS_ADMIT)
+
+    def suspend_call(self, provider: str, reason_hash: bytes) -> Call:
+        """The NGO that admitted `provider`, or the admin, suspends it."""
+        return self.build("suspendProvider", provider, reason_hash, gas=GAS_SUSPEND)
+
+    def set_program_rule_call(self, fund_program_id: int, categories: int) -> Call:
+        """The program's NGO sets its rule (0: cash)."""
+        return self.build("setProgramRule", fund_program_id, categories, gas=GAS_RULE)
+
+    def restrict_accounts_call(self, fund_program_id: int, accounts: Sequence[str]) -> Call:
+        """The program's NGO marks fresh `accounts` restricted before paying them."""
+        gas = GAS_RESTRICT_BASE + GAS_RESTRICT_PER_ACCOUNT * len(accounts)
+        return self.build("restrictAccounts", fund_program_id, list(accounts), gas=gas)
 
     def admit(
         self, account: LocalAccount, provider: str, categories: int, metadata_hash: bytes = bytes(32)

@@ -30,6 +30,7 @@ from ledger.participatory_budget import (
 from ledger.payouts import PayoutsClient
 from ledger.providers import ProviderRegistryClient
 from ledger.roles import Role
+from ledger.token import EuroTokenClient
 from ledger.transactions import TransactionSender, TxResult
 
 
@@ -138,7 +139,7 @@ class Allmende:
         self.sender = TransactionSender(chain, self.decoder)
         self.roles = ContractClient(self.sender, "AllmendeRoles", book.address("AllmendeRoles"))
         self.forwarder = ContractClient(self.sender, "AllmendeForwarder", book.address("AllmendeForwarder"))
-        self.token = ContractClient(self.sender, "EuroToken", book.address("EuroToken"))
+        self.token = EuroTokenClient(self.sender, book.address("EuroToken"))
         self.funds = FundLedgerClient(self.sender, book.address("FundLedger"))
         self.forwarding = Forwarder(self.forwarder)
         self.claims = ClaimProgramsClient(self.sender, book.address("ClaimPrograms"))

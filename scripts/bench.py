@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from web3.types import Wei
@@ -100,12 +101,39 @@ def provider_gas() -> dict[str, float]:
     system.token.transact(clients[1], "transfer", shop, EUR, gas=2 * TRANSFER_GAS)  # the shop holds money
     restricted = system.token.transact(clients[0], "transfer", shop, EUR, gas=2 * TRANSFER_GAS)
     cash = system.token.transact(funder, "transfer", shop, EUR, gas=2 * TRANSFER_GAS)
+    pay_one, pay_three = _pay_at_provider(system, admin, ngo, program, shop)
     chain.close()
     return {
         "gas.transfer_cash": cash.gas_used,
         "gas.transfer_restricted": restricted.gas_used,
         "gas.restrict_accounts_per_account.batch10": round(marked.gas_used / 10, 1),
+        "gas.pay_at_provider.sources1": pay_one,
+        "gas.pay_at_provider.sources3": pay_three,
     }
+
+
+def _pay_at_provider(system: Allmende, admin: Any, ngo: Any, program: int, shop: str) -> tuple[int, int]:
+    """Gas of a payment at a provider's counter as the gateway sends it: the client's accounts sign a
+    transfer each (restricted aid, gasless) and one relayed batch carries them (`executeBatch`), from
+    one source account and from three. The accounts are fresh and paid by a disbursement, as clients'
+    payout accounts are; the shop holds money already."""
+    system.sender.forget_nonces()  # the admin sent plain transactions beside the sender
+    system.grant(admin, Role.RELAYER, admin.address)
+    payers = [Account.create() for _ in range(4)]
+    system.providers.restrict_accounts(ngo, program, [p.address for p in payers])
+    system.funds.disburse(ngo, program, [(p.address, 10 * EUR) for p in payers])
+    fwd = system.forwarding
+    gas_used = []
+    for group in (payers[:1], payers[1:]):
+        requests = [
+            fwd.sign(p, system.token.address, system.token.transfer_call(shop, 3 * EUR).data, gas=120_000)
+            for p in group
+        ]
+        batch = [r.as_tuple() for r in requests]
+        result = fwd.client.transact(admin, "executeBatch", batch, admin.address, gas=1_000_000)
+        assert system.balance(group[0].address) == 7 * EUR, "the batch's transfers did not go through"
+        gas_used.append(result.gas_used)
+    return gas_used[0], gas_used[1]
 
 
 def _throughput(chain: EmbeddedChain) -> float:
@@ -183,7 +211,8 @@ def write_report(results: dict[str, float], seconds: float, suites: str = "every
         " durable and in-memory chains measured back to back in one process",
         "- gas: fresh recipients (a zero balance becomes non-zero) for every disbursement",
         "- gateway (`api.*`): 32 concurrent callers each waiting for their answer before the next"
-        " request (claims, ballots and single disbursements by signed-in users), over real HTTP to"
+        " request (claims, ballots, payments at a shop's counter confirmed on the client's phone and"
+        " single disbursements, by signed-in users), over real HTTP to"
         " `allmende serve` in its own process, and the same operations straight through `ledger/`"
         " with the chain in the measuring process (`chain.direct_ops_per_s`, the single-process"
         " direct path). The gateway runs in both arrangements: `api.chain_process.*` with the embedded"
@@ -215,6 +244,10 @@ def write_report(results: dict[str, float], seconds: float, suites: str = "every
         " (125,948 -> 133,951: the registry call and its cold reads, ~8,000 gas). Transfers sent by the"
         " contracts (claims, disbursements, payouts) skip the question; a claim grew ~200 gas for the"
         " claim program's own check whether its fund program is restricted.",
+        "- paying at the counter (issue 12): `gas.pay_at_provider.sources1` is one relayed batch"
+        " (`executeBatch`) carrying one client account's signed transfer of restricted aid to an admitted"
+        " shop that holds money already; `sources3` carries three accounts' transfers, as a payment"
+        " drawn from three of a client's accounts travels.",
         f"- machine load when the report was written: {_load()}",
         "",
         "| metric | value | target |",

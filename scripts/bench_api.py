@@ -2,7 +2,9 @@
 
 Both runs use a durable embedded chain and the same kinds of operations: clients claiming their
 aid (signed with their claim keys), clients casting quadratic ballots in a budget round (signed with
-their round's voting keys) and an NGO paying single disbursements, 32 concurrent callers.
+their round's voting keys), clients paying at a shop's counter on their phones (a payment request
+the shop made before, confirmed by the signed-in client: a token transfer from their account) and an
+NGO paying single disbursements, 32 concurrent callers.
 Sign-in is done before the clock starts. The HTTP run talks to `allmende serve` in its own process.
 
 Latency is also measured open-loop: the same mix on a fresh deployment, arriving as a Poisson process
@@ -31,7 +33,8 @@ import httpx
 from eth_account import Account
 
 from api.gateway import Gateway
-from api.rounds import RoundSpec
+from api.principals import Principal
+from api.services.rounds import RoundSpec
 from api.settings import Settings
 from governance.pseudonyms import Purpose, pseudonym_key
 from governance.voters import vote_address, vote_key
@@ -42,6 +45,7 @@ from ledger.participatory_budget import ballot_arrays
 CONCURRENCY = 32
 CLIENTS = 192  # each claims once
 DISBURSEMENTS = 64
+PAYMENTS = 32  # clients after the disbursements' pay at a shop's counter on their phones
 BALLOTS = 96  # the first clients each cast one ballot
 ROUNDS = 3  # pairs of runs (HTTP and direct) measured
 OPEN_LOOP_SHARE = 0.5  # the open-loop run offers this share of the capacity the closed runs measured
@@ -72,24 +76,24 @@ def _prepare(data_dir: Path, key: str) -> dict[str, Any]:
         funder2, _ = gw.create_organisation("funder", "Bench approver")
         ngo, ngo_key = gw.create_organisation("ngo", "Bench NGO")
         admin_org = gw.organisation(admin[0].id)
-        gw.execute("bench", admin_org, gw.system.token, "mint", funder.address, 10_000_000 * EUR, bytes(32))
+        gw.execute("bench", admin_org, gw.system.token.mint_call(funder.address, 10_000_000 * EUR, bytes(32)))
         program = gw.execute(
-            "bench", ngo, gw.system.funds, "createProgram", gw.system.token.address, bytes(32)
+            "bench", ngo, gw.system.funds.create_program_call(gw.system.token.address, bytes(32))
         )
         pid = program.event("ProgramCreated").args["programId"]
         lot = gw.execute(
-            "bench", funder, gw.system.funds, "deposit", gw.system.token.address, 1_000_000 * EUR, 0, 0
+            "bench", funder, gw.system.funds.deposit_call(gw.system.token.address, 1_000_000 * EUR, 0, 0)
         )
         lot_id = lot.event("LotDeposited").args["lotId"]
-        gw.execute("bench", funder, gw.system.funds, "allocate", lot_id, pid, 1_000_000 * EUR)
-        gw.execute("bench", funder, gw.system.funds, "setProgramApprover", pid, funder2.address, True)
-        tranche = gw.execute("bench", ngo, gw.system.funds, "requestTranche", pid, 1_000_000 * EUR, bytes(32))
+        gw.execute("bench", funder, gw.system.funds.allocate_call(lot_id, pid, 1_000_000 * EUR))
+        gw.execute("bench", funder, gw.system.funds.set_program_approver_call(pid, funder2.address, True))
+        tranche = gw.execute(
+            "bench", ngo, gw.system.funds.request_tranche_call(pid, 1_000_000 * EUR, bytes(32))
+        )
         gw.execute(
             "bench",
             funder2,
-            gw.system.funds,
-            "approveTranche",
-            tranche.event("TrancheRequested").args["trancheId"],
+            gw.system.funds.approve_tranche_call(tranche.event("TrancheRequested").args["trancheId"]),
         )
         regs = [gw.clients.register(ngo.id, {"name": f"Client {i}"}, PIN) for i in range(CLIENTS)]
         expiry = int((datetime.now(UTC) + timedelta(days=60)).timestamp())
@@ -98,12 +102,12 @@ def _prepare(data_dir: Path, key: str) -> dict[str, Any]:
         )
         round_lot = (
             gw.execute(
-                "bench", funder, gw.system.funds, "deposit", gw.system.token.address, 10_000 * EUR, 0, 0
+                "bench", funder, gw.system.funds.deposit_call(gw.system.token.address, 10_000 * EUR, 0, 0)
             )
             .event("LotDeposited")
             .args["lotId"]
         )
-        gw.execute("bench", funder, gw.system.funds, "setLotAllocator", round_lot, ngo.address, True)
+        gw.execute("bench", funder, gw.system.funds.set_lot_allocator_call(round_lot, ngo.address, True))
         now = gw.chain.now()
         spec = RoundSpec(
             "Bench round", "", [(round_lot, 10_000 * EUR)], 100, now + 60, now + 60 * 86_400, EUR, 2_000 * EUR
@@ -112,6 +116,14 @@ def _prepare(data_dir: Path, key: str) -> dict[str, Any]:
         for i in range(PROPOSALS):
             gw.rounds.submit_proposal(ngo.id, round_id, pid, 1_000 * EUR, f"Proposal {i}", "")
         gw.advance_time(61)  # voting is open
+        ngo_principal = Principal(ngo.id, "ngo", ngo.name, ngo.address, ("*",))
+        shop, _, _ = gw.providers.admit_new(
+            ngo_principal, "Bench shop", "Weg 1", "20457", "Hamburg", ["food"]
+        )
+        shop_principal = Principal(shop.provider_id, "provider", shop.name, shop.account, ("*",))
+        paying = regs[DISBURSEMENTS : DISBURSEMENTS + PAYMENTS]
+        gw.funds.disburse(ngo_principal, pid, [(r.account, 5 * EUR) for r in paying], "bench payments")
+        codes = [gw.payments.request(shop_principal, 2 * EUR, "bench").code for _ in paying]
         return {
             "ngo_key": ngo_key,
             "ngo_id": ngo.id,
@@ -120,6 +132,8 @@ def _prepare(data_dir: Path, key: str) -> dict[str, Any]:
             "round": round_id,
             "codes": [r.voucher_code for r in regs],
             "accounts": [r.account for r in regs],
+            "shop": shop.account,
+            "payments": list(zip(range(DISBURSEMENTS, DISBURSEMENTS + PAYMENTS), codes, strict=True)),
         }
     finally:
         gw.close()
@@ -184,6 +198,31 @@ def _open_loop(ops: list[Any], run: Any, rate_per_s: float, seed: int = 7) -> tu
     return len(ops) / (time.perf_counter() - start), latencies
 
 
+def _send(http: httpx.Client, setup: dict[str, Any], ngo: dict[str, str], op: tuple[str, Any]) -> Any:
+    """One operation of the mix over HTTP: a client's claim, ballot or payment, or an NGO's payment."""
+    kind, arg = op
+    if kind == "claim":
+        return http.post(
+            f"/v1/client/claims/{setup['claim_program']}", headers={"Authorization": f"Bearer {arg}"}
+        )
+    if kind == "buy":
+        token, code = arg
+        return http.post(f"/v1/client/payments/{code}", headers={"Authorization": f"Bearer {token}"})
+    if kind == "ballot":
+        i, token = arg
+        votes = [{"proposalId": p, "votes": v} for p, v in sorted(_ballot(i).items())]
+        return http.put(
+            f"/v1/client/rounds/{setup['round']}/ballot",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"votes": votes},
+        )
+    return http.post(
+        f"/v1/ngo/programs/{setup['program']}/disbursements",
+        headers=ngo,
+        json={"payments": [{"address": arg, "amount": "1"}]},
+    )
+
+
 def http_run(
     data_dir: Path,
     key: str,
@@ -236,32 +275,13 @@ def http_run(
             ops: list[tuple[str, Any]] = [("claim", t) for t in tokens]
             ops += [("pay", a) for a in setup["accounts"][:DISBURSEMENTS]]
             ops += [("ballot", (i, t)) for i, t in enumerate(tokens[:BALLOTS])]
+            ops += [("buy", (tokens[i], code)) for i, code in setup["payments"]]
             ops.sort(key=lambda o: hash(str(o[1])))  # interleave the kinds
 
             def run(op: tuple[str, Any]) -> None:
-                kind, arg = op
-                if kind == "claim":
-                    r = http.post(
-                        f"/v1/client/claims/{setup['claim_program']}",
-                        headers={"Authorization": f"Bearer {arg}"},
-                    )
-                elif kind == "ballot":
-                    i, token = arg
-                    r = http.put(
-                        f"/v1/client/rounds/{setup['round']}/ballot",
-                        headers={"Authorization": f"Bearer {token}"},
-                        json={
-                            "votes": [{"proposalId": p, "votes": v} for p, v in sorted(_ballot(i).items())]
-                        },
-                    )
-                else:
-                    r = http.post(
-                        f"/v1/ngo/programs/{setup['program']}/disbursements",
-                        headers=ngo,
-                        json={"payments": [{"address": arg, "amount": "1"}]},
-                    )
-                if r.status_code != (200 if kind == "ballot" else 201):  # a ballot is put, not posted
-                    raise RuntimeError(f"{kind} failed: {r.status_code} {r.text}")
+                r = _send(http, setup, ngo, op)
+                if r.status_code != (200 if op[0] in ("ballot", "buy") else 201):  # put, or confirmed
+                    raise RuntimeError(f"{op[0]} failed: {r.status_code} {r.text}")
 
             if open_rate_per_s is None:
                 ops_per_s, latencies = _timed(ops, run)
@@ -288,6 +308,7 @@ def direct_run(data_dir: Path, key: str, setup: dict[str, Any]) -> float:
         ops: list[tuple[str, Any]] = [("claim", (i, s)) for i, s in enumerate(sessions)]
         ops += [("pay", a) for a in setup["accounts"][:DISBURSEMENTS]]
         ops += [("ballot", (i, s)) for i, s in enumerate(sessions[:BALLOTS])]
+        ops += [("buy", sessions[i]) for i, _ in setup["payments"]]
         round_id = setup["round"]
         round_ref = gw.rounds.ref(round_id)
         roll = gw.rounds.roll(round_id)
@@ -304,6 +325,12 @@ def direct_run(data_dir: Path, key: str, setup: dict[str, Any]) -> float:
                 voter = Account.from_key(vote_key(session.root, round_ref))
                 request = system.forwarding.sign(
                     voter, system.budget.address, data, gas=300_000, nonce=0, deadline=deadline
+                )
+            elif kind == "buy":  # the payment's one leg: the client's account pays the shop
+                payer = Account.from_key(pseudonym_key(arg.root, Purpose.ACCOUNT, 0))
+                data = system.token.transfer_call(setup["shop"], 2 * EUR).data
+                request = system.forwarding.sign(
+                    payer, system.token.address, data, gas=150_000, nonce=0, deadline=deadline
                 )
             elif kind == "claim":
                 index, session = arg

@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 
 from api.gateway import Gateway
-from api.rounds import RoundSpec
+from api.services.rounds import RoundSpec
 from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,26 +88,26 @@ def build(data_dir: Path, key: str, clients: int) -> dict[str, Any]:
         system = gw.system
         admin_org = gw.organisation(admin[0].id)
         total = (clients + 10) * EUR
-        gw.execute("scale", admin_org, system.token, "mint", funder.address, total + 10_000 * EUR, bytes(32))
+        gw.execute(
+            "scale", admin_org, system.token.mint_call(funder.address, total + 10_000 * EUR, bytes(32))
+        )
         pid = (
-            gw.execute("scale", ngo, system.funds, "createProgram", system.token.address, bytes(32))
+            gw.execute("scale", ngo, system.funds.create_program_call(system.token.address, bytes(32)))
             .event("ProgramCreated")
             .args["programId"]
         )
         lot = (
-            gw.execute("scale", funder, system.funds, "deposit", system.token.address, total, 0, 0)
+            gw.execute("scale", funder, system.funds.deposit_call(system.token.address, total, 0, 0))
             .event("LotDeposited")
             .args["lotId"]
         )
-        gw.execute("scale", funder, system.funds, "allocate", lot, pid, total)
-        gw.execute("scale", funder, system.funds, "setProgramApprover", pid, approver.address, True)
-        tranche = gw.execute("scale", ngo, system.funds, "requestTranche", pid, total, bytes(32))
+        gw.execute("scale", funder, system.funds.allocate_call(lot, pid, total))
+        gw.execute("scale", funder, system.funds.set_program_approver_call(pid, approver.address, True))
+        tranche = gw.execute("scale", ngo, system.funds.request_tranche_call(pid, total, bytes(32)))
         gw.execute(
             "scale",
             approver,
-            system.funds,
-            "approveTranche",
-            tranche.event("TrancheRequested").args["trancheId"],
+            system.funds.approve_tranche_call(tranche.event("TrancheRequested").args["trancheId"]),
         )
 
         _log(f"importing {clients:,} clients in chunks of {IMPORT_CHUNK:,}")
@@ -137,24 +137,27 @@ def build(data_dir: Path, key: str, clients: int) -> dict[str, Any]:
             gw.execute(
                 "scale",
                 ngo,
-                system.funds,
-                "disburse",
-                pid,
-                batch,
-                [EUR] * len(batch),
-                bytes(32),
-                gas=DISBURSE_GAS_BASE + DISBURSE_GAS_PER_PAYMENT * len(batch),
+                system.funds.build(
+                    "disburse",
+                    pid,
+                    batch,
+                    [EUR] * len(batch),
+                    bytes(32),
+                    gas=DISBURSE_GAS_BASE + DISBURSE_GAS_PER_PAYMENT * len(batch),
+                ),
             )
             if (start // BATCH) % 100 == 99:
                 _log(f"  paid {start + len(batch):,}/{len(accounts):,}")
         disburse_s = time.perf_counter() - started
 
         round_lot = (
-            gw.execute("scale", funder, system.funds, "deposit", system.token.address, 10_000 * EUR, 0, 0)
+            gw.execute("scale", funder, system.funds.deposit_call(system.token.address, 10_000 * EUR, 0, 0))
             .event("LotDeposited")
             .args["lotId"]
         )
-        gw.execute("scale", funder, system.funds, "setLotAllocator", round_lot, ngo.address, True)  # consent
+        gw.execute(
+            "scale", funder, system.funds.set_lot_allocator_call(round_lot, ngo.address, True)
+        )  # consent
         now = gw.chain.now()
         spec = RoundSpec(
             "Scale round", "", [(round_lot, 10_000 * EUR)], 100, now + 60, now + 60 * 86_400, EUR, 2_000 * EUR

@@ -18,13 +18,15 @@ from api.pages._web import (
     redact_access_log,
     signed_in_page,
 )
+from api.pages.counter import router as counter
 from api.pages.holdings import router as holdings
+from api.pages.paying import router as paying
 from api.pages.providers import router as providers
 from api.pages.routes import fallback, root, router
 from api.pages.staff import router as staff
 from api.pages.voting import router as voting
 
-ROUTERS: list[APIRouter] = [router, holdings, voting, staff, providers]
+ROUTERS: list[APIRouter] = [router, holdings, voting, staff, providers, paying, counter]
 """Routers of client pages, included in this order before the catch-all "not found" page."""
 
 __all__ = [

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from api.clients import ClientSession
 from api.gateway import Gateway
 from api.models import ProgramInfo
+from api.services.clients import ClientSession
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The machinery every client page shares: language, the session cookie, CSRF tokens, rendering,
 security headers, and a route class that turns every error into a kind HTML page.
 
-A page session is an ordinary client session of `api.clients.Clients` (the same one the JSON API
+A page session is an ordinary client session of `api.services.clients.Clients` (the same one the JSON API
 hands out as a bearer token), carried in a cookie that is HttpOnly, SameSite=Strict, and Secure with
 the `__Host-` prefix unless the browser talks to the gateway on its own machine (localhost). Pages
 read that cookie and nothing else: an `Authorization` header, an organisation's API key in
@@ -33,7 +33,6 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.clients import SESSION_PREFIX, Clients, ClientSession
 from api.errors import GatewayError
 from api.gateway import Gateway
 from api.i18n import (
@@ -51,6 +50,7 @@ from api.i18n import (
 from api.operations import ACTING_PERSON
 from api.pages import _format
 from api.problems import GATEWAY_STATUS, REVERT_STATUS
+from api.services.clients import SESSION_PREFIX, Clients, ClientSession
 from ledger.exceptions import ContractRevert, LedgerError
 
 log = logging.getLogger("allmende.pages")
@@ -143,12 +143,16 @@ def sign_in_cookie(request: Request) -> str:
 
 STAFF_PREFIX = "/staff"
 """The staff desk's pages (`api/pages/staff.py`), which share the language switch."""
+COUNTER_PREFIX = "/counter"
+"""The providers' counter pages (`api/pages/counter.py`), which share the language switch too."""
 
 
 def same_site_path(target: str | None) -> str:
     """`target` when it is one of the client pages or the staff desk's, else the home page (no open
     redirects)."""
-    inside = target is not None and target.startswith((f"{PREFIX}/", f"{STAFF_PREFIX}/"))
+    inside = target is not None and target.startswith(
+        (f"{PREFIX}/", f"{STAFF_PREFIX}/", f"{COUNTER_PREFIX}/")
+    )
     if not target or not inside or "//" in target or "\\" in target:
         return f"{PREFIX}/"
     if any(ch in target for ch in "?#@:") or not target.isascii() or not target.isprintable():

@@ -17,10 +17,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
 
-from api.clients import ClientSession
 from api.gateway import Gateway
 from api.models import ClaimProgramName, Organisation, ProgramInfo
 from api.pages._web import PREFIX, Page, PageRoute, signed_in_page
+from api.services.clients import ClientSession
 
 router = APIRouter(prefix=PREFIX, tags=["pages"], include_in_schema=False, route_class=PageRoute)
 
@@ -99,7 +99,7 @@ def holdings(gateway: Gateway, session: ClientSession) -> list[Holding]:
             fund_program_id=info.fund_program_id,
         )
     by_address = {payouts[cid]: out[cid] for cid in out if cid in payouts}
-    for e in gateway.index.events():
+    for e in gateway.read_model.for_accounts(list(by_address), ["Claimed", "Transfer"]):
         if e.name == "Claimed" and e.args.get("recipient") in by_address:
             h = by_address[e.args["recipient"]]
             h.steps.append(Step("received", int(e.args["amount"]), e.transaction_hash, e.block_number))

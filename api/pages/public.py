@@ -43,8 +43,8 @@ from api.pages import _charts
 from api.pages._format import ZONE
 from api.pages._web import LANG_COOKIE, LANG_COOKIE_AGE_S, STATIC, Page, problem_of
 from api.pages.i18n import LANGUAGES, N_, choose, language_name
-from api.rounds import RoundState
 from api.schemas import IdPath, euros
+from api.services.rounds import RoundState
 from ledger.exceptions import ContractRevert, LedgerError
 from ledger.participatory_budget import Phase, ProposalStatus
 
@@ -482,8 +482,19 @@ def _funder(page: PublicPage, address: str) -> tuple[dict[str, Any], dict[str, C
         "deposited": figs.deposits[funder],
         "paid": figs.total("paid", funder=funder),
         "refunded": figs.total("refunded", funder=funder),
+        **_lineage_totals(page.gateway, funder),
     }
     return context, charts
+
+
+def _lineage_totals(gateway: Gateway, funder: str) -> dict[str, int]:
+    """What the funder's lots paid at accepted providers and what was paid out to bank accounts, by
+    following every euro first in, first out from the lot that paid it (`governance.lineage`)."""
+    lots = [lot for lot in gateway.funds.lineage().every_lot().values() if lot.funder == funder]
+    return {
+        "spent_at_providers": sum(lot.spent_total for lot in lots),
+        "paid_to_banks": sum(lot.paid_out_by_providers + lot.paid_out_to_others for lot in lots),
+    }
 
 
 def _program(page: PublicPage, program_id: int) -> tuple[dict[str, Any], dict[str, Chart]]:

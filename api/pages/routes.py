@@ -12,7 +12,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Response
 
-from api.clients import SignInFailed, SignInLocked
 from api.errors import GatewayError
 from api.i18n import LANGUAGES
 from api.pages import _view
@@ -31,6 +30,7 @@ from api.pages._web import (
     signed_in_page,
 )
 from api.schemas import IdPath
+from api.services.clients import SignInFailed, SignInLocked
 from governance.errors import VoucherCodeError
 from governance.vouchers import parse_code
 from ledger.exceptions import ContractRevert, LedgerError
@@ -44,6 +44,7 @@ SignedIn = Annotated[Page, Depends(signed_in_page)]
 Field = Annotated[str, Form()]
 
 PIN = re.compile(r"^[0-9]{4,8}$")
+PAYMENT_CODE = re.compile(r"^[0-9A-Za-z]{8}$")
 MAX_CODE_LENGTH = 40
 
 
@@ -55,6 +56,7 @@ def _sign_in_page(
     errors: dict[str, str] | None = None,
     problem: str | None = None,
     notice: str | None = None,
+    pay: str = "",
 ) -> Response:
     insecure = page.request.url.scheme != "https" and not is_local(page.request)
     return page.render(
@@ -65,7 +67,13 @@ def _sign_in_page(
         problem=problem,
         notice=notice,
         insecure=insecure,
+        pay=pay,
     )
+
+
+def _payment_code(pay: str | None) -> str:
+    """A payment code to come back to after signing in (from a counter's QR code), or ""."""
+    return pay if pay is not None and PAYMENT_CODE.fullmatch(pay) else ""
 
 
 @root.get("/")
@@ -81,8 +89,11 @@ def client_root(page: AnyPage) -> Response:
 
 
 @router.get("/sign-in")
-def sign_in_form(page: AnyPage, reason: str | None = None, voucher: str | None = None) -> Response:
-    """The sign-in form; `voucher` fills in the code (a voucher's QR code may carry it)."""
+def sign_in_form(
+    page: AnyPage, reason: str | None = None, voucher: str | None = None, pay: str | None = None
+) -> Response:
+    """The sign-in form; `voucher` fills in the code (a voucher's QR code may carry it); `pay` is the
+    payment a counter's QR code asked to confirm, shown after signing in."""
     if page.session is not None:
         return page.redirect(f"{PREFIX}/")
     code = ""
@@ -98,16 +109,22 @@ def sign_in_form(page: AnyPage, reason: str | None = None, voucher: str | None =
         notice=page.t("You are signed out. You can hand over the computer now.")
         if reason == "signed-out"
         else None,
+        pay=_payment_code(pay),
     )
 
 
 @router.post("/sign-in")
-def sign_in(page: AnyPage, code: Field = "", pin: Field = "", csrf: Field = "") -> Response:
+def sign_in(page: AnyPage, code: Field = "", pin: Field = "", csrf: Field = "", pay: Field = "") -> Response:
     """Voucher code and PIN: a wrong PIN and an unknown code get the same answer; so do their lockouts."""
     typed = code.strip()[:MAX_CODE_LENGTH]
+    pay = _payment_code(pay)
     if not page.sign_in_csrf_ok(csrf):
         return _sign_in_page(
-            page, 403, code=typed, problem=page.t("The page was open for too long. Please try again.")
+            page,
+            403,
+            code=typed,
+            problem=page.t("The page was open for too long. Please try again."),
+            pay=pay,
         )
     errors: dict[str, str] = {}
     if not typed:
@@ -124,23 +141,23 @@ def sign_in(page: AnyPage, code: Field = "", pin: Field = "", csrf: Field = "") 
     if not PIN.fullmatch(pin):
         errors["pin"] = page.t("The PIN has 4 to 8 digits. Please enter digits only.")
     if errors:
-        return _sign_in_page(page, 400, code=typed, errors=errors)
+        return _sign_in_page(page, 400, code=typed, errors=errors, pay=pay)
     source = page.request.client.host if page.request.client else "unknown"
     try:
         token, _ = page.clients.sign_in(typed, pin, source)
     except SignInLocked as exc:
         minutes = max(1, -(-int(exc.fields.get("retryAfter", 60)) // 60))
-        response = _sign_in_page(page, 429, code=typed, problem=page.locked_text(minutes))
+        response = _sign_in_page(page, 429, code=typed, problem=page.locked_text(minutes), pay=pay)
         response.headers["Retry-After"] = str(exc.fields.get("retryAfter", 60))
         return response
     except SignInFailed as exc:
         left = exc.fields.get("attemptsLeft")
         problem = page.wrong_pin_text(left if isinstance(left, int) else None)
-        return _sign_in_page(page, 400, code=typed, problem=problem)
+        return _sign_in_page(page, 400, code=typed, problem=problem, pay=pay)
     if page.token is not None:  # someone else's session left open on this browser ends here
         page.clients.sign_out(page.token)
     page.set_cookie(session_cookie(page.request), token, max_age=page.clients.settings.session_ttl_s)
-    return page.redirect(f"{PREFIX}/")
+    return page.redirect(f"{PREFIX}/pay/{pay}" if pay else f"{PREFIX}/")
 
 
 def _home(
@@ -175,11 +192,13 @@ def claim(page: SignedIn, claim_program_id: IdPath, csrf: Field = "") -> Respons
 
 @router.get("/receipts")
 def receipts(page: SignedIn) -> Response:
-    """What the client received, each with the transaction an auditor can look up."""
+    """What the client received, each with the transaction an auditor can look up; and what they paid
+    at accepted places."""
     assert page.session is not None
     rows = _view.receipts(page.gateway, page.session)
     total = sum(r.amount for r in rows)
-    return page.render("receipts.html", receipts=rows, total=total)
+    payments = page.gateway.payments.mine(page.session)
+    return page.render("receipts.html", receipts=rows, total=total, payments=payments)
 
 
 @router.post("/sign-out")

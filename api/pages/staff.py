@@ -23,7 +23,6 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Depends, Form, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.clients import SignInFailed, SignInLocked
 from api.errors import GatewayError
 from api.operations import ACTING_PERSON
 from api.pages._web import (
@@ -36,8 +35,9 @@ from api.pages._web import (
     problem_of,
     session_cookie,
 )
+from api.services.clients import SignInFailed, SignInLocked
 from api.services.people import SESSION_TTL, Locked, PersonView
-from api.voucher_sheets import SheetLanguage, SheetRequest
+from api.services.voucher_sheets import SheetLanguage, SheetRequest
 
 router = APIRouter(prefix=STAFF_PREFIX, tags=["pages"], include_in_schema=False, route_class=PageRoute)
 Field = Annotated[str, Form()]

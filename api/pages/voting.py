@@ -36,9 +36,9 @@ from api.pages._web import (
     signed_in_page,
 )
 from api.pages.i18n import N_
-from api.rounds import ClientView, RoundState
 from api.schemas import IdPath
 from api.services import client_proposals
+from api.services.rounds import ClientView, RoundState
 from api.services.vote_receipts import VoteReceipts
 from governance import qv
 from ledger.exceptions import ContractRevert, LedgerError

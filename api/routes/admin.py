@@ -47,7 +47,7 @@ def mint(body: MintCreate, gateway: GatewayDep, principal: Admin) -> OperationPu
     admin = gateway.organisation(principal.organisation_id)
     reference = hashlib.sha256(body.fiatReference.encode()).digest()
     result = gateway.execute(
-        principal.id, admin, gateway.system.token, "mint", target.address, micro(body.amount), reference
+        principal.id, admin, gateway.system.token.mint_call(target.address, micro(body.amount), reference)
     )
     return OperationPublic(**result.to_json())
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -15,7 +15,6 @@ from api.schemas import OperationPublic, Strict
 from ledger.attestations import AttestationsClient
 
 MAX_LISTED: Final = 50
-GAS_ATTEST = 200_000
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
@@ -54,12 +53,10 @@ def _attestations(gateway: Gateway) -> AttestationsClient:
 def attest(body: AttestationCreate, gateway: GatewayDep, principal: AuditorOnly) -> AttestationCreated:
     """Record on chain, signed with the auditor's own key, that they verified up to a block."""
     org = gateway.organisation(principal.organisation_id)
-    args: list[Any] = [
-        body.blockNumber,
-        bytes.fromhex(body.blockHash[2:]),
-        bytes.fromhex(body.reportHash[2:]),
-    ]
-    result = gateway.execute(principal.id, org, _attestations(gateway), "attest", *args, gas=GAS_ATTEST)
+    call = _attestations(gateway).attest_call(
+        body.blockNumber, bytes.fromhex(body.blockHash[2:]), bytes.fromhex(body.reportHash[2:])
+    )
+    result = gateway.execute(principal.id, org, call)
     return AttestationCreated(
         attestationId=result.event("Attested").args["attestationId"], **result.to_json()
     )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.deps import ClaimsDep, ClientsDep, CurrentClient, GatewayDep, Ngo, bearer
 from api.personal import Personal
 from api.schemas import ClientMe, ClientRecord, ReceiptPublic, Strict, euros
-from api.voucher_sheets import HeldSheet, SheetLabel, SheetLanguage, SheetRequest
+from api.services.voucher_sheets import HeldSheet, SheetLabel, SheetLanguage, SheetRequest
 
 router = APIRouter(prefix="/v1", tags=["clients"])
 
@@ -187,9 +187,15 @@ def voucher_sheet(sheet_id: SheetId, clients: ClientsDep, principal: Ngo) -> Res
 
 
 @router.get("/ngo/clients")
-def list_clients(clients: ClientsDep, principal: Ngo) -> list[str]:
-    """Ids of your NGO's clients."""
-    return clients.list_ids(principal.organisation_id)
+def list_clients(
+    clients: ClientsDep,
+    principal: Ngo,
+    after: Annotated[str | None, Query(max_length=64, description="the last id of the page before")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> list[str]:
+    """Ids of your NGO's clients, oldest first, a page at a time: ask again with `after` set to the
+    last id you got until a page comes back shorter than `limit`."""
+    return clients.list_ids(principal.organisation_id, after, limit)
 
 
 @router.get("/ngo/clients/{client_id}", response_model=ClientRecord, response_model_exclude_none=True)

@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from fastapi import APIRouter
 
-from api.deps import Approver, Funder, FundsDep, Ngo
+from api.deps import Approver, Funder, FunderOrAuditor, FundsDep, Ngo
 from api.operations import OperationResult
 from api.schemas import (
     AddressPath,
@@ -15,8 +15,11 @@ from api.schemas import (
     DisbursementCreate,
     DisbursementCreated,
     IdPath,
+    LineagePayout,
+    LineageSpending,
     LotCreate,
     LotCreated,
+    LotLineagePublic,
     LotPublic,
     NamedAccount,
     NamedAccountPublic,
@@ -36,6 +39,7 @@ from api.schemas import (
 )
 from api.services.funds import Named
 from ledger.fund_ledger import Lot
+from ledger.providers import category_names
 
 router = APIRouter(prefix="/v1", tags=["funds"])
 
@@ -94,6 +98,49 @@ def lot_payments(lot_id: IdPath, funds: FundsDep, principal: Funder) -> list[Tra
         )
         for p in funds.lot_payments(principal, lot_id)
     ]
+
+
+@router.get("/funder/lots/{lot_id}/lineage", response_model=LotLineagePublic)
+def lot_lineage(lot_id: IdPath, funds: FundsDep, principal: FunderOrAuditor) -> LotLineagePublic:
+    """Where this lot's euros went: spending per provider and category, and payouts, from events alone."""
+    lot, providers = funds.lot_lineage(principal, lot_id)
+    published = funds.providers.categories
+    spending: list[LineageSpending] = []
+    by_category: dict[str, int] = {}
+    for (account, mask), amount in sorted(lot.spent.items()):
+        names = category_names(mask, published)
+        view = providers.get(account)
+        spending.append(
+            LineageSpending(
+                provider=account, name=view.name if view else None, categories=names, amount=euros(amount)
+            )
+        )
+        key = "+".join(names) or "uncategorised"
+        by_category[key] = by_category.get(key, 0) + amount
+    return LotLineagePublic(
+        lotId=lot.lot_id,
+        funder=lot.funder,
+        deposited=euros(lot.deposited),
+        inFundLedger=euros(lot.in_fund_ledger),
+        refundedToFunder=euros(lot.refunded),
+        inClaimPrograms=euros(lot.in_claim_programs),
+        heldByPeople=euros(lot.held),
+        heldByProviders=euros(lot.held_by_providers),
+        spentAtProviders=euros(lot.spent_total),
+        refundedByProviders=euros(lot.refunded_by_providers),
+        paidOutByProviders=euros(lot.paid_out_by_providers),
+        paidOutToOthers=euros(lot.paid_out_to_others),
+        spendingByCategory={k: euros(v) for k, v in sorted(by_category.items())},
+        spending=spending,
+        payouts=[
+            LineagePayout(
+                holder=holder,
+                provider=holder in lot.providers,
+                amount=euros(n),
+            )
+            for holder, n in sorted(lot.paid_out.items())
+        ],
+    )
 
 
 @router.post("/funder/lots/{lot_id}/allocations", status_code=201, response_model=AllocationCreated)

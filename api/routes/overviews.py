@@ -6,7 +6,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import Funder, Ngo, OverviewsDep
-from api.rounds import PHASE_NAMES
 from api.schemas import (
     ClaimProgramPublic,
     IdPath,
@@ -16,6 +15,7 @@ from api.schemas import (
     euros,
 )
 from api.services.overviews import TrancheView, Who
+from api.services.rounds import PHASE_NAMES
 
 router = APIRouter(prefix="/v1", tags=["lists"])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.deps import Admin, PayoutsDep, ProviderOrg
+from api.deps import Admin, PayoutsDep, Provider
 from api.operations import OperationResult
 from api.schemas import (
     IdPath,
@@ -54,14 +54,14 @@ def _operation(result: OperationResult | None) -> OperationPublic | None:
 
 
 @router.post("/provider/payouts", status_code=201, response_model=PayoutCreated)
-def request_payout(body: PayoutCreate, payouts: PayoutsDep, principal: ProviderOrg) -> PayoutCreated:
+def request_payout(body: PayoutCreate, payouts: PayoutsDep, principal: Provider) -> PayoutCreated:
     """Ask for an amount of the provider's money on its bank account (whole cents)."""
     view, result = payouts.request(principal, micro(body.amount), body.iban)
     return PayoutCreated(**_payout(view).model_dump(), operation=_operation(result))
 
 
 @router.get("/provider/payouts", response_model=list[PayoutPublic])
-def list_own_payouts(payouts: PayoutsDep, principal: ProviderOrg) -> list[PayoutPublic]:
+def list_own_payouts(payouts: PayoutsDep, principal: Provider) -> list[PayoutPublic]:
     """The provider's payouts, newest first."""
     return [_payout(p) for p in payouts.of_organisation(principal.organisation_id)]
 

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from api.deps import Auditor, CurrentClient, Funder, Ngo, RoundsDep
 from api.errors import Invalid
 from api.exports import EXPORT, Format, export_table
-from api.rounds import (
+from api.schemas import NO_NUL, Euros, Id, IdPath, Moment, OperationPublic, Strict, euros, micro
+from api.services.rounds import (
     PHASE_NAMES,
     RULE_NAMES,
     RULES,
@@ -21,7 +22,6 @@ from api.rounds import (
     RoundSpec,
     RoundState,
 )
-from api.schemas import NO_NUL, Euros, Id, IdPath, Moment, OperationPublic, Strict, euros, micro
 from ledger.participatory_budget import PROPOSALS_LIMIT, ProposalStatus
 
 router = APIRouter(prefix="/v1", tags=["rounds"])

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from eth_account import Account
 
-from api.clients import ClientSession
 from api.engine import Engine
 from api.errors import Forbidden, NotFound
 from api.models import BudgetRound, RoundProposal
 from api.operations import OperationResult
-from api.rounds import GAS_PROPOSAL, RoundsService, text_hash
+from api.services.clients import ClientSession
+from api.services.rounds import RoundsService, text_hash
 from governance.voters import vote_address, vote_key
 from ledger.revert_errors import ParticipatoryBudgetNotEligible
 
@@ -53,17 +53,13 @@ def submit(
     if address not in roll:
         raise ParticipatoryBudgetNotEligible(round_id, address)
     voter = Account.from_key(vote_key(session.root, ref))
+    call = gateway.system.budget.submit_proposal_call(
+        round_id, info.client_program_id, amount, text_hash(title, description), roll.proof(address)
+    )
     result = gateway.execute(
         session.principal,
         voter,
-        gateway.system.budget,
-        "submitProposal",
-        round_id,
-        info.client_program_id,
-        amount,
-        text_hash(title, description),
-        roll.proof(address),
-        gas=GAS_PROPOSAL,
+        call,
         acting_for=session.client_id if session.assisted_by else None,
     )
     proposal_id = int(result.event("ProposalSubmitted").args["proposalId"])

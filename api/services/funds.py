@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
@@ -31,24 +31,13 @@ from api.models import Operation, Organisation, ProgramInfo
 from api.operations import OperationResult
 from api.principals import Principal
 from api.services.person_chain import SIGNED_BY_PERSON
-from api.services.providers import ProvidersService
-from governance.fund_model import DRAW_STEP
+from api.services.providers import ProvidersService, ProviderView
+from governance.lineage import Lineage, LotLineage, build_lineage
+from ledger.calls import Call
 from ledger.events import Event
 from ledger.fund_events import Payment, Refund, refunds, trace_payments
 from ledger.fund_ledger import Lot
 
-GAS_DEPOSIT = 250_000
-GAS_ALLOCATE = 250_000
-GAS_CREATE_PROGRAM = 250_000
-GAS_TRANCHE = 200_000
-GAS_REFUND_BASE = 150_000  # the lot's own money back to the funder, the events, the transfer
-GAS_PER_REFUNDED_ALLOCATION = 30_000  # one walked allocation: read, credit back, event (~12-20k measured)
-GAS_NAMING = 120_000  # setLotAllocator / setProgramApprover
-GAS_DISBURSE_BASE = 150_000
-GAS_PER_PAYMENT = 45_000
-GAS_PER_DRAW = 30_000  # one allocation a disbursement draws on: read, write, event (~25k measured)
-GAS_PER_RECORDED_DRAW = 80_000  # the same for a receiver batch, which also stores the draw
-GAS_SKIP_SPENT = 100_000 + 6_000 * DRAW_STEP  # one skipSpent call walking DRAW_STEP spent allocations
 MAX_SKIP_CALLS = 16  # spent allocations passed before one draw: at most 16 * DRAW_STEP
 
 
@@ -57,15 +46,10 @@ def sha(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
-def draw_gas(
-    engine: Engine,
-    principal_id: str,
-    signer: Organisation | LocalAccount,
-    program_id: int,
-    amount: int,
-    per_draw: int,
+def draw_walks(
+    engine: Engine, principal_id: str, signer: Organisation | LocalAccount, program_id: int, amount: int
 ) -> int:
-    """Gas for the draws of paying `amount` from the program, sized from the chain's state.
+    """How many allocations paying `amount` from the program walks, sized from the chain's state.
 
     Spent allocations at the head of the queue (a refund took their rest) are passed first with
     `skipSpent` calls signed by `signer` (at most `MAX_SKIP_CALLS`); a draw that still needs more than
@@ -76,14 +60,9 @@ def draw_gas(
     for _ in range(MAX_SKIP_CALLS):
         if plan.spent_ahead == 0 or plan.drawable == amount:
             break
-        engine.execute(principal_id, signer, funds, "skipSpent", program_id, gas=GAS_SKIP_SPENT)
+        engine.execute(principal_id, signer, funds.skip_spent_call(program_id))
         plan = funds.draw_plan(program_id, amount)
-    return per_draw * max(plan.walked, 1)
-
-
-def refund_gas(pending: int, step: int) -> int:
-    """Gas for one refund transaction that walks `pending` allocations (at most `step` of them)."""
-    return GAS_REFUND_BASE + GAS_PER_REFUNDED_ALLOCATION * min(pending, step)
+    return plan.walked
 
 
 @dataclass(frozen=True)
@@ -136,22 +115,39 @@ class FundsService:
         self.gw = engine
         self._person_signer = person_signer
         self.providers = providers or ProvidersService(engine)
+        self._lineage: tuple[tuple[int, int, int], Lineage] | None = None
+        self._lineage_lock = threading.Lock()
 
-    def _execute(self, principal: Principal, function: str, *args: Any, gas: int) -> OperationResult:
-        """`FundLedger.function(*args)`, signed with the calling person's own key where the contract
-        checks a role (`person_chain.SIGNED_BY_PERSON`), else with the organisation's key; relayed."""
+    def lineage(self) -> Lineage:
+        """The lineage of every euro, rebuilt from events once per new event (a replay of the whole
+        history, so repeated reads of an unchanged chain cost nothing)."""
+        events = self.gw.index.events()
+        last = events[-1] if events else None
+        key = (len(events), last.block_number if last else 0, last.log_index if last else 0)
+        with self._lineage_lock:
+            if self._lineage is not None and self._lineage[0] == key:
+                return self._lineage[1]
+            book = self.gw.system.book
+            registry = book.address("ProviderRegistry") if "ProviderRegistry" in book.contracts else None
+            built = build_lineage(events, book.address("EuroToken"), book.address("FundLedger"), registry)
+            self._lineage = (key, built)
+            return built
+
+    def _execute(self, principal: Principal, call: Call) -> OperationResult:
+        """A `FundLedger` call, signed with the calling person's own key where the contract checks a
+        role (`person_chain.SIGNED_BY_PERSON`), else with the organisation's key; relayed."""
         signer: Organisation | LocalAccount = self.gw.organisation(principal.organisation_id)
-        own_key = function in SIGNED_BY_PERSON.get(principal.kind, frozenset())
+        own_key = call.kind in SIGNED_BY_PERSON.get(principal.kind, frozenset())
         if principal.person_id is not None and own_key and self._person_signer:
             signer = self._person_signer(principal.person_id)
-        return self.gw.execute(principal.id, signer, self.gw.system.funds, function, *args, gas=gas)
+        return self.gw.execute(principal.id, signer, call)
 
     # --- funders ---------------------------------------------------------------------------
 
     def deposit(self, principal: Principal, amount: int, earmark: int, expiry: int) -> OperationResult:
         """Deposit `amount` of the euro token as a lot (earmark 0: none; expiry 0: never)."""
         token = self.gw.system.token.address
-        return self._execute(principal, "deposit", token, amount, earmark, expiry, gas=GAS_DEPOSIT)
+        return self._execute(principal, self.gw.system.funds.deposit_call(token, amount, earmark, expiry))
 
     def own_lots(self, principal: Principal) -> list[tuple[int, Lot]]:
         """The calling funder's lots with their ids, oldest first."""
@@ -177,9 +173,23 @@ class FundsService:
             p for p in trace_payments(self.gw.index.events()) if any(s.lot_id == lot_id for s in p.sources)
         ]
 
+    def lot_lineage(self, principal: Principal, lot_id: int) -> tuple[LotLineage, dict[str, ProviderView]]:
+        """Where a lot's euros went, from events alone (first in, first out per account): to spending at
+        providers, per provider and category, and to payouts; with the providers it names by account.
+        The lot's funder sees its own lots, the admin and auditors every lot; `UnknownLot` otherwise."""
+        if principal.kind == "funder":
+            self.own_lot(principal, lot_id)
+        lineage = self.lineage()
+        if lot_id not in lineage.lots:
+            raise NotFound("UnknownLot", f"there is no lot {lot_id}")
+        lot = lineage.lot(lot_id)
+        named = {p for p, _ in lot.spent} | set(lot.paid_out)
+        providers = {v.account: v for v in self.providers.all() if v.account in named}
+        return lot, providers
+
     def allocate(self, principal: Principal, lot_id: int, program_id: int, amount: int) -> OperationResult:
         """Allocate part of one of the funder's lots to a program."""
-        return self._execute(principal, "allocate", lot_id, program_id, amount, gas=GAS_ALLOCATE)
+        return self._execute(principal, self.gw.system.funds.allocate_call(lot_id, program_id, amount))
 
     def refund(self, principal: Principal, lot_id: int) -> OperationResult:
         """Take back the unspent rest of the funder's expired lot: one transaction per `REFUND_STEP` of its
@@ -187,11 +197,9 @@ class FundsService:
         self.own_lot(principal, lot_id)
         funds = self.gw.system.funds
         step = int(funds.call("REFUND_STEP"))
-        result = self._execute(
-            principal, "refund", lot_id, gas=refund_gas(funds.refund_pending(lot_id), step)
-        )
+        result = self._execute(principal, funds.refund_call(lot_id, min(funds.refund_pending(lot_id), step)))
         while (pending := funds.refund_pending(lot_id)) != 0:
-            result = self._execute(principal, "refund", lot_id, gas=refund_gas(pending, step))
+            result = self._execute(principal, funds.refund_call(lot_id, min(pending, step)))
         return result
 
     # --- consent: allocators of a lot, approvers of a program -----------------------------
@@ -201,12 +209,15 @@ class FundsService:
     ) -> OperationResult:
         """Name (`allowed`) or revoke an allocator of one of the funder's lots."""
         self.own_lot(principal, lot_id)
-        return self._execute(principal, "setLotAllocator", lot_id, allocator, allowed, gas=GAS_NAMING)
+        return self._execute(
+            principal, self.gw.system.funds.set_lot_allocator_call(lot_id, allocator, allowed)
+        )
 
     def lot_allocators(self, principal: Principal, lot_id: int) -> list[Named]:
         """The allocators the funder named for its lot and has not revoked, in the order named."""
         self.own_lot(principal, lot_id)
-        named = _named(self.gw.index.events(), "LotAllocatorSet", "lotId", lot_id, "allocator", None)
+        events = self.gw.read_model.for_lots([lot_id], ["LotAllocatorSet"])
+        named = _named(events, "LotAllocatorSet", "lotId", lot_id, "allocator", None)
         funds = self.gw.system.funds
         return [n for n in named if funds.is_lot_allocator(lot_id, n.address)]
 
@@ -216,14 +227,16 @@ class FundsService:
         """Name (`allowed`) or revoke, as the calling funder, an approver of a program's tranches (the
         contract accepts only a funder whose money is in the program)."""
         self.gw.system.funds.program(program_id)  # FundLedgerUnknownProgram for none
-        return self._execute(principal, "setProgramApprover", program_id, approver, allowed, gas=GAS_NAMING)
+        return self._execute(
+            principal, self.gw.system.funds.set_program_approver_call(program_id, approver, allowed)
+        )
 
     def program_approvers(self, principal: Principal, program_id: int) -> list[Named]:
         """The approvers the calling funder named for the program and has not revoked."""
         funds = self.gw.system.funds
         funds.program(program_id)
         named = _named(
-            self.gw.index.events(),
+            self.gw.read_model.for_program(program_id, ["ProgramApproverSet"]),
             "ProgramApproverSet",
             "programId",
             program_id,
@@ -240,12 +253,12 @@ class FundsService:
         """Approve a tranche request (the contract refuses the requester; the gateway refuses the
         person who asked for it)."""
         self._may_decide(principal, tranche_id)
-        return self._execute(principal, "approveTranche", tranche_id, gas=GAS_TRANCHE)
+        return self._execute(principal, self.gw.system.funds.approve_tranche_call(tranche_id))
 
     def reject_tranche(self, principal: Principal, tranche_id: int, reason: str) -> OperationResult:
         """Reject a tranche request; the reason stays off chain, its hash goes on chain."""
         self._may_decide(principal, tranche_id)
-        return self._execute(principal, "rejectTranche", tranche_id, sha(reason), gas=GAS_TRANCHE)
+        return self._execute(principal, self.gw.system.funds.reject_tranche_call(tranche_id, sha(reason)))
 
     def _may_decide(self, principal: Principal, tranche_id: int) -> None:
         """Maker-checker between people: whoever asked for a tranche never decides it. An NGO's
@@ -297,7 +310,7 @@ class FundsService:
         """A program run by the calling NGO: its description hashed on chain, its text kept here."""
         metadata = sha(json.dumps({"name": name, "description": description}, sort_keys=True))
         token = self.gw.system.token.address
-        result = self._execute(principal, "createProgram", token, metadata, gas=GAS_CREATE_PROGRAM)
+        result = self._execute(principal, self.gw.system.funds.create_program_call(token, metadata))
         program_id: int = result.event("ProgramCreated").args["programId"]
         with self.gw.db.session() as s:
             s.merge(
@@ -319,7 +332,9 @@ class FundsService:
         self, principal: Principal, program_id: int, amount: int, milestone: str
     ) -> OperationResult:
         """Ask for money to be released on a milestone (its text off chain, its hash on chain)."""
-        return self._execute(principal, "requestTranche", program_id, amount, sha(milestone), gas=GAS_TRANCHE)
+        return self._execute(
+            principal, self.gw.system.funds.request_tranche_call(program_id, amount, sha(milestone))
+        )
 
     def disburse(
         self, principal: Principal, program_id: int, payments: list[tuple[str, int]], reference: str
@@ -330,15 +345,10 @@ class FundsService:
         self.providers.restrict_before_paying(principal, program_id, recipients)
         amounts = [amount for _, amount in payments]
         signer = self.gw.organisation(principal.organisation_id)
-        draws = draw_gas(self.gw, principal.id, signer, program_id, sum(amounts), GAS_PER_DRAW)
+        walks = draw_walks(self.gw, principal.id, signer, program_id, sum(amounts))
+        funds = self.gw.system.funds
         return self._execute(
-            principal,
-            "disburse",
-            program_id,
-            recipients,
-            amounts,
-            sha(reference),
-            gas=GAS_DISBURSE_BASE + GAS_PER_PAYMENT * len(recipients) + draws,
+            principal, funds.disburse_call(program_id, recipients, amounts, sha(reference), walks)
         )
 
     # --- everyone --------------------------------------------------------------------------
@@ -349,10 +359,7 @@ class FundsService:
         count = funds.counts()[1]
         with self.gw.db.session() as s:
             names = {p.program_id: p.name for p in s.scalars(select(ProgramInfo))}
-        payments: dict[int, int] = {}
-        for e in self.gw.index.events():
-            if e.name == "Disbursed":
-                payments[e.args["programId"]] = payments.get(e.args["programId"], 0) + 1
+        payments = self.gw.read_model.count_by_program(["Disbursed"])
         out = []
         for pid in range(1, count + 1):
             p = funds.program(pid)

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from api.engine import Engine
 from api.models import BudgetRound, ClaimProgramName, Entitlement, Person
 from api.principals import Principal
-from api.rounds import RoundsService
 from api.services.funds import FundsService
+from api.services.rounds import RoundsService
 from ledger.events import Event
 from ledger.participatory_budget import Phase
 

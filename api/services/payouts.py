@@ -34,14 +34,9 @@ from api.errors import GatewayError, Invalid, NotFound
 from api.models import PayoutRecord
 from api.operations import IDEMPOTENT_REQUEST, OperationResult
 from api.principals import Principal
+from ledger.calls import Call
 from ledger.payouts import MAX_BATCH, BatchStatus, PayoutsClient, PayoutStatus
 
-GAS_APPROVE = 80_000
-GAS_REQUEST = 200_000
-GAS_BATCH_BASE = 100_000
-GAS_BATCH_PER_PAYOUT = 60_000
-GAS_SETTLE_BASE = 120_000
-GAS_SETTLE_PER_PAYOUT = 10_000
 SEPA_SCHEMA = "pain.001.001.03"
 CENT = 10_000  # micro-euros per cent
 
@@ -121,17 +116,10 @@ class PayoutsService:
             if existing is not None:
                 return self.get(existing.payout_id), None
         org = self.gw.organisation(principal.organisation_id)
-        token = self.gw.system.token
-        self.gw.execute(principal.id, org, token, "approve", self.contract.address, amount, gas=GAS_APPROVE)
-        result = self.gw.execute(
-            principal.id,
-            org,
-            self.contract,
-            "requestPayout",
-            amount,
-            bytes.fromhex(reference),
-            gas=GAS_REQUEST,
-        )
+        approve = self.gw.system.token.approve_call(self.contract.address, amount)
+        self.gw.execute(principal.id, org, approve)
+        request = self.contract.request_call(amount, bytes.fromhex(reference))
+        result = self.gw.execute(principal.id, org, request)
         payout_id = int(self.contract.by_reference(bytes.fromhex(reference)))
         with self.gw.db.session() as s:
             s.add(
@@ -200,17 +188,16 @@ class PayoutsService:
 
     # --- the treasurer ------------------------------------------------------------------------
 
-    def _treasury(self, principal: Principal, function: str, *args: object, gas: int) -> OperationResult:
+    def _treasury(self, principal: Principal, call: Call) -> OperationResult:
         admin = self.gw.organisation(principal.organisation_id)
-        return self.gw.execute(principal.id, admin, self.contract, function, *args, gas=gas)
+        return self.gw.execute(principal.id, admin, call)
 
     def create_batch(self, principal: Principal) -> tuple[BatchView, OperationResult]:
         """Batch every pending payout (up to the contract's cap) and write its SEPA file."""
         ids = [p.payout_id for p in self.pending()]
         if not ids:
             raise NothingToPay("NothingToPay", "no payout is pending")
-        gas = GAS_BATCH_BASE + GAS_BATCH_PER_PAYOUT * len(ids)
-        result = self._treasury(principal, "createBatch", ids, gas=gas)
+        result = self._treasury(principal, self.contract.create_batch_call(ids))
         batch_id = int(result.event("BatchCreated").args["batchId"])
         path = self.write_sepa_file(batch_id)
         view = self.batch(batch_id)
@@ -276,8 +263,7 @@ class PayoutsService:
         if view.status == "sent":
             return view, None
         digest = hashlib.sha256(bank_reference.encode()).digest()
-        gas = GAS_SETTLE_BASE + GAS_SETTLE_PER_PAYOUT * view.count
-        result = self._treasury(principal, "markBatchSent", batch_id, digest, gas=gas)
+        result = self._treasury(principal, self.contract.mark_sent_call(batch_id, digest, view.count))
         return self.batch(batch_id), result
 
     def reopen(
@@ -288,6 +274,5 @@ class PayoutsService:
         if view.status == "rejected":
             return view, None
         digest = hashlib.sha256(reason.encode()).digest()
-        gas = GAS_SETTLE_BASE + GAS_SETTLE_PER_PAYOUT * view.count
-        result = self._treasury(principal, "reopenBatch", batch_id, digest, gas=gas)
+        result = self._treasury(principal, self.contract.reopen_call(batch_id, digest, view.count))
         return self.batch(batch_id), result

@@ -31,7 +31,7 @@ PERSON_CHAIN_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {}
 """(organisation kind, person role) -> the on-chain roles the person's own key needs."""
 
 SIGNED_BY_PERSON: dict[str, frozenset[str]] = {
-    "ngo": frozenset({"requestTranche", "approveTranche", "rejectTranche"})
+    "ngo": frozenset({"FundLedger.requestTranche", "FundLedger.approveTranche", "FundLedger.rejectTranche"})
 }
 """Organisation kind -> the `FundLedger` functions its people sign with their own key (the rest, and
 everything of other kinds: the organisation's key)."""
@@ -39,7 +39,6 @@ everything of other kinds: the organisation's key)."""
 
 REQUESTER_ROLES: dict[str, frozenset[str]] = {"ngo": frozenset({"admin", "caseworker"})}
 """Organisation kind -> the person roles whose keys the organisation names as tranche requesters."""
-GAS_NAMING = 120_000  # FundLedger.setRequester
 
 
 def asks_for_tranches(kind: str, roles: Sequence[str]) -> bool:
@@ -79,4 +78,4 @@ class PersonChain:
         engine = self._engine
         org = engine.organisation(organisation_id)
         funds = engine.system.funds
-        engine.execute(f"org:{organisation_id}", org, funds, "setRequester", address, allowed, gas=GAS_NAMING)
+        engine.execute(f"org:{organisation_id}", org, funds.set_requester_call(address, allowed))

@@ -30,13 +30,8 @@ from api.errors import Forbidden, Invalid, NotFound
 from api.models import Organisation, ProgramInfo, ProviderRecord
 from api.operations import OperationResult
 from api.principals import Principal
+from ledger.calls import Call
 from ledger.providers import category_mask, category_names
-
-GAS_ADMIT = 150_000
-GAS_SUSPEND = 100_000
-GAS_RULE = 100_000
-GAS_RESTRICT_BASE = 60_000
-GAS_RESTRICT_PER_ACCOUNT = 45_000
 
 
 @dataclass(frozen=True)
@@ -103,9 +98,9 @@ class ProvidersService:
 
     # --- providers ---------------------------------------------------------------------------
 
-    def _execute(self, principal: Principal, function: str, *args: object, gas: int) -> OperationResult:
+    def _execute(self, principal: Principal, call: Call) -> OperationResult:
         org = self.gw.organisation(principal.organisation_id)
-        return self.gw.execute(principal.id, org, self.gw.system.providers, function, *args, gas=gas)
+        return self.gw.execute(principal.id, org, call)
 
     def admit_new(
         self, principal: Principal, name: str, street: str, postcode: str, city: str, categories: list[str]
@@ -117,7 +112,7 @@ class ProvidersService:
         org, api_key = self.gw.create_organisation("provider", name)
         metadata = record_hash(name, street, postcode, city, keys)
         result = self._execute(
-            principal, "admitProvider", org.address, self._mask(keys), metadata, gas=GAS_ADMIT
+            principal, self.gw.system.providers.admit_call(org.address, self._mask(keys), metadata)
         )
         with self.gw.db.session() as s:
             s.add(
@@ -155,7 +150,7 @@ class ProvidersService:
             return self.get(provider_id), None
         account = self.gw.organisation(provider_id).address
         reason_hash = hashlib.sha256(reason.encode()).digest()
-        result = self._execute(principal, "suspendProvider", account, reason_hash, gas=GAS_SUSPEND)
+        result = self._execute(principal, self.gw.system.providers.suspend_call(account, reason_hash))
         self._update(provider_id, status="suspended")
         return self.get(provider_id), result
 
@@ -169,7 +164,9 @@ class ProvidersService:
             raise Invalid("NoCategories", "a provider serves at least one category")
         account = self.gw.organisation(provider_id).address
         metadata = record_hash(row.name, row.street, row.postcode, row.city, keys)
-        result = self._execute(principal, "admitProvider", account, self._mask(keys), metadata, gas=GAS_ADMIT)
+        result = self._execute(
+            principal, self.gw.system.providers.admit_call(account, self._mask(keys), metadata)
+        )
         self._update(provider_id, status="admitted", categories=",".join(keys))
         return self.get(provider_id), result
 
@@ -225,7 +222,9 @@ class ProvidersService:
         if self.gw.system.funds.program(program_id).ngo != principal.address:
             raise Forbidden("NotYourProgram", f"program {program_id} is run by another NGO")
         keys = self._ordered(categories)
-        result = self._execute(principal, "setProgramRule", program_id, self._mask(keys), gas=GAS_RULE)
+        result = self._execute(
+            principal, self.gw.system.providers.set_program_rule_call(program_id, self._mask(keys))
+        )
         return self.rule(program_id), result
 
     def rule(self, program_id: int) -> ProgramRule:
@@ -254,5 +253,4 @@ class ProvidersService:
         money they receive can reach only the program's providers. Nothing to do for a cash program."""
         if not accounts or self.gw.system.providers.program_rule(program_id) == 0:
             return
-        gas = GAS_RESTRICT_BASE + GAS_RESTRICT_PER_ACCOUNT * len(accounts)
-        self._execute(principal, "restrictAccounts", program_id, accounts, gas=gas)
+        self._execute(principal, self.gw.system.providers.restrict_accounts_call(program_id, accounts))

@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 from api.engine import Engine
 from api.errors import NotFound
 from api.models import VoteReceipt
-from api.rounds import BallotRecord, RoundsService
+from api.services.rounds import BallotRecord, RoundsService
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 SECRET_BITS = 80

@@ -9,6 +9,7 @@ from eth_utils import to_checksum_address
 
 from api.verification.records import Records
 from api.verification.report import Report, Section
+from governance.lineage import UNFUNDED, build_lineage
 from governance.merkle import hash_pair
 from governance.qv_verify import verify_rounds
 from ledger.chain_reading import immutable_values, mask_immutables
@@ -41,6 +42,7 @@ def verify(records: Records, build: Mapping[str, ReferenceCode]) -> Report:
         check_claims(records),
         check_token(records),
         check_providers(records),
+        check_lineage(records),
         check_payouts(records),
     ]
     return report
@@ -366,6 +368,37 @@ def check_providers(records: Records) -> Section:
         "; ".join(wrong[:5]),
     )
     section.figures = {"restricted money spent at providers": spent}
+    return section
+
+
+def check_lineage(records: Records) -> Section:
+    """Every euro followed from the lot that paid it, first in first out per account, from events alone:
+    what the lineage says each account holds is its balanceOf, and what the lots still hold is the fund
+    ledger's balance."""
+    section = Section("Lineage of every euro")
+    book = records.book
+    registry = book.address("ProviderRegistry") if "ProviderRegistry" in book.contracts else None
+    lineage = build_lineage(records.events, book.address("EuroToken"), book.address("FundLedger"), registry)
+    differ = lineage.differences(records.balances, records.fund_ledger_balance)
+    section.add(
+        "every account holds what the lineage traces to lots (balanceOf), the fund ledger what its lots hold",
+        not differ,
+        "; ".join(differ[:5]),
+    )
+    section.add(
+        "every lot's euros are accounted for (credited = held + paid out + deposited)",
+        lineage.model.conserved(),
+    )
+    lots = list(lineage.every_lot().values())
+    section.figures = {
+        "spent at providers from lots": sum(lot.spent_total for lot in lots),
+        "paid out by providers from lots": sum(lot.paid_out_by_providers for lot in lots),
+        "paid out to clients from lots": sum(lot.paid_out_to_others for lot in lots),
+        "held by people from lots": sum(lot.held for lot in lots),
+        "not from any lot (minted to an account)": sum(
+            n for (lot, _), n in lineage.model.held().items() if lot == UNFUNDED
+        ),
+    }
     return section
 
 

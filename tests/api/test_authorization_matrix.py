@@ -52,6 +52,7 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/v1/funder/lots"):                           (401, 401, 403, 200, 403, 403),
     ("GET", "/v1/funder/lots/{lot_id}"):                  (401, 401, 403, 200, 403, 403),
     ("GET", "/v1/funder/lots/{lot_id}/payments"):         (401, 401, 403, 200, 403, 403),
+    ("GET", "/v1/funder/lots/{lot_id}/lineage"):          (401, 401, 200, 200, 403, 200),
     ("POST", "/v1/funder/lots/{lot_id}/allocations"):     (401, 401, 403, 201, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/refund"):          (401, 401, 403, 201, 403, 403),
     ("POST", "/v1/funder/lots/{lot_id}/allocators"):      (401, 401, 403, 201, 403, 403),
@@ -127,6 +128,16 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("POST", "/v1/providers/{provider_id}/admit"):        (401, 401, 200, 403, 200, 403),
     ("PUT", "/v1/ngo/programs/{program_id}/rule"):        (401, 401, 403, 403, 200, 403),
     ("GET", "/v1/public/programs/{program_id}/providers"): (200, 200, 200, 200, 200, 200),
+    # payments at the counter: a provider's cashier asks, confirms with voucher + PIN, refunds; a signed-in
+    # client confirms. No caller here is a provider or a client (tests/api/test_payments_api.py)
+    ("POST", "/v1/provider/payments"):                    (401, 401, 403, 403, 403, 403),
+    ("GET", "/v1/provider/payments"):                     (401, 401, 403, 403, 403, 403),
+    ("GET", "/v1/provider/payments/{code}"):              (401, 401, 403, 403, 403, 403),
+    ("POST", "/v1/provider/payments/{code}/counter-confirmation"): (401, 401, 403, 403, 403, 403),
+    ("POST", "/v1/provider/payments/{code}/refund"):      (401, 401, 403, 403, 403, 403),
+    ("GET", "/v1/client/payments"):                       (401, 401, 401, 401, 401, 401),
+    ("GET", "/v1/client/payments/{code}"):                (401, 401, 401, 401, 401, 401),
+    ("POST", "/v1/client/payments/{code}"):               (401, 401, 401, 401, 401, 401),
     # payouts: a provider asks (its success: tests/api/test_payouts_api.py), the treasurer settles
     ("POST", "/v1/provider/payouts"):                     (401, 401, 403, 403, 403, 403),
     ("GET", "/v1/provider/payouts"):                      (401, 401, 403, 403, 403, 403),
@@ -424,6 +435,7 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         "{prefix}": seed.person_key,
         "{provider_id}": seed.provider,
         "{address}": "0x" + "ab" * 20,
+        "{code}": "ABCDEFGH",
         "{batch_id}": "1",
     }
     bodies: dict[Route, dict[str, Any]] = {
@@ -473,6 +485,11 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         ("POST", "/v1/providers"): {**PROVIDER, "name": "Second shop"},
         ("POST", "/v1/providers/{provider_id}/suspend"): {"reason": "matrix"},
         ("POST", "/v1/providers/{provider_id}/admit"): {},
+        ("POST", "/v1/provider/payments"): {"amount": "1", "note": "matrix"},
+        ("POST", "/v1/provider/payments/{code}/counter-confirmation"): {
+            "voucherCode": seed.clients[0]["voucherCode"],
+            "pin": "2468",
+        },
         ("PUT", "/v1/ngo/programs/{program_id}/rule"): {"kind": "cash"},
         ("POST", "/v1/provider/payouts"): {"amount": "1", "iban": "DE02120300000000202051"},
         ("POST", "/v1/admin/payout-batches/{batch_id}/sent"): {"bankReference": "matrix bank"},

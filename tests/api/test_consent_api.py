@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.gateway import Gateway
-from api.services.funds import GAS_PER_REFUNDED_ALLOCATION, refund_gas
+from ledger.fund_ledger import GAS_PER_REFUNDED_ALLOCATION
 from tests.api.conftest import Keys, auth
 
 DAY = 86_400
@@ -161,7 +161,7 @@ def test_a_refund_over_hundreds_of_dust_allocations_fits_the_gateways_gas(
     assert len(returned) == dust
     for e in steps:  # each step used less gas than the gateway gave it
         receipt = gateway.chain.web3.eth.get_transaction_receipt(e.transaction_hash)  # type: ignore[arg-type]
-        assert receipt["gasUsed"] < refund_gas(step, step) < 30_000_000
+        assert receipt["gasUsed"] < gateway.system.funds.refund_call(1, step).gas < 30_000_000
     assert GAS_PER_REFUNDED_ALLOCATION * step < 30_000_000
     mine = _ok(client.get("/v1/funder/refunds", headers=auth(keys.funder)), 200)
     assert sum(float(r["amount"]) for r in mine if r["lotId"] == lot) == 10.0
@@ -182,7 +182,7 @@ def test_a_round_its_funder_cancelled_before_any_ballot_shows_its_money_back(
     _ok(client.post(f"/v1/funder/lots/{lot}/allocators", json={"address": ngo}, headers=auth(keys.funder)))
     rid = _ok(_round(client, gateway, keys.ngo, lot))["roundId"]
     funder = gateway.organisation(_ok(client.get("/v1/me", headers=auth(keys.funder)), 200)["id"])
-    result = gateway.execute("test", funder, gateway.system.budget, "cancelRound", rid, gas=300_000)
+    result = gateway.execute("test", funder, gateway.system.budget.build("cancelRound", rid, gas=300_000))
     assert result.event("RoundCancelled").args["released"] == 100 * 10**6
     public = _ok(client.get(f"/v1/public/rounds/{rid}"), 200)
     assert (public["phase"], public["released"], public["awarded"]) == ("abandoned", "100.000000", "0.000000")

@@ -75,3 +75,25 @@ def test_an_import_over_the_row_cap_is_refused_whole(
     assert client.get("/v1/ngo/clients", headers=auth(keys.ngo)).json() == []
     r = _import(client, keys, "name\nA\nB\nC\n")
     assert r.status_code == 200 and len(r.json()["created"]) == 3
+
+
+def test_the_client_list_comes_a_page_at_a_time_and_only_for_the_own_ngo(
+    client: TestClient, keys: Keys, gateway: Gateway
+) -> None:
+    r = _import(client, keys, "name\nA\nB\nC\nD\nE\n")
+    created = [c["clientId"] for c in r.json()["created"]]
+    ngo = auth(keys.ngo)
+    pages, after = [], None
+    while True:
+        params = {"limit": 2, **({"after": after} if after else {})}
+        page = client.get("/v1/ngo/clients", params=params, headers=ngo).json()
+        pages.append(page)
+        if len(page) < 2:
+            break
+        after = page[-1]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sorted(i for p in pages for i in p) == sorted(created)  # each once
+    r = client.get("/v1/ngo/clients", params={"after": created[0]}, headers=auth(keys.ngo2))
+    assert (r.status_code, r.json()["code"]) == (404, "UnknownClient")  # another NGO's client is no cursor
+    r = client.get("/v1/ngo/clients", params={"limit": 1001}, headers=ngo)
+    assert (r.status_code, r.json()["code"]) == (422, "ValidationFailed")

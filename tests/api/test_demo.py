@@ -55,9 +55,22 @@ def test_the_demo_is_seeded_once_and_its_client_can_claim(gateway: Gateway, clie
     assert accepted["program"]["kind"] == "restricted"
     assert [p["name"] for p in accepted["providers"]] == ["SV Nordhafen 1921 e.V."]
 
-    # the food shop was paid out: its payout settled, the SEPA file written and valid
+    # the demo client paid 12,80 € at the food shop's counter with voucher code + PIN, from cash aid
+    day = client.get("/v1/provider/payments", headers=auth(keys["provider-food"])).json()
+    assert day["total"] == "12.800000"
+    [paid] = day["payments"]
+    assert (paid["status"], paid["note"], [leg["restricted"] for leg in paid["legs"]]) == (
+        "paid",
+        "Obst, Brot, Milch",
+        [False],
+    )
+    assert [p["code"] for p in client.get("/v1/client/payments", headers=auth(token)).json()] == [
+        paid["code"]
+    ]
+
+    # the food shop was paid out its takings: the payout settled, the SEPA file written and valid
     [payout] = client.get("/v1/provider/payouts", headers=auth(keys["provider-food"])).json()
-    assert (payout["amount"], payout["status"]) == ("80.000000", "settled")
+    assert (payout["amount"], payout["status"]) == ("12.800000", "settled")
     sepa = gateway.settings.data_dir / "sepa" / f"batch-{payout['batchId']}.xml"
     xmlschema.XMLSchema(str(Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd")).validate(
         sepa.read_text()

@@ -55,7 +55,7 @@ def test_a_new_looking_signer_whose_nonce_was_used_elsewhere_is_signed_again(gat
         account, token.address, token.encode("approve", spender, 1), nonce=0, gas=100_000
     )
     gateway.relayer.relay(outside)
-    result = gateway.execute("test", account, token, "approve", spender, 2, gas=100_000)
+    result = gateway.execute("test", account, token.build("approve", spender, 2, gas=100_000))
     assert result.event("Approval").args["value"] == 2
     with gateway.db.session() as s:
         ops = list(s.scalars(select(Operation).where(Operation.signer == account.address)))
@@ -84,7 +84,7 @@ def test_reconciled_operations_keep_only_their_own_events(batching_gateway: Gate
 
     def deposit(org: Any) -> None:
         token = gw.system.token.address
-        results.append(gw.execute(f"org:{org.id}", org, gw.system.funds, "deposit", token, 10**6, 0, 0))
+        results.append(gw.execute(f"org:{org.id}", org, gw.system.funds.deposit_call(token, 10**6, 0, 0)))
 
     threads = [threading.Thread(target=deposit, args=(org,)) for org in funders]
     for t in threads:

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from fastapi.testclient import TestClient
 
-from api.clients import random_code
 from api.gateway import Gateway
 from api.models import Client
+from api.services.clients import random_code
 from tests.api.conftest import Keys, auth
 
 PARALLEL = 48

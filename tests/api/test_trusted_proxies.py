@@ -12,8 +12,8 @@ import httpx
 import uvicorn
 
 from api.app import create_app
-from api.clients import random_code
 from api.gateway import Gateway
+from api.services.clients import random_code
 from api.serving import uvicorn_config
 from tests.e2e._server import free_port
 

@@ -18,8 +18,8 @@ from pypdf import PdfReader
 
 from api.gateway import Gateway, NotFound
 from api.i18n import LANGUAGES, translate
+from api.services.voucher_sheets import SheetLanguage, VoucherSheets
 from api.voucher_pdf import INSTRUCTIONS, VoucherCard, render_voucher_sheets
-from api.voucher_sheets import SheetLanguage, VoucherSheets
 from governance.errors import VoucherCodeError
 from governance.vouchers import ProgramRef, new_client_secret, qr_png, voucher_code, voucher_qr
 from tests.api.conftest import Keys, auth, database_text

@@ -667,7 +667,7 @@ def test_a_refund_walks_at_most_a_step_of_allocations_whatever_others_did(
         refunded += r.event("LotRefunded").args["amount"]
         assert len(r.events_named("AllocationReturned")) <= step
     assert len(gas) == -(-dust // step)
-    assert max(gas) < 150_000 + 30_000 * step  # the gateway's sizing (api.services.funds.refund_gas)
+    assert max(gas) < 150_000 + 30_000 * step  # the gateway's sizing (FundLedgerClient.refund_call)
     assert refunded == 10 * EUR and system.balance(a.funder.address) == before + 10 * EUR
     with pytest.raises(FundLedgerLotAlreadyRefunded):
         system.funds.refund(a.outsider, lot)

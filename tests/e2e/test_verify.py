@@ -72,6 +72,7 @@ def test_verify_passes_on_the_demo_chain_and_writes_a_self_contained_report(
         "Claim programs",
         "Euro token",
         "Providers and restricted aid",
+        "Lineage of every euro",
         "Payouts in euros",
     ]
     assert all(c["ok"] for s in data["sections"] for c in s["checks"])

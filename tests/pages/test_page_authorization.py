@@ -35,6 +35,8 @@ TO_SIGN_IN = "->/client/sign-in*"
 SIGNED_OUT = "->/client/sign-in?reason=signed-out"
 TO_DESK = "->/staff/sign-in"
 DESK_SIGNED_OUT = "->/staff/sign-in?reason=signed-out"
+TO_COUNTER = "->/counter/sign-in"
+COUNTER_SIGNED_OUT = "->/counter/sign-in?reason=signed-out"
 PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/"):                                   ("->/client/",) * (OTHERS + CLIENT),
     ("GET", "/client"):                             ("->/client/",) * (OTHERS + CLIENT),
@@ -55,6 +57,8 @@ PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/client/check"):                       ("200",) * (OTHERS + CLIENT),
     ("POST", "/client/check"):                      ("404",) * (OTHERS + CLIENT),  # no such receipt
     ("GET", "/client/programs/{program_id}/providers"): ("200",) * (OTHERS + CLIENT),  # public
+    ("GET", "/client/pay/{code}"):                  (TO_SIGN_IN,) * OTHERS + ("404",),  # no such payment
+    ("POST", "/client/pay/{code}"):                 (TO_SIGN_IN,) * OTHERS + ("404",),
     ("GET", "/client/{rest:path}"):                 ("404",) * (OTHERS + CLIENT),
     ("POST", "/client/{rest:path}"):                ("404",) * (OTHERS + CLIENT),
     # the staff desk: only its own cookie, made by a person's sign-in (tests/pages/test_staff_desk.py),
@@ -71,6 +75,16 @@ PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/staff/register"):                     (TO_DESK,) * (OTHERS + CLIENT),
     ("POST", "/staff/register"):                    (TO_DESK,) * (OTHERS + CLIENT),
     ("GET", "/staff/voucher-sheets/{sheet_id}"):    (TO_DESK,) * (OTHERS + CLIENT),
+    # the providers' counter: only its own cookie, made by a cashier's sign-in (test_counter_page.py)
+    ("GET", "/counter"):                            ("->/counter/",) * (OTHERS + CLIENT),
+    ("GET", "/counter/sign-in"):                    ("200",) * (OTHERS + CLIENT),
+    ("POST", "/counter/sign-in"):                   ("403",) * (OTHERS + CLIENT),
+    ("POST", "/counter/sign-out"):                  (COUNTER_SIGNED_OUT,) * (OTHERS + CLIENT),
+    ("GET", "/counter/"):                           (TO_COUNTER,) * (OTHERS + CLIENT),
+    ("POST", "/counter/payments"):                  (TO_COUNTER,) * (OTHERS + CLIENT),
+    ("GET", "/counter/payments/{code}"):            (TO_COUNTER,) * (OTHERS + CLIENT),
+    ("POST", "/counter/payments/{code}/confirm"):   (TO_COUNTER,) * (OTHERS + CLIENT),
+    ("POST", "/counter/payments/{code}/refund"):    (TO_COUNTER,) * (OTHERS + CLIENT),
 }  # fmt: skip
 
 
@@ -113,6 +127,7 @@ def test_each_caller_gets_what_its_row_says(client: TestClient, gateway: Gateway
             path.replace("{round_id}", "1").replace("{lang}", "en").replace("{rest:path}", "somewhere/else")
         )
         path = path.replace("{client_id}", scenario.client_id).replace("{sheet_id}", "s" * 16)
+        path = path.replace("{code}", "ABCDEFGH")
         for caller, expected in zip(CALLERS, row, strict=True):
             browser = TestClient(client.app, base_url=BASE_URL, follow_redirects=False)
             browser.headers.update(headers[caller])

@@ -389,6 +389,15 @@ def test_a_funder_page_adds_up_to_the_funders_own_lots(demo: Demo) -> None:
     assert Decimal(series[-1]["deposited_eur"]) == sum(Decimal(lot["amount"]) for lot in lots)
     tree = html.fromstring(_get(demo, f"/public/funders/{address}").text)
     assert tree.xpath("//h1/text()") == ["Stiftung Gemeinsinn"]
+    lineage = [
+        demo.http.get(
+            f"/v1/funder/lots/{lot['lotId']}/lineage", headers=_auth(demo.keys["foundation"])
+        ).json()
+        for lot in lots
+    ]
+    assert [x["deposited"] for x in lineage] == [lot["amount"] for lot in lots]
+    (line,) = tree.xpath("//p[@class='lineage']/text()")
+    assert line.startswith("Followed to the end, euro by euro")
 
 
 # --- open data --------------------------------------------------------------------------------

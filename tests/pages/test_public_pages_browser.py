@@ -97,11 +97,11 @@ def test_the_public_pages_work_in_a_real_browser_and_pass_axe(
     for lang in LANGUAGES:
         page.goto(f"{url}/public/language/{lang}?next=/public/")
         for path in pages:
+            page.goto(f"{url}{path}")  # loaded once, then laid out at each width
+            expect(page.locator("html")).to_have_attribute("lang", lang)
+            expect(page.locator("html")).to_have_attribute("dir", direction(lang))
             for width in WIDTHS:
                 page.set_viewport_size({"width": width, "height": 900})
-                page.goto(f"{url}{path}")
-                expect(page.locator("html")).to_have_attribute("lang", lang)
-                expect(page.locator("html")).to_have_attribute("dir", direction(lang))
                 violations = _axe_violations(page)
                 if violations:
                     found[f"{lang} {path} {width}px"] = violations

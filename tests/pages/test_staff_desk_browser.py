@@ -82,12 +82,12 @@ def test_a_caseworker_uses_the_desk_in_a_real_browser(server: ServerProcess, bro
     page = context.new_page()
 
     def check(lang: str, path: str | None) -> None:
+        if path is not None:
+            page.goto(f"{server.url}{path}")  # loaded once, then laid out at each width
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        expect(page.locator("html")).to_have_attribute("dir", direction(lang))
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
-            if path is not None:
-                page.goto(f"{server.url}{path}")
-            expect(page.locator("html")).to_have_attribute("lang", lang)
-            expect(page.locator("html")).to_have_attribute("dir", direction(lang))
             violations = _axe_violations(page)
             if violations:
                 found[f"{lang} {path or page.url} {width}px"] = violations

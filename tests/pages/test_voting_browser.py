@@ -151,13 +151,13 @@ def _every_voting_page_in_every_language_is_accessible(
     found: dict[str, list[dict[str, Any]]] = {}
 
     def check(lang: str, path: str, prepare: Any = None) -> None:
+        page.goto(f"{url}{path}")  # loaded once, then laid out at each width
+        if prepare is not None:
+            prepare()
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        expect(page.locator("html")).to_have_attribute("dir", direction(lang))
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
-            page.goto(f"{url}{path}")
-            if prepare is not None:
-                prepare()
-            expect(page.locator("html")).to_have_attribute("lang", lang)
-            expect(page.locator("html")).to_have_attribute("dir", direction(lang))
             violations = _axe_violations(page)
             if violations:
                 found[f"{lang} {path} {width}px {getattr(prepare, '__name__', '')}"] = violations

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from api.clients import ClientSession
 from api.gateway import Gateway
 from api.models import VoteReceipt
+from api.services.clients import ClientSession
 from api.services.vote_receipts import CODE_LENGTH, format_code, parse_code
 from tests.api.conftest import copy_deployed, make_settings
 from tests.pages._rounds import PROPOSALS, ROUND_TITLE, RoundSetUp, open_round

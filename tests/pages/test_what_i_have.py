@@ -36,9 +36,7 @@ def test_each_entitlement_says_what_it_is_for_what_is_left_and_where_each_euro_w
     ref = gateway.claims._ref(scenario.claim_program_id)
     payout = Account.from_key(pseudonym_key(session.root, Purpose.PAYOUT, program_index(ref)))
     shop = Account.create().address
-    gateway.execute(
-        session.principal, payout, gateway.system.token, "transfer", shop, 12_500_000, gas=200_000
-    )
+    gateway.execute(session.principal, payout, gateway.system.token.transfer_call(shop, 12_500_000))
 
     after = client.get("/client/what-i-have")
     card = _card(after.text, scenario.claim_program_id)

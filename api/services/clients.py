@@ -27,15 +27,15 @@ from typing import Any
 from uuid import uuid4
 
 from pydantic import ValidationError
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.engine import Engine
 from api.errors import Forbidden, GatewayError, Invalid, NotFound
 from api.models import Client, Entitlement, IdempotencyRecord, Operation
 from api.personal import PERSONAL_FIELDS, Personal
+from api.services.voucher_sheets import HeldSheet, SheetRequest, VoucherSheets
 from api.voucher_pdf import VoucherCard
-from api.voucher_sheets import HeldSheet, SheetRequest, VoucherSheets
 from governance.errors import VoucherCodeError
 from governance.pseudonyms import PrivateRoot, PublicRoot, Purpose, pseudonym_address
 from governance.vouchers import ALPHABET, PAYLOAD_LENGTH, check_symbol, format_code, parse_code
@@ -415,12 +415,20 @@ class Clients:
             raise NotFound("UnknownVoucher", "no client of your NGO has this voucher code")
         return client.id
 
-    def list_ids(self, ngo_id: str) -> list[str]:
-        """Ids of the NGO's clients, oldest first."""
-        with self.gw.db.session() as s:
-            return list(
-                s.scalars(select(Client.id).where(Client.ngo_id == ngo_id).order_by(Client.created_at))
+    def list_ids(self, ngo_id: str, after: str | None = None, limit: int = 500) -> list[str]:
+        """Ids of the NGO's clients, oldest first: at most `limit`, those registered after the client
+        `after` (a page's last id; `UnknownClient` for an id not of this NGO)."""
+        query = select(Client.id).where(Client.ngo_id == ngo_id)
+        if after is not None:
+            last = self._own(ngo_id, after)
+            query = query.where(
+                or_(
+                    Client.created_at > last.created_at,
+                    and_(Client.created_at == last.created_at, Client.id > last.id),
+                )
             )
+        with self.gw.db.session() as s:
+            return list(s.scalars(query.order_by(Client.created_at, Client.id).limit(limit)))
 
     # --- sign-in -----------------------------------------------------------------------------
 

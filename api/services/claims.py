@@ -14,19 +14,17 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
-from api.clients import Clients, ClientSession
 from api.engine import Engine
 from api.errors import NotFound
 from api.models import ClaimProgramName, Entitlement
 from api.operations import REQUEST_VALIDITY_S, OperationResult
-from api.services.funds import GAS_PER_RECORDED_DRAW, draw_gas
+from api.services.clients import Clients, ClientSession
+from api.services.funds import draw_walks
 from governance.claim_tree import ClaimEntry, ClaimTree
 from governance.pseudonyms import Purpose, pseudonym_address, pseudonym_key
 from governance.vouchers import ProgramRef, claim_address, payout_address, program_index
-from ledger.claims import ClaimProgramClient, sign_claim
+from ledger.claims import GAS_FUND_CLAIM_PROGRAM, ClaimProgramClient, sign_claim
 
-GAS_CLAIM = 200_000
-GAS_FUND_CLAIM_PROGRAM = 520_000  # disburseTo and the claim program's bookkeeping, before its draws
 CLAIM_VALIDITY_S = 600
 
 
@@ -77,7 +75,7 @@ class ClaimsService:
         principal = f"org:{ngo_id}"
         meta = hashlib.sha256(name.encode()).digest()
         created = gw.execute(
-            principal, ngo, gw.system.claims, "createProgram", fund_program_id, expiry, meta, gas=4_000_000
+            principal, ngo, gw.system.claims.create_program_call(fund_program_id, expiry, meta)
         )
         event = created.event("ClaimProgramCreated")
         claim_program_id, address = event.args["claimProgramId"], event.args["program"]
@@ -100,20 +98,14 @@ class ClaimsService:
                 )
             )
         tree = ClaimTree.build(entries)
-        published = gw.execute(principal, ngo, program, "addRoot", tree.cap, gas=8_000_000)
+        published = gw.execute(principal, ngo, program.add_root_call(tree.cap))
         total = sum(amount for _, amount in grants)
-        draws = draw_gas(gw, principal, ngo, fund_program_id, total, GAS_PER_RECORDED_DRAW)
-        funded = gw.execute(
-            principal,
-            ngo,
-            gw.system.funds,
-            "disburseTo",
-            fund_program_id,
-            address,
-            total,
-            claim_program_id.to_bytes(32, "big"),
-            gas=GAS_FUND_CLAIM_PROGRAM + draws,
+        walks = draw_walks(gw, principal, ngo, fund_program_id, total)
+        data = claim_program_id.to_bytes(32, "big")
+        funding = gw.system.funds.disburse_to_call(
+            fund_program_id, address, total, data, walks, GAS_FUND_CLAIM_PROGRAM
         )
+        funded = gw.execute(principal, ngo, funding)
         with gw.db.session() as s:
             s.add_all(rows)
             s.merge(ClaimProgramName(claim_program_id=claim_program_id, name=name))
@@ -224,21 +216,13 @@ class ClaimsService:
         proof = self._tree(claim_program_id, row.root_id).proof(row.leaf_index)
         from eth_account import Account
 
+        call = program.claim_call(
+            signed, root_id=row.root_id, position=proof.position, amount=row.amount, proof=proof.proof
+        )
         result = self.gw.execute(
             session.principal,
             Account.from_key(key),
-            program,
-            "claim",
-            row.root_id,
-            proof.position,
-            row.leaf_index,
-            row.amount,
-            recipient,
-            deadline,
-            signed.r,
-            signed.vs,
-            proof.proof,
-            gas=GAS_CLAIM,
+            call,
             acting_for=session.client_id if session.assisted_by else None,
         )
         return result, recipient, row.amount

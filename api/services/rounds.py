@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from eth_account import Account
 from sqlalchemy import select
 
-from api.clients import Clients, ClientSession
 from api.engine import Engine
 from api.errors import Forbidden, GatewayError, Invalid, NotFound
 from api.models import BudgetRound, Client, Operation, ProgramInfo, RoundProposal, RoundVoter
 from api.operations import OperationResult
+from api.services.clients import Clients, ClientSession
 from governance import qv
 from governance.errors import GovernanceError
 from governance.pabulib import export_round
@@ -48,7 +48,6 @@ from ledger.participatory_budget import (
     Round,
     RoundParams,
     SelectionRule,
-    ballot_arrays,
 )
 from ledger.revert_errors import (
     ParticipatoryBudgetAlreadySettled,
@@ -57,20 +56,6 @@ from ledger.revert_errors import (
     ParticipatoryBudgetRoundAbandoned,
 )
 
-GAS_CREATE = 350_000
-GAS_PER_FUNDING = 120_000
-GAS_PROPOSAL = 250_000
-GAS_WITHDRAW = 120_000
-GAS_BALLOT = 120_000
-GAS_PER_BALLOT_ENTRY = 20_000  # each entry of the new ballot
-GAS_PER_RETRACTED_ENTRY = 10_000  # each entry of the ballot it replaces
-GAS_FINALISE = 200_000
-GAS_PER_ORDERED = 15_000  # each proposal in the finalisation order
-GAS_PER_PAYOUT = 150_000  # an allocation to a program, up to a fresh one
-GAS_PER_FUNDING_SETTLED = 40_000
-GAS_ABANDON = 120_000
-GAS_CANCEL = 120_000  # plus GAS_PER_FUNDING_ABANDONED per funding: reading its lot, releasing it
-GAS_PER_FUNDING_ABANDONED = 60_000  # reading its lot's expiry and releasing it
 PAYOUTS_PER_TX = 40
 """Winners paid per transaction when finalising (the rest by `payWinners`, in the same request)."""
 
@@ -288,14 +273,7 @@ class RoundsService:
                 metadata_hash=text_hash(spec.title, spec.description),
             )
             result = self.gw.execute(
-                f"org:{ngo_id}",
-                ngo,
-                self.budget,
-                "createRound",
-                params.as_tuple(),
-                lots,
-                amounts,
-                gas=GAS_CREATE + GAS_PER_FUNDING * len(lots),
+                f"org:{ngo_id}", ngo, self.budget.create_round_call(params, lots, amounts)
             )
         event = result.event("RoundCreated")
         round_id, root = int(event.args["roundId"]), bytes(event.args["voterRoot"])
@@ -364,18 +342,8 @@ class RoundsService:
         on chain. Any NGO may propose, as the contract allows; returns the proposal id."""
         self._info(round_id)
         org = self.gw.organisation(org_id)
-        result = self.gw.execute(
-            f"org:{org_id}",
-            org,
-            self.budget,
-            "submitProposal",
-            round_id,
-            program_id,
-            amount,
-            text_hash(title, description),
-            [],
-            gas=GAS_PROPOSAL,
-        )
+        call = self.budget.submit_proposal_call(round_id, program_id, amount, text_hash(title, description))
+        result = self.gw.execute(f"org:{org_id}", org, call)
         proposal_id = int(result.event("ProposalSubmitted").args["proposalId"])
         with self.gw.db.session() as s:
             s.merge(
@@ -393,7 +361,7 @@ class RoundsService:
         """Withdraw one's own proposal while proposals are open."""
         org = self.gw.organisation(org_id)
         return self.gw.execute(
-            f"org:{org_id}", org, self.budget, "withdrawProposal", round_id, proposal_id, gas=GAS_WITHDRAW
+            f"org:{org_id}", org, self.budget.withdraw_proposal_call(round_id, proposal_id)
         )
 
     def finalise(self, ngo_id: str, round_id: int) -> Finalised:
@@ -417,26 +385,14 @@ class RoundsService:
                 qv.SelectionRule(int(r.rule)),
                 r.min_votes,
             )
-            payouts = min(len(expected.winners), PAYOUTS_PER_TX)
             fundings = len(self.budget.fundings(round_id))
-            gas = GAS_FINALISE + GAS_PER_ORDERED * len(order) + GAS_PER_PAYOUT * payouts
-            gas += GAS_PER_FUNDING_SETTLED * fundings
-            operations.append(
-                self.gw.execute(
-                    principal, ngo, self.budget, "finalise", round_id, order, PAYOUTS_PER_TX, gas=gas
-                )
-            )
+            call = self.budget.finalise_call(round_id, order, PAYOUTS_PER_TX, len(expected.winners), fundings)
+            operations.append(self.gw.execute(principal, ngo, call))
             r = self.budget.round(round_id)
         while not r.settled:
             paid = r.paid_count
-            gas = (
-                GAS_FINALISE
-                + GAS_PER_PAYOUT * PAYOUTS_PER_TX
-                + GAS_PER_FUNDING_SETTLED * len(self.budget.fundings(round_id))
-            )
-            operations.append(
-                self.gw.execute(principal, ngo, self.budget, "payWinners", round_id, PAYOUTS_PER_TX, gas=gas)
-            )
+            call = self.budget.pay_winners_call(round_id, PAYOUTS_PER_TX, len(self.budget.fundings(round_id)))
+            operations.append(self.gw.execute(principal, ngo, call))
             r = self.budget.round(round_id)
             if r.paid_count == paid:
                 break  # a retried request found this payment made already: ask again to go on
@@ -452,10 +408,8 @@ class RoundsService:
             raise ParticipatoryBudgetRoundAbandoned(round_id)
         if r.settled:
             raise ParticipatoryBudgetAlreadySettled(round_id)
-        gas = GAS_ABANDON + GAS_PER_FUNDING_ABANDONED * len(self.budget.fundings(round_id))
-        result = self.gw.execute(
-            f"org:{ngo_id}", self.gw.organisation(ngo_id), self.budget, "abandon", round_id, gas=gas
-        )
+        call = self.budget.abandon_call(round_id, len(self.budget.fundings(round_id)))
+        result = self.gw.execute(f"org:{ngo_id}", self.gw.organisation(ngo_id), call)
         event = result.event("RoundAbandoned")
         return Abandoned(
             result, int(event.args["lotId"]), int(event.args["awarded"]), int(event.args["released"])
@@ -467,9 +421,8 @@ class RoundsService:
         Returns the operation and what went back to the lots."""
         if creator:
             self._own_round(org_id, round_id)
-        gas = GAS_CANCEL + GAS_PER_FUNDING_ABANDONED * len(self.budget.fundings(round_id))
-        org = self.gw.organisation(org_id)
-        result = self.gw.execute(f"org:{org_id}", org, self.budget, "cancelRound", round_id, gas=gas)
+        call = self.budget.cancel_round_call(round_id, len(self.budget.fundings(round_id)))
+        result = self.gw.execute(f"org:{org_id}", self.gw.organisation(org_id), call)
         return result, int(result.event("RoundCancelled").args["released"])
 
     # --- clients ----------------------------------------------------------------------------
@@ -536,21 +489,11 @@ class RoundsService:
         cost = qv.ballot_cost(clean)
         if cost > info.credits:
             raise ParticipatoryBudgetCreditsExceeded(cost, info.credits)
-        ids, counts = ballot_arrays(clean)
         retracted = self._entries_of_last_ballot(round_id, address)
-        gas = GAS_BALLOT + GAS_PER_BALLOT_ENTRY * len(ids) + GAS_PER_RETRACTED_ENTRY * retracted
         voter = Account.from_key(vote_key(session.root, self.ref(info.pseudonym_round)))
+        call = self.budget.cast_ballot_call(round_id, clean, self.roll(round_id).proof(address), retracted)
         result = self.gw.execute(
-            session.principal,
-            voter,
-            self.budget,
-            "castBallot",
-            round_id,
-            ids,
-            counts,
-            self.roll(round_id).proof(address),
-            gas=gas,
-            acting_for=session.client_id if session.assisted_by else None,
+            session.principal, voter, call, acting_for=session.client_id if session.assisted_by else None
         )
         spent = int(result.event("BallotCast").args["creditsSpent"])
         return BallotCast(result, address, clean, spent, info.credits)
