@@ -134,6 +134,10 @@ class Funding:
 GAS_CREATE_CLAIM_PROGRAM = 4_000_000  # deploys the program's own contract
 GAS_ADD_ROOT = 8_000_000  # stores the tree's cap: up to 2^k nodes
 GAS_CLAIM = 200_000
+GAS_RECLAIM_BASE = 250_000  # the checks, then returning to the fund ledger (a few fundings and draws)
+GAS_RECLAIM_PER_ACCOUNT = 30_000  # one account's balance moved back, its event
+MAX_RECLAIM_ACCOUNTS = 100
+"""As `ClaimProgram.MAX_RECLAIM_ACCOUNTS`: the most accounts one `reclaimExpired` takes back."""
 GAS_FUND_CLAIM_PROGRAM = 520_000  # FundLedger.disburseTo into a claim program: its bookkeeping, before draws
 
 
@@ -200,6 +204,17 @@ class ClaimProgramClient(ContractClient):
     def return_unclaimed(self, ngo: LocalAccount) -> TxResult:
         """After expiry, give the unclaimed rest back to the fund ledger."""
         return self.transact(ngo, "returnUnclaimed")
+
+    def reclaim_expired_call(self, accounts: list[str]) -> Call:
+        """After expiry, anybody takes back what `accounts` (marked by this program) have not spent and
+        returns it, with any unclaimed rest, to the lots it came from."""
+        gas = GAS_RECLAIM_BASE + GAS_RECLAIM_PER_ACCOUNT * len(accounts)
+        return self.build("reclaimExpired", list(accounts), gas=gas)
+
+    def reclaim_expired(self, sender: LocalAccount, accounts: list[str]) -> TxResult:
+        """Send `reclaimExpired(accounts)` from any account."""
+        call = self.reclaim_expired_call(accounts)
+        return self.sender.send(sender, call.target, call.data, gas=call.gas)
 
     def is_claimed(self, index: int) -> bool:
         """Whether the client at `index` has claimed."""
