@@ -148,6 +148,7 @@ Ngo = Annotated[Principal, Depends(role("ngo"))]
 Auditor = Annotated[Principal, Depends(role("auditor", "admin"))]
 Approver = Annotated[Principal, Depends(approver)]
 NgoOrAdmin = Annotated[Principal, Depends(role("ngo", "admin"))]
+NgoFunderOrAdmin = Annotated[Principal, Depends(role("ngo", "funder", "admin"))]
 
 
 async def current_client(

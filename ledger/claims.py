@@ -205,6 +205,14 @@ class ClaimProgramClient(ContractClient):
         """After expiry, give the unclaimed rest back to the fund ledger."""
         return self.transact(ngo, "returnUnclaimed")
 
+    def return_unclaimed_call(self) -> Call:
+        """After expiry, anybody returns the unclaimed rest to the lots it came from."""
+        return self.build("returnUnclaimed", gas=GAS_RECLAIM_BASE)
+
+    def restricted_by(self) -> str:
+        """The provider registry that marks the accounts this program pays (zero address: it pays cash)."""
+        return to_checksum_address(self.call("restrictedBy"))
+
     def reclaim_expired_call(self, accounts: list[str]) -> Call:
         """After expiry, anybody takes back what `accounts` (marked by this program) have not spent and
         returns it, with any unclaimed rest, to the lots it came from."""
