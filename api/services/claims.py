@@ -285,12 +285,27 @@ class ClaimsService:
         held = gw.system.balance(program.address)
         if not accounts and (held == 0 or info.returned >= info.funded):
             return ExpiredAidReturned(claim_program_id, 0, 0, 0, None, next_after)
-        call = program.reclaim_expired_call(accounts) if restricted else program.return_unclaimed_call()
+        fundings, draws = self._fundings_and_draws(program.address)
+        call = (
+            program.reclaim_expired_call(accounts, fundings=fundings, draws=draws)
+            if restricted
+            else program.return_unclaimed_call(fundings=fundings, draws=draws)
+        )
         signer = gw.organisation(principal.organisation_id)
         result = gw.execute(principal.id, signer, call)
         reclaimed = sum(int(e.args["amount"]) for e in result.events if e.name == "ExpiredAidReclaimed")
         returned = sum(int(e.args["amount"]) for e in result.events if e.name == "UnclaimedReturned")
         return ExpiredAidReturned(claim_program_id, reclaimed, returned, len(accounts), result, next_after)
+
+    def _fundings_and_draws(self, address: str) -> tuple[int, int]:
+        """How many fund-ledger batches paid the claim program at `address`, and how many allocations
+        they drew from (the `AllocationDrawn` events of those transactions): what a return walks back."""
+        read = self.gw.read_model
+        funded = read.named(("ClaimProgramFunded",), "ClaimProgram", address)
+        draws = sum(
+            1 for f in funded for e in read.for_transaction(f.transaction_hash) if e.name == "AllocationDrawn"
+        )
+        return len(funded), draws
 
     def _require_may_send_back(self, principal: Principal, ngo: str, fund_program_id: int) -> None:
         if principal.kind == "admin":
