@@ -8,6 +8,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api.gateway import Gateway
+from api.open_data.figures import figures
+from api.verification.checks import check_claims, check_providers
+from api.verification.records import collect
 from tests.api.conftest import Keys, auth
 from tests.api.test_claims_api import _funded_program, _open_claims, _register
 from tests.api.test_providers_api import _admit, _rule
@@ -53,6 +56,19 @@ def test_expired_restricted_aid_goes_back_to_the_lots_once(
     assert gateway.system.balance(recipient) == 0
     events = gateway.read_model.for_transaction(body["transaction"])
     assert sum(e.args["amount"] for e in events if e.name == "FundsReturned") == 80_000_000
+
+    # The auditor's checks and the public figures, from the chain alone, account for what went back.
+    records = collect(gateway.system)
+    for section in (check_claims(records), check_providers(records)):
+        assert [c.name for c in section.checks if not c.ok] == [], section.title
+    assert check_providers(records).figures["restricted money that expired and went back"] == 40_000_000
+    shown = figures(records.events).claim_programs[opened["address"]]
+    assert (shown.claimed, shown.reclaimed, shown.returned, shown.held) == (
+        40_000_000,
+        40_000_000,
+        80_000_000,
+        0,
+    )
 
     again = client.post(path, headers=auth(keys.ngo))
     assert again.status_code == 200, again.text
