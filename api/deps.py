@@ -166,6 +166,7 @@ FunderOrAuditor = Annotated[Principal, Depends(role("funder", "auditor", "admin"
 Approver = Annotated[Principal, Depends(approver)]
 NgoOrAdmin = Annotated[Principal, Depends(role("ngo", "admin"))]
 Provider = Annotated[Principal, Depends(role("provider"))]
+NgoFunderOrAdmin = Annotated[Principal, Depends(role("ngo", "funder", "admin"))]
 
 
 async def current_client(

@@ -36,6 +36,7 @@ KEPT_HASHES = 256
 ACCOUNT_ARG: dict[str, str] = {
     "Disbursed": "recipient",
     "Claimed": "recipient",
+    "ExpiredAidReclaimed": "account",
     "BallotCast": "voter",
     "LotDeposited": "funder",
     "LotRefunded": "funder",
@@ -165,11 +166,16 @@ class ReadModel:
         """The events one transaction emitted, in order."""
         return self._select(IndexedEvent.transaction_hash == transaction_hash)
 
-    def named(self, names: Collection[str], contract: str | None = None) -> list[Event]:
-        """Every event named `names` (of `contract`), in chain order: reads that many rows."""
+    def named(
+        self, names: Collection[str], contract: str | None = None, address: str | None = None
+    ) -> list[Event]:
+        """Every event named `names` (of `contract`, emitted at `address`), in chain order: reads that
+        many rows."""
         where: list[ColumnElement[bool]] = [IndexedEvent.name.in_(list(names))]
         if contract is not None:
             where.append(IndexedEvent.contract == contract)
+        if address is not None:
+            where.append(IndexedEvent.address == to_checksum_address(address))
         return self._select(*where)
 
     def count(self, names: Collection[str], program_id: int | None = None) -> int:

@@ -28,6 +28,9 @@ contract ClaimProgram is IClaimProgram, Permissioned, EIP712 {
     /// @notice The largest cap depth: a cap holds at most 2^8 = 256 nodes.
     uint256 public constant MAX_CAP_DEPTH = 8;
 
+    /// @notice The most accounts one `reclaimExpired` call takes back (it stays well inside a block).
+    uint256 public constant MAX_RECLAIM_ACCOUNTS = 100;
+
     /// @dev secp256k1n / 2: a larger `s` is the malleable twin of a valid signature (EIP-2).
     uint256 private constant _HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
@@ -129,35 +132,28 @@ contract ClaimProgram is IClaimProgram, Permissioned, EIP712 {
     /// @inheritdoc IClaimProgram
     function returnUnclaimed() external returns (uint128 amount) {
         // Anyone may call it: the money only goes back to where it came from.
-        if (block.timestamp < _expiry) revert ClaimProgramNotExpired(_expiry, block.timestamp);
-        uint256 balance = _token.balanceOf(address(this));
-        uint128 returnable = _funded - _returned;
-        // Tokens sent here other than by the fund ledger stay: the ledger takes back what it paid.
-        amount = balance < returnable ? uint128(balance) : returnable;
+        _requireExpired();
+        amount = _returnRest();
         if (amount == 0) revert ClaimProgramNothingToReturn();
-        _returned += amount;
+    }
 
-        uint128 remaining = amount;
-        uint48[] memory batchIds = new uint48[](_fundings.length);
-        uint128[] memory parts = new uint128[](_fundings.length);
-        for (uint256 i = _fundings.length; remaining != 0; --i) {
-            Funding storage f = _fundings[i - 1];
-            uint128 part = f.amount - f.returned;
-            if (part > remaining) part = remaining;
-            // Cannot underflow: part <= remaining, and part <= f.amount - f.returned.
-            unchecked {
-                f.returned += part;
-                remaining -= part;
-            }
-            batchIds[i - 1] = f.batchId;
-            parts[i - 1] = part;
-            if (part != 0) emit UnclaimedReturned(f.batchId, part);
+    /// @inheritdoc IClaimProgram
+    function reclaimExpired(address[] calldata accounts) external returns (uint256 reclaimed, uint128 returned) {
+        // Anyone may call it: the money only goes back to where it came from.
+        _requireExpired();
+        uint256 count = accounts.length;
+        if (count > MAX_RECLAIM_ACCOUNTS) revert ClaimProgramTooManyAccounts(count, MAX_RECLAIM_ACCOUNTS);
+        if (address(_restrictedBy) == address(0)) revert ClaimProgramNotRestricted();
+        // The token asks the registry, which allows it only for accounts this program marked.
+        uint256[] memory amounts = IEuroToken(address(_token)).reclaimRestricted(accounts);
+        for (uint256 i; i < count; ++i) {
+            uint256 amount = amounts[i];
+            if (amount == 0) continue;
+            reclaimed += amount;
+            emit ExpiredAidReclaimed(accounts[i], amount);
         }
-
-        _token.forceApprove(address(_fundLedger), amount);
-        for (uint256 i = batchIds.length; i != 0; --i) {
-            if (parts[i - 1] != 0) _fundLedger.returnFunds(batchIds[i - 1], parts[i - 1]);
-        }
+        returned = _returnRest();
+        if (reclaimed == 0 && returned == 0) revert ClaimProgramNothingToReturn();
     }
 
     /// @inheritdoc IClaimProgram
@@ -218,6 +214,43 @@ contract ClaimProgram is IClaimProgram, Permissioned, EIP712 {
     function _requireNgo() private view {
         address account = _msgSender();
         if (account != _ngo) revert ClaimProgramNotNgo(account);
+    }
+
+    /// @dev Gives what this program holds, up to what the fund ledger paid in and has not had back, to the
+    /// fund ledger, last funding first, so it is credited to the lots it came from; returns the amount.
+    function _returnRest() private returns (uint128 amount) {
+        uint256 balance = _token.balanceOf(address(this));
+        uint128 returnable = _funded - _returned;
+        // Tokens sent here other than by the fund ledger stay: the ledger takes back what it paid.
+        amount = balance < returnable ? uint128(balance) : returnable;
+        if (amount == 0) return 0;
+        _returned += amount;
+
+        uint128 remaining = amount;
+        uint48[] memory batchIds = new uint48[](_fundings.length);
+        uint128[] memory parts = new uint128[](_fundings.length);
+        for (uint256 i = _fundings.length; remaining != 0; --i) {
+            Funding storage f = _fundings[i - 1];
+            uint128 part = f.amount - f.returned;
+            if (part > remaining) part = remaining;
+            // Cannot underflow: part <= remaining, and part <= f.amount - f.returned.
+            unchecked {
+                f.returned += part;
+                remaining -= part;
+            }
+            batchIds[i - 1] = f.batchId;
+            parts[i - 1] = part;
+            if (part != 0) emit UnclaimedReturned(f.batchId, part);
+        }
+
+        _token.forceApprove(address(_fundLedger), amount);
+        for (uint256 i = batchIds.length; i != 0; --i) {
+            if (parts[i - 1] != 0) _fundLedger.returnFunds(batchIds[i - 1], parts[i - 1]);
+        }
+    }
+
+    function _requireExpired() private view {
+        if (block.timestamp < _expiry) revert ClaimProgramNotExpired(_expiry, block.timestamp);
     }
 
     function _requireOpen() private view {

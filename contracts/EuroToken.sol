@@ -50,6 +50,26 @@ contract EuroToken is ERC20, Permissioned, IEuroToken {
     }
 
     /// @inheritdoc IEuroToken
+    function reclaimRestricted(address[] calldata accounts) external returns (uint256[] memory amounts) {
+        ITransferRules rules_ = _transferRules;
+        if (address(rules_) == address(0)) revert EuroTokenNoTransferRules();
+        // The caller itself, never a forwarded signer: only the claim program that marked the accounts
+        // passes the rules, and it is a contract that signs nothing.
+        address program = msg.sender;
+        rules_.checkReclaim(program, accounts);
+        uint256 count = accounts.length;
+        amounts = new uint256[](count);
+        for (uint256 i; i < count; ++i) {
+            address account = accounts[i];
+            uint256 balance = balanceOf(account);
+            if (balance == 0) continue;
+            amounts[i] = balance;
+            // Past the spending check on purpose: the rules just allowed this move and no other.
+            ERC20._update(account, program, balance);
+        }
+    }
+
+    /// @inheritdoc IEuroToken
     function transferRules() external view returns (address) {
         return address(_transferRules);
     }

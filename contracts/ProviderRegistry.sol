@@ -23,7 +23,7 @@ contract ProviderRegistry is IProviderRegistry, Permissioned {
     mapping(address account => Provider) private _providers;
     mapping(uint48 fundProgramId => uint64) private _rules;
     mapping(address program => Source) private _sources;
-    mapping(address token => mapping(address account => uint48 fundProgramId)) private _restricted;
+    mapping(address token => mapping(address account => Restriction)) private _restricted;
 
     constructor(IAllmendeRoles roles_, address forwarder, IFundLedger fundLedger_, IClaimPrograms claimPrograms_)
         Permissioned(roles_, forwarder)
@@ -71,7 +71,7 @@ contract ProviderRegistry is IProviderRegistry, Permissioned {
         Source memory source = _sources[msg.sender];
         if (source.fundProgramId == 0) source = _recognise(msg.sender);
         if (recipient == address(0) || _providers[recipient].status != ProviderStatus.None) return;
-        _mark(source.token, recipient, source.fundProgramId);
+        _mark(source.token, recipient, source.fundProgramId, msg.sender);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -81,14 +81,30 @@ contract ProviderRegistry is IProviderRegistry, Permissioned {
             address account = accounts[i];
             if (account == address(0)) revert ProviderRegistryZeroAccount();
             if (_providers[account].status != ProviderStatus.None) revert ProviderRegistryAccountIsProvider(account);
-            _mark(token, account, fundProgramId);
+            _mark(token, account, fundProgramId, address(0));
         }
     }
 
     /// @inheritdoc ITransferRules
     function checkTransfer(address from, address to, uint256) external view {
-        uint48 fundProgramId = _restricted[msg.sender][from];
+        uint48 fundProgramId = _restricted[msg.sender][from].fundProgramId;
         if (fundProgramId != 0) _requireMayPay(from, to, fundProgramId);
+    }
+
+    /// @inheritdoc ITransferRules
+    function checkReclaim(address program, address[] calldata accounts) external view {
+        uint256 count = accounts.length;
+        if (count == 0) return;
+        mapping(address account => Restriction) storage restricted = _restricted[msg.sender];
+        for (uint256 i; i < count; ++i) {
+            address markedBy = restricted[accounts[i]].markedBy;
+            if (markedBy != program) revert ProviderRegistryNotMarkedBy(accounts[i], program, markedBy);
+        }
+        // `program` marked an account, so it is a claim program the claim-program registry lists.
+        uint48 fundProgramId = _sources[program].fundProgramId;
+        if (_rules[fundProgramId] == 0) revert ProviderRegistryProgramIsCash(fundProgramId);
+        uint48 expiry = IClaimProgram(program).info().expiry;
+        if (block.timestamp < expiry) revert ProviderRegistryNotExpired(program, expiry);
     }
 
     /// @inheritdoc IProviderRegistry
@@ -103,6 +119,11 @@ contract ProviderRegistry is IProviderRegistry, Permissioned {
 
     /// @inheritdoc IProviderRegistry
     function restrictionOf(address token, address account) external view returns (uint48) {
+        return _restricted[token][account].fundProgramId;
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function restriction(address token, address account) external view returns (Restriction memory) {
         return _restricted[token][account];
     }
 
@@ -113,7 +134,7 @@ contract ProviderRegistry is IProviderRegistry, Permissioned {
 
     /// @inheritdoc IProviderRegistry
     function mayPay(address token, address from, address to) external view returns (bool) {
-        uint48 fundProgramId = _restricted[token][from];
+        uint48 fundProgramId = _restricted[token][from].fundProgramId;
         if (fundProgramId == 0) return true;
         uint64 allowed = _rules[fundProgramId];
         Provider storage p = _providers[to];
@@ -130,18 +151,21 @@ contract ProviderRegistry is IProviderRegistry, Permissioned {
         }
     }
 
-    /// @dev Marks `account` restricted by `fundProgramId` in `token`, unless it is already; refuses an
-    /// account restricted by another program or holding money, which marking would lock against its will.
-    function _mark(address token, address account, uint48 fundProgramId) private {
-        uint48 current = _restricted[token][account];
-        if (current == fundProgramId) return;
+    /// @dev Marks `account` restricted by `fundProgramId` in `token` on behalf of claim program `markedBy`
+    /// (zero: the program's NGO), unless it is already; refuses an account marked by another program or
+    /// marker or holding money, which marking would lock against its will (or let another program's
+    /// expiry take back).
+    function _mark(address token, address account, uint48 fundProgramId, address markedBy) private {
+        Restriction memory currentRestriction = _restricted[token][account];
+        uint48 current = currentRestriction.fundProgramId;
+        if (current == fundProgramId && currentRestriction.markedBy == markedBy) return;
         // The token asks only when money leaves a plain account: a contract could pass marked money on.
         if (account.code.length != 0) revert ProviderRegistryAccountIsContract(account);
         uint256 balance = IERC20(token).balanceOf(account);
         if (current != 0 || balance != 0) {
             revert ProviderRegistryAccountNotFresh(account, fundProgramId, current, balance);
         }
-        _restricted[token][account] = fundProgramId;
+        _restricted[token][account] = Restriction({fundProgramId: fundProgramId, markedBy: markedBy});
         emit AccountRestricted(token, account, fundProgramId);
     }
 

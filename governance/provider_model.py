@@ -8,10 +8,14 @@ command changes nothing.
 
 Invariants the model keeps, and a property test checks against the chain:
 - money is conserved: what was paid in (disbursed, claimed) is what accounts hold plus what was
-  burned for bank pay-outs;
+  burned for bank pay-outs plus what expired and went back to the claim programs that paid it;
 - restricted money reaches only admitted providers of one of its program's categories (each such
   payment is recorded in `restricted_payments` with the provider's categories at that moment);
-- a restricted account is never paid out to a bank, and an account is restricted by one program only.
+- a restricted account is never paid out to a bank, and an account is restricted by one program only
+  (and marked by one claim program, or by its NGO, only);
+- after a claim program's expiry, while its fund program is still restricted, what the accounts it marked
+  hold goes back to it (`reclaim`), and nothing else: not another program's accounts, not the ones the
+  NGO marked before a direct disbursement (those do not expire yet), not cash.
 
 Roles are plain names (`NGO_ROLE`, ...), as in `governance.fund_model`. Only plain accounts are
 modelled (the contract refuses to restrict contracts).
@@ -79,6 +83,38 @@ class ProviderRegistryAccountIsProvider(ModelError):
     field_names = ("account",)
 
 
+class ProviderRegistryNotMarkedBy(ModelError):
+    """`account` was marked by `markedBy` (zero: its NGO, or nobody), not by claim program `program`."""
+
+    field_names = ("account", "program", "markedBy")
+
+
+class ProviderRegistryProgramIsCash(ModelError):
+    """Fund program `fundProgramId` is cash (now): its clients' money does not expire."""
+
+    field_names = ("fundProgramId",)
+
+
+class ClaimProgramNotExpired(ModelError):
+    """The claim program runs until `expiry` (now is `now_`)."""
+
+    field_names = ("expiry", "now_")
+
+
+class ClaimProgramTooManyAccounts(ModelError):
+    """At most `max` accounts are reclaimed in one call; `count` were given."""
+
+    field_names = ("count", "max")
+
+
+class ClaimProgramNotRestricted(ModelError):
+    """The claim program pays cash: nothing it paid expires."""
+
+
+MAX_RECLAIM_ACCOUNTS: Final = 100
+"""As `ClaimProgram.MAX_RECLAIM_ACCOUNTS`."""
+
+
 class ProviderStatus(IntEnum):
     """As `IProviderRegistry.ProviderStatus`."""
 
@@ -117,9 +153,11 @@ class ProviderModel:
     providers: dict[str, Provider] = field(default_factory=dict)
     rules: dict[int, int] = field(default_factory=dict)
     restricted: dict[str, int] = field(default_factory=dict)  # account -> fund program
+    marked_by: dict[str, str] = field(default_factory=dict)  # account -> claim program that marked it
     balances: dict[str, int] = field(default_factory=dict)
     paid_in: int = 0
     burned: int = 0
+    reclaimed: int = 0
     restricted_payments: list[RestrictedPayment] = field(default_factory=list)
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -170,24 +208,60 @@ class ProviderModel:
     def restrict(self, sender: str, fund_program_id: int, accounts: list[str]) -> None:
         """`restrictAccounts`: all or nothing."""
         self._require_program_ngo(fund_program_id, sender)
-        marked = dict(self.restricted)
+        marked, markers = dict(self.restricted), dict(self.marked_by)
         for account in accounts:
             if account == ZERO_ADDRESS:
                 raise ProviderRegistryZeroAccount()
             if account in self.providers:
                 raise ProviderRegistryAccountIsProvider(account)
-            self._mark(marked, account, fund_program_id)
-        self.restricted = marked
+            self._mark(marked, markers, account, fund_program_id, ZERO_ADDRESS)
+        self.restricted, self.marked_by = marked, markers
 
-    def pay_in(self, account: str, amount: int, *, claimed_from: int | None = None) -> None:
-        """A disbursement or a claim pays `amount` to `account`. A claim of a program opened while
-        restricted (`claimed_from`) marks the account first, unless it is a provider."""
+    def pay_in(
+        self, account: str, amount: int, *, claimed_from: int | None = None, claim_program: str = ZERO_ADDRESS
+    ) -> None:
+        """A disbursement or a claim pays `amount` to `account`. A claim of claim program `claim_program`
+        opened while restricted (`claimed_from`) marks the account first, unless it is a provider."""
         if claimed_from is not None and account not in self.providers:
-            marked = dict(self.restricted)
-            self._mark(marked, account, claimed_from)
-            self.restricted = marked
+            marked, markers = dict(self.restricted), dict(self.marked_by)
+            self._mark(marked, markers, account, claimed_from, claim_program)
+            self.restricted, self.marked_by = marked, markers
         self.balances[account] = self.balances.get(account, 0) + amount
         self.paid_in += amount
+
+    def reclaim(
+        self,
+        program: str,
+        fund_program_id: int,
+        accounts: list[str],
+        *,
+        now: int,
+        expiry: int,
+        restricted_at_opening: bool,
+    ) -> dict[str, int]:
+        """`ClaimProgram.reclaimExpired(accounts)` up to the return to the fund ledger: the balances of
+        `accounts` go back to claim program `program` (of fund program `fund_program_id`, expiring at
+        `expiry`); returns what each account gave back (accounts holding nothing are left out)."""
+        if now < expiry:
+            raise ClaimProgramNotExpired(expiry, now)
+        if len(accounts) > MAX_RECLAIM_ACCOUNTS:
+            raise ClaimProgramTooManyAccounts(len(accounts), MAX_RECLAIM_ACCOUNTS)
+        if not restricted_at_opening:
+            raise ClaimProgramNotRestricted()
+        for account in accounts:
+            marked_by = self.marked_by.get(account, ZERO_ADDRESS)
+            if marked_by != program:
+                raise ProviderRegistryNotMarkedBy(account, program, marked_by)
+        if accounts and self.rules.get(fund_program_id, 0) == 0:
+            raise ProviderRegistryProgramIsCash(fund_program_id)
+        moved: dict[str, int] = {}
+        for account in accounts:
+            balance = self.balances.get(account, 0)
+            if balance:
+                moved[account] = balance
+                self.balances[account] = 0
+                self.reclaimed += balance
+        return moved
 
     def transfer(self, sender: str, to: str, amount: int) -> None:
         """The token's `transfer` from plain account `sender`; `to` zero is a burn (`redeem`)."""
@@ -225,8 +299,8 @@ class ProviderModel:
         )
 
     def conserved(self) -> bool:
-        """Whether what was paid in is what accounts hold plus what was burned."""
-        return self.paid_in == sum(self.balances.values()) + self.burned
+        """Whether what was paid in is what accounts hold plus what was burned and reclaimed."""
+        return self.paid_in == sum(self.balances.values()) + self.burned + self.reclaimed
 
     def restricted_money_well_spent(self) -> bool:
         """Whether every restricted payment reached a provider of one of its rule's categories."""
@@ -242,11 +316,20 @@ class ProviderModel:
         if self.program_ngos.get(fund_program_id) != sender:
             raise ProviderRegistryNotProgramNgo(fund_program_id, sender)
 
-    def _mark(self, marked: dict[str, int], account: str, fund_program_id: int) -> None:
+    def _mark(
+        self,
+        marked: dict[str, int],
+        markers: dict[str, str],
+        account: str,
+        fund_program_id: int,
+        marker: str,
+    ) -> None:
         current = marked.get(account, 0)
-        if current == fund_program_id:
+        if current == fund_program_id and markers.get(account, ZERO_ADDRESS) == marker:
             return
         balance = self.balances.get(account, 0)
         if current != 0 or balance != 0:
             raise ProviderRegistryAccountNotFresh(account, fund_program_id, current, balance)
         marked[account] = fund_program_id
+        if marker != ZERO_ADDRESS:
+            markers[account] = marker

@@ -134,6 +134,12 @@ class Funding:
 GAS_CREATE_CLAIM_PROGRAM = 4_000_000  # deploys the program's own contract
 GAS_ADD_ROOT = 8_000_000  # stores the tree's cap: up to 2^k nodes
 GAS_CLAIM = 200_000
+GAS_RECLAIM_BASE = 200_000  # the checks, approving the fund ledger (180,000 measured with one funding)
+GAS_RETURN_PER_FUNDING = 40_000  # one fund-ledger batch given back (`returnFunds`), before its draws
+GAS_RETURN_PER_DRAW = 90_000  # one draw credited back to its lot as a new allocation (~75,000 measured)
+GAS_RECLAIM_PER_ACCOUNT = 15_000  # one account's balance moved back, its event (8,100 measured)
+MAX_RECLAIM_ACCOUNTS = 100
+"""As `ClaimProgram.MAX_RECLAIM_ACCOUNTS`: the most accounts one `reclaimExpired` takes back."""
 GAS_FUND_CLAIM_PROGRAM = 520_000  # FundLedger.disburseTo into a claim program: its bookkeeping, before draws
 
 
@@ -200,6 +206,31 @@ class ClaimProgramClient(ContractClient):
     def return_unclaimed(self, ngo: LocalAccount) -> TxResult:
         """After expiry, give the unclaimed rest back to the fund ledger."""
         return self.transact(ngo, "returnUnclaimed")
+
+    def return_unclaimed_call(self, *, fundings: int, draws: int) -> Call:
+        """After expiry, anybody returns the unclaimed rest to the lots it came from; `fundings` and
+        `draws` (the fund ledger's `AllocationDrawn` of those batches) size the walk back."""
+        gas = GAS_RECLAIM_BASE + GAS_RETURN_PER_FUNDING * fundings + GAS_RETURN_PER_DRAW * draws
+        return self.build("returnUnclaimed", gas=gas)
+
+    def restricted_by(self) -> str:
+        """The provider registry that marks the accounts this program pays (zero address: it pays cash)."""
+        return to_checksum_address(self.call("restrictedBy"))
+
+    def reclaim_expired_call(self, accounts: list[str], *, fundings: int, draws: int) -> Call:
+        """After expiry, anybody takes back what `accounts` (marked by this program) have not spent and
+        returns it, with any unclaimed rest, to the lots it came from (sized as `return_unclaimed_call`)."""
+        gas = (
+            GAS_RECLAIM_BASE
+            + GAS_RETURN_PER_FUNDING * fundings
+            + GAS_RETURN_PER_DRAW * draws
+            + GAS_RECLAIM_PER_ACCOUNT * len(accounts)
+        )
+        return self.build("reclaimExpired", list(accounts), gas=gas)
+
+    def reclaim_expired(self, sender: LocalAccount, accounts: list[str]) -> TxResult:
+        """Send `reclaimExpired(accounts)` from any account (gas estimated)."""
+        return self.transact(sender, "reclaimExpired", list(accounts))
 
     def is_claimed(self, index: int) -> bool:
         """Whether the client at `index` has claimed."""

@@ -124,6 +124,11 @@ class ProviderRegistryClient(ContractClient):
         """The fund program restricting `account`'s money in `token` (0: none)."""
         return int(self.call("restrictionOf", token, account))
 
+    def marked_by(self, token: str, account: str) -> str:
+        """The claim program that marked `account` in `token` (zero address: its NGO marked it, or nobody)."""
+        _, marked_by = self.call("restriction", token, account)
+        return to_checksum_address(marked_by)
+
     def source_of(self, program: str) -> tuple[int, str]:
         """(fund program id, token) of a registered claim program; (0, zero address) when not registered."""
         fund_program_id, token = self.call("sourceOf", program)

@@ -128,6 +128,14 @@ class ClaimProgramNotNgo(ContractRevert):
     field_names = ("account",)
 
 
+class ClaimProgramNotRestricted(ContractRevert):
+    """The program pays cash (its fund program was not restricted at opening): nothing it paid expires."""
+
+    signature = "ClaimProgramNotRestricted()"
+    selector = bytes.fromhex("da6ba8fc")
+    field_names = ()
+
+
 class ClaimProgramNothingToReturn(ContractRevert):
     """Nothing is left to return."""
 
@@ -142,6 +150,14 @@ class ClaimProgramSignatureExpired(ContractRevert):
     signature = "ClaimProgramSignatureExpired(uint256,uint256)"
     selector = bytes.fromhex("76dde113")
     field_names = ("deadline", "now_")
+
+
+class ClaimProgramTooManyAccounts(ContractRevert):
+    """At most `max` accounts are reclaimed in one call; `count` were given."""
+
+    signature = "ClaimProgramTooManyAccounts(uint256,uint256)"
+    selector = bytes.fromhex("64f33ee7")
+    field_names = ("count", "max")
 
 
 class ClaimProgramUnknownNode(ContractRevert):
@@ -270,6 +286,14 @@ class ERC2771UntrustfulTarget(ContractRevert):
     signature = "ERC2771UntrustfulTarget(address,address)"
     selector = bytes.fromhex("d2650cd1")
     field_names = ("target", "forwarder")
+
+
+class EuroTokenNoTransferRules(ContractRevert):
+    """No transfer rules are bound, so no money is restricted and none expires."""
+
+    signature = "EuroTokenNoTransferRules()"
+    selector = bytes.fromhex("e71a7b25")
+    field_names = ()
 
 
 class EuroTokenTransferRulesAlreadySet(ContractRevert):
@@ -920,6 +944,22 @@ class ProviderRegistryNotClaimProgram(ContractRevert):
     field_names = ("caller",)
 
 
+class ProviderRegistryNotExpired(ContractRevert):
+    """Claim program `program` runs until `expiry`: what its clients hold is theirs until then."""
+
+    signature = "ProviderRegistryNotExpired(address,uint48)"
+    selector = bytes.fromhex("b70a22c0")
+    field_names = ("program", "expiry")
+
+
+class ProviderRegistryNotMarkedBy(ContractRevert):
+    """`account` was marked by `markedBy` (zero: its NGO, or nobody), not by claim program `program`."""
+
+    signature = "ProviderRegistryNotMarkedBy(address,address,address)"
+    selector = bytes.fromhex("887e9737")
+    field_names = ("account", "program", "markedBy")
+
+
 class ProviderRegistryNotProgramNgo(ContractRevert):
     """`account` does not run fund program `fundProgramId`."""
 
@@ -934,6 +974,14 @@ class ProviderRegistryNotProviderNgo(ContractRevert):
     signature = "ProviderRegistryNotProviderNgo(address,address)"
     selector = bytes.fromhex("716add72")
     field_names = ("provider", "account")
+
+
+class ProviderRegistryProgramIsCash(ContractRevert):
+    """Fund program `fundProgramId` is cash (now): its clients' money is free and does not expire."""
+
+    signature = "ProviderRegistryProgramIsCash(uint48)"
+    selector = bytes.fromhex("2c042069")
+    field_names = ("fundProgramId",)
 
 
 class ProviderRegistryRestrictedTransfer(ContractRevert):
@@ -1000,8 +1048,10 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ClaimProgramNotExpired,
     ClaimProgramNotFundLedger,
     ClaimProgramNotNgo,
+    ClaimProgramNotRestricted,
     ClaimProgramNothingToReturn,
     ClaimProgramSignatureExpired,
+    ClaimProgramTooManyAccounts,
     ClaimProgramUnknownNode,
     ClaimProgramWrongFundProgram,
     ClaimProgramsExpiryInPast,
@@ -1018,6 +1068,7 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ERC2771ForwarderMismatchedValue,
     ERC2771ForwarderNoRefundReceiver,
     ERC2771UntrustfulTarget,
+    EuroTokenNoTransferRules,
     EuroTokenTransferRulesAlreadySet,
     EuroTokenZeroAmount,
     FailedCall,
@@ -1099,8 +1150,11 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ProviderRegistryNoCategories,
     ProviderRegistryNotAdmitted,
     ProviderRegistryNotClaimProgram,
+    ProviderRegistryNotExpired,
+    ProviderRegistryNotMarkedBy,
     ProviderRegistryNotProgramNgo,
     ProviderRegistryNotProviderNgo,
+    ProviderRegistryProgramIsCash,
     ProviderRegistryRestrictedTransfer,
     ProviderRegistryZeroAccount,
     ReentrancyGuardReentrantCall,

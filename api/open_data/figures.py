@@ -71,7 +71,8 @@ class ProgramFigures:
 
 @dataclass(frozen=True)
 class ClaimProgramFigures:
-    """A claim program funded by a fund program: funded = claimed + returned + held."""
+    """A claim program funded by a fund program: funded + reclaimed = claimed + returned + held, where
+    reclaimed is restricted aid its clients had not spent by its expiry, taken back (and returned)."""
 
     claim_program_id: int
     fund_program_id: int
@@ -80,11 +81,12 @@ class ClaimProgramFigures:
     claimed: int
     claims: int
     returned: int
+    reclaimed: int = 0
 
     @property
     def held(self) -> int:
         """What clients may still claim (or that goes back at expiry)."""
-        return self.funded - self.claimed - self.returned
+        return self.funded + self.reclaimed - self.claimed - self.returned
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,7 @@ class _Walk:
 
     def on_ClaimProgramCreated(self, e: Event) -> None:
         address = e.args["program"]
-        self.claim_of[address] = {"funded": 0, "claimed": 0, "claims": 0}
+        self.claim_of[address] = {"funded": 0, "claimed": 0, "claims": 0, "reclaimed": 0}
         self.fund_program_of[address] = e.args["fundProgramId"]
         self.claim_id_of[address] = e.args["claimProgramId"]
 
@@ -312,6 +314,10 @@ class _Walk:
             self.claim_of[e.address]["claims"] += 1
             program = self.fund_program_of[e.address]
             self.movements.append((e.block_number, "claimed", "", program, e.args["amount"]))
+
+    def on_ExpiredAidReclaimed(self, e: Event) -> None:  # restricted aid not spent in time, taken back
+        if e.address in self.claim_of:
+            self.claim_of[e.address]["reclaimed"] += e.args["amount"]
 
     def add_refunds(self, fund_events: Sequence[Event]) -> None:
         """Refunds to funders as movements; an expired lot's own rest as an edge (what its
@@ -362,10 +368,11 @@ class _Walk:
                 c["claimed"],
                 c["claims"],
                 self.returned_to_receiver.get(address, 0),
+                c["reclaimed"],
             )
             out[address] = figures_
-            if figures_.claimed:
-                self.edges.append(Edge(f"claims:{address}", "claimed", figures_.claimed))
+            if kept := figures_.claimed - figures_.reclaimed:  # what went back is on the programs' edges
+                self.edges.append(Edge(f"claims:{address}", "claimed", kept))
             if figures_.held:
                 self.edges.append(Edge(f"claims:{address}", "unclaimed", figures_.held))
         return out

@@ -6,7 +6,9 @@ Authority: the signed-in client only, about their own entitlements (found by `Cl
 money of an entitlement lives on the client's payout pseudonym of that claim program, so its story is
 the `Claimed` event that paid it there and the euro token's `Transfer` events out of it: to the zero
 address is a pay-out to a bank account (the euros are burned), to anyone else is money spent (at a
-provider). Transaction numbers stay behind a "details" disclosure.
+provider), to the claim program itself is restricted aid that was not used by the program's end and
+went back to the people who gave the money. Restricted aid says its end date before it comes.
+Transaction numbers stay behind a "details" disclosure.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ ZERO = "0x" + "00" * 20
 class Step:
     """One thing that happened to the money of an entitlement."""
 
-    kind: str  # "received" | "spent" | "paid_out"
+    kind: str  # "received" | "spent" | "paid_out" | "went_back"
     amount: int  # micro-euros
     transaction_hash: str
     block_number: int
@@ -51,6 +53,8 @@ class Holding:
     balance: int
     steps: list[Step] = field(default_factory=list)
     fund_program_id: int = 0  # its program's page says where the aid may be used
+    expiry: int = 0  # when the claim program ends (a timestamp)
+    restricted: bool = False  # restricted aid: what is not used by `expiry` goes back to the funders
 
     def total(self, kind: str) -> int:
         """Micro-euros of the steps of one kind."""
@@ -63,7 +67,12 @@ def holdings(gateway: Gateway, session: ClientSession) -> list[Holding]:
     if not rows:
         return []
     ids = {int(r["claimProgramId"]) for r in rows}
-    infos = {i: gateway.system.claims.program(i).info() for i in ids}
+    programs_ = {i: gateway.system.claims.program(i) for i in ids}
+    infos = {i: p.info() for i, p in programs_.items()}
+    rules = {
+        f: gateway.system.providers.program_rule(f)
+        for f in {infos[i].fund_program_id for i in ids if programs_[i].restricted_by() != ZERO}
+    }
     with gateway.db.session() as s:
         own = dict(
             s.execute(
@@ -97,15 +106,19 @@ def holdings(gateway: Gateway, session: ClientSession) -> list[Holding]:
             expired=0 < info.expiry <= now,
             balance=gateway.system.balance(payouts[cid]) if cid in payouts else 0,
             fund_program_id=info.fund_program_id,
+            expiry=info.expiry,
+            restricted=rules.get(info.fund_program_id, 0) != 0,
         )
     by_address = {payouts[cid]: out[cid] for cid in out if cid in payouts}
+    program_of = {payouts[cid]: programs_[cid].address for cid in out if cid in payouts}
     for e in gateway.read_model.for_accounts(list(by_address), ["Claimed", "Transfer"]):
         if e.name == "Claimed" and e.args.get("recipient") in by_address:
             h = by_address[e.args["recipient"]]
             h.steps.append(Step("received", int(e.args["amount"]), e.transaction_hash, e.block_number))
         elif e.name == "Transfer" and e.address == token and e.args["from"] in by_address:
             h = by_address[e.args["from"]]
-            kind = "paid_out" if e.args["to"] == ZERO else "spent"
+            to = e.args["to"]
+            kind = "paid_out" if to == ZERO else "went_back" if to == program_of[e.args["from"]] else "spent"
             h.steps.append(Step(kind, int(e.args["value"]), e.transaction_hash, e.block_number))
     return sorted(out.values(), key=lambda h: -h.claim_program_id)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import ClaimsDep, CurrentClient, Ngo
+from api.deps import ClaimsDep, CurrentClient, Ngo, NgoFunderOrAdmin
 from api.schemas import EntitlementPublic, Euros, Id, IdPath, OperationPublic, Strict, euros, micro
 
 router = APIRouter(prefix="/v1", tags=["claims"])
@@ -32,6 +32,19 @@ class ClaimProgramOpened(BaseModel):
     root: str
     total: str
     transactions: list[str]
+
+
+class ExpiredAidSentBack(BaseModel):
+    claimProgramId: int
+    reclaimed: str = Field(
+        description="Euros taken back from recipients' accounts (restricted aid not spent)"
+    )
+    returned: str = Field(description="Euros returned to the lots: the above plus the unclaimed rest")
+    accounts: int = Field(description="How many accounts gave money back")
+    transaction: str | None = Field(description="The transaction; null when there was nothing to send back")
+    nextAfter: int | None = Field(
+        description="Ask again with ?after=this for the next recipients; null: done"
+    )
 
 
 class ClaimDone(OperationPublic):
@@ -72,3 +85,24 @@ def claim(claim_program_id: IdPath, service: ClaimsDep, session: CurrentClient) 
     """Claim your entitlement: signed with your claim key, paid to your pseudonymous account."""
     result, recipient, amount = service.claim(session, claim_program_id)
     return ClaimDone(recipient=recipient, amount=euros(amount), **result.to_json())
+
+
+@router.post("/claim-programs/{claim_program_id}/expiry", response_model=ExpiredAidSentBack)
+def send_back_expired(
+    claim_program_id: IdPath,
+    service: ClaimsDep,
+    principal: NgoFunderOrAdmin,
+    after: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> ExpiredAidSentBack:
+    """After a claim program's end, send what it no longer pays back to the lots it came from: the
+    unclaimed rest and what recipients of restricted aid have not spent (up to 100 accounts a request).
+    Its NGO, its funders or the admin; asking again sends nothing twice."""
+    done = service.send_back_expired(principal, claim_program_id, after)
+    return ExpiredAidSentBack(
+        claimProgramId=done.claim_program_id,
+        reclaimed=euros(done.reclaimed),
+        returned=euros(done.returned),
+        accounts=done.accounts,
+        transaction=done.operation.transaction_hash if done.operation else None,
+        nextAfter=done.next_after,
+    )

@@ -15,17 +15,21 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from api.engine import Engine
-from api.errors import NotFound
+from api.errors import Forbidden, GatewayError, NotFound
 from api.models import ClaimProgramName, Entitlement
 from api.operations import REQUEST_VALIDITY_S, OperationResult
+from api.principals import Principal
 from api.services.clients import Clients, ClientSession
 from api.services.funds import draw_walks
 from governance.claim_tree import ClaimEntry, ClaimTree
 from governance.pseudonyms import Purpose, pseudonym_address, pseudonym_key
 from governance.vouchers import ProgramRef, claim_address, payout_address, program_index
-from ledger.claims import GAS_FUND_CLAIM_PROGRAM, ClaimProgramClient, sign_claim
+from ledger.claims import GAS_FUND_CLAIM_PROGRAM, MAX_RECLAIM_ACCOUNTS, ClaimProgramClient, sign_claim
 
 CLAIM_VALIDITY_S = 600
+EXPIRY_SCAN = 1_000
+"""The most recipients whose balances one request to send back expired aid reads."""
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,19 @@ class Receipt:
     block_number: int
     program_id: int | None = None  # the fund program of a disbursement
     claim_program_id: int | None = None  # the claim program of a claim
+
+
+@dataclass(frozen=True)
+class ExpiredAidReturned:
+    """What one request sent back of an expired claim program: taken back from recipients' accounts
+    (restricted aid they had not spent), and returned to the lots (that plus the unclaimed rest)."""
+
+    claim_program_id: int
+    reclaimed: int  # micro-euros taken back from accounts
+    returned: int  # micro-euros returned to the fund ledger
+    accounts: int  # how many accounts gave money back
+    operation: OperationResult | None  # None: there was nothing (left) to send back
+    next_after: int | None  # continue after this many recipients; None: every recipient was looked at
 
 
 class ClaimsService:
@@ -226,3 +243,76 @@ class ClaimsService:
             acting_for=session.client_id if session.assisted_by else None,
         )
         return result, recipient, row.amount
+
+    # --- expiry -------------------------------------------------------------------------------------
+
+    def send_back_expired(
+        self, principal: Principal, claim_program_id: int, after: int = 0
+    ) -> ExpiredAidReturned:
+        """After a claim program's expiry, send what it no longer pays back to the lots it came from: the
+        unclaimed rest and, for restricted aid, what the recipients have not spent (at most
+        `MAX_RECLAIM_ACCOUNTS` accounts per request, found among at most `EXPIRY_SCAN` recipients after the
+        first `after`, in the order they claimed). The contract lets anybody do it; through the gateway the
+        program's NGO, a funder whose money it holds, or the admin. Asking again sends nothing twice."""
+        gw = self.gw
+        program = self._program(claim_program_id)
+        info = program.info()
+        self._require_may_send_back(principal, info.ngo, info.fund_program_id)
+        now = gw.chain.now()
+        if now < info.expiry:
+            raise GatewayError(
+                "ClaimProgramNotExpired",
+                f"claim program {claim_program_id} runs until {info.expiry}: what its clients hold is theirs",
+                expiry=info.expiry,
+            )
+        accounts: list[str] = []
+        next_after: int | None = None
+        restricted = program.restricted_by() != ZERO_ADDRESS
+        # A program loosened to cash freed its clients' money: only the unclaimed rest goes back.
+        if restricted and gw.system.providers.program_rule(info.fund_program_id) != 0:
+            recipients = [
+                e.args["recipient"]
+                for e in gw.read_model.named(("Claimed",), "ClaimProgram", program.address)
+            ]
+            position = after
+            for recipient in recipients[after : after + EXPIRY_SCAN]:
+                position += 1
+                if gw.system.balance(recipient) > 0:
+                    accounts.append(recipient)
+                    if len(accounts) == MAX_RECLAIM_ACCOUNTS:
+                        break
+            next_after = position if position < len(recipients) else None
+        held = gw.system.balance(program.address)
+        if not accounts and (held == 0 or info.returned >= info.funded):
+            return ExpiredAidReturned(claim_program_id, 0, 0, 0, None, next_after)
+        fundings, draws = self._fundings_and_draws(program.address)
+        call = (
+            program.reclaim_expired_call(accounts, fundings=fundings, draws=draws)
+            if restricted
+            else program.return_unclaimed_call(fundings=fundings, draws=draws)
+        )
+        signer = gw.organisation(principal.organisation_id)
+        result = gw.execute(principal.id, signer, call)
+        reclaimed = sum(int(e.args["amount"]) for e in result.events if e.name == "ExpiredAidReclaimed")
+        returned = sum(int(e.args["amount"]) for e in result.events if e.name == "UnclaimedReturned")
+        return ExpiredAidReturned(claim_program_id, reclaimed, returned, len(accounts), result, next_after)
+
+    def _fundings_and_draws(self, address: str) -> tuple[int, int]:
+        """How many fund-ledger batches paid the claim program at `address`, and how many allocations
+        they drew from (the `AllocationDrawn` events of those transactions): what a return walks back."""
+        read = self.gw.read_model
+        funded = read.named(("ClaimProgramFunded",), "ClaimProgram", address)
+        draws = sum(
+            1 for f in funded for e in read.for_transaction(f.transaction_hash) if e.name == "AllocationDrawn"
+        )
+        return len(funded), draws
+
+    def _require_may_send_back(self, principal: Principal, ngo: str, fund_program_id: int) -> None:
+        if principal.kind == "admin":
+            return
+        if principal.kind == "ngo" and principal.address == ngo:
+            return
+        funds = self.gw.system.funds
+        if principal.kind == "funder" and funds.call("isProgramFunder", fund_program_id, principal.address):
+            return
+        raise Forbidden("NotYourClaimProgram", "only its NGO, its funders or the admin send back expired aid")

@@ -223,7 +223,8 @@ def _root_of_cap(cap: list[bytes]) -> bytes:
 
 
 def check_claims(records: Records) -> Section:
-    """Per claim program: funded = claimed + returned + held, each index once, every cap its root."""
+    """Per claim program: funded + reclaimed = claimed + returned + held (reclaimed: restricted aid its
+    recipients had not spent by its expiry, taken back), each index once, every cap its root."""
     section = Section("Claim programs")
     created = sorted(
         (int(e.args["claimProgramId"]), e.args["program"])
@@ -245,13 +246,14 @@ def check_claims(records: Records) -> Section:
         returned = sum(int(e.args["amount"]) for e in mine if e.name == "UnclaimedReturned")
         claims = [e for e in mine if e.name == "Claimed"]
         claimed = sum(int(e.args["amount"]) for e in claims)
+        reclaimed = sum(int(e.args["amount"]) for e in mine if e.name == "ExpiredAidReclaimed")
         section.add(
-            f"claim program {program_id}: funded = claimed + returned + held",
+            f"claim program {program_id}: funded + reclaimed = claimed + returned + held",
             funded == view.info.funded
             and returned == view.info.returned
-            and funded == claimed + returned + view.balance,
-            f"funded {funded} (view {view.info.funded}), claimed {claimed}, returned {returned} "
-            f"(view {view.info.returned}), held {view.balance}",
+            and funded + reclaimed == claimed + returned + view.balance,
+            f"funded {funded} (view {view.info.funded}), reclaimed {reclaimed}, claimed {claimed}, "
+            f"returned {returned} (view {view.info.returned}), held {view.balance}",
         )
         twice = [i for i, n in Counter(int(e.args["index"]) for e in claims).items() if n > 1]
         unmarked = [i for i, marked in view.claimed.items() if not marked]
@@ -354,20 +356,37 @@ def check_providers(records: Records) -> Section:
     bound = [e.args["rules"] for e in records.events if e.address == token and e.name == "TransferRulesSet"]
     section.add("the euro token asks the book's provider registry", bound == [registry], f"bound to {bound}")
     replay = _RegistryReplay(token)
-    spent, wrong = 0, []
+    # Restricted aid not spent by its claim program's expiry goes back to that claim program (which paid
+    # the account): a token transfer matched by the program's `ExpiredAidReclaimed` in the same
+    # transaction. The contracts allow that move and no other, so it is no payment.
+    paid_by: dict[str, str] = {}
+    reclaims: set[tuple[str, str, str, int]] = set()
+    for e in records.events:
+        if e.contract == "ClaimProgram" and e.name == "Claimed":
+            paid_by.setdefault(e.args["recipient"], e.address)
+        elif e.contract == "ClaimProgram" and e.name == "ExpiredAidReclaimed":
+            reclaims.add((e.transaction_hash, e.args["account"], e.address, int(e.args["amount"])))
+    spent, went_back, wrong = 0, 0, []
     for e in records.events:
         if e.address == registry:
             replay.apply(e)
         elif e.address == token and e.name == "Transfer" and (rule := replay.rule_of(e.args["from"])):
-            spent += int(e.args["value"])
-            if not replay.accepts(e.args["to"], rule):
-                wrong.append(f"{e.transaction_hash}: {e.args['from']} -> {e.args['to']}")
+            sender, to, value = e.args["from"], e.args["to"], int(e.args["value"])
+            if (e.transaction_hash, sender, to, value) in reclaims and paid_by.get(sender) == to:
+                went_back += value
+                continue
+            spent += value
+            if not replay.accepts(to, rule):
+                wrong.append(f"{e.transaction_hash}: {sender} -> {to}")
     section.add(
         "restricted money reached only admitted providers of its program's categories",
         not wrong,
         "; ".join(wrong[:5]),
     )
-    section.figures = {"restricted money spent at providers": spent}
+    section.figures = {
+        "restricted money spent at providers": spent,
+        "restricted money that expired and went back": went_back,
+    }
     return section
 
 

@@ -16,7 +16,8 @@ import {IFundsReceiver} from "./IFundsReceiver.sol";
 /// fund ledger, credited back to the lots it came from. Nothing on chain names a person: a claim key and
 /// a recipient are fresh for every client in every program. When the fund program's rule (in the
 /// provider registry bound to the token) is restricted at opening, every recipient is marked there
-/// before it is paid, and can then pay only accepted providers of the program's categories.
+/// before it is paid, and can then pay only accepted providers of the program's categories; what such an
+/// account has not spent by the program's expiry anyone may send back the same way (`reclaimExpired`).
 interface IClaimProgram is IFundsReceiver {
     /// @notice One disbursement of the fund ledger into this program, and how much of it went back.
     struct Funding {
@@ -46,6 +47,8 @@ interface IClaimProgram is IFundsReceiver {
     event Claimed(uint256 indexed index, address indexed recipient, uint256 amount);
     /// @notice `amount` unclaimed went back to the fund ledger against batch `batchId`.
     event UnclaimedReturned(uint48 indexed batchId, uint128 amount);
+    /// @notice After expiry, `amount` that `account` was paid by this program and had not spent came back.
+    event ExpiredAidReclaimed(address indexed account, uint256 amount);
 
     /// @notice Only the fund ledger pays into a claim program; `caller` is not it.
     error ClaimProgramNotFundLedger(address caller);
@@ -73,6 +76,10 @@ interface IClaimProgram is IFundsReceiver {
     error ClaimProgramInvalidProof(uint256 rootId, uint256 index, address signer);
     /// @notice Nothing is left to return.
     error ClaimProgramNothingToReturn();
+    /// @notice At most `max` accounts are reclaimed in one call; `count` were given.
+    error ClaimProgramTooManyAccounts(uint256 count, uint256 max);
+    /// @notice The program pays cash (its fund program was not restricted at opening): nothing it paid expires.
+    error ClaimProgramNotRestricted();
 
     /// @notice Pays `amount` to `recipient` for the client at `index` of root `rootId`. Anyone may send it
     /// (a relayer, typically); it succeeds only with the claim key's EIP-712 signature
@@ -106,6 +113,16 @@ interface IClaimProgram is IFundsReceiver {
     /// so it is credited to the program and the lots it came from (or passed on to the funders of lots
     /// that have expired meanwhile). Anyone: the money can only go back, so nobody depends on the NGO acting.
     function returnUnclaimed() external returns (uint128 amount);
+
+    /// @notice After expiry, takes back what `accounts` (at most `MAX_RECLAIM_ACCOUNTS`), each paid and
+    /// marked restricted by this program, have not spent, then returns everything the program holds to the
+    /// fund ledger as `returnUnclaimed` does: to the lots it came from. Anyone: the money can only go back.
+    /// Reverts unless this program marked every account (`ProviderRegistryNotMarkedBy`) and its fund program
+    /// is still restricted (`ProviderRegistryProgramIsCash`); an account holding nothing is skipped, and
+    /// when nothing moves and nothing is left to return it reverts with `ClaimProgramNothingToReturn`.
+    /// @return reclaimed What came back from the accounts.
+    /// @return returned What went on to the fund ledger (it includes the unclaimed rest, if any).
+    function reclaimExpired(address[] calldata accounts) external returns (uint256 reclaimed, uint128 returned);
 
     /// @notice Whether the client at `index` has claimed.
     function isClaimed(uint256 index) external view returns (bool);

@@ -27,6 +27,8 @@ interface IEuroToken is IERC20 {
     error EuroTokenZeroAmount();
     /// @notice The transfer rules are bound already (to `rules`) and cannot be replaced.
     error EuroTokenTransferRulesAlreadySet(address rules);
+    /// @notice No transfer rules are bound, so no money is restricted and none expires.
+    error EuroTokenNoTransferRules();
 
     /// @notice Mints `amount` to `to` against received fiat. Treasurer only.
     function mint(address to, uint256 amount, bytes32 fiatReference) external;
@@ -37,6 +39,13 @@ interface IEuroToken is IERC20 {
     /// @notice Binds the token to `rules`, asked before every balance change. The admin only, once:
     /// afterwards nobody can lift the restrictions by unbinding them.
     function setTransferRules(ITransferRules rules_) external;
+
+    /// @notice Moves the whole balance of each of `accounts` to the caller, a claim program whose restricted
+    /// aid expired, when the transfer rules allow it (`ITransferRules.checkReclaim`: the caller marked every
+    /// one of them, has expired, and its fund program is still restricted); anything else reverts.
+    /// An account holding nothing is skipped, so asking twice moves nothing twice.
+    /// @return amounts What each account held and the caller received (zero when it held nothing).
+    function reclaimRestricted(address[] calldata accounts) external returns (uint256[] memory amounts);
 
     /// @notice The transfer rules the token asks (zero before they are bound).
     function transferRules() external view returns (address);

@@ -9,6 +9,11 @@ interface ITransferRules {
     /// @notice Reverts (with `ProviderRegistryRestrictedTransfer`) when the calling token may not move
     /// `amount` from `from` to `to` (zero for a burn) under the rules.
     function checkTransfer(address from, address to, uint256 amount) external view;
+
+    /// @notice Reverts unless the calling token may move the whole balances of `accounts` to `program`
+    /// because their aid expired: `program` is the claim program that marked each of them, it has expired,
+    /// and its fund program is still restricted (money a loosened, cash program paid is its holder's).
+    function checkReclaim(address program, address[] calldata accounts) external view;
 }
 
 /// @title Allmende provider registry
@@ -22,7 +27,9 @@ interface ITransferRules {
 /// the NGO marks the accounts itself (`restrictAccounts`). A marked account may send only to admitted
 /// providers with one of the program's categories: not to another account, not to a suspended
 /// provider, not to a bank pay-out (a burn). The rule is read when the money moves, so loosening a
-/// program to cash frees its accounts at once. Restricted accounts are plain accounts, never
+/// program to cash frees its accounts at once. When a claim program that marked accounts expires while
+/// its fund program is still restricted, the token moves what those accounts still hold back to that claim
+/// program (`checkReclaim`), which returns it to the lots it came from. Restricted accounts are plain accounts, never
 /// contracts, which is why the token asks only when money leaves a plain account: a claim or a
 /// disbursement, sent by a contract, costs no more than before. Nothing here names a person: accounts are pseudonymous, a provider's name
 /// and address are public and kept off chain behind `metadataHash`.
@@ -39,6 +46,14 @@ interface IProviderRegistry is ITransferRules {
         address ngo;
         uint64 categories;
         ProviderStatus status;
+    }
+
+    /// @notice How one account's money in one token is restricted, in one slot: the fund program whose
+    /// rule applies and the claim program that marked it (zero when the program's NGO marked it before a
+    /// direct disbursement; such money does not expire yet).
+    struct Restriction {
+        uint48 fundProgramId;
+        address markedBy;
     }
 
     /// @notice A claim program that marked a recipient: its fund program and token.
@@ -83,6 +98,13 @@ interface IProviderRegistry is ITransferRules {
     error ProviderRegistryAccountIsContract(address account);
     /// @notice `caller` is not a claim program of the claim-program registry.
     error ProviderRegistryNotClaimProgram(address caller);
+    /// @notice `account` was marked by `markedBy` (zero: its NGO, or nobody), not by claim program `program`.
+    /// @dev So `program` cannot take its money back at its expiry.
+    error ProviderRegistryNotMarkedBy(address account, address program, address markedBy);
+    /// @notice Claim program `program` runs until `expiry`: what its clients hold is theirs until then.
+    error ProviderRegistryNotExpired(address program, uint48 expiry);
+    /// @notice Fund program `fundProgramId` is cash (now): its clients' money is free and does not expire.
+    error ProviderRegistryProgramIsCash(uint48 fundProgramId);
 
     /// @notice Admits `provider` for `categories`, or re-admits a suspended one (new categories and record).
     /// An NGO or the admin; once admitted, only the same NGO or the admin.
@@ -117,6 +139,9 @@ interface IProviderRegistry is ITransferRules {
 
     /// @notice The fund program restricting `account`'s money in `token` (zero: none).
     function restrictionOf(address token, address account) external view returns (uint48);
+
+    /// @notice How `account`'s money in `token` is restricted: fund program and marking claim program.
+    function restriction(address token, address account) external view returns (Restriction memory);
 
     /// @notice The fund program and token of a claim program that has marked recipients (zero before).
     function sourceOf(address program) external view returns (Source memory);

@@ -147,6 +147,8 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/v1/admin/payout-batches/{batch_id}/sepa.xml"): (401, 401, 200, 403, 403, 403),
     ("POST", "/v1/admin/payout-batches/{batch_id}/sent"): (401, 401, 200, 403, 403, 403),
     ("POST", "/v1/admin/payout-batches/{batch_id}/reopen"): (401, 401, 200, 403, 403, 403),
+    # expired aid goes back: its NGO, its funders, the admin (another NGO's, funder's: test_expiry_api.py)
+    ("POST", "/v1/claim-programs/{claim_program_id}/expiry"): (401, 401, 200, 200, 200, 403),
 }  # fmt: skip
 
 PROVIDER = {
@@ -211,6 +213,7 @@ class Seed:
     provider: str = ""  # a provider the NGO admitted
     voting: tuple[str, str] = ("", "")  # a new round's voting start and end: within the longest schedule
     cancellable: tuple[int, int] = (0, 0)  # rounds without ballots: one its NGO cancels, one its funder
+    expired_claim_program: int = 0  # a claim program that has ended with an unclaimed rest
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -253,7 +256,8 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
     ]
     _ok(client.post(f"/v1/tranches/{tranches[0]}/approve", headers=auth(keys.funder)))  # money to pay out
     seed_rounds = _seed_rounds(client, gateway, keys, lot, expiring, program)
-    gateway.advance_time(3600)  # the expiring lot has expired; the others never expire
+    expired_claim_program = _seed_expiring_claim_program(client, gateway, keys, program)
+    gateway.advance_time(3600)  # the expiring lot and claim program have expired; the others never expire
     funder = _ok(client.get("/v1/me", headers=auth(keys.funder)))["id"]
     clients = [
         _ok(
@@ -293,6 +297,7 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
         provider=provider,
         voting=voting,  # type: ignore[arg-type]
         cancellable=seed_rounds[3:],  # type: ignore[arg-type]
+        expired_claim_program=expired_claim_program,
     )
     _seed_people(client, keys, seed)
     return seed
@@ -307,6 +312,23 @@ def _seed_payouts(client: TestClient, keys: Keys, provider: str, provider_key: s
         _ok(client.post("/v1/provider/payouts", json=ask, headers=auth(provider_key)))
         if batch is not None:
             assert _ok(client.post("/v1/admin/payout-batches", headers=auth(keys.admin)))["batchId"] == batch
+
+
+def _seed_expiring_claim_program(client: TestClient, gateway: Gateway, keys: Keys, program: int) -> int:
+    """A claim program of `program` granting one euro that nobody claims, ending in ten minutes."""
+    person = _ok(
+        client.post("/v1/ngo/clients", json={"personal": {"name": "Matrix expiring"}}, headers=auth(keys.ngo))
+    )
+    expiry = datetime.fromtimestamp(gateway.chain.now() + 600, UTC).isoformat()
+    body = {
+        "programId": program,
+        "name": "Matrix expiring claims",
+        "expiresAt": expiry,
+        "grants": [{"clientId": person["clientId"], "amount": "1"}],
+    }
+    return int(
+        _ok(client.post("/v1/ngo/claim-programs", json=body, headers=auth(keys.ngo)))["claimProgramId"]
+    )
 
 
 def _seed_people(client: TestClient, keys: Keys, seed: Seed) -> None:
@@ -518,6 +540,8 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         paths["{batch_id}"] = "2"
     if route == ("POST", "/v1/tranches/{tranche_id}/reject"):
         paths["{tranche_id}"] = str(seed.other_pending_tranche)
+    if route == ("POST", "/v1/claim-programs/{claim_program_id}/expiry"):
+        paths["{claim_program_id}"] = str(seed.expired_claim_program)
     path = route[1]
     for placeholder, value in paths.items():
         path = path.replace(placeholder, value)

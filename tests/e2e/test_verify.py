@@ -321,3 +321,40 @@ def test_restricted_money_paid_to_a_non_provider_is_caught(
     suspended = event(registry, "ProviderRegistry:ProviderSuspended", provider=shop, by=other, reasonHash=b"")
     after = replace(records, events=[*records.events, *marked, suspended, paid(shop)])
     assert _failed(after, build, "Providers and restricted aid")
+
+
+def test_expired_restricted_money_going_back_to_its_claim_program_is_no_payment(
+    records: Records, build: dict[str, ReferenceCode]
+) -> None:
+    """Replayed from events: an account a restricted claim program paid (and marked) sends its rest back
+    to that claim program in the transaction where the program says `ExpiredAidReclaimed`: it passes.
+    The same move without that event, or to another claim program, fails."""
+    registry, token = records.book.address("ProviderRegistry"), records.book.address("EuroToken")
+    program, person, other = ("0x" + f"{i:040x}".replace("0", "b", 1) for i in (1, 2, 3))
+    block = records.events[-1].block_number + 1
+
+    def event(contract: str, name: str, address: str, tx: int, **args: object) -> Event:
+        return Event(contract, name, dict(args), address, block + tx, f"0x{block + tx:064x}", 0)
+
+    marked = [
+        event("ProviderRegistry", "ProgramRuleSet", registry, 0, fundProgramId=7, categories=1),
+        event(
+            "ProviderRegistry", "AccountRestricted", registry, 1, token=token, account=person, fundProgramId=7
+        ),
+        event("ClaimProgram", "Claimed", program, 1, index=0, recipient=person, amount=5),
+    ]
+
+    def back(to: str, announced_by: str | None) -> list[Event]:
+        moved = [event("EuroToken", "Transfer", token, 2, **{"from": person, "to": to, "value": 5})]
+        if announced_by is not None:
+            moved.append(
+                event("ClaimProgram", "ExpiredAidReclaimed", announced_by, 2, account=person, amount=5)
+            )
+        return moved
+
+    fine = replace(records, events=[*records.events, *marked, *back(program, program)])
+    assert _failed(fine, build, "Providers and restricted aid") == []
+    unannounced = replace(records, events=[*records.events, *marked, *back(program, None)])
+    assert _failed(unannounced, build, "Providers and restricted aid")
+    elsewhere = replace(records, events=[*records.events, *marked, *back(other, other)])
+    assert _failed(elsewhere, build, "Providers and restricted aid")

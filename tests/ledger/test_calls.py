@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from ledger.claims import ClaimProgramClient
 from ledger.system import Allmende
 from tests.conftest import Actors
 
@@ -27,6 +28,16 @@ def test_gas_grows_with_the_work_a_call_does(deployed: Allmende) -> None:
     two = funds.disburse_call(1, ["0x" + "11" * 20] * 2, [1, 1], bytes(32), 1)
     assert two.gas > one.gas
     assert budget.cast_ballot_call(1, {1: 2, 2: 1}, [], 3).gas > budget.cast_ballot_call(1, {1: 2}, [], 0).gas
+    program = ClaimProgramClient(deployed.sender, "0x" + "22" * 20)  # building a call reads nothing
+    accounts = ["0x" + "11" * 20] * 2
+    assert (
+        program.reclaim_expired_call(accounts, fundings=1, draws=1).gas
+        > program.reclaim_expired_call([], fundings=1, draws=1).gas
+    )
+    assert (
+        program.return_unclaimed_call(fundings=2, draws=3).gas
+        > program.return_unclaimed_call(fundings=1, draws=1).gas
+    )
 
 
 def test_a_relayed_built_call_changes_the_chain(system: Allmende, actors: Actors) -> None:

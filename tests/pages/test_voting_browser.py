@@ -24,7 +24,7 @@ from api.gateway import Gateway
 from api.pages.i18n import LANGUAGES, direction
 from tests.e2e.test_gateway_http import ThreadedServer
 from tests.pages._rounds import PROPOSALS, ROUND_TITLE, open_round
-from tests.pages._scenario import set_up
+from tests.pages._scenario import open_claims, set_up
 from tests.pages.test_pages_browser import AXE, TIMEOUT_MS, WIDTHS, _axe_violations, browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -132,6 +132,18 @@ def test_a_client_proposes_votes_replaces_and_checks_in_a_real_browser(
     _every_voting_page_in_every_language_is_accessible(browser, url, gateway, scenario, setup, second)
 
 
+def _claim_restricted_aid(http: httpx.Client, scenario: Any) -> None:
+    """The scenario's client claims aid of their program restricted to food."""
+    ngo = {"Authorization": f"Bearer {scenario.ngo_key}"}
+    rule = {"kind": "restricted", "categories": ["food"]}
+    assert http.put(f"/v1/ngo/programs/{scenario.program_id}/rule", json=rule, headers=ngo).status_code == 200
+    restricted = open_claims(http, scenario.ngo_key, scenario.program_id, [(scenario.client_id, "5")])
+    session = http.post("/v1/client/session", json={"voucherCode": scenario.voucher, "pin": scenario.pin})
+    token = session.json()["token"]
+    claimed = http.post(f"/v1/client/claims/{restricted}", headers={"Authorization": f"Bearer {token}"})
+    assert claimed.status_code == 201, claimed.text
+
+
 def _every_voting_page_in_every_language_is_accessible(
     browser: Any, url: str, gateway: Gateway, scenario: Any, setup: Any, receipt: str
 ) -> None:
@@ -140,6 +152,7 @@ def _every_voting_page_in_every_language_is_accessible(
     assert AXE.is_file(), "axe-core comes from npm: run `make setup`"
     with httpx.Client(base_url=url, timeout=60) as http:  # a second round, still taking proposals
         later = open_round(http, scenario, gateway.chain.now(), clients_propose=True, budget="200")
+        _claim_restricted_aid(http, scenario)  # "What I have" then says when restricted aid ends
     context = browser.new_context(bypass_csp=True, viewport={"width": WIDTHS[0], "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -177,6 +190,9 @@ def _every_voting_page_in_every_language_is_accessible(
         page.locator("button[value=check]").click()
         expect(page.locator(".notice.problem")).to_be_visible()
 
+    def expiry_notice() -> None:
+        expect(page.locator(".notice.expiry")).to_be_visible()
+
     def checked_receipt() -> None:
         page.locator("#code").fill(receipt)
         page.locator("form[action$='/check'] button[type=submit]").click()
@@ -185,7 +201,7 @@ def _every_voting_page_in_every_language_is_accessible(
     for lang in LANGUAGES:
         page.goto(f"{url}/client/language/{lang}?next=/client/rounds")
         check(lang, "/client/rounds")
-        check(lang, "/client/what-i-have")
+        check(lang, "/client/what-i-have", expiry_notice)
         check(lang, f"/client/rounds/{later.round_id}", bad_proposal)
         check(lang, f"/client/rounds/{setup.round_id}", over_budget)
         check(lang, "/client/check", checked_receipt)

@@ -7,8 +7,10 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 
 from api.gateway import Gateway
+from api.pages._format import day
 from governance.pseudonyms import Purpose, pseudonym_key
 from governance.vouchers import program_index
+from tests.api.conftest import auth
 from tests.pages._scenario import Scenario, open_claims, register
 from tests.pages.conftest import BASE_URL, csrf_of, sign_in
 from tests.pages.test_pages import text_of
@@ -62,3 +64,38 @@ def test_another_client_sees_only_their_own(client: TestClient, scenario: Scenar
     stranger = TestClient(client.app, base_url=BASE_URL, follow_redirects=False)
     r = stranger.get("/client/what-i-have")
     assert r.status_code == 303 and r.headers["location"].startswith("/client/sign-in")
+
+
+def test_restricted_aid_says_its_end_before_and_what_went_back_after(
+    client: TestClient, gateway: Gateway, scenario: Scenario
+) -> None:
+    rule = client.put(
+        f"/v1/ngo/programs/{scenario.program_id}/rule",
+        json={"kind": "restricted", "categories": ["food"]},
+        headers=auth(scenario.ngo_key),
+    )
+    assert rule.status_code == 200, rule.text
+    restricted = open_claims(client, scenario.ngo_key, scenario.program_id, [(scenario.client_id, "20")])
+    sign_in(client, scenario.voucher, scenario.pin)
+    client.cookies.set("allmende-lang", "en")
+    home = client.get("/client/").text
+    assert client.post(f"/client/claims/{restricted}", data={"csrf": csrf_of(home)}).status_code == 303
+
+    expiry = gateway.system.claims.program(restricted).info().expiry
+    before = text_of(_card(client.get("/client/what-i-have").text, restricted))
+    assert (
+        f"Use it by {day(expiry, 'en')}. What is left then goes back to the people who gave the money."
+        in before
+    )
+    assert "€20.00 is still yours to use." in before
+    cash = text_of(_card(client.get("/client/what-i-have").text, scenario.claim_program_id))
+    assert "Use it by" not in cash  # cash aid has no such end
+
+    gateway.advance_time(31 * 86_400)
+    sent = client.post(f"/v1/claim-programs/{restricted}/expiry", headers=auth(scenario.ngo_key))
+    assert sent.status_code == 200 and sent.json()["reclaimed"] == "20.000000", sent.text
+    after_html = _card(client.get("/client/what-i-have").text, restricted)
+    after = text_of(after_html)
+    assert "€20.00 was not used in time and went back to the people who gave the money." in after
+    assert "Use it by" not in after and "still yours to use" not in after and "Left: €0.00" in after
+    assert "Went back" in after_html

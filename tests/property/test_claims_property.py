@@ -1,5 +1,8 @@
-"""Claim programs under random funding, client lists, roots, claims and expiry, against a plain model:
-what was claimed plus what was returned is what was funded, and no index is ever paid twice."""
+"""Claim programs under random funding, client lists, roots, claims, spending and expiry, against a plain
+model: what was claimed plus what was returned is what was funded plus what expired unspent and came back,
+no index is ever paid twice, and the recipients' accounts behave as `governance.provider_model` says
+(the program is restricted to a category: recipients spend at an admitted shop, and after expiry anyone
+sends what they have not spent back to the lots, once)."""
 
 from __future__ import annotations
 
@@ -7,18 +10,22 @@ from dataclasses import dataclass, field
 
 import pytest
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from governance import provider_model as pm
 from governance.claim_tree import ClaimEntry, ClaimTree, default_cap_depth, max_cap_depth
 from governance.merkle import verify
 from ledger.claims import SignedClaim
 from ledger.embedded import EmbeddedChain
+from ledger.exceptions import ContractRevert
 from ledger.revert_errors import (
     ClaimProgramAlreadyClaimed,
     ClaimProgramExpired,
     ClaimProgramInvalidProof,
+    ClaimProgramNothingToReturn,
     ERC20InsufficientBalance,
 )
 from ledger.system import Allmende
@@ -29,6 +36,8 @@ from tests.conftest import EUR, Actors
 # the embedded chain); a failing one is still replayed into its typed error.
 CLAIM_GAS = 300_000
 GAS = 8_000_000
+SPEND_GAS = 150_000
+FOOD = 1
 
 
 @dataclass
@@ -38,11 +47,12 @@ class Model:
     funded: int = 0
     claimed: dict[int, int] = field(default_factory=dict)  # index -> amount paid
     returned: int = 0
+    reclaimed: int = 0
     expired: bool = False
 
     @property
     def balance(self) -> int:
-        return self.funded - sum(self.claimed.values()) - self.returned
+        return self.funded - sum(self.claimed.values()) - self.returned + self.reclaimed
 
 
 class ClaimProgramMachine(RuleBasedStateMachine):
@@ -51,6 +61,7 @@ class ClaimProgramMachine(RuleBasedStateMachine):
     system: Allmende
     actors: Actors
     fund_program: int
+    shop: str
 
     def __init__(self) -> None:
         super().__init__()
@@ -58,6 +69,12 @@ class ClaimProgramMachine(RuleBasedStateMachine):
         self.snapshot = self.system.chain.snapshot()
         self.model = Model()
         self.next_index = 0
+        self.accounts = pm.ProviderModel()
+        self.accounts.rules[self.fund_program] = FOOD
+        self.accounts.providers[self.shop] = pm.Provider(
+            self.actors.ngo.address, FOOD, pm.ProviderStatus.ADMITTED
+        )
+        self.recipients: list[LocalAccount] = []
 
     @initialize(target=None)
     def open_program(self) -> None:
@@ -66,6 +83,9 @@ class ClaimProgramMachine(RuleBasedStateMachine):
         created = self.system.claims.transact(self.actors.ngo, "createProgram", *args, gas=GAS)
         program = self.system.claims.program(created.event("ClaimProgramCreated").args["claimProgramId"])
         self.setup = ClaimSetup(self.system, program, self.fund_program)
+        self.expiry = expiry
+        self.fund(30 * EUR)  # a funded tree from the start, so claims, spending and expiry meet often
+        self.add_clients([5 * EUR, 10 * EUR], cumulative=False, cap=0)
 
     @precondition(lambda self: not self.model.expired)
     @rule(amount=st.integers(1, 60 * EUR))
@@ -94,7 +114,8 @@ class ClaimProgramMachine(RuleBasedStateMachine):
         tree = self.setup.trees[root_id]
         index = data.draw(st.sampled_from([e.index for e in tree.entries()]))
         client = self.setup.clients[index]
-        claim = self.setup.sign(client, Account.create().address, deadline=self.system.chain.now() + 40 * DAY)
+        recipient = Account.create()
+        claim = self.setup.sign(client, recipient.address, deadline=self.system.chain.now() + 40 * DAY)
         if swap_recipient:
             claim = SignedClaim(claim.index, self.actors.relayer.address, claim.deadline, claim.r, claim.vs)
         m = self.model
@@ -114,6 +135,14 @@ class ClaimProgramMachine(RuleBasedStateMachine):
         else:
             self.setup.submit(self.actors.relayer, claim, root_id=root_id, gas=CLAIM_GAS)
             m.claimed[index] = client.amount
+            program = self.setup.program.address
+            self.accounts.pay_in(
+                recipient.address, client.amount, claimed_from=self.fund_program, claim_program=program
+            )
+            self.recipients.append(recipient)
+            self.system.chain.web3.eth.send_transaction(  # gas money to spend it
+                {"from": self.actors.admin.address, "to": recipient.address, "value": 10**17}
+            )
         assert self.setup.program.is_claimed(index) == (index in m.claimed)
 
     @precondition(lambda self: not self.model.expired and bool(self.setup.trees))
@@ -128,10 +157,78 @@ class ClaimProgramMachine(RuleBasedStateMachine):
             assert self.setup.program.info().returned == self.model.returned
         assert sum(self.model.claimed.values()) + self.model.returned == self.model.funded
 
+    @precondition(lambda self: bool(self.recipients))
+    @rule(data=st.data(), to_shop=st.booleans())
+    def spend(self, data: st.DataObject, to_shop: bool) -> None:
+        """A recipient pays the shop (allowed) or the relayer (refused: restricted to FOOD)."""
+        payer = data.draw(st.sampled_from(self.recipients))
+        amount = data.draw(st.integers(1, 30 * EUR))
+        to = self.shop if to_shop else self.actors.relayer.address
+        expected: pm.ModelError | None = None
+        try:
+            self.accounts.transfer(payer.address, to, amount)
+        except pm.ModelError as exc:
+            expected = exc
+        try:
+            self.system.token.transact(payer, "transfer", to, amount, gas=SPEND_GAS)
+        except ContractRevert as exc:
+            assert expected is not None and type(exc).__name__ == type(expected).__name__, (exc, expected)
+            return
+        assert expected is None
+
+    @precondition(lambda self: self.model.expired)
+    @rule(data=st.data(), stranger=st.booleans())
+    def reclaim(self, data: st.DataObject, stranger: bool) -> None:
+        """Anyone sends back what the recipients have not spent, with any rest; nothing moves twice."""
+        accounts = (
+            [r.address for r in data.draw(st.lists(st.sampled_from(self.recipients), max_size=4))]
+            if (self.recipients)
+            else []
+        )
+        if stranger:
+            accounts.append(self.actors.funder.address)  # a cash account: refused
+        m, program = self.model, self.setup.program
+        try:
+            moved = self.accounts.reclaim(
+                program.address,
+                self.fund_program,
+                accounts,
+                now=self.system.chain.now(),
+                expiry=self.expiry,
+                restricted_at_opening=True,
+            )
+        except pm.ModelError as exc:
+            with pytest.raises(ContractRevert) as err:
+                program.reclaim_expired(self.actors.outsider, accounts)
+            assert type(err.value).__name__ == type(exc).__name__
+            assert err.value.values == exc.values
+            return
+        back = min(m.balance + sum(moved.values()), m.funded - m.returned)
+        if not moved and back == 0:
+            with pytest.raises(ClaimProgramNothingToReturn):
+                program.reclaim_expired(self.actors.outsider, accounts)
+            return
+        result = program.reclaim_expired(self.actors.outsider, accounts)
+        events = {e.args["account"]: e.args["amount"] for e in result.events_named("ExpiredAidReclaimed")}
+        assert events == moved
+        assert sum(e.args["amount"] for e in result.events_named("UnclaimedReturned")) == back
+        m.reclaimed += sum(moved.values())
+        m.returned += back
+        assert program.info().returned == m.returned
+
     @invariant()
     def balance_is_funded_less_claimed_and_returned(self) -> None:
         if hasattr(self, "setup"):
             assert self.system.balance(self.setup.program.address) == self.model.balance
+            assert (
+                sum(self.model.claimed.values()) + self.model.returned
+                <= self.model.funded + self.model.reclaimed
+            )
+        for recipient in self.recipients:
+            assert self.system.balance(recipient.address) == self.accounts.balances.get(recipient.address, 0)
+        assert self.accounts.conserved()
+        assert self.accounts.paid_in == sum(self.model.claimed.values())
+        assert self.accounts.reclaimed == self.model.reclaimed
 
     def teardown(self) -> None:
         try:
@@ -147,6 +244,9 @@ def test_claim_programs_keep_their_books(system: Allmende, actors: Actors) -> No
     ClaimProgramMachine.system = system
     ClaimProgramMachine.actors = actors
     ClaimProgramMachine.fund_program = released_program(system, actors, 100_000 * EUR)
+    system.providers.set_program_rule(actors.ngo, ClaimProgramMachine.fund_program, FOOD)
+    ClaimProgramMachine.shop = Account.create().address
+    system.providers.admit(actors.ngo, ClaimProgramMachine.shop, FOOD)
     run = ClaimProgramMachine.TestCase
     run.settings = settings(max_examples=12, stateful_step_count=12)
     run().runTest()
