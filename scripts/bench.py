@@ -31,6 +31,7 @@ REPORT = ROOT / "docs" / "benchmarks.md"
 EUR = 1_000_000
 THROUGHPUT_TXS = 500
 TRANSFER_GAS = 60_000
+REDEEM_BATCH = 20
 
 
 def _setup(chain: EmbeddedChain) -> tuple[Allmende, list]:  # type: ignore[type-arg]
@@ -81,7 +82,7 @@ def provider_gas() -> dict[str, float]:
     from a restricted one, and of marking accounts restricted before a disbursement (per account, in a
     batch of 10)."""
     chain = EmbeddedChain.open(None)
-    system, (admin, _, funder, ngo, approver) = _setup(chain)
+    system, (admin, treasurer, funder, ngo, approver) = _setup(chain)
     token = system.token.address
     program = system.funds.create_program(ngo, token).event("ProgramCreated").args["programId"]
     lot = system.funds.deposit(funder, token, 1_000 * EUR).event("LotDeposited").args["lotId"]
@@ -90,7 +91,8 @@ def provider_gas() -> dict[str, float]:
     request = system.funds.request_tranche(ngo, program, 1_000 * EUR)
     system.funds.approve_tranche(approver, request.event("TrancheRequested").args["trancheId"])
     system.providers.set_program_rule(ngo, program, 0b1)
-    shop = Account.create().address
+    shop_account = Account.create()
+    shop = shop_account.address
     system.providers.admit(ngo, shop, 0b11)
     clients = [Account.create() for _ in range(12)]
     system.providers.restrict_accounts(ngo, program, [clients[0].address])  # first mark: warm
@@ -102,6 +104,7 @@ def provider_gas() -> dict[str, float]:
     restricted = system.token.transact(clients[0], "transfer", shop, EUR, gas=2 * TRANSFER_GAS)
     cash = system.token.transact(funder, "transfer", shop, EUR, gas=2 * TRANSFER_GAS)
     pay_one, pay_three = _pay_at_provider(system, admin, ngo, program, shop)
+    redeem = _redeem(system, chain, admin, treasurer, shop_account)
     chain.close()
     return {
         "gas.transfer_cash": cash.gas_used,
@@ -109,6 +112,31 @@ def provider_gas() -> dict[str, float]:
         "gas.restrict_accounts_per_account.batch10": round(marked.gas_used / 10, 1),
         "gas.pay_at_provider.sources1": pay_one,
         "gas.pay_at_provider.sources3": pay_three,
+        **redeem,
+    }
+
+
+def _redeem(
+    system: Allmende, chain: EmbeddedChain, admin: Any, treasurer: Any, shop: Any
+) -> dict[str, float]:
+    """Gas of a provider's redemption: asking for a payout of its takings (the tokens go into the
+    payouts contract under a reference), and the treasurer's share per payout of batching
+    `REDEEM_BATCH` payouts and marking the batch sent (which burns its total once)."""
+    chain.web3.eth.send_transaction({"from": admin.address, "to": shop.address, "value": Wei(10**18)})
+    system.sender.forget_nonces()
+    payouts = system.payouts
+    system.token.transact(shop, "approve", payouts.address, 2**256 - 1)
+    asked = [payouts.request(shop, 100_000, i.to_bytes(32, "big")) for i in range(1, REDEEM_BATCH + 1)]
+    ids = [int(r.event("PayoutRequested").args["payoutId"]) for r in asked]
+    batched = payouts.create_batch(treasurer, ids)
+    batch_id = int(batched.event("BatchCreated").args["batchId"])
+    sent = payouts.mark_sent(treasurer, batch_id, b"bank".ljust(32, b"\0"))
+    assert payouts.batch(batch_id).status.name == "SENT", "the batch was not settled"
+    return {
+        "gas.redeem": asked[1].gas_used,  # the first request pays for the contract's first slots
+        f"gas.redeem.settle_per_payout.batch{REDEEM_BATCH}": round(
+            (batched.gas_used + sent.gas_used) / REDEEM_BATCH, 1
+        ),
     }
 
 
@@ -247,7 +275,11 @@ def write_report(results: dict[str, float], seconds: float, suites: str = "every
         "- paying at the counter (issue 12): `gas.pay_at_provider.sources1` is one relayed batch"
         " (`executeBatch`) carrying one client account's signed transfer of restricted aid to an admitted"
         " shop that holds money already; `sources3` carries three accounts' transfers, as a payment"
-        " drawn from three of a client's accounts travels.",
+        " drawn from three of a client's accounts travels. `gas.redeem` is a provider asking to be paid"
+        " out its takings (`Payouts.requestPayout`: its tokens go into the payouts contract under a"
+        " reference); `gas.redeem.settle_per_payout.batch20` is the treasurer's share per payout of"
+        " batching 20 of them and marking the batch sent with the bank's reference (burning its total"
+        " once).",
         f"- machine load when the report was written: {_load()}",
         "",
         "| metric | value | target |",
