@@ -126,14 +126,15 @@ class ClientPayouts:
     # --- asking -------------------------------------------------------------------------------
 
     def request(
-        self, session: ClientSession, amount: int | None, iban: str
+        self, session: ClientSession, amount: int | None, iban: str, request_key: str | None = None
     ) -> tuple[list[ClientPayoutView], list[OperationResult]]:
         """Pay `amount` micro-euros (whole cents; None: all their cash) out to `iban`. A retry under
-        the same `Idempotency-Key` returns the payouts made the first time (no operation)."""
+        the same `Idempotency-Key` (or `request_key`, a page form's one-time field) returns the payouts
+        made the first time (no operation)."""
         if amount is not None and (amount <= 0 or amount % CENT):
             raise Invalid("AmountNotWholeCents", "a bank transfer moves whole cents above zero")
         compact = valid_iban(iban)
-        key = IDEMPOTENT_REQUEST.get()
+        key = request_key or IDEMPOTENT_REQUEST.get()
         request = hashlib.sha256(
             f"client-payout:{session.client_id}:{key if key is not None else uuid4().hex}".encode()
         ).hexdigest()
