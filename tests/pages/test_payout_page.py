@@ -72,6 +72,7 @@ def test_client_has_their_cash_paid_out_on_the_page(
     assert "Cash you can have paid out: €29.50" in after and "Waiting for the bank transfer" in after
     assert "******************6199" in after and IBAN.replace(" ", "") not in after
     assert gateway.system.balance(gateway.system.payouts.address) == 10_500_000
+    assert "€10.50 was paid out to your bank account." in text_of(client.get("/client/what-i-have").text)
     client.cookies.set("allmende-lang", "de")
     assert "Geld auf Ihr Bankkonto" in text_of(client.get("/client/payout").text)
 
