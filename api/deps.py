@@ -17,6 +17,7 @@ from api.gateway import Gateway
 from api.operations import ACTING_PERSON
 from api.principals import Principal
 from api.services.claims import ClaimsService
+from api.services.client_payouts import ClientPayouts
 from api.services.clients import SESSION_PREFIX, Clients, ClientSession
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
@@ -98,6 +99,14 @@ def get_payouts(gateway: GatewayDep) -> PayoutsService:
 
 
 PayoutsDep = Annotated[PayoutsService, Depends(get_payouts)]
+
+
+def get_client_payouts(gateway: GatewayDep) -> ClientPayouts:
+    """The clients' payouts service of the app's gateway."""
+    return gateway.client_payouts
+
+
+ClientPayoutsDep = Annotated[ClientPayouts, Depends(get_client_payouts)]
 
 
 async def current_principal(

@@ -23,6 +23,7 @@ from api.errors import (
 from api.operations import DEFAULT_GAS, IDEMPOTENT_REQUEST, REQUEST_VALIDITY_S, NonceBook, OperationResult
 from api.principals import Principal
 from api.services.claims import ClaimsService
+from api.services.client_payouts import ClientPayouts
 from api.services.clients import Clients
 from api.services.funds import FundsService
 from api.services.overviews import Overviews
@@ -80,6 +81,9 @@ class Gateway(Engine):
         """Lists: tranches with who, claim programs' money, rounds per lot."""
         self.payments = PaymentService(self, self.clients, self.claims)
         """Payments at providers' counters, their refunds and histories."""
+        self.client_payouts = ClientPayouts(self, self.clients, self.payments)
+        """Clients' cash paid out to their own IBAN."""
+        self.payouts.client_payouts = self.client_payouts
 
     def authenticate(self, token: str) -> Principal:
         """The caller behind an API key (an organisation's or a person's) or a person's session;

@@ -386,3 +386,22 @@ class PayoutRecord(Base):
     holder: Mapped[str] = mapped_column(String(200))
     iban_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class ClientPayoutRecord(Base):
+    """One leg of a client's payout in euros (one on-chain payout of one of their cash accounts). The
+    IBAN is sealed under the CLIENT's data key (context `client-payout:<client>:<reference>`), so their
+    erasure makes it unreadable; erasure also clears it and the client id here. `request` groups the
+    legs of one request (a hash of the client and the request's idempotency key)."""
+
+    __tablename__ = "client_payouts"
+
+    payout_id: Mapped[int] = mapped_column(sa_BigInteger, primary_key=True, autoincrement=False)
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    ngo_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    request: Mapped[str] = mapped_column(String(64), index=True)
+    leg: Mapped[int]
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    amount: Mapped[int] = mapped_column(sa_BigInteger)  # micro-euros, whole cents
+    iban_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once the client is erased
+    created_at: Mapped[datetime] = mapped_column(default=_now)

@@ -21,12 +21,13 @@ from api.pages._web import (
 from api.pages.counter import router as counter
 from api.pages.holdings import router as holdings
 from api.pages.paying import router as paying
+from api.pages.payout import router as payout
 from api.pages.providers import router as providers
 from api.pages.routes import fallback, root, router
 from api.pages.staff import router as staff
 from api.pages.voting import router as voting
 
-ROUTERS: list[APIRouter] = [router, holdings, voting, staff, providers, paying, counter]
+ROUTERS: list[APIRouter] = [router, holdings, voting, staff, providers, paying, payout, counter]
 """Routers of client pages, included in this order before the catch-all "not found" page."""
 
 __all__ = [

@@ -84,6 +84,7 @@ NAV: list[NavItem] = [
     NavItem(f"{PREFIX}/what-i-have", N_("What I have")),
     NavItem(f"{PREFIX}/receipts", N_("Receipts")),
     NavItem(f"{PREFIX}/rounds", N_("Voting")),
+    NavItem(f"{PREFIX}/payout", N_("To my bank")),
 ]
 """The signed-in menu, in order. A new page (the ballot of a budget round, say) appends its item."""
 

@@ -5,9 +5,10 @@ euro, read from the chain's events.
 Authority: the signed-in client only, about their own entitlements (found by `ClaimsService`). The
 money of an entitlement lives on the client's payout pseudonym of that claim program, so its story is
 the `Claimed` event that paid it there and the euro token's `Transfer` events out of it: to the zero
-address is a pay-out to a bank account (the euros are burned), to anyone else is money spent (at a
-provider), to the claim program itself is restricted aid that was not used by the program's end and
-went back to the people who gave the money. Restricted aid says its end date before it comes.
+address or to the payouts contract is a pay-out to a bank account (the euros are burned when the
+treasurer's transfer is sent), to anyone else is money spent (at a provider), to the claim program
+itself is restricted aid that was not used by the program's end and went back to the people who gave
+the money. Restricted aid says its end date before it comes.
 Transaction numbers stay behind a "details" disclosure.
 """
 
@@ -111,6 +112,7 @@ def holdings(gateway: Gateway, session: ClientSession) -> list[Holding]:
         )
     by_address = {payouts[cid]: out[cid] for cid in out if cid in payouts}
     program_of = {payouts[cid]: programs_[cid].address for cid in out if cid in payouts}
+    to_bank = {ZERO.lower(), gateway.system.payouts.address.lower()}  # burned, or asked for in euros
     for e in gateway.read_model.for_accounts(list(by_address), ["Claimed", "Transfer"]):
         if e.name == "Claimed" and e.args.get("recipient") in by_address:
             h = by_address[e.args["recipient"]]
@@ -118,7 +120,13 @@ def holdings(gateway: Gateway, session: ClientSession) -> list[Holding]:
         elif e.name == "Transfer" and e.address == token and e.args["from"] in by_address:
             h = by_address[e.args["from"]]
             to = e.args["to"]
-            kind = "paid_out" if to == ZERO else "went_back" if to == program_of[e.args["from"]] else "spent"
+            kind = (
+                "paid_out"
+                if to.lower() in to_bank
+                else "went_back"
+                if to == program_of[e.args["from"]]
+                else "spent"
+            )
             h.steps.append(Step(kind, int(e.args["value"]), e.transaction_hash, e.block_number))
     return sorted(out.values(), key=lambda h: -h.claim_program_id)
 

@@ -1,14 +1,18 @@
-"""Payouts in euros: a provider asks for its money on its bank account; the treasurer batches pending
-payouts, downloads the SEPA credit transfer file, marks a batch sent or reopens a rejected one."""
+"""Payouts in euros: a provider asks for its money on its bank account, a client for their cash on
+theirs; the treasurer batches pending payouts, downloads the SEPA credit transfer file, marks a batch
+sent or reopens a rejected one."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.deps import Admin, PayoutsDep, Provider
+from api.deps import Admin, ClientPayoutsDep, CurrentClient, PayoutsDep, Provider
 from api.operations import OperationResult
 from api.schemas import (
+    ClientPayoutCreate,
+    ClientPayoutPublic,
+    ClientPayoutsCreated,
     IdPath,
     OperationPublic,
     PayoutBatchChanged,
@@ -21,6 +25,7 @@ from api.schemas import (
     euros,
     micro,
 )
+from api.services.client_payouts import ClientPayoutView
 from api.services.payouts import BatchView, PayoutView
 
 router = APIRouter(prefix="/v1", tags=["payouts"])
@@ -107,3 +112,35 @@ def reopen_payout_batch(
     """The bank rejected the batch: its payouts are pending again (nothing was burned)."""
     view, result = payouts.reopen(principal, batch_id, body.reason)
     return PayoutBatchChanged(**_batch(view).model_dump(), operation=_operation(result))
+
+
+def _client_payout(p: ClientPayoutView) -> ClientPayoutPublic:
+    return ClientPayoutPublic(
+        payoutId=p.payout_id,
+        amount=euros(p.amount),
+        status=p.status,
+        batchId=p.batch_id,
+        iban=p.iban_masked,
+        createdAt=p.created_at.isoformat(),
+    )
+
+
+@router.post("/client/payouts", status_code=201, response_model=ClientPayoutsCreated)
+def request_client_payout(
+    body: ClientPayoutCreate, payouts: ClientPayoutsDep, session: CurrentClient
+) -> ClientPayoutsCreated:
+    """Pay the signed-in client's cash (not restricted aid) out to their bank account: the amount in
+    whole cents, or all of their cash when none is given."""
+    amount = None if body.amount is None else micro(body.amount)
+    views, results = payouts.request(session, amount, body.iban)
+    return ClientPayoutsCreated(
+        payouts=[_client_payout(v) for v in views],
+        total=euros(sum(v.amount for v in views)),
+        operations=[OperationPublic(**r.to_json()) for r in results],
+    )
+
+
+@router.get("/client/payouts", response_model=list[ClientPayoutPublic])
+def list_client_payouts(payouts: ClientPayoutsDep, session: CurrentClient) -> list[ClientPayoutPublic]:
+    """The signed-in client's payouts to their bank account, newest first."""
+    return [_client_payout(v) for v in payouts.mine(session)]

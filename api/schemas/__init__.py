@@ -57,6 +57,9 @@ from api.schemas.organisations import (
 )
 from api.schemas.overviews import ClaimProgramPublic, LotRoundPublic, TranchePublic, WhoPublic
 from api.schemas.payouts import (
+    ClientPayoutCreate,
+    ClientPayoutPublic,
+    ClientPayoutsCreated,
     PayoutBatchChanged,
     PayoutBatchPublic,
     PayoutBatchReopen,
@@ -110,6 +113,9 @@ __all__ = [
     "CategoryKey",
     "ClaimProgramPublic",
     "ClientMe",
+    "ClientPayoutCreate",
+    "ClientPayoutPublic",
+    "ClientPayoutsCreated",
     "ClientRecord",
     "DisbursementCreate",
     "DisbursementCreated",

@@ -37,6 +37,30 @@ class PayoutCreated(PayoutPublic):
     operation: OperationPublic | None
 
 
+class ClientPayoutCreate(Strict):
+    """How much of the client's cash to pay out (none: all of it), and to which bank account."""
+
+    amount: Euros | None = None
+    iban: Annotated[
+        str, Field(min_length=15, max_length=42, pattern=NO_NUL, examples=["DE02120300000000202051"])
+    ]
+
+
+class ClientPayoutPublic(BaseModel):
+    payoutId: int
+    amount: str
+    status: str  # pending | batched | settled
+    batchId: int
+    iban: str  # masked but for its last four characters
+    createdAt: str
+
+
+class ClientPayoutsCreated(BaseModel):
+    payouts: list[ClientPayoutPublic] = Field(description="One payout per account the cash came from")
+    total: str
+    operations: list[OperationPublic]
+
+
 class PayoutBatchPublic(BaseModel):
     batchId: int
     status: str  # open | sent | rejected

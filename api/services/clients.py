@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from api.engine import Engine
 from api.errors import Forbidden, GatewayError, Invalid, NotFound
-from api.models import Client, Entitlement, IdempotencyRecord, Operation
+from api.models import Client, ClientPayoutRecord, Entitlement, IdempotencyRecord, Operation
 from api.personal import PERSONAL_FIELDS, Personal
 from api.services.voucher_sheets import HeldSheet, SheetRequest, VoucherSheets
 from api.voucher_pdf import VoucherCard
@@ -48,6 +48,7 @@ from ledger.custody import (
     seal_with_code,
     seal_with_pin,
 )
+from ledger.payouts import PayoutStatus
 
 SESSION_PREFIX = "cls_"
 ERASED_PRINCIPAL = "client:erased"
@@ -377,6 +378,29 @@ class Clients:
             raise NotFound("ClientErased", "this client's data was erased")
         return Sealer(self.gw.master.open(client.data_key_sealed, f"client-key:{client.id}"))
 
+    def seal_personal(self, client_id: str, data: bytes, context: str) -> bytes:
+        """`data` sealed under the client's data key (gone with their erasure)."""
+        return self._data_key(self._client(client_id)).seal(data, context)
+
+    def open_personal(self, client_id: str, sealed: bytes, context: str) -> bytes:
+        """What `seal_personal` sealed; `ClientErased` once the client was erased."""
+        return self._data_key(self._client(client_id)).open(sealed, context)
+
+    def name(self, client_id: str) -> str:
+        """The client's name from their personal data; `ClientErased` once erased."""
+        client = self._client(client_id)
+        if client.personal_sealed is None:
+            raise NotFound("ClientErased", "this client's data was erased")
+        personal = json.loads(self._data_key(client).open(client.personal_sealed, f"client-data:{client.id}"))
+        return str(personal["name"])
+
+    def _client(self, client_id: str) -> Client:
+        with self.gw.db.session() as s:
+            client = s.get(Client, client_id)
+        if client is None:
+            raise NotFound("UnknownClient", f"there is no client {client_id}")
+        return client
+
     def public_root(self, client: Client) -> PublicRoot:
         """The client's public root (derives pseudonyms without the PIN)."""
         assert client.public_root_sealed is not None
@@ -631,11 +655,19 @@ class Clients:
         return voucher
 
     def erase(self, ngo_id: str, client_id: str) -> None:
-        """GDPR erasure: destroy the data key and every sealed secret; the chain stays consistent."""
+        """GDPR erasure: destroy the data key and every sealed secret; the chain stays consistent.
+        Refused (`PayoutPending`) while a payout to the client's bank account is not yet settled: the
+        treasurer's SEPA file needs its IBAN and name. Their settled payouts lose IBAN and client id."""
         self._own(ngo_id, client_id)
+        self._refuse_pending_payout(client_id)
         with self.gw.db.session() as s:
             row = s.get(Client, client_id)
             assert row is not None
+            s.execute(
+                update(ClientPayoutRecord)
+                .where(ClientPayoutRecord.client_id == client_id)
+                .values(client_id=None, iban_sealed=None)
+            )
             row.data_key_sealed = row.personal_sealed = row.public_root_sealed = None
             row.secret_sealed = row.recovery_sealed = None
             row.dedup_tag = row.voucher_tag = None
@@ -653,6 +685,20 @@ class Clients:
             )
             s.execute(update(Operation).where(Operation.acting_for == client_id).values(acting_for="erased"))
         self._end_sessions(client_id)
+
+    def _refuse_pending_payout(self, client_id: str) -> None:
+        with self.gw.db.session() as s:
+            ids = list(
+                s.scalars(
+                    select(ClientPayoutRecord.payout_id).where(ClientPayoutRecord.client_id == client_id)
+                )
+            )
+        payouts = self.gw.system.payouts
+        if any(payouts.payout(i).status != PayoutStatus.SETTLED for i in ids):
+            raise Conflict(
+                "PayoutPending",
+                "a payout to this client's bank account is not settled yet; erase them after it was sent",
+            )
 
     def _end_sessions(self, client_id: str) -> None:
         with self._lock:

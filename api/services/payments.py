@@ -303,6 +303,10 @@ class PaymentService:
             ) from None
         return [{"account": leg.account, "amount": leg.amount, "restricted": leg.restricted} for leg in legs]
 
+    def accounts(self, session: ClientSession) -> dict[int | None, LocalAccount]:
+        """The client's accounts by claim program (None: the account disbursements go to)."""
+        return self._keys(session)
+
     def _keys(self, session: ClientSession) -> dict[int | None, LocalAccount]:
         """The client's accounts by claim program (None: the account disbursements go to)."""
         out: dict[int | None, LocalAccount] = {

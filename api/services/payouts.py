@@ -12,8 +12,10 @@ to DATA_DIR/sepa/, and then marks the batch sent with the bank's reference (the 
 total, once) or reopens it when the bank rejected the file (its payouts are pending again).
 
 Security: the IBAN never goes on chain; it is sealed under the master key here (re-sealed on
-rotation, `api/master_key.py`). The on-chain references are SHA-256 hashes. Restricted aid cannot be
-paid out: the contract refuses it (`PayoutsRestrictedMoney`).
+rotation, `api/master_key.py`). The on-chain references are SHA-256 hashes. Clients' payouts
+(`api/services/client_payouts.py`, their IBAN sealed under the client's data key) are pending, batched
+and written to the SEPA file alongside, as "client" in lists and under the client's name in the file.
+Restricted aid cannot be paid out: the contract refuses it (`PayoutsRestrictedMoney`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from uuid import uuid4
 
 from schwifty import IBAN
@@ -72,6 +75,22 @@ class BatchView:
     sepa_file: str | None = None
 
 
+class ClientLegs(Protocol):
+    """Clients' payouts as the treasurer's side needs them (`api/services/client_payouts.py`)."""
+
+    def ids(self) -> list[int]:
+        """Every client payout's id, oldest first."""
+        ...
+
+    def listed(self, payout_id: int) -> PayoutView | None:
+        """The client payout as lists show it; None when `payout_id` is not a client's."""
+        ...
+
+    def payee(self, payout_id: int) -> tuple[str, str, int] | None:
+        """Name, IBAN and amount of the client payout; None when `payout_id` is not a client's."""
+        ...
+
+
 def _mask(iban: str) -> str:
     return "*" * (len(iban) - 4) + iban[-4:]
 
@@ -89,6 +108,8 @@ class PayoutsService:
 
     def __init__(self, engine: Engine) -> None:
         self.gw = engine
+        self.client_payouts: ClientLegs | None = None
+        """Clients' payouts, which the treasurer batches alongside (set by the gateway)."""
 
     @property
     def contract(self) -> PayoutsClient:
@@ -149,8 +170,11 @@ class PayoutsService:
 
     def get(self, payout_id: int) -> PayoutView:
         """One payout, its state read from the chain."""
-        row = self._row(payout_id)
+        listed = self.client_payouts.listed(payout_id) if self.client_payouts else None
+        if listed is not None:
+            return listed
         record = self.contract.payout(payout_id)
+        row = self._row(payout_id)
         return PayoutView(
             payout_id=payout_id,
             organisation_id=row.organisation_id,
@@ -179,6 +203,8 @@ class PayoutsService:
         found: list[PayoutView] = []
         with self.gw.db.session() as s:
             ids = list(s.scalars(select(PayoutRecord.payout_id).order_by(PayoutRecord.payout_id)))
+        if self.client_payouts is not None:
+            ids = sorted(ids + self.client_payouts.ids())
         for payout_id in ids:
             if self.contract.payout(payout_id).status == PayoutStatus.PENDING:
                 found.append(self.get(payout_id))
@@ -232,12 +258,12 @@ class PayoutsService:
         )
         when = execution_date or dt.date.today()
         for payout_id in view.payout_ids:
-            row = self._row(payout_id)
+            name, iban, amount = self._payee(payout_id)
             transfer.add_payment(
                 {
-                    "name": row.holder,
-                    "IBAN": self._iban(row),
-                    "amount": row.amount // CENT,
+                    "name": name,
+                    "IBAN": iban,
+                    "amount": amount // CENT,
                     "execution_date": when,
                     "description": f"Allmende payout {payout_id}",
                     "endtoend_id": f"ALLMENDE-P{payout_id}",
@@ -245,6 +271,14 @@ class PayoutsService:
             )
         xml: bytes = transfer.export(validate=True)
         return xml
+
+    def _payee(self, payout_id: int) -> tuple[str, str, int]:
+        """Name, IBAN and amount of a payout: a client's or an organisation's."""
+        payee = self.client_payouts.payee(payout_id) if self.client_payouts else None
+        if payee is not None:
+            return payee
+        row = self._row(payout_id)
+        return row.holder, self._iban(row), row.amount
 
     def write_sepa_file(self, batch_id: int) -> Path:
         """Write the batch's SEPA file to DATA_DIR/sepa/batch-<id>.xml."""

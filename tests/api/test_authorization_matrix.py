@@ -138,6 +138,8 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("GET", "/v1/client/payments"):                       (401, 401, 401, 401, 401, 401),
     ("GET", "/v1/client/payments/{code}"):                (401, 401, 401, 401, 401, 401),
     ("POST", "/v1/client/payments/{code}"):               (401, 401, 401, 401, 401, 401),
+    ("POST", "/v1/client/payouts"):                       (401, 401, 401, 401, 401, 401),
+    ("GET", "/v1/client/payouts"):                        (401, 401, 401, 401, 401, 401),
     # payouts: a provider asks (its success: tests/api/test_payouts_api.py), the treasurer settles
     ("POST", "/v1/provider/payouts"):                     (401, 401, 403, 403, 403, 403),
     ("GET", "/v1/provider/payouts"):                      (401, 401, 403, 403, 403, 403),
@@ -514,6 +516,7 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         },
         ("PUT", "/v1/ngo/programs/{program_id}/rule"): {"kind": "cash"},
         ("POST", "/v1/provider/payouts"): {"amount": "1", "iban": "DE02120300000000202051"},
+        ("POST", "/v1/client/payouts"): {"iban": "DE02120300000000202051"},
         ("POST", "/v1/admin/payout-batches/{batch_id}/sent"): {"bankReference": "matrix bank"},
         ("POST", "/v1/admin/payout-batches/{batch_id}/reopen"): {"reason": "matrix"},
         ("POST", "/v1/audit/attestations"): {

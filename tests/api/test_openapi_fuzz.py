@@ -31,7 +31,7 @@ from tests.api.conftest import Keys, auth
 from tests.api.people_support import set_up_person
 from tests.api.test_authorization_matrix import CALLERS, MATRIX
 
-EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}  # per operation; ~20 operations
+EXAMPLES = {GenerationMode.POSITIVE: 5, GenerationMode.NEGATIVE: 3}  # per operation; ~60 operations
 ROTATE = ("POST", "/v1/me/api-keys/rotate")
 AUTH_REFUSALS = {
     "MissingCredentials",

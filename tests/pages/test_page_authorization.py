@@ -59,6 +59,8 @@ PAGE_MATRIX: dict[Route, tuple[str, ...]] = {
     ("GET", "/client/programs/{program_id}/providers"): ("200",) * (OTHERS + CLIENT),  # public
     ("GET", "/client/pay/{code}"):                  (TO_SIGN_IN,) * OTHERS + ("404",),  # no such payment
     ("POST", "/client/pay/{code}"):                 (TO_SIGN_IN,) * OTHERS + ("404",),
+    ("GET", "/client/payout"):                      (TO_SIGN_IN,) * OTHERS + ("200",),
+    ("POST", "/client/payout"):                     (TO_SIGN_IN,) * OTHERS + ("403",),  # no CSRF token
     ("GET", "/client/{rest:path}"):                 ("404",) * (OTHERS + CLIENT),
     ("POST", "/client/{rest:path}"):                ("404",) * (OTHERS + CLIENT),
     # the staff desk: only its own cookie, made by a person's sign-in (tests/pages/test_staff_desk.py),
