@@ -42,6 +42,10 @@ def make_settings(tmp: Path, database_url: str | None = None) -> Settings:
         database_url=database_url,
         master_key=base64.b64encode(os.urandom(32)).decode(),  # type: ignore[arg-type]
         relay_wait_ms=1.0,
+        # The chain in the test's own process: starting a chain process costs each gateway about a
+        # second of a fresh interpreter. The gateway's default arrangement (the chain in a process of
+        # its own) is what the end-to-end tests run (tests/e2e, `allmende serve`), crash tests included.
+        chain_process=False,
     )
 
 

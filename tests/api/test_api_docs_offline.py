@@ -9,6 +9,10 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+# What this module checks does not depend on the database: SQLite only (PostgreSQL: the modules
+# whose behaviour does).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 # what a browser loads: <script src>, <link href>, <img src>, and url(...) in a stylesheet
 LOADED = re.compile(r"""(?:<script[^>]*\ssrc|<link[^>]*\shref|<img[^>]*\ssrc)\s*=\s*["']([^"']+)["']""", re.I)
 CSS_URL = re.compile(r"""url\(\s*["']?([^"')]+)["']?\s*\)""", re.I)

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Keys, auth
+
+# What this module checks does not depend on the database: SQLite only (PostgreSQL: the modules
+# whose behaviour does).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def test_ids_outside_uint48_bad_checksums_pre_epoch_times_and_nul_characters_are_422(

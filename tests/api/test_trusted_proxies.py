@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 import uvicorn
 
 from api.app import create_app
@@ -16,6 +17,10 @@ from api.gateway import Gateway
 from api.services.clients import random_code
 from api.serving import uvicorn_config
 from tests.e2e._server import free_port
+
+# What this module checks does not depend on the database: SQLite only (PostgreSQL: the modules
+# whose behaviour does).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 START_TIMEOUT_S = 30.0
 

@@ -84,8 +84,8 @@ def test_the_public_pages_work_in_a_real_browser_and_pass_axe(
     assert AXE.is_file(), "axe-core comes from npm: run `make setup`"
     pages = [
         "/public/",
-        *(f"/public/funders/{f}" for f in list(figs.deposits)[:2]),
-        *(f"/public/programs/{p}" for p in figs.programs),
+        *(f"/public/funders/{f}" for f in list(figs.deposits)[:1]),  # one page per template: the
+        *(f"/public/programs/{p}" for p in list(figs.programs)[:2]),  # others differ only in figures
         "/public/rounds/1",
         "/public/rounds/2",
         "/public/no-such-page",
