@@ -51,6 +51,7 @@ from api.operations import ACTING_PERSON
 from api.pages import _format
 from api.problems import GATEWAY_STATUS, REVERT_STATUS
 from api.services.clients import SESSION_PREFIX, Clients, ClientSession
+from api.services.people import PersonView
 from ledger.exceptions import ContractRevert, LedgerError
 
 log = logging.getLogger("allmende.pages")
@@ -362,6 +363,27 @@ async def signed_in_page(request: Request) -> Page:
         had_cookie = session_cookie(request) in request.cookies
         raise SignInRequired("expired" if had_cookie else None)
     return page
+
+
+def staff_person(
+    page: Page, cookie: str, roles: frozenset[str] | tuple[str, ...], kind: str
+) -> tuple[PersonView | None, str | None]:
+    """The person whose live session the `cookie` holds, with their token, if they are enabled, hold one
+    of `roles` and belong to an organisation of `kind`; else (None, None). A dead session's cookie is
+    deleted."""
+    token = page.request.cookies.get(cookie)
+    if not token or len(token) > 100:
+        return None, None
+    try:
+        person = page.gateway.people.session(token)
+    except GatewayError:
+        page.delete_cookie(cookie)
+        return None, None
+    if person.disabled or not any(r in person.roles for r in roles):
+        return None, None
+    if page.gateway.organisation(person.organisation_id).kind != kind:
+        return None, None
+    return person, token
 
 
 def problem_of(exc: GatewayError | ContractRevert | LedgerError) -> tuple[int, str]:

@@ -38,6 +38,7 @@ from api.pages._web import (
     _open,
     is_secure,
     problem_of,
+    staff_person,
 )
 from api.principals import Principal
 from api.services.clients import SignInFailed, SignInLocked
@@ -104,19 +105,7 @@ class Counter:
 
 
 def _person_of(page: Page) -> tuple[PersonView | None, str | None]:
-    token = page.request.cookies.get(counter_cookie(page.request))
-    if not token or len(token) > 100:
-        return None, None
-    try:
-        person = page.gateway.people.session(token)
-    except GatewayError:
-        page.delete_cookie(counter_cookie(page.request))
-        return None, None
-    if person.disabled or not any(r in person.roles for r in COUNTER_ROLES):
-        return None, None
-    if page.gateway.organisation(person.organisation_id).kind != "provider":
-        return None, None
-    return person, token
+    return staff_person(page, counter_cookie(page.request), COUNTER_ROLES, "provider")
 
 
 async def open_counter(request: Request) -> Counter:

@@ -34,6 +34,7 @@ from api.pages._web import (
     is_secure,
     problem_of,
     session_cookie,
+    staff_person,
 )
 from api.services.clients import SignInFailed, SignInLocked
 from api.services.people import SESSION_TTL, Locked, PersonView
@@ -90,19 +91,7 @@ class Desk:
 
 
 def _person_of(page: Page) -> tuple[PersonView | None, str | None]:
-    token = page.request.cookies.get(staff_cookie(page.request))
-    if not token or len(token) > 100:
-        return None, None
-    try:
-        person = page.gateway.people.session(token)
-    except GatewayError:
-        page.delete_cookie(staff_cookie(page.request))
-        return None, None
-    if person.disabled or not any(r in person.roles for r in DESK_ROLES):
-        return None, None
-    if page.gateway.organisation(person.organisation_id).kind != "ngo":
-        return None, None
-    return person, token
+    return staff_person(page, staff_cookie(page.request), DESK_ROLES, "ngo")
 
 
 async def open_desk(request: Request) -> Desk:
