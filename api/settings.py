@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +73,8 @@ class Settings(BaseSettings):
     sepa_debtor_name: str = "Allmende Treuhand"
     sepa_debtor_iban: str = "DE89370400440532013000"
     sepa_debtor_bic: str = "COBADEFFXXX"
+    # The operator's time zone (IANA name): a counter's day and its daily total run from local midnight.
+    timezone: str = "Europe/Berlin"
     public_base_url: str | None = None  # where people reach the pages, e.g. https://hilfe.example.org
     # What providers serve and restricted programs allow. Append only: the position of a key is its
     # bit in the provider registry on chain, so reordering or removing one would change its meaning.
@@ -87,6 +90,21 @@ class Settings(BaseSettings):
             if not CATEGORY_KEY.fullmatch(key):
                 raise ValueError(f"provider category {key!r} must be lower-case letters, digits and _")
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """An IANA time zone name the tz database knows, e.g. Europe/Berlin."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone {value!r} is not an IANA time zone name (Europe/Berlin)") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The operator's time zone."""
+        return ZoneInfo(self.timezone)
 
     @field_validator("public_base_url")
     @classmethod

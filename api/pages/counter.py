@@ -18,7 +18,6 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated
 
 import segno
@@ -188,7 +187,7 @@ def sign_out(counter: AnyCounter) -> Response:
 
 
 def _home(counter: Counter, status: int = 200, **context: object) -> Response:
-    day = counter.page.gateway.payments.history(counter.principal, datetime.now(UTC).date())
+    day = counter.page.gateway.payments.history(counter.principal, counter.page.gateway.payments.today())
     context.setdefault("amount", "")
     context.setdefault("note", "")
     return counter.render("home.html", status, day=day, **context)

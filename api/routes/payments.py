@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -89,8 +89,8 @@ def request_payment(body: PaymentCreate, payments: PaymentsDep, principal: Provi
 def counter_day(
     payments: PaymentsDep, principal: Provider, day: Annotated[date | None, Query()] = None
 ) -> CounterDay:
-    """The payments paid on one day (UTC; today by default) and their total."""
-    return _day(payments.history(principal, day or datetime.now(UTC).date()))
+    """The payments paid on one day of the operator's time zone (today by default) and their total."""
+    return _day(payments.history(principal, day or payments.today()))
 
 
 @router.get("/provider/payments/{code}", response_model=PaymentPublic)

@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -73,11 +74,19 @@ class PaymentView:
 
 @dataclass(frozen=True)
 class DayHistory:
-    """A provider's payments paid on one day (UTC) and their total (refunded ones are listed, not counted)."""
+    """A provider's payments paid on one local day (the operator's time zone) and their total
+    (refunded ones are listed, not counted)."""
 
     day: date
     payments: list[PaymentView]
     total: int
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Local midnight of `day` and of the next day in `zone`, as naive UTC (how times are stored)."""
+    start = datetime.combine(day, time.min, zone).astimezone(UTC).replace(tzinfo=None)
+    end = datetime.combine(day + timedelta(days=1), time.min, zone).astimezone(UTC).replace(tzinfo=None)
+    return start, end
 
 
 def _euros(units: int) -> str:
@@ -149,16 +158,22 @@ class PaymentService:
         finally:
             self.clients.sign_out(token)
 
+    def today(self) -> date:
+        """Today in the operator's time zone: the counter's day."""
+        return datetime.now(self.gw.settings.zone).date()
+
     def history(self, principal: Principal, day: date) -> DayHistory:
-        """The provider's payments paid on `day` (UTC), newest first, with the day's total."""
-        start = datetime.combine(day, time.min)
+        """The provider's payments paid on `day`, from local midnight to local midnight in the
+        operator's time zone (a 23- or 25-hour day when the clocks change), newest first, with the
+        day's total."""
+        start, end = day_bounds(day, self.gw.settings.zone)
         with self.gw.db.session() as s:
             rows = s.scalars(
                 select(Payment)
                 .where(
                     Payment.provider_id == principal.organisation_id,
                     Payment.paid_at >= start,
-                    Payment.paid_at < start + timedelta(days=1),
+                    Payment.paid_at < end,
                 )
                 .order_by(Payment.paid_at.desc())
             ).all()
