@@ -420,6 +420,20 @@ class Engine:
         """Whether the chain executed `signer`'s `kind` call journalled under `request_key`."""
         return self._executed_for(request_key, signer, kind) is not None
 
+    def in_flight(self, request_key: str, signer: str, kind: str) -> bool:
+        """Whether `signer`'s `kind` call journalled under `request_key` is still on its way (sent,
+        its outcome not yet known: it may still execute)."""
+        with self.db.session() as s:
+            found = s.scalar(
+                select(Operation.id).where(
+                    Operation.request_key == request_key,
+                    Operation.signer == signer,
+                    Operation.kind == kind,
+                    Operation.status == "pending",
+                )
+            )
+        return found is not None
+
     def _executed_for(self, request_key: str, signer: str, kind: str) -> OperationResult | None:
         """The operation an earlier attempt of this request had executed, if any."""
         with self.db.session() as s:

@@ -278,7 +278,7 @@ def confirm(
 
 @router.post("/payments/{code}/refund")
 def refund(counter: SignedInCounter, code: Code, csrf: Field = "") -> Response:
-    """Send a paid payment back to the client's aid."""
+    """Send a paid (or partly paid) payment back to the client's aid."""
     t = counter.page.t
     if not counter.csrf_ok(csrf):
         return _payment(counter, code, 403, problem=t("The page was open for too long. Please try again."))

@@ -183,8 +183,10 @@ class PaymentService:
         return DayHistory(day, views, sum(v.amount for v in views if v.status == "paid"))
 
     def refund(self, principal: Principal, code: str) -> PaymentView:
-        """Send a paid payment back to the accounts it came from. Refunding a refunded payment changes
-        nothing; an unpaid one is `PaymentNotPaid`."""
+        """Send a paid payment back to the accounts it came from. A payment left partly paid (a leg
+        the chain refused after others went through) is refunded as far as it was paid, once none of
+        its legs is still on its way. Refunding a refunded payment changes nothing; an open one is
+        `PaymentNotPaid`, one whose confirmation is still being sent `PaymentInProgress`."""
         row = self._row(code)
         if row.provider_id != principal.organisation_id:
             raise NotFound("UnknownPayment", f"there is no payment {code}")
@@ -192,10 +194,13 @@ class PaymentService:
             row = self._row(code)
             if row.status == "refunded":
                 return self._view(row)
-            if row.status != "paid" or not row.legs:
+            if row.status not in ("paid", "paying") or not row.legs:
                 raise PaymentConflict(
                     "PaymentNotPaid", "only a paid payment can be refunded", paymentStatus=row.status
                 )
+            legs = list(enumerate(row.legs))
+            if row.status == "paying":
+                legs = self._paid_legs(row.id, row.legs)
             provider = self.gw.organisation_account(self.gw.organisation(row.provider_id))
             calls = [
                 SignedCall(
@@ -203,11 +208,23 @@ class PaymentService:
                     self.gw.system.token.transfer_call(leg["account"], int(leg["amount"])),
                     request_key=f"refund:{row.id}:{i}",
                 )
-                for i, leg in enumerate(row.legs)
+                for i, leg in legs
             ]
             self.gw.execute_together(f"org:{row.provider_id}", calls)
             self._set(row.id, status="refunded", refunded_at=datetime.now(UTC).replace(tzinfo=None))
         return self._view(self._row(code))
+
+    def _paid_legs(self, payment_id: str, legs: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+        """The legs of a partly paid payment the chain executed; `PaymentInProgress` while any leg
+        may still execute (its outcome is not known yet), so nothing is refunded that is not paid."""
+        keyed = [(i, leg, f"pay:{payment_id}:{i}") for i, leg in enumerate(legs)]
+        if any(self.gw.in_flight(key, leg["account"], _TRANSFER) for _, leg, key in keyed):
+            raise PaymentConflict(
+                "PaymentInProgress",
+                "this payment is still being sent; try the refund again in a minute",
+                paymentStatus="paying",
+            )
+        return [(i, leg) for i, leg, key in keyed if self.gw.executed(key, leg["account"], _TRANSFER)]
 
     # --- the client --------------------------------------------------------------------------
 

@@ -163,6 +163,32 @@ def test_paying_at_the_counter(client: TestClient, keys: Keys, gateway: Gateway)
     assert client.get(f"/v1/provider/payments/{planned}", headers=auth(shop)).json()["status"] == "open"
     assert client.post(f"/v1/client/payments/{planned}", headers=auth(tokens[0])).json()["status"] == "paid"
 
+    # 6b. a leg refused after another went through leaves the payment partly paid: the shop refunds
+    # exactly what was paid
+    partly = _code(client, shop, "1")
+
+    drawn: list[tuple[str, int]] = []  # the drawn account and its balance before
+
+    def second_leg_overdrawn(row: Payment, keys: Any) -> list[dict[str, Any]]:
+        first = plan(row, keys)[0]
+        drawn.append((first["account"], gateway.system.balance(first["account"])))
+        return [first, {**first, "amount": 10**12}]
+
+    shop_before = gateway.system.balance(shop_account)
+    gateway.payments._plan = second_leg_overdrawn  # type: ignore[method-assign]
+    _problem(
+        client.post(f"/v1/client/payments/{partly}", headers=auth(tokens[0])), 409, "ERC20InsufficientBalance"
+    )
+    gateway.payments._plan = plan  # type: ignore[method-assign]
+    assert client.get(f"/v1/provider/payments/{partly}", headers=auth(shop)).json()["status"] == "paying"
+    assert gateway.system.balance(shop_account) == shop_before + MICRO
+    assert gateway.system.balance(drawn[0][0]) == drawn[0][1] - MICRO
+    back = client.post(f"/v1/provider/payments/{partly}/refund", headers=auth(shop))
+    assert back.status_code == 200 and back.json()["status"] == "refunded", back.text
+    assert gateway.system.balance(shop_account) == shop_before
+    assert gateway.system.balance(drawn[0][0]) == drawn[0][1]  # the paid leg came back, once
+    _problem(client.post(f"/v1/client/payments/{partly}", headers=auth(tokens[0])), 409, "PaymentAlreadyPaid")
+
     # 7. a suspended provider takes no payment, neither new nor already asked for
     waiting = _code(client, shop, "1")
     assert (

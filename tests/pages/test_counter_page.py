@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.gateway import Gateway
+from api.models import Payment
 from api.pages.i18n import LANGUAGES, direction
 from tests.api.people_support import PASSWORD, next_code
 from tests.e2e.test_gateway_http import ThreadedServer
@@ -50,7 +51,9 @@ def _sign_in(client: TestClient, login: str, totp: pyotp.TOTP) -> Any:
     )
 
 
-def test_a_cashier_takes_a_payment_and_only_cashiers_may(client: TestClient, scenario: Scenario) -> None:
+def test_a_cashier_takes_a_payment_and_only_cashiers_may(
+    client: TestClient, scenario: Scenario, gateway: Gateway
+) -> None:
     shop = _shop(client, scenario)
     cashier = person(client, shop, "kasse.eins", ["cashier"])
     r = _sign_in(client, "kasse.eins", cashier)
@@ -86,6 +89,22 @@ def test_a_cashier_takes_a_payment_and_only_cashiers_may(client: TestClient, sce
     )
     assert again.status_code == 409  # refunded: paid already, never paid twice
     assert client.get("/counter/payments/ZZZZZZZZ").status_code == 404
+
+    # a payment left "paying" (a leg refused after others went through) offers to give back what was paid
+    second = client.post("/counter/payments", data={"amount": "2", "csrf": form}).headers["location"]
+    assert (
+        client.post(
+            f"{second}/confirm", data={"voucher": scenario.voucher, "pin": scenario.pin, "csrf": form}
+        ).status_code
+        == 303
+    )
+    with gateway.db.session() as s:
+        s.query(Payment).filter_by(code=second.rsplit("/", 1)[1]).one().status = "paying"
+    partly = text_of(client.get(second).text)
+    assert "went through only in part" in partly and "Give back what was paid" in partly
+    assert client.post(f"{second}/refund", data={"csrf": form}).status_code == 303
+    assert "Refunded: " in text_of(client.get(second).text)
+    assert client.get("/v1/provider/payments", headers=auth(shop)).json()["total"] == "0.000000"
 
     # the counter is for cashiers of a provider only
     client.post("/counter/sign-out")
