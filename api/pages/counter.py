@@ -15,7 +15,6 @@ person's name (the operation journal records them). The voucher code and PIN typ
 
 from __future__ import annotations
 
-import hmac
 import re
 from dataclasses import dataclass
 from typing import Annotated
@@ -23,26 +22,23 @@ from typing import Annotated
 import segno
 from fastapi import APIRouter, Depends, Form, Path, Request, Response
 from markupsafe import Markup
-from starlette.concurrency import run_in_threadpool
 
 from api.amounts import parse_euros
 from api.errors import GatewayError
-from api.operations import ACTING_PERSON
+from api.i18n import N_
+from api.pages._person_area import AreaRules, PersonArea, open_area, require_person
+from api.pages._person_area import sign_in as area_sign_in
+from api.pages._person_area import sign_out as area_sign_out
 from api.pages._web import (
     COUNTER_PREFIX,
     PREFIX,
-    Page,
     PageRoute,
-    SignInRequired,
-    _open,
     is_secure,
     problem_of,
-    staff_person,
 )
 from api.principals import Principal
 from api.services.clients import SignInFailed, SignInLocked
 from api.services.payments import MAX_AMOUNT, PaymentView
-from api.services.people import SESSION_TTL, Locked, PersonView
 from ledger.exceptions import ContractRevert, LedgerError
 
 router = APIRouter(prefix=COUNTER_PREFIX, tags=["pages"], include_in_schema=False, route_class=PageRoute)
@@ -51,7 +47,6 @@ Code = Annotated[str, Path(pattern=r"^[0-9A-Za-z]{8}$")]
 
 COUNTER_ROLES = ("cashier", "admin")
 """Who may use the counter: the provider's cashiers and admins."""
-TOTP_CODE = re.compile(r"^[0-9]{6}$")
 PIN = re.compile(r"^[0-9]{4,8}$")
 MICRO = 10**6
 
@@ -61,25 +56,21 @@ def counter_cookie(request: Request) -> str:
     return "__Host-allmende-counter" if is_secure(request) else "allmende-counter"
 
 
+COUNTER = AreaRules(
+    COUNTER_PREFIX,
+    counter_cookie,
+    COUNTER_ROLES,
+    "provider",
+    N_("The counter is for the cashiers of an accepted place."),
+)
+
+
 @dataclass
-class Counter:
+class Counter(PersonArea):
     """One request to a counter page: the page machinery and the signed-in cashier."""
 
-    page: Page
-    person: PersonView | None = None
-    token: str | None = None
-
-    @property
-    def csrf(self) -> str:
-        """The CSRF token of this counter session's forms."""
-        assert self.token is not None
-        return self.page.gateway.tag("counter-csrf", self.token)
-
-    def csrf_ok(self, submitted: str) -> bool:
-        """Whether a posted form carries this session's CSRF token."""
-        if self.token is None or not submitted or not submitted.isascii():
-            return False
-        return hmac.compare_digest(self.csrf.encode(), submitted.encode())
+    CSRF_PURPOSE = "counter-csrf"
+    RULES = COUNTER
 
     @property
     def principal(self) -> Principal:
@@ -103,24 +94,14 @@ class Counter:
         return self.page.render(f"counter/{template}", status, counter=self, base=COUNTER_PREFIX, **context)
 
 
-def _person_of(page: Page) -> tuple[PersonView | None, str | None]:
-    return staff_person(page, counter_cookie(page.request), COUNTER_ROLES, "provider")
-
-
 async def open_counter(request: Request) -> Counter:
     """The counter context of a request, with its cashier if the counter cookie holds a live session."""
-    page = _open(request)
-    person, token = await run_in_threadpool(_person_of, page)
-    ACTING_PERSON.set(person.id if person is not None else None)  # every operation in their name
-    return Counter(page, person, token)
+    return await open_area(Counter, request)
 
 
 async def signed_in_counter(request: Request) -> Counter:
     """The counter context of a signed-in cashier; others are sent to sign in."""
-    counter = await open_counter(request)
-    if counter.person is None:
-        raise SignInRequired(path=f"{COUNTER_PREFIX}/sign-in")
-    return counter
+    return require_person(await open_counter(request))
 
 
 AnyCounter = Annotated[Counter, Depends(open_counter)]
@@ -147,43 +128,13 @@ def sign_in(
     counter: AnyCounter, login: Field = "", password: Field = "", code: Field = "", csrf: Field = ""
 ) -> Response:
     """Sign in as a cashier of a provider: password and a current TOTP code."""
-    t = counter.page.t
-    login = login.strip()[:80]
-    if not counter.page.sign_in_csrf_ok(csrf):
-        problem = t("The page was open for too long. Please try again.")
-        return counter.render("sign_in.html", 403, login=login, problem=problem)
-    if not login or not password or not TOTP_CODE.fullmatch(code.strip()):
-        problem = t("Please enter your login, your password and the 6-digit code.")
-        return counter.render("sign_in.html", 400, login=login, problem=problem)
-    people = counter.page.gateway.people
-    try:
-        person, token = people.sign_in(login, password, code.strip())
-    except Locked:
-        problem = t("Too many failed sign-ins. Please try again in 15 minutes.")
-        return counter.render("sign_in.html", 429, login=login, problem=problem)
-    except GatewayError:
-        problem = t("The login, the password or the code is not right.")
-        return counter.render("sign_in.html", 400, login=login, problem=problem)
-    kind = counter.page.gateway.organisation(person.organisation_id).kind
-    if kind != "provider" or not any(r in person.roles for r in COUNTER_ROLES):
-        people.sign_out(token)
-        problem = t("The counter is for the cashiers of an accepted place.")
-        return counter.render("sign_in.html", 403, login=login, problem=problem)
-    if counter.token is not None:
-        people.sign_out(counter.token)
-    counter.page.set_cookie(
-        counter_cookie(counter.page.request), token, max_age=int(SESSION_TTL.total_seconds())
-    )
-    return counter.page.redirect(f"{COUNTER_PREFIX}/")
+    return area_sign_in(counter, login, password, code, csrf)
 
 
 @router.post("/sign-out")
 def sign_out(counter: AnyCounter) -> Response:
-    """End the counter session (no CSRF token needed: signing out is the safe direction)."""
-    if counter.token is not None:
-        counter.page.gateway.people.sign_out(counter.token)
-    counter.page.delete_cookie(counter_cookie(counter.page.request))
-    return counter.page.redirect(f"{COUNTER_PREFIX}/sign-in?reason=signed-out")
+    """End the counter session."""
+    return area_sign_out(counter)
 
 
 def _home(counter: Counter, status: int = 200, **context: object) -> Response:

@@ -15,29 +15,25 @@ person, and the operation journal records them.
 
 from __future__ import annotations
 
-import hmac
 import re
 from dataclasses import dataclass
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Form, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from api.errors import GatewayError
-from api.operations import ACTING_PERSON
+from api.i18n import N_
+from api.pages._person_area import AreaRules, PersonArea, open_area, require_person
+from api.pages._person_area import sign_in as area_sign_in
+from api.pages._person_area import sign_out as area_sign_out
 from api.pages._web import (
     STAFF_PREFIX,
-    Page,
     PageRoute,
-    SignInRequired,
-    _open,
     is_secure,
     problem_of,
     session_cookie,
-    staff_person,
 )
 from api.services.clients import SignInFailed, SignInLocked
-from api.services.people import SESSION_TTL, Locked, PersonView
 from api.services.voucher_sheets import SheetLanguage, SheetRequest
 
 router = APIRouter(prefix=STAFF_PREFIX, tags=["pages"], include_in_schema=False, route_class=PageRoute)
@@ -46,7 +42,6 @@ Field = Annotated[str, Form()]
 DESK_ROLES = ("caseworker", "admin")
 """Who may use the desk: the NGO's caseworkers and admins."""
 PIN = re.compile(r"^[0-9]{4,8}$")
-TOTP_CODE = re.compile(r"^[0-9]{6}$")
 CLIENT_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -55,30 +50,17 @@ def staff_cookie(request: Request) -> str:
     return "__Host-allmende-staff" if is_secure(request) else "allmende-staff"
 
 
-def desk_sign_in_required() -> SignInRequired:
-    """What a desk page raises without a live desk session: the way to the desk's sign-in."""
-    return SignInRequired(path=f"{STAFF_PREFIX}/sign-in")
+DESK = AreaRules(
+    STAFF_PREFIX, staff_cookie, DESK_ROLES, "ngo", N_("The desk is for the caseworkers of an NGO.")
+)
 
 
 @dataclass
-class Desk:
+class Desk(PersonArea):
     """One request to a desk page: the page machinery (language, rendering, cookies) and the person."""
 
-    page: Page
-    person: PersonView | None = None
-    token: str | None = None
-
-    @property
-    def csrf(self) -> str:
-        """The CSRF token of this desk session's forms (a keyed hash of the session)."""
-        assert self.token is not None
-        return self.page.gateway.tag("staff-csrf", self.token)
-
-    def csrf_ok(self, submitted: str) -> bool:
-        """Whether a posted form carries this session's CSRF token."""
-        if self.token is None or not submitted or not submitted.isascii():
-            return False
-        return hmac.compare_digest(self.csrf.encode(), submitted.encode())
+    CSRF_PURPOSE = "staff-csrf"
+    RULES = DESK
 
     @property
     def ngo_id(self) -> str:
@@ -90,24 +72,14 @@ class Desk:
         return self.page.render(f"staff/{template}", status, desk=self, staff=STAFF_PREFIX, **context)
 
 
-def _person_of(page: Page) -> tuple[PersonView | None, str | None]:
-    return staff_person(page, staff_cookie(page.request), DESK_ROLES, "ngo")
-
-
 async def open_desk(request: Request) -> Desk:
     """The desk context of a request, with its person if the desk cookie holds a live session."""
-    page = _open(request)
-    person, token = await run_in_threadpool(_person_of, page)
-    ACTING_PERSON.set(person.id if person is not None else None)  # every operation in their name
-    return Desk(page, person, token)
+    return await open_area(Desk, request)
 
 
 async def signed_in_desk(request: Request) -> Desk:
     """The desk context of a signed-in caseworker; others are sent to sign in."""
-    desk = await open_desk(request)
-    if desk.person is None:
-        raise desk_sign_in_required()
-    return desk
+    return require_person(await open_desk(request))
 
 
 AnyDesk = Annotated[Desk, Depends(open_desk)]
@@ -140,44 +112,13 @@ def sign_in(
     desk: AnyDesk, login: Field = "", password: Field = "", code: Field = "", csrf: Field = ""
 ) -> Response:
     """Sign in as a person of an NGO: password and a current TOTP code."""
-    t = desk.page.t
-    login = login.strip()[:80]
-    if not desk.page.sign_in_csrf_ok(csrf):
-        return _sign_in_page(
-            desk, 403, login=login, problem=t("The page was open for too long. Please try again.")
-        )
-    if not login or not password or not TOTP_CODE.fullmatch(code.strip()):
-        return _sign_in_page(
-            desk, 400, login=login, problem=t("Please enter your login, your password and the 6-digit code.")
-        )
-    people = desk.page.gateway.people
-    try:
-        person, token = people.sign_in(login, password, code.strip())
-    except Locked:
-        return _sign_in_page(
-            desk, 429, login=login, problem=t("Too many failed sign-ins. Please try again in 15 minutes.")
-        )
-    except GatewayError:
-        return _sign_in_page(
-            desk, 400, login=login, problem=t("The login, the password or the code is not right.")
-        )
-    kind = desk.page.gateway.organisation(person.organisation_id).kind
-    if kind != "ngo" or not any(r in person.roles for r in DESK_ROLES):
-        people.sign_out(token)
-        return _sign_in_page(desk, 403, login=login, problem=t("The desk is for the caseworkers of an NGO."))
-    if desk.token is not None:
-        people.sign_out(desk.token)
-    desk.page.set_cookie(staff_cookie(desk.page.request), token, max_age=int(SESSION_TTL.total_seconds()))
-    return desk.page.redirect(f"{STAFF_PREFIX}/")
+    return area_sign_in(desk, login, password, code, csrf)
 
 
 @router.post("/sign-out")
 def sign_out(desk: AnyDesk) -> Response:
-    """End the desk session (no CSRF token needed: signing out is the safe direction)."""
-    if desk.token is not None:
-        desk.page.gateway.people.sign_out(desk.token)
-    desk.page.delete_cookie(staff_cookie(desk.page.request))
-    return desk.page.redirect(f"{STAFF_PREFIX}/sign-in?reason=signed-out")
+    """End the desk session."""
+    return area_sign_out(desk)
 
 
 @router.get("/")
