@@ -7,12 +7,14 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.gateway import Gateway
 from tests.api.conftest import copy_deployed, deployed_data_dir, make_settings
+from tests.e2e.test_gateway_http import ThreadedServer
 from tests.pages._scenario import Scenario, set_up
 
 __all__ = ["deployed_data_dir"]  # the session's deployed chain, shared with the API tests' fixtures
@@ -39,6 +41,23 @@ def scenario(gateway: Gateway, client: TestClient) -> Scenario:
     created = gateway.bootstrap_admin()
     assert created is not None
     return set_up(client, created[1])
+
+
+@pytest.fixture
+def served(gateway: Gateway) -> Iterator[ThreadedServer]:
+    """The gateway's pages served over real HTTP on 127.0.0.1, for a real browser."""
+    server = ThreadedServer(gateway).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def scenario_over_http(http: httpx.Client, gateway: Gateway) -> Scenario:
+    """The pages' scenario, set up over real HTTP against a served gateway."""
+    created = gateway.bootstrap_admin()
+    assert created is not None
+    return set_up(http, created[1])
 
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -7,7 +7,6 @@ and 390 px, and a payment confirmed with voucher code and PIN on the counter."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,8 +19,8 @@ from api.models import Payment
 from api.pages.i18n import LANGUAGES, direction
 from tests.api.people_support import PASSWORD, next_code
 from tests.e2e.test_gateway_http import ThreadedServer
-from tests.pages._scenario import Scenario, auth, set_up
-from tests.pages.conftest import csrf_of
+from tests.pages._scenario import Scenario, auth
+from tests.pages.conftest import csrf_of, scenario_over_http
 from tests.pages.test_pages import text_of
 from tests.pages.test_pages_browser import AXE, TIMEOUT_MS, WIDTHS, _axe_violations, browser
 from tests.pages.test_staff_desk import person
@@ -121,15 +120,6 @@ def test_a_cashier_takes_a_payment_and_only_cashiers_may(
         client.cookies.clear()
 
 
-@pytest.fixture
-def served(gateway: Gateway) -> Iterator[ThreadedServer]:
-    server = ThreadedServer(gateway).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 def test_counter_pages_are_accessible_in_every_language(
@@ -138,10 +128,8 @@ def test_counter_pages_are_accessible_in_every_language(
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser) and AXE.is_file()
-    created = gateway.bootstrap_admin()
-    assert created is not None
     with httpx.Client(base_url=served.url, timeout=60) as http:
-        scenario = set_up(http, created[1])
+        scenario = scenario_over_http(http, gateway)
         shop = _shop(http, scenario)
         totp = person(http, shop, "kasse.browser", ["cashier"])  # type: ignore[arg-type]
         code = http.post("/v1/provider/payments", json={"amount": "3.50", "note": "Obst"}, headers=auth(shop))

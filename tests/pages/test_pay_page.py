@@ -5,7 +5,6 @@ language, and in a real browser axe-core's WCAG 2.1 AA rules at 1280 and 390 px.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,8 +14,8 @@ from fastapi.testclient import TestClient
 from api.gateway import Gateway
 from api.pages.i18n import LANGUAGES, direction
 from tests.e2e.test_gateway_http import ThreadedServer
-from tests.pages._scenario import Scenario, auth, set_up
-from tests.pages.conftest import csrf_of
+from tests.pages._scenario import Scenario, auth
+from tests.pages.conftest import csrf_of, scenario_over_http
 from tests.pages.test_pages import text_of
 from tests.pages.test_pages_browser import AXE, TIMEOUT_MS, WIDTHS, _axe_violations, browser
 
@@ -86,15 +85,6 @@ def test_client_pays_on_their_phone(client: TestClient, scenario: Scenario) -> N
     assert client.get("/client/pay/ZZZZZZZZ").status_code == 404
 
 
-@pytest.fixture
-def served(gateway: Gateway) -> Iterator[ThreadedServer]:
-    server = ThreadedServer(gateway).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 def test_pay_page_is_accessible_in_every_language(
@@ -103,10 +93,8 @@ def test_pay_page_is_accessible_in_every_language(
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser) and AXE.is_file()
-    created = gateway.bootstrap_admin()
-    assert created is not None
     with httpx.Client(base_url=served.url, timeout=60) as http:
-        scenario = set_up(http, created[1])
+        scenario = scenario_over_http(http, gateway)
         _claim(http, scenario)
         _, code = _ask(http, scenario, "12.80")
     path = f"/client/pay/{code}"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,8 +16,8 @@ from fastapi.testclient import TestClient
 from api.gateway import Gateway
 from api.pages.i18n import LANGUAGES, direction
 from tests.e2e.test_gateway_http import ThreadedServer
-from tests.pages._scenario import Scenario, auth, set_up
-from tests.pages.conftest import csrf_of, sign_in
+from tests.pages._scenario import Scenario, auth
+from tests.pages.conftest import csrf_of, scenario_over_http, sign_in
 from tests.pages.test_pages import text_of
 from tests.pages.test_pages_browser import AXE, TIMEOUT_MS, WIDTHS, _axe_violations, browser
 
@@ -77,15 +76,6 @@ def test_client_has_their_cash_paid_out_on_the_page(
     assert "Geld auf Ihr Bankkonto" in text_of(client.get("/client/payout").text)
 
 
-@pytest.fixture
-def served(gateway: Gateway) -> Iterator[ThreadedServer]:
-    server = ThreadedServer(gateway).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 def test_payout_page_is_accessible_in_every_language(
@@ -94,10 +84,8 @@ def test_payout_page_is_accessible_in_every_language(
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser) and AXE.is_file()
-    created = gateway.bootstrap_admin()
-    assert created is not None
     with httpx.Client(base_url=served.url, timeout=60) as http:
-        scenario = set_up(http, created[1])
+        scenario = scenario_over_http(http, gateway)
         _claim(http, scenario)
         token = http.post("/v1/client/session", json={"voucherCode": scenario.voucher, "pin": scenario.pin})
         r = http.post(

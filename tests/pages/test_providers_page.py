@@ -4,7 +4,6 @@ real browser axe-core's WCAG 2.1 AA rules at 1280 and 390 px."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,8 +13,8 @@ from fastapi.testclient import TestClient
 from api.gateway import Gateway
 from api.pages.i18n import LANGUAGES, direction
 from tests.e2e.test_gateway_http import ThreadedServer
-from tests.pages._scenario import Scenario, auth, set_up
-from tests.pages.conftest import sign_in
+from tests.pages._scenario import Scenario, auth
+from tests.pages.conftest import scenario_over_http, sign_in
 from tests.pages.test_pages import text_of
 from tests.pages.test_pages_browser import AXE, TIMEOUT_MS, WIDTHS, _axe_violations, browser
 
@@ -84,15 +83,6 @@ def test_page_lists_the_accepted_providers_without_sign_in(client: TestClient, s
     assert client.get("/client/programs/0/providers").status_code == 404
 
 
-@pytest.fixture
-def served(gateway: Gateway) -> Iterator[ThreadedServer]:
-    server = ThreadedServer(gateway).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 def test_providers_page_is_accessible_in_every_language(
@@ -101,10 +91,8 @@ def test_providers_page_is_accessible_in_every_language(
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser) and AXE.is_file()
-    created = gateway.bootstrap_admin()
-    assert created is not None
     with httpx.Client(base_url=served.url, timeout=60) as http:
-        scenario = set_up(http, created[1])
+        scenario = scenario_over_http(http, gateway)
         _providers(http, scenario)
         _restrict(http, scenario, ["food", "sports"])
     context = browser.new_context(java_script_enabled=False, viewport={"width": WIDTHS[0], "height": 900})

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,7 +23,8 @@ from api.gateway import Gateway
 from api.pages.i18n import LANGUAGES, direction
 from tests.e2e.test_gateway_http import ThreadedServer
 from tests.pages._rounds import PROPOSALS, ROUND_TITLE, open_round
-from tests.pages._scenario import open_claims, set_up
+from tests.pages._scenario import open_claims
+from tests.pages.conftest import scenario_over_http
 from tests.pages.test_pages_browser import AXE, TIMEOUT_MS, WIDTHS, _axe_violations, browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,25 +34,14 @@ __all__ = ["browser"]  # the fixture, shared with the client pages' browser test
 CODE = re.compile(r"^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$")
 
 
-@pytest.fixture
-def served(gateway: Gateway) -> Iterator[ThreadedServer]:
-    server = ThreadedServer(gateway).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_a_client_proposes_votes_replaces_and_checks_in_a_real_browser(
     served: ThreadedServer, gateway: Gateway, browser: object
 ) -> None:
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
-    created = gateway.bootstrap_admin()
-    assert created is not None
     with httpx.Client(base_url=served.url, timeout=60) as http:
-        scenario = set_up(http, created[1])
+        scenario = scenario_over_http(http, gateway)
         setup = open_round(http, scenario, gateway.chain.now(), clients_propose=True, budget="300")
     url, rid = served.url, setup.round_id
 
