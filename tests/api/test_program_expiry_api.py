@@ -15,7 +15,8 @@ from api.gateway import Gateway
 from api.verification.checks import check_lineage, check_providers
 from api.verification.records import collect
 from tests.api.conftest import Keys, auth
-from tests.api.test_claims_api import _funded_program
+from tests.api.test_claims_api import _funded_program, _register
+from tests.api.test_payments_api import _code
 from tests.api.test_providers_api import _admit
 
 DAY = 86_400
@@ -34,14 +35,15 @@ def _rule(client: TestClient, key: str, program: int, ends_at: int) -> dict[str,
 def test_expired_aid_paid_directly_goes_back_to_the_lots_once(
     client: TestClient, keys: Keys, gateway: Gateway
 ) -> None:
-    _admit(client, keys.ngo, ["food"])
+    shop = _admit(client, keys.ngo, ["food"])["apiKey"]
     program = _funded_program(client, keys, "100")
     ends_at = gateway.chain.now() + 30 * DAY
     set_rule = _rule(client, keys.ngo, program, ends_at)
     assert (set_rule["status"], set_rule["kind"], set_rule["endsAt"]) == (200, "restricted", ends_at)
     earlier = _rule(client, keys.ngo, program, ends_at - DAY)
     assert (earlier["status"], earlier["code"]) == (409, "FundLedgerEndEarlier")
-    spender, keeper = Account.create().address, Account.create().address
+    reg = _register(client, keys, 1)[0]
+    spender, keeper = Account.create().address, reg["account"]
     paid = client.post(
         f"/v1/ngo/programs/{program}/disbursements",
         json={"payments": [{"address": spender, "amount": "30"}, {"address": keeper, "amount": "20"}]},
@@ -59,6 +61,12 @@ def test_expired_aid_paid_directly_goes_back_to_the_lots_once(
         assert (refused.status_code, refused.json()["code"]) == (403, "NotYourProgram")
     unknown = client.post("/v1/programs/9999/expiry", headers=auth(keys.admin))
     assert (unknown.status_code, unknown.json()["code"]) == (404, "FundLedgerUnknownProgram")
+    # Until it is swept the money is still in the client's account, but the counter no longer takes it.
+    session = client.post("/v1/client/session", json={"voucherCode": reg["voucherCode"], "pin": "2468"})
+    late = client.post(
+        f"/v1/client/payments/{_code(client, shop, '5')}", headers=auth(session.json()["token"])
+    )
+    assert (late.status_code, late.json()["code"]) == (409, "AidExpired")
 
     done = client.post(path, headers=auth(keys.funder))  # the funder need not wait for the NGO
     assert done.status_code == 200, done.text
