@@ -749,9 +749,9 @@ class FundModel:
             if total > UINT128_MAX:
                 raise FundLedgerAmountOverflow(total)
             raise FundLedgerInsufficientFunds(total, available)
+        self._require_not_ended(program_id, program, now)
         self._check_draw(program_id, program, total)
         self._check_balance(program.token, self.ledger, amounts)
-        self._require_not_ended(program_id, program, now)
 
         self.batch_count += 1
         program.disbursed += total
