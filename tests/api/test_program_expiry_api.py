@@ -75,6 +75,8 @@ def test_expired_aid_paid_directly_goes_back_to_the_lots_once(
     assert gateway.system.balance(spender) == gateway.system.balance(keeper) == 0
     events = gateway.read_model.for_transaction(body["transaction"])
     assert sum(e.args["amount"] for e in events if e.name == "FundsReturned") == 50_000_000
+    swept = gateway.read_model.for_accounts([keeper], ["ExpiredAidSwept"])  # the read model names the client
+    assert [(e.args["programId"], e.args["amount"]) for e in swept] == [(program, 20_000_000)]
 
     # The auditor's checks, from the chain alone, account for what went back.
     records = collect(gateway.system)
