@@ -367,7 +367,8 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     function setProgramEnd(uint48 programId, uint48 endsAt) external {
         Program storage p = _requireProgramNgo(programId, _msgSender());
         uint48 current = p.endsAt;
-        if (current != 0 && block.timestamp >= current) revert FundLedgerProgramEnded(programId, current);
+        // Also after the end: a later end opens a next period for the money swept back (not yet swept
+        // accounts get the time too); an earlier one never, so no date told to clients is shortened.
         if (endsAt <= block.timestamp) revert FundLedgerExpiryInPast(endsAt, block.timestamp);
         if (current == 0) {
             // Every payment must be recorded by lot, or a sweep could not say whose money came back.

@@ -239,7 +239,7 @@ class FundLedgerProgramNotEnded(ModelError):
 
 
 class FundLedgerProgramEnded(ModelError):
-    """The program has ended: no more recorded payments, no moving its end."""
+    """The program has ended: it pays no more until its NGO sets a later end."""
 
     field_names = ("programId", "endsAt")
 
@@ -835,13 +835,11 @@ class FundModel:
         return tuple(returned)
 
     def set_program_end(self, sender: str, program_id: int, ends_at: int, *, now: int) -> None:
-        """Set when the program's restricted aid ends: first before it pays anything, then only later,
-        never once it has passed. Its NGO only."""
+        """Set when the program's restricted aid ends: first before it pays anything, then only later
+        (after the end too: a next period). Its NGO only."""
         _require_uint(ends_at, 48, "ends_at")
         program = self._require_program_ngo(program_id, sender)
         current = program.ends_at
-        if current and now >= current:
-            raise FundLedgerProgramEnded(program_id, current)
         if ends_at <= now:
             raise FundLedgerExpiryInPast(ends_at, now)
         if current == 0 and program.disbursed:

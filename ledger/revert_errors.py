@@ -473,7 +473,7 @@ class FundLedgerNothingToSweep(ContractRevert):
 
 
 class FundLedgerProgramEnded(ContractRevert):
-    """Program `programId` ended at `endsAt`: it neither pays restricted aid nor moves its end any more."""
+    """Program `programId` ended at `endsAt`: it pays no more until its NGO sets a later end."""
 
     signature = "FundLedgerProgramEnded(uint48,uint48)"
     selector = bytes.fromhex("42f0e4bf")

@@ -219,7 +219,7 @@ interface IFundLedger {
     error FundLedgerDrawTooLong(uint48 programId, uint128 drawable);
     /// @notice Program `programId` has no end (`endsAt` 0) or it has not come yet.
     error FundLedgerProgramNotEnded(uint48 programId, uint48 endsAt);
-    /// @notice Program `programId` ended at `endsAt`: it neither pays restricted aid nor moves its end any more.
+    /// @notice Program `programId` ended at `endsAt`: it pays no more until its NGO sets a later end.
     error FundLedgerProgramEnded(uint48 programId, uint48 endsAt);
     /// @notice A program's end may only move later: `endsAt` is before its current end `current`.
     error FundLedgerEndEarlier(uint48 programId, uint48 current, uint48 endsAt);
@@ -352,7 +352,8 @@ interface IFundLedger {
 
     /// @notice Sets when program `programId`'s restricted aid ends (program NGO only). The first end must be
     /// set before the program pays anything (so every payment of the program is recorded by lot); after
-    /// that it may only move later, and not once it has passed. `endsAt` must lie in the future.
+    /// that it may only move later (after the end too: the next period pays what was swept back).
+    /// `endsAt` must lie in the future.
     function setProgramEnd(uint48 programId, uint48 endsAt) external;
 
     /// @notice The most accounts one `sweepExpired` call takes.

@@ -209,13 +209,14 @@ def test_program_end_is_set_before_paying_and_only_moves_later(system: Allmende,
         model.set_program_end(a.ngo.address, plain, system.chain.now() + DAY, now=system.chain.now() + 1)
     assert modelled.value.fields == paid.value.fields
 
-    # Once ended, it pays no more and its end stays.
+    # Once ended, it pays no more, until its NGO sets a later end: a next period, recorded again.
     system.chain.advance_time(32 * DAY)
-    with pytest.raises(FundLedgerProgramEnded):
-        system.funds.disburse(a.ngo, program, [(Account.create().address, EUR)])
     with pytest.raises(FundLedgerProgramEnded) as ended:
-        system.funds.set_program_end(a.ngo, program, system.chain.now() + DAY)
+        system.funds.disburse(a.ngo, program, [(Account.create().address, EUR)])
     assert ended.value.fields == {"programId": program, "endsAt": ends + DAY}
+    system.funds.set_program_end(a.ngo, program, system.chain.now() + 30 * DAY)
+    system.funds.disburse(a.ngo, program, [(Account.create().address, EUR)])
+    assert system.funds.sweepable(program) == EUR
 
 
 def test_sweep_refusals(system: Allmende, actors: Actors) -> None:
