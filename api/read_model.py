@@ -37,6 +37,7 @@ ACCOUNT_ARG: dict[str, str] = {
     "Disbursed": "recipient",
     "Claimed": "recipient",
     "ExpiredAidReclaimed": "account",
+    "ExpiredAidSwept": "account",
     "BallotCast": "voter",
     "LotDeposited": "funder",
     "LotRefunded": "funder",

@@ -70,6 +70,23 @@ contract EuroToken is ERC20, Permissioned, IEuroToken {
     }
 
     /// @inheritdoc IEuroToken
+    function sweepRestricted(uint48 fundProgramId, address[] calldata accounts, uint256[] calldata amounts)
+        external
+    {
+        ITransferRules rules_ = _transferRules;
+        if (address(rules_) == address(0)) revert EuroTokenNoTransferRules();
+        // The caller itself, never a forwarded signer: the rules allow only the fund ledger, a contract.
+        address ledger = msg.sender;
+        rules_.checkSweep(ledger, fundProgramId, accounts);
+        uint256 count = accounts.length;
+        for (uint256 i; i < count; ++i) {
+            uint256 amount = amounts[i];
+            // Past the spending check on purpose: the rules just allowed this move and no other.
+            if (amount != 0) ERC20._update(accounts[i], ledger, amount);
+        }
+    }
+
+    /// @inheritdoc IEuroToken
     function transferRules() external view returns (address) {
         return address(_transferRules);
     }

@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IAllmendeRoles} from "./interfaces/IAllmendeRoles.sol";
 import {RoleIds} from "./libraries/RoleIds.sol";
+import {IEuroToken} from "./interfaces/IEuroToken.sol";
 import {IFundLedger} from "./interfaces/IFundLedger.sol";
 import {IFundsReceiver} from "./interfaces/IFundsReceiver.sol";
 import {Permissioned} from "./Permissioned.sol";
@@ -24,7 +25,9 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     mapping(uint48 programId => uint48[]) private _programAllocations;
     mapping(uint48 => Reservation) private _reservations;
     mapping(uint48 batchId => ReceiverBatch) private _receiverBatches;
-    mapping(uint48 batchId => Draw[]) private _receiverBatchDraws;
+    mapping(uint48 batchId => Draw[]) private _receiverBatchDraws; // and of disbursements of programs with an end
+    mapping(uint48 programId => uint48[]) private _sweepBatches; // recorded disbursements not all swept back, oldest first
+    mapping(uint48 programId => uint128) private _sweepable; // what those have paid and not got back
     mapping(uint48 lotId => mapping(address allocator => bool)) private _lotAllocators;
     mapping(uint48 programId => mapping(address funder => bool)) private _programFunders;
     mapping(uint48 programId => mapping(address funder => mapping(address approver => bool))) private _approverNamed;
@@ -32,7 +35,8 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     mapping(uint48 lotId => uint256) private _refundCursor; // allocations of the lot a refund has walked
     mapping(address ngo => mapping(address requester => bool)) private _requesters;
 
-    /// @dev What one receiver batch took from one allocation, and how much of it came back.
+    /// @dev What one receiver batch (or a disbursement of a program with an end) took from one allocation,
+    /// and how much of it came back.
     struct Draw {
         uint48 allocationId;
         uint128 amount;
@@ -51,6 +55,9 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
 
     /// @inheritdoc IFundLedger
     uint256 public constant DRAW_STEP = 64;
+
+    /// @inheritdoc IFundLedger
+    uint256 public constant MAX_SWEEP_ACCOUNTS = 100;
 
     constructor(IAllmendeRoles roles_, address forwarder) Permissioned(roles_, forwarder) {}
 
@@ -282,7 +289,9 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
 
         batchId = ++_batchCount;
         p.disbursed += total;
-        _draw(programId, p, batchId, total, false);
+        uint48 endsAt = p.endsAt;
+        if (endsAt != 0) _recordSweepable(programId, endsAt, batchId, total);
+        _draw(programId, p, batchId, total, endsAt != 0);
         emit BatchDisbursed(batchId, programId, uint32(count), total, paymentReference);
 
         IERC20 token = IERC20(p.token);
@@ -352,6 +361,69 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
             p.allocated += credited;
             p.released += credited;
         }
+    }
+
+    /// @inheritdoc IFundLedger
+    function setProgramEnd(uint48 programId, uint48 endsAt) external {
+        Program storage p = _requireProgramNgo(programId, _msgSender());
+        uint48 current = p.endsAt;
+        // Also after the end: a later end opens a next period for the money swept back (not yet swept
+        // accounts get the time too); an earlier one never, so no date told to clients is shortened.
+        if (endsAt <= block.timestamp) revert FundLedgerExpiryInPast(endsAt, block.timestamp);
+        if (current == 0) {
+            // Every payment must be recorded by lot, or a sweep could not say whose money came back.
+            if (p.disbursed != 0) revert FundLedgerEndAfterPayment(programId, p.disbursed);
+        } else if (endsAt < current) {
+            revert FundLedgerEndEarlier(programId, current, endsAt);
+        }
+        p.endsAt = endsAt;
+        emit ProgramEndSet(programId, endsAt);
+    }
+
+    /// @inheritdoc IFundLedger
+    function sweepExpired(uint48 programId, address[] calldata accounts)
+        external
+        nonReentrant
+        returns (uint128 swept)
+    {
+        // Anyone may call it: the money only goes back to the lots it came from.
+        Program storage p = _program(programId);
+        uint48 endsAt = p.endsAt;
+        if (endsAt == 0 || block.timestamp < endsAt) revert FundLedgerProgramNotEnded(programId, endsAt);
+        uint256 count = accounts.length;
+        if (count == 0 || count > MAX_SWEEP_ACCOUNTS) revert FundLedgerTooManyAccounts(count, MAX_SWEEP_ACCOUNTS);
+        IERC20 token = IERC20(p.token);
+        uint128 before = _sweepable[programId];
+        uint128 left = before;
+        uint256[] memory amounts = new uint256[](count);
+        for (uint256 i; i < count && left != 0; ++i) {
+            uint256 held = token.balanceOf(accounts[i]);
+            // Money that reached the account otherwise (beyond what the program paid) stays with it.
+            uint128 take = held < left ? uint128(held) : left;
+            if (take != 0) {
+                amounts[i] = take;
+                // Cannot underflow: take <= left.
+                unchecked {
+                    left -= take;
+                }
+                emit ExpiredAidSwept(programId, accounts[i], take);
+            }
+        }
+        swept = before - left;
+        if (swept == 0) revert FundLedgerNothingToSweep(programId);
+        _sweepable[programId] = left;
+        // The token asks the registry, which allows it only for accounts the program's NGO marked for it.
+        IEuroToken(address(token)).sweepRestricted(programId, accounts, amounts);
+        uint128 credited = _returnSwept(programId, token, swept);
+        if (credited != 0) {
+            p.allocated += credited;
+            p.released += credited;
+        }
+    }
+
+    /// @inheritdoc IFundLedger
+    function sweepable(uint48 programId) external view returns (uint128) {
+        return _sweepable[programId];
     }
 
     /// @inheritdoc IFundLedger
@@ -547,6 +619,37 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
             if (take == free) ++cursor;
         }
         p.drawCursor = uint48(cursor); // cursor <= queue length <= allocation count, a uint48
+    }
+
+    /// @dev Records disbursement `batchId` of program `programId` (ending at `endsAt`) as one a sweep may take
+    /// back; refuses once the program has ended.
+    function _recordSweepable(uint48 programId, uint48 endsAt, uint48 batchId, uint128 total) private {
+        if (block.timestamp >= endsAt) revert FundLedgerProgramEnded(programId, endsAt);
+        _sweepBatches[programId].push(batchId);
+        _sweepable[programId] += total;
+    }
+
+    /// @dev Credits `amount` swept from program `programId`'s accounts to the draws of its recorded
+    /// disbursements, last drawn first; returns what went to the program (not to funders). `amount` is at
+    /// most what those draws have not got back, so the loop ends inside the list; a disbursement whose
+    /// first draw is all back is all back, and leaves the list.
+    function _returnSwept(uint48 programId, IERC20 token, uint128 amount) private returns (uint128 credited) {
+        uint48[] storage batches = _sweepBatches[programId];
+        uint128 remaining = amount;
+        while (remaining != 0) {
+            uint48 batchId = batches[batches.length - 1];
+            Draw[] storage draws = _receiverBatchDraws[batchId];
+            for (uint256 i = draws.length; i != 0 && remaining != 0; --i) {
+                Draw storage d = draws[i - 1];
+                uint128 back = d.amount - d.returned;
+                if (back == 0) continue;
+                if (back > remaining) back = remaining;
+                d.returned += back;
+                remaining -= back;
+                if (!_returnDraw(batchId, programId, token, d.allocationId, back)) credited += back;
+            }
+            if (draws[0].returned == draws[0].amount) batches.pop();
+        }
     }
 
     /// @dev Gives `back` of what a receiver batch drew from allocation `allocationId` back: to the lot's

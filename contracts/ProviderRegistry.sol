@@ -107,6 +107,20 @@ contract ProviderRegistry is IProviderRegistry, Permissioned {
         if (block.timestamp < expiry) revert ProviderRegistryNotExpired(program, expiry);
     }
 
+    /// @inheritdoc ITransferRules
+    function checkSweep(address caller, uint48 fundProgramId, address[] calldata accounts) external view {
+        if (caller != address(_fundLedger)) revert ProviderRegistryNotFundLedger(caller);
+        if (_rules[fundProgramId] == 0) revert ProviderRegistryProgramIsCash(fundProgramId);
+        mapping(address account => Restriction) storage restricted = _restricted[msg.sender];
+        uint256 count = accounts.length;
+        for (uint256 i; i < count; ++i) {
+            Restriction memory r = restricted[accounts[i]];
+            if (r.fundProgramId != fundProgramId || r.markedBy != address(0)) {
+                revert ProviderRegistryNotSweepable(accounts[i], fundProgramId, r.fundProgramId, r.markedBy);
+            }
+        }
+    }
+
     /// @inheritdoc IProviderRegistry
     function provider(address account) external view returns (Provider memory) {
         return _providers[account];

@@ -32,6 +32,7 @@ APPROVER_ROLE: Final = "APPROVER_ROLE"
 ALLOCATOR_ROLE: Final = "ALLOCATOR_ROLE"
 REFUND_STEP: Final = 64  # the contract's REFUND_STEP: allocations one refund call walks
 DRAW_STEP: Final = 64  # the contract's DRAW_STEP: allocations one disbursement (or skipSpent) walks
+MAX_SWEEP_ACCOUNTS: Final = 100  # the contract's MAX_SWEEP_ACCOUNTS: accounts one sweepExpired takes
 
 
 # --- errors, named and shaped like the Solidity errors ------------------------------------------
@@ -231,6 +232,42 @@ class FundLedgerAmountOverflow(ModelError):
     field_names = ("value",)
 
 
+class FundLedgerProgramNotEnded(ModelError):
+    """The program has no end, or it has not come yet."""
+
+    field_names = ("programId", "endsAt")
+
+
+class FundLedgerProgramEnded(ModelError):
+    """The program has ended: it pays no more until its NGO sets a later end."""
+
+    field_names = ("programId", "endsAt")
+
+
+class FundLedgerEndEarlier(ModelError):
+    """A program's end may only move later."""
+
+    field_names = ("programId", "current", "endsAt")
+
+
+class FundLedgerEndAfterPayment(ModelError):
+    """A program's first end must come before it pays anything."""
+
+    field_names = ("programId", "disbursed")
+
+
+class FundLedgerTooManyAccounts(ModelError):
+    """A sweep takes between one and `MAX_SWEEP_ACCOUNTS` accounts."""
+
+    field_names = ("count", "max")
+
+
+class FundLedgerNothingToSweep(ModelError):
+    """The accounts hold nothing the program's recorded disbursements may take back."""
+
+    field_names = ("programId",)
+
+
 class FundLedgerDrawTooLong(ModelError):
     """Paying this much would walk more than `DRAW_STEP` allocations; `drawable` can be paid now."""
 
@@ -269,6 +306,7 @@ class Program:
 
     ngo: str
     draw_cursor: int
+    ends_at: int  # when its restricted aid ends (0: never)
     token: str
     allocated: int
     released: int
@@ -407,6 +445,10 @@ class FundModel:
     receivers: dict[str, bool] = field(default_factory=dict)
     # receiver batch -> its draws as [allocation id, amount, returned], like the contract's `Draw[]`
     receiver_draws: dict[int, list[list[int]]] = field(default_factory=dict)
+    # program with an end -> its recorded disbursements not all swept back (oldest first), and what
+    # they paid and have not got back; their draws are in `receiver_draws` too, as in the contract
+    sweep_batches: dict[int, list[int]] = field(default_factory=dict)
+    sweepable: dict[int, int] = field(default_factory=dict)
     # lot id -> paid back to its funder by `refund`, by releasing reservations, returned by receivers
     # (credited to the program or passed on to the funder), and of that passed on to the funder
     refunded_amounts: dict[int, int] = field(default_factory=dict)
@@ -518,7 +560,7 @@ class FundModel:
         self._require_role(NGO_ROLE, sender)
         self._require_allowed_token(token)
         program_id = len(self.programs) + 1
-        self.programs[program_id] = Program(sender, 0, token, 0, 0, 0, metadata_hash)
+        self.programs[program_id] = Program(sender, 0, 0, token, 0, 0, 0, metadata_hash)
         self.program_allocations[program_id] = []
         return program_id
 
@@ -685,8 +727,11 @@ class FundModel:
             raise FundLedgerNotProgramNgo(tranche.program_id, sender)
         tranche.status = TrancheStatus.CANCELLED
 
-    def disburse(self, sender: str, program_id: int, recipients: list[str], amounts: list[int]) -> Batch:
-        """Pay `amounts[i]` to `recipients[i]` from the program's released money, first in, first out."""
+    def disburse(
+        self, sender: str, program_id: int, recipients: list[str], amounts: list[int], *, now: int = 0
+    ) -> Batch:
+        """Pay `amounts[i]` to `recipients[i]` from the program's released money, first in, first out;
+        a program with an end records the batch's draws for a sweep (and refuses after its end)."""
         for amount in amounts:
             _require_uint(amount, 128, "amount")
         program = self._require_program_ngo(program_id, sender)
@@ -704,12 +749,14 @@ class FundModel:
             if total > UINT128_MAX:
                 raise FundLedgerAmountOverflow(total)
             raise FundLedgerInsufficientFunds(total, available)
+        self._require_not_ended(program_id, program, now)
         self._check_draw(program_id, program, total)
         self._check_balance(program.token, self.ledger, amounts)
 
         self.batch_count += 1
         program.disbursed += total
         draws = self._draw(program_id, program, total)
+        self._record_sweepable(program_id, program, total, draws)
         for recipient, amount in zip(recipients, amounts, strict=True):
             self._transfer(program.token, self.ledger, recipient, amount)
         return Batch(self.batch_count, program_id, total, draws)
@@ -786,6 +833,100 @@ class FundModel:
         program.allocated += credited
         program.released += credited
         return tuple(returned)
+
+    def set_program_end(self, sender: str, program_id: int, ends_at: int, *, now: int) -> None:
+        """Set when the program's restricted aid ends: first before it pays anything, then only later
+        (after the end too: a next period). Its NGO only."""
+        _require_uint(ends_at, 48, "ends_at")
+        program = self._require_program_ngo(program_id, sender)
+        current = program.ends_at
+        if ends_at <= now:
+            raise FundLedgerExpiryInPast(ends_at, now)
+        if current == 0 and program.disbursed:
+            raise FundLedgerEndAfterPayment(program_id, program.disbursed)
+        if current and ends_at < current:
+            raise FundLedgerEndEarlier(program_id, current, ends_at)
+        program.ends_at = ends_at
+
+    def sweep_expired(
+        self, program_id: int, accounts: list[str], *, now: int
+    ) -> tuple[dict[str, int], tuple[FundsReturned, ...]]:
+        """After the program's end take back what `accounts` hold (at most what its recorded
+        disbursements have not got back, accounts in order) and credit it to their draws, last drawn
+        first, as `return_funds` does. Anyone may; the registry's marking check is the provider model's.
+        Returns what each account gave and the parts credited."""
+        program = self._program(program_id)
+        if program.ends_at == 0 or now < program.ends_at:
+            raise FundLedgerProgramNotEnded(program_id, program.ends_at)
+        if not 0 < len(accounts) <= MAX_SWEEP_ACCOUNTS:
+            raise FundLedgerTooManyAccounts(len(accounts), MAX_SWEEP_ACCOUNTS)
+        left = self.sweepable.get(program_id, 0)
+        taken: dict[str, int] = {}
+        for account in accounts:
+            take = min(self.balance(program.token, account), left)
+            if take:
+                taken[account] = taken.get(account, 0) + take
+                left -= take
+        swept = self.sweepable.get(program_id, 0) - left
+        if swept == 0:
+            raise FundLedgerNothingToSweep(program_id)
+        self.sweepable[program_id] = left
+        for account, amount in taken.items():
+            self._transfer(program.token, account, self.ledger, amount)
+        batches = self.sweep_batches[program_id]
+        returned: list[FundsReturned] = []
+        remaining = swept
+        while remaining:
+            draws = self.receiver_draws[batches[-1]]
+            remaining = self._credit_draws(program_id, program, draws, remaining, returned, now=now)
+            if draws[0][2] == draws[0][1]:
+                batches.pop()
+        return taken, tuple(returned)
+
+    def _credit_draws(
+        self,
+        program_id: int,
+        program: Program,
+        draws: list[list[int]],
+        remaining: int,
+        returned: list[FundsReturned],
+        *,
+        now: int,
+    ) -> int:
+        """Credit up to `remaining` of a recorded batch's `draws` back, last drawn first (appending each
+        part to `returned`); returns what is left to credit."""
+        for draw in reversed(draws):
+            back = min(draw[1] - draw[2], remaining)
+            if back == 0:
+                continue
+            draw[2] += back
+            remaining -= back
+            lot_id = self.allocations[draw[0]].lot_id
+            lot = self.lots[lot_id]
+            self.returned_amounts[lot_id] = self.returned_amounts.get(lot_id, 0) + back
+            if self._gone_back(lot, now):
+                self._transfer(program.token, self.ledger, lot.funder, back)
+                self.returned_to_funders[lot_id] = self.returned_to_funders.get(lot_id, 0) + back
+                returned.append(FundsReturned(0, lot_id, back, True))
+            else:
+                program.allocated += back
+                program.released += back
+                returned.append(FundsReturned(self._new_allocation(lot_id, program_id, back), lot_id, back))
+        return remaining
+
+    def _require_not_ended(self, program_id: int, program: Program, now: int) -> None:
+        """A program with an end pays nothing once it has passed."""
+        if program.ends_at and now >= program.ends_at:
+            raise FundLedgerProgramEnded(program_id, program.ends_at)
+
+    def _record_sweepable(
+        self, program_id: int, program: Program, total: int, draws: tuple[Draw, ...]
+    ) -> None:
+        """A disbursement of a program with an end records its draws, as a receiver batch does."""
+        if program.ends_at:
+            self.sweep_batches.setdefault(program_id, []).append(self.batch_count)
+            self.sweepable[program_id] = self.sweepable.get(program_id, 0) + total
+            self.receiver_draws[self.batch_count] = [[d.allocation_id, d.amount, 0] for d in draws]
 
     def skip_spent(self, program_id: int) -> int:
         """Move the program's draw cursor past at most `DRAW_STEP` allocations with nothing left to draw;

@@ -27,7 +27,7 @@ from ledger.fund_events import FundReplay
 
 ZERO = "0x" + "00" * 20
 
-__all__ = ["UNFUNDED", "Lineage", "LotLineage", "build_lineage"]
+__all__ = ["UNFUNDED", "Lineage", "LotLineage", "build_lineage", "sweep_pool"]
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,9 @@ class _Builder:
         self.lineage = Lineage(LineageModel(), {}, Counter(), Counter(), {}, set(), fund_ledger)
         self.outflows: Counter[tuple[str, str]] = Counter()  # (transaction, recipient) by Transfer
         self.credits: Counter[tuple[str, str]] = Counter()  # (transaction, recipient) by fund events
+        self.sweeping: Counter[tuple[str, str]] = Counter()  # (transaction, account) announced, not yet moved
+        self.sweep_pools: dict[tuple[str, str], str] = {}  # (transaction, account) -> its program's pool
+        self.restricted: dict[int, dict[str, None]] = {}  # fund program -> accounts marked for it, in order
 
     def apply(self, e: Event) -> None:
         try:
@@ -148,8 +151,8 @@ class _Builder:
                 self._transfer(e)
             elif e.address == self.fund_ledger:
                 self._fund_event(e)
-            elif e.address == self.registry and e.name == "ProviderAdmitted":
-                self.lineage.providers[e.args["provider"]] = int(e.args["categories"])
+            elif e.address == self.registry:
+                self._registry_event(e)
         except (
             LineageShortfall,
             InconsistentEvents,
@@ -158,13 +161,23 @@ class _Builder:
         ) as exc:  # a broken replay is reported
             self.lineage.problems.append(f"{e.transaction_hash} {e.name}: {exc}")
 
+    def _registry_event(self, e: Event) -> None:
+        if e.name == "ProviderAdmitted":
+            self.lineage.providers[e.args["provider"]] = int(e.args["categories"])
+        elif e.name == "AccountRestricted" and e.args["token"] == self.token:
+            self.restricted.setdefault(int(e.args["fundProgramId"]), {})[e.args["account"]] = None
+
     def _transfer(self, e: Event) -> None:
         m, lineage = self.lineage.model, self.lineage
         source, target, value = e.args["from"], e.args["to"], int(e.args["value"])
         if source == self.fund_ledger:  # enters the lineage from the fund events
             self.outflows[(e.transaction_hash, target)] += value
         elif target == self.fund_ledger:
-            if source not in lineage.receivers:  # a deposit; a receiver's return names its lots
+            key = (e.transaction_hash, source)
+            if self.sweeping[key] >= value:  # swept after its program's end: the returns name its lots
+                self.sweeping[key] -= value
+                m.move(source, self.sweep_pools[key], value)
+            elif source not in lineage.receivers:  # a deposit; a receiver's return names its lots
                 m.debit(source, value)
         elif source == ZERO:
             m.credit(target, UNFUNDED, value)
@@ -188,7 +201,6 @@ class _Builder:
         lineage, a = self.lineage, e.args
         traced = len(self.funds.traced)
         self.funds.apply(e)
-        state = self.funds.state
         if e.name == "LotDeposited" and a["token"] == self.token:
             lineage.lots[a["lotId"]] = (a["funder"], int(a["amount"]))
             lineage.pool[a["lotId"]] += int(a["amount"])
@@ -199,15 +211,55 @@ class _Builder:
             lineage.refunded[a["lotId"]] += int(a["amount"]) if a["lotId"] in lineage.lots else 0
         elif e.name == "ReservationReleased" and a["toFunder"]:
             self._refund(e, a["lotId"], int(a["amount"]))
+        elif e.name == "ExpiredAidSwept":
+            self._announce_sweep(e)
         elif e.name == "FundsReturned" and a["lotId"] in lineage.lots:
-            receiver, amount = state.receiver_batches[a["batchId"]].receiver, int(a["amount"])
-            lineage.model.take_back(receiver, a["lotId"], amount)
-            lineage.pool[a["lotId"]] += amount
-            if a["toFunder"]:
-                self._refund(e, a["lotId"], amount)
+            self._returned(e)
         for payment in self.funds.traced[traced:]:  # a batch just completed: its payments, as paid
             for src in payment.sources:
                 self._credit(e, payment.recipient, src.lot_id, src.amount)
+
+    def _announce_sweep(self, e: Event) -> None:
+        """`ExpiredAidSwept` comes before the token moves the money: it goes to the program's pool, whose
+        returns (`FundsReturned` of the program's recorded disbursements) take back the lots they name."""
+        pool = sweep_pool(int(e.args["programId"]))
+        self.lineage.receivers.add(pool)
+        self.sweeping[(e.transaction_hash, e.args["account"])] += int(e.args["amount"])
+        self.sweep_pools[(e.transaction_hash, e.args["account"])] = pool
+
+    def _returned(self, e: Event) -> None:
+        """A receiver's return, or a sweep's, goes back to the lot `FundsReturned` names."""
+        a = e.args
+        batch = self.funds.state.receiver_batches.get(a["batchId"])
+        receiver = batch.receiver if batch is not None else sweep_pool(int(a["programId"]))
+        amount = int(a["amount"])
+        if batch is None:
+            self._cover(receiver, int(a["programId"]), a["lotId"], amount)
+        self.lineage.model.take_back(receiver, a["lotId"], amount)
+        self.lineage.pool[a["lotId"]] += amount
+        if a["toFunder"]:
+            self._refund(e, a["lotId"], amount)
+
+    def _cover(self, pool: str, program: int, lot: int, amount: int) -> None:
+        """The fund ledger credits a sweep to the program's draws last drawn first, not to the lots the
+        swept accounts held first in first out: where the pool holds less of `lot` than comes back, the
+        program's other marked accounts still holding `lot` swap it for the pool's other lots (balances
+        and every lot's total stay; the program's restricted money is one pot at its end)."""
+        m = self.lineage.model
+        short = amount - sum(n for held, n in m.slices(pool) if held == lot)
+        for account in self.restricted.get(program, {}):
+            if short <= 0:
+                return
+            give = min(short, sum(n for held, n in m.slices(account) if held == lot))
+            while give:
+                others = [(held, n) for held, n in reversed(m.slices(pool)) if held != lot]
+                if not others:
+                    return
+                other, n = others[0]
+                part = min(give, n)
+                m.relabel(pool, other, lot, part)
+                m.relabel(account, lot, other, part)
+                give, short = give - part, short - part
 
     def _refund(self, e: Event, lot: int, amount: int) -> None:
         if lot in self.lineage.lots:
@@ -223,6 +275,12 @@ class _Builder:
                     f"its events account for {self.credits[key]}"
                 )
         return self.lineage
+
+
+def sweep_pool(program_id: int) -> str:
+    """The lineage's name for the money swept back from fund program `program_id`'s accounts after its end,
+    between the token's move and the fund ledger's returns (a holder like a claim program, not an account)."""
+    return f"swept:{program_id}"
 
 
 def build_lineage(

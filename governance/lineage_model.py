@@ -94,6 +94,35 @@ class LineageModel:
         if amount:
             self.debited[(lot, account)] += amount
 
+    def relabel(self, account: str, old: int, new: int, amount: int) -> None:
+        """`amount` of `account`'s lot `old` counts as lot `new` from now on (newest slices first, in
+        place): one half of a swap between two holders, which leaves every balance and every lot's total
+        as it was (a fund ledger's rule, not first in first out, said which lot came back)."""
+        queue = self.queues.get(account, deque())
+        held = sum(s[1] for s in queue if s[0] == old)
+        if amount < 0 or held < amount:
+            raise LineageShortfall(account, amount, held, old)
+        out: list[list[int]] = []
+        remaining = amount
+        for s in reversed(queue):
+            if remaining and s[0] == old:
+                part = min(s[1], remaining)
+                remaining -= part
+                if part < s[1]:
+                    out.append([new, part])
+                    out.append([old, s[1] - part])
+                    continue
+                out.append([new, part])
+                continue
+            out.append(s)
+        merged: deque[list[int]] = deque()
+        for s in reversed(out):
+            if merged and merged[-1][0] == s[0]:
+                merged[-1][1] += s[1]
+            else:
+                merged.append(list(s))
+        self.queues[account] = merged
+
     def balance(self, account: str) -> int:
         """What `account` holds."""
         return sum(s[1] for s in self.queues.get(account, ()))

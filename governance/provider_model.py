@@ -95,6 +95,18 @@ class ProviderRegistryProgramIsCash(ModelError):
     field_names = ("fundProgramId",)
 
 
+class ProviderRegistryNotFundLedger(ModelError):
+    """Only the fund ledger sweeps ended programs' accounts; `caller` asked."""
+
+    field_names = ("caller",)
+
+
+class ProviderRegistryNotSweepable(ModelError):
+    """`account` is not marked by fund program `fundProgramId`'s NGO for it."""
+
+    field_names = ("account", "fundProgramId", "restrictedBy", "markedBy")
+
+
 class ClaimProgramNotExpired(ModelError):
     """The claim program runs until `expiry` (now is `now_`)."""
 
@@ -262,6 +274,28 @@ class ProviderModel:
                 self.balances[account] = 0
                 self.reclaimed += balance
         return moved
+
+    def check_sweep(self, caller: str, fund_ledger: str, fund_program_id: int, accounts: list[str]) -> None:
+        """`checkSweep`: the token may move what `accounts` hold to the fund ledger sweeping ended fund
+        program `fund_program_id` (the fund ledger checks the end and the amounts; see `FundModel`)."""
+        if caller != fund_ledger:
+            raise ProviderRegistryNotFundLedger(caller)
+        if self.rules.get(fund_program_id, 0) == 0:
+            raise ProviderRegistryProgramIsCash(fund_program_id)
+        for account in accounts:
+            restricted_by = self.restricted.get(account, 0)
+            marked_by = self.marked_by.get(account, ZERO_ADDRESS)
+            if restricted_by != fund_program_id or marked_by != ZERO_ADDRESS:
+                raise ProviderRegistryNotSweepable(account, fund_program_id, restricted_by, marked_by)
+
+    def sweep(self, amounts: dict[str, int]) -> None:
+        """`EuroToken.sweepRestricted` after `check_sweep`: `amounts` go to the fund ledger."""
+        for account, amount in amounts.items():
+            balance = self.balances.get(account, 0)
+            if balance < amount:
+                raise ERC20InsufficientBalance(account, balance, amount)
+            self.balances[account] = balance - amount
+            self.reclaimed += amount
 
     def transfer(self, sender: str, to: str, amount: int) -> None:
         """The token's `transfer` from plain account `sender`; `to` zero is a burn (`redeem`)."""

@@ -73,6 +73,8 @@ class FundReplay:
     payments: list[Event] = field(default_factory=list)
     traced: list[Payment] = field(default_factory=list)
     receiver_payments: dict[int, int] = field(default_factory=dict)  # receiver batch -> index in `traced`
+    sweepable_batches: set[int] = field(default_factory=set)  # disbursements of programs with an end
+    swept: dict[tuple[int, int], int] = field(default_factory=dict)  # (batch, lot) -> swept back to the lot
 
     def apply(self, e: Event) -> None:
         handler = getattr(self, "_on_" + e.name, None)
@@ -90,7 +92,7 @@ class FundReplay:
         s.lot_allocations[a["lotId"]] = []
 
     def _on_ProgramCreated(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
-        self.state.programs[a["programId"]] = Program(a["ngo"], 0, a["token"], 0, 0, 0, a["metadataHash"])
+        self.state.programs[a["programId"]] = Program(a["ngo"], 0, 0, a["token"], 0, 0, 0, a["metadataHash"])
         self.state.program_allocations[a["programId"]] = []
 
     def _on_Allocated(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
@@ -123,7 +125,11 @@ class FundReplay:
 
     def _on_FundsReturned(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
         s = self.state
-        s.receiver_batches[a["batchId"]].returnable -= a["amount"]
+        receiver_batch = s.receiver_batches.get(a["batchId"])
+        if receiver_batch is not None:
+            receiver_batch.returnable -= a["amount"]
+        elif a["batchId"] not in self.sweepable_batches:
+            raise InconsistentEvents(f"batch {a['batchId']}: returned, but neither a receiver's nor recorded")
         # Money drawn from a lot refunded (or expired) since goes on to its funder; only the rest is
         # allocated anew. The events carry no time, so an expired lot is known only by having an expiry.
         lot = s.lots[a["lotId"]]
@@ -134,8 +140,15 @@ class FundReplay:
             program.allocated += a["amount"]
             program.released += a["amount"]
             self._new_allocation(a["allocationId"], a["lotId"], a["programId"], a["amount"])
-        index = self.receiver_payments[a["batchId"]]
-        self.traced[index] = _take_back(self.traced[index], a["lotId"], a["amount"])
+        if receiver_batch is not None:
+            index = self.receiver_payments[a["batchId"]]
+            self.traced[index] = _take_back(self.traced[index], a["lotId"], a["amount"])
+        else:  # swept back from the accounts a recorded disbursement paid: its payments stay as paid
+            key = (a["batchId"], a["lotId"])
+            self.swept[key] = self.swept.get(key, 0) + a["amount"]
+
+    def _on_ProgramEndSet(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
+        self.state.programs[a["programId"]].ends_at = a["endsAt"]
 
     def _on_TrancheRequested(self, e: Event, a: dict) -> None:  # type: ignore[type-arg]
         self.state.tranches[a["trancheId"]] = Tranche(
@@ -172,6 +185,8 @@ class FundReplay:
             )
         program.disbursed += a["total"]
         s.batch_count = a["batchId"]
+        if program.ends_at:  # recorded: a sweep after the end may credit its draws back
+            self.sweepable_batches.add(a["batchId"])
         self.batch_draws, self.batch_unpaid, self.draws = self.draws, a["total"], []
         self.open_batch = (a["programId"], a["total"])
 

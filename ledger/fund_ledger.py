@@ -27,6 +27,12 @@ GAS_DISBURSE_BASE = 150_000
 GAS_PER_PAYMENT = 45_000
 GAS_PER_DRAW = 30_000  # one allocation a disbursement draws on: read, write, event (~25k measured)
 GAS_PER_RECORDED_DRAW = 80_000  # the same for a receiver batch, which also stores the draw
+GAS_RECORDED_BATCH = 60_000  # a disbursement of a program with an end: listed for its sweep
+GAS_SET_PROGRAM_END = 80_000
+GAS_SWEEP_BASE = 150_000  # the checks, the token's and the registry's calls
+GAS_SWEEP_PER_ACCOUNT = 30_000  # one account: balance read, marking checked, balance moved, event
+GAS_SWEEP_PER_DRAW = 90_000  # one draw credited back to its lot as a new allocation (as for returnFunds)
+MAX_SWEEP_ACCOUNTS = 100  # the contract's MAX_SWEEP_ACCOUNTS
 DRAW_STEP = 64  # the contract's DRAW_STEP: allocations one disbursement (or skipSpent) walks at most
 GAS_SKIP_SPENT = 100_000 + 6_000 * DRAW_STEP  # one skipSpent call walking DRAW_STEP spent allocations
 
@@ -60,6 +66,7 @@ class Program:
 
     ngo: str
     draw_cursor: int
+    ends_at: int  # when its restricted aid ends (0: never)
     token: str
     allocated: int
     released: int
@@ -187,11 +194,32 @@ class FundLedgerClient(ContractClient):
         return self.build("skipSpent", program_id, gas=GAS_SKIP_SPENT)
 
     def disburse_call(
-        self, program_id: int, recipients: list[str], amounts: list[int], reference: bytes, walks: int
+        self,
+        program_id: int,
+        recipients: list[str],
+        amounts: list[int],
+        reference: bytes,
+        walks: int,
+        *,
+        recorded: bool = False,
     ) -> Call:
-        """The program's NGO pays many accounts at once, drawing on `walks` allocations."""
-        gas = GAS_DISBURSE_BASE + GAS_PER_PAYMENT * len(recipients) + GAS_PER_DRAW * max(walks, 1)
+        """The program's NGO pays many accounts at once, drawing on `walks` allocations (`recorded`: the
+        program has an end, so the batch stores its draws for a later sweep)."""
+        if recorded:
+            gas = GAS_DISBURSE_BASE + GAS_RECORDED_BATCH + GAS_PER_RECORDED_DRAW * max(walks, 1)
+        else:
+            gas = GAS_DISBURSE_BASE + GAS_PER_DRAW * max(walks, 1)
+        gas += GAS_PER_PAYMENT * len(recipients)
         return self.build("disburse", program_id, recipients, amounts, reference, gas=gas)
+
+    def set_program_end_call(self, program_id: int, ends_at: int) -> Call:
+        """The program's NGO sets (or moves later) when its restricted aid ends."""
+        return self.build("setProgramEnd", program_id, ends_at, gas=GAS_SET_PROGRAM_END)
+
+    def sweep_expired_call(self, program_id: int, accounts: list[str], draws: int) -> Call:
+        """Anyone, after the program's end, takes back what `accounts` hold, crediting about `draws` draws."""
+        gas = GAS_SWEEP_BASE + GAS_SWEEP_PER_ACCOUNT * len(accounts) + GAS_SWEEP_PER_DRAW * max(draws, 1)
+        return self.build("sweepExpired", program_id, accounts, gas=gas)
 
     def disburse_to_call(
         self, program_id: int, receiver: str, amount: int, data: bytes, walks: int, receiver_gas: int
@@ -294,6 +322,18 @@ class FundLedgerClient(ContractClient):
     ) -> TxResult:
         """Pay a receiver contract, which learns program and batch through `onFundsReceived`."""
         return self.transact(ngo, "disburseTo", program_id, receiver, amount, data)
+
+    def set_program_end(self, ngo: LocalAccount, program_id: int, ends_at: int) -> TxResult:
+        """Set (or move later) when the program's restricted aid ends. Its NGO only."""
+        return self.transact(ngo, "setProgramEnd", program_id, ends_at)
+
+    def sweep_expired(self, sender: Any, program_id: int, accounts: list[str]) -> TxResult:
+        """After the program's end, take back what `accounts` (marked by its NGO) hold (anyone may)."""
+        return self.transact(sender, "sweepExpired", program_id, accounts)
+
+    def sweepable(self, program_id: int) -> int:
+        """What the program's recorded disbursements paid and a sweep has not yet taken back."""
+        return int(self.call("sweepable", program_id))
 
     def refund(self, account: LocalAccount, lot_id: int) -> TxResult:
         """Return the unspent rest of an expired lot to its funder (anyone may send it)."""

@@ -352,6 +352,22 @@ class FundLedgerEarmarkMismatch(ContractRevert):
     field_names = ("lotId", "earmark", "programId")
 
 
+class FundLedgerEndAfterPayment(ContractRevert):
+    """Program `programId` has paid `disbursed` without an end: its first end must come before any payment."""
+
+    signature = "FundLedgerEndAfterPayment(uint48,uint128)"
+    selector = bytes.fromhex("35bb1048")
+    field_names = ("programId", "disbursed")
+
+
+class FundLedgerEndEarlier(ContractRevert):
+    """A program's end may only move later: `endsAt` is before its current end `current`."""
+
+    signature = "FundLedgerEndEarlier(uint48,uint48,uint48)"
+    selector = bytes.fromhex("41985ec1")
+    field_names = ("programId", "current", "endsAt")
+
+
 class FundLedgerExpiryInPast(ContractRevert):
     """`expiry` is not in the future."""
 
@@ -448,6 +464,30 @@ class FundLedgerNotReservationHolder(ContractRevert):
     field_names = ("reservationId", "account")
 
 
+class FundLedgerNothingToSweep(ContractRevert):
+    """The accounts given hold nothing the program's restricted disbursements may take back."""
+
+    signature = "FundLedgerNothingToSweep(uint48)"
+    selector = bytes.fromhex("7fdbc75f")
+    field_names = ("programId",)
+
+
+class FundLedgerProgramEnded(ContractRevert):
+    """Program `programId` ended at `endsAt`: it pays no more until its NGO sets a later end."""
+
+    signature = "FundLedgerProgramEnded(uint48,uint48)"
+    selector = bytes.fromhex("42f0e4bf")
+    field_names = ("programId", "endsAt")
+
+
+class FundLedgerProgramNotEnded(ContractRevert):
+    """Program `programId` has no end (`endsAt` 0) or it has not come yet."""
+
+    signature = "FundLedgerProgramNotEnded(uint48,uint48)"
+    selector = bytes.fromhex("685e56a7")
+    field_names = ("programId", "endsAt")
+
+
 class FundLedgerReceiverRejected(ContractRevert):
     """Receiver `receiver` did not accept the money."""
 
@@ -478,6 +518,14 @@ class FundLedgerTokenNotAllowed(ContractRevert):
     signature = "FundLedgerTokenNotAllowed(address)"
     selector = bytes.fromhex("516a898a")
     field_names = ("token",)
+
+
+class FundLedgerTooManyAccounts(ContractRevert):
+    """A sweep takes between one and `max` accounts; `count` were given."""
+
+    signature = "FundLedgerTooManyAccounts(uint256,uint256)"
+    selector = bytes.fromhex("4aef35c7")
+    field_names = ("count", "max")
 
 
 class FundLedgerTrancheNotPending(ContractRevert):
@@ -952,6 +1000,14 @@ class ProviderRegistryNotExpired(ContractRevert):
     field_names = ("program", "expiry")
 
 
+class ProviderRegistryNotFundLedger(ContractRevert):
+    """Only the fund ledger may sweep ended programs' accounts; `caller` asked."""
+
+    signature = "ProviderRegistryNotFundLedger(address)"
+    selector = bytes.fromhex("cd2eff97")
+    field_names = ("caller",)
+
+
 class ProviderRegistryNotMarkedBy(ContractRevert):
     """`account` was marked by `markedBy` (zero: its NGO, or nobody), not by claim program `program`."""
 
@@ -974,6 +1030,14 @@ class ProviderRegistryNotProviderNgo(ContractRevert):
     signature = "ProviderRegistryNotProviderNgo(address,address)"
     selector = bytes.fromhex("716add72")
     field_names = ("provider", "account")
+
+
+class ProviderRegistryNotSweepable(ContractRevert):
+    """`account` is not marked for fund program `fundProgramId` by its NGO."""
+
+    signature = "ProviderRegistryNotSweepable(address,uint48,uint48,address)"
+    selector = bytes.fromhex("21e0a1f1")
+    field_names = ("account", "fundProgramId", "restrictedBy", "markedBy")
 
 
 class ProviderRegistryProgramIsCash(ContractRevert):
@@ -1076,6 +1140,8 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     FundLedgerBadBatch,
     FundLedgerDrawTooLong,
     FundLedgerEarmarkMismatch,
+    FundLedgerEndAfterPayment,
+    FundLedgerEndEarlier,
     FundLedgerExpiryInPast,
     FundLedgerInsufficientFunds,
     FundLedgerLotAlreadyRefunded,
@@ -1088,10 +1154,14 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     FundLedgerNotProgramFunder,
     FundLedgerNotProgramNgo,
     FundLedgerNotReservationHolder,
+    FundLedgerNothingToSweep,
+    FundLedgerProgramEnded,
+    FundLedgerProgramNotEnded,
     FundLedgerReceiverRejected,
     FundLedgerSelfApproval,
     FundLedgerTokenMismatch,
     FundLedgerTokenNotAllowed,
+    FundLedgerTooManyAccounts,
     FundLedgerTrancheNotPending,
     FundLedgerUnknownLot,
     FundLedgerUnknownProgram,
@@ -1151,9 +1221,11 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ProviderRegistryNotAdmitted,
     ProviderRegistryNotClaimProgram,
     ProviderRegistryNotExpired,
+    ProviderRegistryNotFundLedger,
     ProviderRegistryNotMarkedBy,
     ProviderRegistryNotProgramNgo,
     ProviderRegistryNotProviderNgo,
+    ProviderRegistryNotSweepable,
     ProviderRegistryProgramIsCash,
     ProviderRegistryRestrictedTransfer,
     ProviderRegistryZeroAccount,

@@ -8,7 +8,9 @@ the `Claimed` event that paid it there and the euro token's `Transfer` events ou
 address or to the payouts contract is a pay-out to a bank account (the euros are burned when the
 treasurer's transfer is sent), to anyone else is money spent (at a provider), to the claim program
 itself is restricted aid that was not used by the program's end and went back to the people who gave
-the money. Restricted aid says its end date before it comes.
+the money. Restricted aid says its end date before it comes. Restricted aid a program with an end paid
+directly to the client's own account (`Disbursed`) is one more entry: its money went back when it moved
+to the fund ledger (`FundLedger.sweepExpired`).
 Transaction numbers stay behind a "details" disclosure.
 """
 
@@ -56,6 +58,7 @@ class Holding:
     fund_program_id: int = 0  # its program's page says where the aid may be used
     expiry: int = 0  # when the claim program ends (a timestamp)
     restricted: bool = False  # restricted aid: what is not used by `expiry` goes back to the funders
+    key: str = ""  # the entry's anchor when it is not a claim program's (aid paid to the client's account)
 
     def total(self, kind: str) -> int:
         """Micro-euros of the steps of one kind."""
@@ -64,9 +67,10 @@ class Holding:
 
 def holdings(gateway: Gateway, session: ClientSession) -> list[Holding]:
     """The signed-in client's entitlements, newest first, each with its money's story."""
+    direct = _paid_directly(gateway, session)
     rows = gateway.claims.entitlements(session)
     if not rows:
-        return []
+        return [direct] if direct else []
     ids = {int(r["claimProgramId"]) for r in rows}
     programs_ = {i: gateway.system.claims.program(i) for i in ids}
     infos = {i: p.info() for i, p in programs_.items()}
@@ -128,7 +132,54 @@ def holdings(gateway: Gateway, session: ClientSession) -> list[Holding]:
                 else "spent"
             )
             h.steps.append(Step(kind, int(e.args["value"]), e.transaction_hash, e.block_number))
-    return sorted(out.values(), key=lambda h: -h.claim_program_id)
+    claimed = sorted(out.values(), key=lambda h: -h.claim_program_id)
+    return [direct, *claimed] if direct else claimed
+
+
+def _paid_directly(gateway: Gateway, session: ClientSession) -> Holding | None:
+    """Restricted aid with an end that the program paid to the client's own account, if any: the account
+    is marked by one program's NGO, so it is one entry."""
+    system = gateway.system
+    account, token = gateway.claims.account(session), system.token.address
+    program_id = system.providers.restriction_of(token, account)
+    if not program_id or system.providers.marked_by(token, account) != ZERO:
+        return None
+    ends_at = system.funds.program(program_id).ends_at
+    if not ends_at:
+        return None
+    with gateway.db.session() as s:
+        named = s.execute(
+            select(ProgramInfo.name, Organisation.name)
+            .join(Organisation, Organisation.id == ProgramInfo.ngo_id)
+            .where(ProgramInfo.program_id == program_id)
+        ).first()
+    name, ngo = (named[0], named[1]) if named else (f"#{program_id}", None)
+    to_bank = {ZERO.lower(), system.payouts.address.lower()}
+    steps = []
+    for e in gateway.read_model.for_accounts([account], ["Disbursed", "Transfer"]):
+        if e.name == "Disbursed" and e.args.get("recipient") == account:
+            steps.append(Step("received", int(e.args["amount"]), e.transaction_hash, e.block_number))
+        elif e.name == "Transfer" and e.address == token and e.args["from"] == account:
+            to = e.args["to"]
+            kind = "paid_out" if to.lower() in to_bank else "spent"
+            if to == system.funds.address:  # swept back after the program's end
+                kind = "went_back"
+            steps.append(Step(kind, int(e.args["value"]), e.transaction_hash, e.block_number))
+    received = sum(s.amount for s in steps if s.kind == "received")
+    return Holding(
+        claim_program_id=0,
+        name=name,
+        ngo=ngo,
+        amount=received,
+        claimed=True,
+        expired=ends_at <= gateway.chain.now(),
+        balance=system.balance(account),
+        steps=steps,
+        fund_program_id=program_id,
+        expiry=ends_at,
+        restricted=system.providers.program_rule(program_id) != 0,
+        key=f"program-{program_id}",
+    )
 
 
 @router.get("/what-i-have")

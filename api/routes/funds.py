@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from api.deps import Approver, Funder, FunderOrAuditor, FundsDep, Ngo
+from api.deps import Approver, Funder, FunderOrAuditor, FundsDep, Ngo, NgoFunderOrAdmin
 from api.operations import OperationResult
 from api.schemas import (
     AddressPath,
@@ -14,6 +14,7 @@ from api.schemas import (
     AllocationCreated,
     DisbursementCreate,
     DisbursementCreated,
+    ExpiredAidSweptPublic,
     IdPath,
     LineagePayout,
     LineageSpending,
@@ -277,3 +278,23 @@ def disburse(
     payments = [(p.address, micro(p.amount)) for p in body.payments]
     result = funds.disburse(principal, program_id, payments, body.reference)
     return _created(DisbursementCreated, result, "BatchDisbursed", "batchId")
+
+
+@router.post("/programs/{program_id}/expiry", response_model=ExpiredAidSweptPublic)
+def send_back_expired(
+    program_id: IdPath,
+    funds: FundsDep,
+    principal: NgoFunderOrAdmin,
+    after: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> ExpiredAidSweptPublic:
+    """After a restricted program's end, send what the accounts it paid directly have not spent back to
+    the lots it came from (up to 100 accounts a request). Its NGO, its funders or the admin; asking
+    again sends nothing twice."""
+    done = funds.send_back_expired(principal, program_id, after)
+    return ExpiredAidSweptPublic(
+        programId=done.program_id,
+        swept=euros(done.swept),
+        accounts=done.accounts,
+        transaction=done.operation.transaction_hash if done.operation else None,
+        nextAfter=done.next_after,
+    )

@@ -49,7 +49,13 @@ def _operation(result: OperationResult | None) -> OperationPublic | None:
 
 
 def _rule(rule: ProgramRule) -> dict[str, Any]:
-    return {"programId": rule.program_id, "name": rule.name, "kind": rule.kind, "categories": rule.categories}
+    return {
+        "programId": rule.program_id,
+        "name": rule.name,
+        "kind": rule.kind,
+        "categories": rule.categories,
+        "endsAt": rule.ends_at or None,
+    }
 
 
 @router.post("/providers", status_code=201, response_model=ProviderCreated)
@@ -90,7 +96,8 @@ def set_program_rule(
     program_id: IdPath, body: ProgramRuleSet, providers: ProvidersDep, principal: Ngo
 ) -> ProgramRuleChanged:
     """Say how the program's aid may be used: cash, or restricted to categories."""
-    rule, result = providers.set_rule(principal, program_id, body.categories)
+    ends_at = int(body.endsAt.timestamp()) if body.endsAt is not None else None
+    rule, result = providers.set_rule(principal, program_id, body.categories, ends_at)
     return ProgramRuleChanged(**_rule(rule), operation=OperationPublic(**result.to_json()))
 
 

@@ -109,6 +109,16 @@ class DisbursementCreated(OperationPublic):
     batchId: int
 
 
+class ExpiredAidSweptPublic(BaseModel):
+    programId: int
+    swept: str = Field(description="Euros taken back from recipients' accounts (restricted aid not spent)")
+    accounts: int = Field(description="How many accounts gave money back")
+    transaction: str | None = Field(description="The transaction; null when there was nothing to send back")
+    nextAfter: int | None = Field(
+        description="Ask again with ?after=this for the next recipients; null: done"
+    )
+
+
 class TracedPayment(BaseModel):
     batchId: int
     programId: int

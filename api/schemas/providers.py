@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -63,6 +64,11 @@ class ProgramRuleSet(Strict):
 
     kind: Literal["cash", "restricted"]
     categories: Annotated[list[CategoryKey], Field(max_length=64)] = []  # noqa: RUF012 (a pydantic field)
+    endsAt: datetime | None = Field(
+        default=None,
+        description="When the restricted aid ends: what clients paid directly have not used by then goes "
+        "back to the funders. Set before the program pays anything; afterwards only later.",
+    )
 
     @model_validator(mode="after")
     def _categories_fit_the_kind(self) -> ProgramRuleSet:
@@ -76,6 +82,9 @@ class ProgramRulePublic(BaseModel):
     name: str
     kind: Literal["cash", "restricted"]
     categories: list[str]
+    endsAt: int | None = Field(
+        default=None, description="When its restricted aid ends (Unix time); null: never"
+    )
 
 
 class ProgramRuleChanged(ProgramRulePublic):

@@ -26,7 +26,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
 from api.engine import Engine
-from api.errors import Forbidden, NotFound
+from api.errors import Forbidden, GatewayError, NotFound
 from api.models import Operation, Organisation, ProgramInfo
 from api.operations import OperationResult
 from api.principals import Principal
@@ -36,9 +36,12 @@ from governance.lineage import Lineage, LotLineage, build_lineage
 from ledger.calls import Call
 from ledger.events import Event
 from ledger.fund_events import Payment, Refund, refunds, trace_payments
-from ledger.fund_ledger import Lot
+from ledger.fund_ledger import DRAW_STEP, MAX_SWEEP_ACCOUNTS, Lot
 
 MAX_SKIP_CALLS = 16  # spent allocations passed before one draw: at most 16 * DRAW_STEP
+SWEEP_SCAN = 1_000
+"""The most recipients of a program whose balances one request to sweep expired aid reads."""
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def sha(text: str) -> bytes:
@@ -63,6 +66,18 @@ def draw_walks(
         engine.execute(principal_id, signer, funds.skip_spent_call(program_id))
         plan = funds.draw_plan(program_id, amount)
     return plan.walked
+
+
+@dataclass(frozen=True)
+class ExpiredAidSwept:
+    """One request to send a restricted program's expired aid back: what came back from how many
+    accounts, the operation (None: nothing to send), and where the next request goes on (None: done)."""
+
+    program_id: int
+    swept: int
+    accounts: int
+    operation: OperationResult | None
+    next_after: int | None
 
 
 @dataclass(frozen=True)
@@ -347,9 +362,80 @@ class FundsService:
         signer = self.gw.organisation(principal.organisation_id)
         walks = draw_walks(self.gw, principal.id, signer, program_id, sum(amounts))
         funds = self.gw.system.funds
-        return self._execute(
-            principal, funds.disburse_call(program_id, recipients, amounts, sha(reference), walks)
+        recorded = funds.program(program_id).ends_at != 0  # a program with an end records its draws
+        call = funds.disburse_call(program_id, recipients, amounts, sha(reference), walks, recorded=recorded)
+        return self._execute(principal, call)
+
+    # --- expiry of restricted aid paid directly ---------------------------------------------
+
+    def send_back_expired(self, principal: Principal, program_id: int, after: int = 0) -> ExpiredAidSwept:
+        """After a restricted program's end, send what the accounts it paid directly (and its NGO marked)
+        have not spent back to the lots it came from: at most `MAX_SWEEP_ACCOUNTS` accounts per request,
+        found among at most `SWEEP_SCAN` recipients after the first `after`, in the order they were first
+        paid. The contract lets anybody do it; through the gateway the program's NGO, a funder whose money
+        it holds, or the admin. Asking again sends nothing twice."""
+        gw = self.gw
+        funds = gw.system.funds
+        program = funds.program(program_id)
+        self._require_may_send_back(principal, program_id, program.ngo)
+        if program.ends_at == 0 or gw.chain.now() < program.ends_at:
+            raise GatewayError(
+                "FundLedgerProgramNotEnded",
+                f"program {program_id} has no end or runs until {program.ends_at}: the money is its clients'",
+                endsAt=program.ends_at,
+            )
+        # A program loosened to cash freed its clients' money; nothing is left to take once all came back.
+        if gw.system.providers.program_rule(program_id) == 0 or funds.sweepable(program_id) == 0:
+            return ExpiredAidSwept(program_id, 0, 0, None, None)
+        recipients = list(
+            dict.fromkeys(e.args["recipient"] for e in gw.read_model.for_program(program_id, ("Disbursed",)))
         )
+        accounts: list[str] = []
+        position = after
+        for recipient in recipients[after : after + SWEEP_SCAN]:
+            position += 1
+            if self._sweepable_account(program_id, recipient):
+                accounts.append(recipient)
+                if len(accounts) == MAX_SWEEP_ACCOUNTS:
+                    break
+        next_after = position if position < len(recipients) else None
+        if not accounts:
+            return ExpiredAidSwept(program_id, 0, 0, None, next_after)
+        call = funds.sweep_expired_call(program_id, accounts, self._recorded_draws(program_id))
+        result = gw.execute(principal.id, gw.organisation(principal.organisation_id), call)
+        swept = sum(int(e.args["amount"]) for e in result.events if e.name == "ExpiredAidSwept")
+        moved = sum(1 for e in result.events if e.name == "ExpiredAidSwept")
+        return ExpiredAidSwept(program_id, swept, moved, result, next_after)
+
+    def _sweepable_account(self, program_id: int, account: str) -> bool:
+        """Whether `account` holds money and its NGO marked it for the program (not a claim program)."""
+        system = self.gw.system
+        token = system.token.address
+        return (
+            system.balance(account) > 0
+            and system.providers.restriction_of(token, account) == program_id
+            and system.providers.marked_by(token, account) == ZERO_ADDRESS
+        )
+
+    def _recorded_draws(self, program_id: int) -> int:
+        """How many draws a sweep of the program may credit back: those of its disbursements, newest
+        first, at most `DRAW_STEP` (the gas of one sweep is sized for them)."""
+        read = self.gw.read_model
+        draws = 0
+        for batch in reversed(read.for_program(program_id, ("BatchDisbursed",))):
+            events = read.for_transaction(batch.transaction_hash)
+            draws += sum(1 for e in events if e.name == "AllocationDrawn")
+            if draws >= DRAW_STEP:
+                return DRAW_STEP
+        return draws
+
+    def _require_may_send_back(self, principal: Principal, program_id: int, ngo: str) -> None:
+        if principal.kind == "admin" or (principal.kind == "ngo" and principal.address == ngo):
+            return
+        funds = self.gw.system.funds
+        if principal.kind == "funder" and funds.call("isProgramFunder", program_id, principal.address):
+            return
+        raise Forbidden("NotYourProgram", "only its NGO, its funders or the admin send back expired aid")
 
     # --- everyone --------------------------------------------------------------------------
 

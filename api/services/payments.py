@@ -319,6 +319,13 @@ class PaymentService:
                     continue
             fund_program = system.providers.restriction_of(token, account.address)
             restricted = fund_program != 0 and system.providers.program_rule(fund_program) != 0
+            if (
+                claim_program_id is None
+                and restricted
+                and 0 < system.funds.program(fund_program).ends_at <= now
+            ):
+                expired += balance  # paid directly by a restricted program that has ended: swept back soon
+                continue
             sources.append(Source(account.address, balance, restricted))
         try:
             legs = plan_payment(row.amount, sources)

@@ -56,6 +56,7 @@ class ProgramRule:
     program_id: int
     name: str
     categories: list[str]
+    ends_at: int = 0  # when its restricted aid ends (a timestamp; 0: never)
 
     @property
     def kind(self) -> str:
@@ -215,13 +216,19 @@ class ProvidersService:
     # --- programs' rules -----------------------------------------------------------------------
 
     def set_rule(
-        self, principal: Principal, program_id: int, categories: list[str]
+        self, principal: Principal, program_id: int, categories: list[str], ends_at: int | None = None
     ) -> tuple[ProgramRule, OperationResult]:
         """Set the program's rule: no categories is cash. The program's NGO only. Claim programs opened
-        from now on follow it; accounts already restricted by it follow its categories at once."""
-        if self.gw.system.funds.program(program_id).ngo != principal.address:
+        from now on follow it; accounts already restricted by it follow its categories at once. With
+        `ends_at` (a timestamp) the restricted aid it pays directly ends then (`FundLedger.setProgramEnd`:
+        before it pays anything, afterwards only later); the same end again changes nothing."""
+        funds = self.gw.system.funds
+        program = funds.program(program_id)
+        if program.ngo != principal.address:
             raise Forbidden("NotYourProgram", f"program {program_id} is run by another NGO")
         keys = self._ordered(categories)
+        if ends_at is not None and ends_at != program.ends_at:
+            self._execute(principal, funds.set_program_end_call(program_id, ends_at))
         result = self._execute(
             principal, self.gw.system.providers.set_program_rule_call(program_id, self._mask(keys))
         )
@@ -229,12 +236,12 @@ class ProvidersService:
 
     def rule(self, program_id: int) -> ProgramRule:
         """The program's rule as the registry holds it (`FundLedgerUnknownProgram` for no program)."""
-        self.gw.system.funds.program(program_id)
+        ends_at = self.gw.system.funds.program(program_id).ends_at
         mask = self.gw.system.providers.program_rule(program_id)
         with self.gw.db.session() as s:
             info = s.get(ProgramInfo, program_id)
             name = info.name if info is not None else f"Program {program_id}"
-        return ProgramRule(program_id, name, category_names(mask, self.categories))
+        return ProgramRule(program_id, name, category_names(mask, self.categories), ends_at)
 
     def accepted(self, program_id: int) -> tuple[ProgramRule, list[ProviderView]]:
         """The program's rule and the admitted providers its clients may pay: all of them for cash,

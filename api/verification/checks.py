@@ -358,14 +358,11 @@ def check_providers(records: Records) -> Section:
     replay = _RegistryReplay(token)
     # Restricted aid not spent by its claim program's expiry goes back to that claim program (which paid
     # the account): a token transfer matched by the program's `ExpiredAidReclaimed` in the same
-    # transaction. The contracts allow that move and no other, so it is no payment.
-    paid_by: dict[str, str] = {}
-    reclaims: set[tuple[str, str, str, int]] = set()
-    for e in records.events:
-        if e.contract == "ClaimProgram" and e.name == "Claimed":
-            paid_by.setdefault(e.args["recipient"], e.address)
-        elif e.contract == "ClaimProgram" and e.name == "ExpiredAidReclaimed":
-            reclaims.add((e.transaction_hash, e.args["account"], e.address, int(e.args["amount"])))
+    # transaction. The contracts allow that move and no other, so it is no payment. Likewise money a
+    # fund program paid directly goes back to the fund ledger after the program's end, matched by the
+    # ledger's `ExpiredAidSwept` for an account restricted to that program.
+    fund_ledger = records.book.address("FundLedger")
+    paid_by, reclaims, swept = _expired_moves(records, fund_ledger)
     spent, went_back, wrong = 0, 0, []
     for e in records.events:
         if e.address == registry:
@@ -373,6 +370,10 @@ def check_providers(records: Records) -> Section:
         elif e.address == token and e.name == "Transfer" and (rule := replay.rule_of(e.args["from"])):
             sender, to, value = e.args["from"], e.args["to"], int(e.args["value"])
             if (e.transaction_hash, sender, to, value) in reclaims and paid_by.get(sender) == to:
+                went_back += value
+                continue
+            program = replay.restricted.get(sender)
+            if to == fund_ledger and (e.transaction_hash, sender, program, value) in swept:
                 went_back += value
                 continue
             spent += value
@@ -388,6 +389,26 @@ def check_providers(records: Records) -> Section:
         "restricted money that expired and went back": went_back,
     }
     return section
+
+
+def _expired_moves(
+    records: Records, fund_ledger: str
+) -> tuple[dict[str, str], set[tuple[str, str, str, int]], set[tuple[str, str, int, int]]]:
+    """Who paid each claim program recipient first, every `ExpiredAidReclaimed` (transaction, account,
+    program, amount) and every `ExpiredAidSwept` (transaction, account, fund program, amount)."""
+    paid_by: dict[str, str] = {}
+    reclaims: set[tuple[str, str, str, int]] = set()
+    swept: set[tuple[str, str, int, int]] = set()
+    for e in records.events:
+        if e.contract == "ClaimProgram" and e.name == "Claimed":
+            paid_by.setdefault(e.args["recipient"], e.address)
+        elif e.contract == "ClaimProgram" and e.name == "ExpiredAidReclaimed":
+            reclaims.add((e.transaction_hash, e.args["account"], e.address, int(e.args["amount"])))
+        elif e.address == fund_ledger and e.name == "ExpiredAidSwept":
+            swept.add(
+                (e.transaction_hash, e.args["account"], int(e.args["programId"]), int(e.args["amount"]))
+            )
+    return paid_by, reclaims, swept
 
 
 def check_lineage(records: Records) -> Section:

@@ -47,6 +47,12 @@ interface IEuroToken is IERC20 {
     /// @return amounts What each account held and the caller received (zero when it held nothing).
     function reclaimRestricted(address[] calldata accounts) external returns (uint256[] memory amounts);
 
+    /// @notice Moves `amounts[i]` from each of `accounts` to the caller, the fund ledger sweeping fund program
+    /// `fundProgramId` after its end, when the transfer rules allow it (`ITransferRules.checkSweep`: the
+    /// caller is the fund ledger, the program is still restricted and its NGO marked every account);
+    /// anything else reverts (an amount above the balance with `ERC20InsufficientBalance`).
+    function sweepRestricted(uint48 fundProgramId, address[] calldata accounts, uint256[] calldata amounts) external;
+
     /// @notice The transfer rules the token asks (zero before they are bound).
     function transferRules() external view returns (address);
 }

@@ -35,6 +35,7 @@ interface IFundLedger {
     struct Program {
         address ngo;
         uint48 drawCursor; // position in the allocation queue disbursements draw from next
+        uint48 endsAt; // when its restricted aid ends (0: never); packed with `ngo`, read by `disburse`
         address token;
         uint128 allocated; // allocated and not returned
         uint128 released; // released by approved tranches, never above `allocated`
@@ -120,6 +121,13 @@ interface IFundLedger {
         uint128 amount,
         bool toFunder
     );
+    /// @notice The NGO of program `programId` set the end of its restricted aid to `endsAt`: from then on
+    /// every `disburse` records which lots it drew, and after `endsAt` anyone may sweep what the accounts
+    /// it marked still hold back to those lots (`sweepExpired`).
+    event ProgramEndSet(uint48 indexed programId, uint48 endsAt);
+    /// @notice After program `programId` ended, `amount` that `account` (marked by the program's NGO) had not
+    /// spent came back to the fund ledger; the `FundsReturned` events of the same call say which lots got it.
+    event ExpiredAidSwept(uint48 indexed programId, address indexed account, uint128 amount);
     /// @notice `requester` asked to release `amount` to program `programId` for a milestone.
     event TrancheRequested(
         uint48 indexed trancheId, uint48 indexed programId, address indexed requester, uint128 amount, bytes32 milestoneHash
@@ -209,6 +217,18 @@ interface IFundLedger {
     error FundLedgerAmountOverflow(uint256 value);
     /// @notice Paying this much walks over `DRAW_STEP` allocations; one call may pay `drawable` now.
     error FundLedgerDrawTooLong(uint48 programId, uint128 drawable);
+    /// @notice Program `programId` has no end (`endsAt` 0) or it has not come yet.
+    error FundLedgerProgramNotEnded(uint48 programId, uint48 endsAt);
+    /// @notice Program `programId` ended at `endsAt`: it pays no more until its NGO sets a later end.
+    error FundLedgerProgramEnded(uint48 programId, uint48 endsAt);
+    /// @notice A program's end may only move later: `endsAt` is before its current end `current`.
+    error FundLedgerEndEarlier(uint48 programId, uint48 current, uint48 endsAt);
+    /// @notice Program `programId` has paid `disbursed` without an end: its first end must come before any payment.
+    error FundLedgerEndAfterPayment(uint48 programId, uint128 disbursed);
+    /// @notice A sweep takes between one and `max` accounts; `count` were given.
+    error FundLedgerTooManyAccounts(uint256 count, uint256 max);
+    /// @notice The accounts given hold nothing the program's restricted disbursements may take back.
+    error FundLedgerNothingToSweep(uint48 programId);
 
     /// @notice Allows or disallows `token`. Admin only.
     function setTokenAllowed(address token, bool allowed) external;
@@ -329,6 +349,29 @@ interface IFundLedger {
     /// with `transferFrom`), credited back to the lots it came from, last drawn first. The part drawn
     /// from a lot refunded since goes straight on to that lot's funder instead.
     function returnFunds(uint48 batchId, uint128 amount) external;
+
+    /// @notice Sets when program `programId`'s restricted aid ends (program NGO only). The first end must be
+    /// set before the program pays anything (so every payment of the program is recorded by lot); after
+    /// that it may only move later (after the end too: the next period pays what was swept back).
+    /// `endsAt` must lie in the future.
+    function setProgramEnd(uint48 programId, uint48 endsAt) external;
+
+    /// @notice The most accounts one `sweepExpired` call takes.
+    function MAX_SWEEP_ACCOUNTS() external view returns (uint256);
+
+    /// @notice After program `programId` ended anyone may call this with 1 to `MAX_SWEEP_ACCOUNTS` accounts
+    /// its NGO marked restricted (`ProviderRegistry.restrictAccounts`): what each still holds (at most what
+    /// the program's recorded disbursements have not yet got back) comes back to the fund ledger
+    /// (`EuroToken.sweepRestricted`, allowed by the registry's `checkSweep`) and is credited to the lots the
+    /// program's disbursements drew, last drawn first, as `returnFunds` credits a receiver's return: a lot
+    /// refunded or expired since gets it straight to its funder. An account holding nothing is skipped; a
+    /// call that would move nothing reverts, so nothing comes back twice.
+    /// @return swept What came back in total.
+    function sweepExpired(uint48 programId, address[] calldata accounts) external returns (uint128 swept);
+
+    /// @notice What program `programId`'s disbursements recorded since its end was set have paid and not
+    /// yet got back by a sweep: the most any sweep of the program can still take.
+    function sweepable(uint48 programId) external view returns (uint128);
 
     /// @notice Returns the unspent rest of expired lot `lotId` to its funder: its unallocated money and
     /// what its allocations have not drawn. Anyone may call it. Money reserved from the lot stays

@@ -14,6 +14,12 @@ interface ITransferRules {
     /// because their aid expired: `program` is the claim program that marked each of them, it has expired,
     /// and its fund program is still restricted (money a loosened, cash program paid is its holder's).
     function checkReclaim(address program, address[] calldata accounts) external view;
+
+    /// @notice Reverts unless the calling token may move what `accounts` hold to `caller` because fund
+    /// program `fundProgramId` ended: `caller` is the fund ledger (which checks the end), the program is
+    /// still restricted, and its NGO marked every one of the accounts for it (`restrictAccounts`; accounts a
+    /// claim program marked expire with that claim program).
+    function checkSweep(address caller, uint48 fundProgramId, address[] calldata accounts) external view;
 }
 
 /// @title Allmende provider registry
@@ -105,6 +111,10 @@ interface IProviderRegistry is ITransferRules {
     error ProviderRegistryNotExpired(address program, uint48 expiry);
     /// @notice Fund program `fundProgramId` is cash (now): its clients' money is free and does not expire.
     error ProviderRegistryProgramIsCash(uint48 fundProgramId);
+    /// @notice Only the fund ledger may sweep ended programs' accounts; `caller` asked.
+    error ProviderRegistryNotFundLedger(address caller);
+    /// @notice `account` is not marked for fund program `fundProgramId` by its NGO.
+    error ProviderRegistryNotSweepable(address account, uint48 fundProgramId, uint48 restrictedBy, address markedBy);
 
     /// @notice Admits `provider` for `categories`, or re-admits a suspended one (new categories and record).
     /// An NGO or the admin; once admitted, only the same NGO or the admin.

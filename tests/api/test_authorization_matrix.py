@@ -151,6 +151,7 @@ MATRIX: dict[Route, tuple[int, int, int, int, int, int]] = {
     ("POST", "/v1/admin/payout-batches/{batch_id}/reopen"): (401, 401, 200, 403, 403, 403),
     # expired aid goes back: its NGO, its funders, the admin (another NGO's, funder's: test_expiry_api.py)
     ("POST", "/v1/claim-programs/{claim_program_id}/expiry"): (401, 401, 200, 200, 200, 403),
+    ("POST", "/v1/programs/{program_id}/expiry"):         (401, 401, 200, 200, 200, 403),
 }  # fmt: skip
 
 PROVIDER = {
@@ -216,6 +217,7 @@ class Seed:
     voting: tuple[str, str] = ("", "")  # a new round's voting start and end: within the longest schedule
     cancellable: tuple[int, int] = (0, 0)  # rounds without ballots: one its NGO cancels, one its funder
     expired_claim_program: int = 0  # a claim program that has ended with an unclaimed rest
+    ended_program: int = 0  # a restricted program (with the funder's money) whose end has passed
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -259,6 +261,7 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
     _ok(client.post(f"/v1/tranches/{tranches[0]}/approve", headers=auth(keys.funder)))  # money to pay out
     seed_rounds = _seed_rounds(client, gateway, keys, lot, expiring, program)
     expired_claim_program = _seed_expiring_claim_program(client, gateway, keys, program)
+    ended_program = _seed_ending_program(client, gateway, keys, lot)
     gateway.advance_time(3600)  # the expiring lot and claim program have expired; the others never expire
     funder = _ok(client.get("/v1/me", headers=auth(keys.funder)))["id"]
     clients = [
@@ -300,6 +303,7 @@ def _seed(client: TestClient, gateway: Gateway, keys: Keys) -> Seed:
         voting=voting,  # type: ignore[arg-type]
         cancellable=seed_rounds[3:],  # type: ignore[arg-type]
         expired_claim_program=expired_claim_program,
+        ended_program=ended_program,
     )
     _seed_people(client, keys, seed)
     return seed
@@ -314,6 +318,22 @@ def _seed_payouts(client: TestClient, keys: Keys, provider: str, provider_key: s
         _ok(client.post("/v1/provider/payouts", json=ask, headers=auth(provider_key)))
         if batch is not None:
             assert _ok(client.post("/v1/admin/payout-batches", headers=auth(keys.admin)))["batchId"] == batch
+
+
+def _seed_ending_program(client: TestClient, gateway: Gateway, keys: Keys, lot: int) -> int:
+    """A program of the NGO holding one euro of the funder's `lot`, restricted and ending in ten minutes."""
+    program = _ok(client.post("/v1/ngo/programs", json={"name": "Ends"}, headers=auth(keys.ngo)))["programId"]
+    _ok(
+        client.post(
+            f"/v1/funder/lots/{lot}/allocations",
+            json={"programId": program, "amount": "1"},
+            headers=auth(keys.funder),
+        )
+    )
+    ends = datetime.fromtimestamp(gateway.chain.now() + 600, UTC).isoformat()
+    rule = {"kind": "restricted", "categories": ["food"], "endsAt": ends}
+    _ok(client.put(f"/v1/ngo/programs/{program}/rule", json=rule, headers=auth(keys.ngo)))
+    return int(program)
 
 
 def _seed_expiring_claim_program(client: TestClient, gateway: Gateway, keys: Keys, program: int) -> int:
@@ -545,6 +565,8 @@ def _request(route: Route, seed: Seed) -> tuple[str, dict[str, Any] | str | None
         paths["{tranche_id}"] = str(seed.other_pending_tranche)
     if route == ("POST", "/v1/claim-programs/{claim_program_id}/expiry"):
         paths["{claim_program_id}"] = str(seed.expired_claim_program)
+    if route == ("POST", "/v1/programs/{program_id}/expiry"):
+        paths["{program_id}"] = str(seed.ended_program)
     path = route[1]
     for placeholder, value in paths.items():
         path = path.replace(placeholder, value)

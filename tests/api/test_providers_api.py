@@ -47,7 +47,13 @@ def test_ngo_admits_a_provider_and_the_public_sees_it(
     public = client.get(f"/v1/public/programs/{program}/providers")
     assert public.status_code == 200
     body = public.json()
-    assert body["program"] == {"programId": program, "name": "Winterhilfe", "kind": "cash", "categories": []}
+    assert body["program"] == {
+        "programId": program,
+        "name": "Winterhilfe",
+        "kind": "cash",
+        "categories": [],
+        "endsAt": None,
+    }
     assert [p["name"] for p in body["providers"]] == ["Bio-Laden Mitte"]
     assert body["categories"][:4] == ["food", "school_supplies", "sports", "culture"]
 

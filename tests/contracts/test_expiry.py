@@ -126,7 +126,7 @@ def test_reclaim_refuses_accounts_it_did_not_mark(system: Allmende, actors: Acto
     system.chain.advance_time(31 * DAY)
     for account, marked_by in (
         (theirs.address, other.program.address),  # another claim program of the same fund program
-        (ngo_marked, ZERO),  # marked by the NGO before a direct disbursement: does not expire yet
+        (ngo_marked, ZERO),  # marked by the NGO: it expires with its fund program (sweepExpired)
         (a.funder.address, ZERO),  # a cash account
     ):
         with pytest.raises(ProviderRegistryNotMarkedBy) as err:

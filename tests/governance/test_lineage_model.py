@@ -39,6 +39,24 @@ def test_take_back_takes_the_named_lot_newest_first() -> None:
     assert m.conserved()
 
 
+def test_relabel_swaps_a_lot_in_place_newest_first_and_keeps_every_total() -> None:
+    m = LineageModel()
+    m.credit("pool", 1, 10)
+    m.credit("pool", 2, 5)
+    m.credit("b", 2, 8)
+    m.credit("b", 3, 4)
+    # pool gives 3 of lot 1 the name of lot 2; b gives 3 of lot 2 the name of lot 1: a swap
+    m.relabel("pool", 1, 2, 3)
+    m.relabel("b", 2, 1, 3)
+    assert m.slices("pool") == [(1, 7), (2, 8)]  # the newest part of the lot-1 slice, merged with lot 2
+    assert m.slices("b") == [(2, 5), (1, 3), (3, 4)]  # in place: b still spends its oldest money first
+    assert (m.balance("pool"), m.balance("b")) == (15, 12)
+    assert m.conserved()
+    with pytest.raises(LineageShortfall) as caught:
+        m.relabel("b", 3, 1, 5)
+    assert (caught.value.account, caught.value.lot, caught.value.held) == ("b", 3, 4)
+
+
 def test_no_account_gives_more_than_it_holds() -> None:
     m = LineageModel()
     m.credit("a", UNFUNDED, 5)

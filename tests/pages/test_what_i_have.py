@@ -3,6 +3,8 @@ happened to each euro in plain words, transaction numbers behind "details"."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from eth_account import Account
 from fastapi.testclient import TestClient
 
@@ -11,7 +13,7 @@ from api.pages._format import day
 from governance.pseudonyms import Purpose, pseudonym_key
 from governance.vouchers import program_index
 from tests.api.conftest import auth
-from tests.pages._scenario import Scenario, open_claims, register
+from tests.pages._scenario import PIN, Scenario, open_claims, register
 from tests.pages.conftest import BASE_URL, csrf_of, sign_in
 from tests.pages.test_pages import text_of
 
@@ -99,3 +101,48 @@ def test_restricted_aid_says_its_end_before_and_what_went_back_after(
     assert "€20.00 was not used in time and went back to the people who gave the money." in after
     assert "Use it by" not in after and "still yours to use" not in after and "Left: €0.00" in after
     assert "Went back" in after_html
+
+
+def test_restricted_aid_paid_directly_says_its_end_before_and_what_went_back_after(
+    client: TestClient, gateway: Gateway, scenario: Scenario
+) -> None:
+    reg = register(client, scenario.ngo_key, "Mira Beispiel")
+    ngo, funder = auth(scenario.ngo_key), auth(scenario.funder_key)
+    program = client.post("/v1/ngo/programs", json={"name": "Sommerhilfe"}, headers=ngo).json()["programId"]
+    lot = client.post("/v1/funder/lots", json={"amount": "30"}, headers=funder).json()["lotId"]
+    allocation = {"programId": program, "amount": "30"}
+    assert (
+        client.post(f"/v1/funder/lots/{lot}/allocations", json=allocation, headers=funder).status_code == 201
+    )
+    tranche = client.post(
+        f"/v1/ngo/programs/{program}/tranches", json={"amount": "30", "milestone": "summer"}, headers=ngo
+    ).json()["trancheId"]
+    assert client.post(f"/v1/tranches/{tranche}/approve", headers=funder).status_code == 201
+    ends_at = gateway.chain.now() + 30 * 86_400
+    rule = {
+        "kind": "restricted",
+        "categories": ["food"],
+        "endsAt": datetime.fromtimestamp(ends_at, UTC).isoformat(),
+    }
+    assert client.put(f"/v1/ngo/programs/{program}/rule", json=rule, headers=ngo).status_code == 200
+    payment = {"payments": [{"address": reg["account"], "amount": "25"}]}
+    assert (
+        client.post(f"/v1/ngo/programs/{program}/disbursements", json=payment, headers=ngo).status_code == 201
+    )
+
+    sign_in(client, reg["voucherCode"], PIN)
+    client.cookies.set("allmende-lang", "en")
+    anchor = f'id="holding-program-{program}"'
+    before = text_of(client.get("/client/what-i-have").text.split(anchor)[1])
+    assert "Sommerhilfe" in before and "€25.00 is still yours to use." in before
+    assert (
+        f"Use it by {day(ends_at, 'en')}. What is left then goes back to the people who gave the money."
+        in before
+    )
+
+    gateway.advance_time(31 * 86_400)
+    sent = client.post(f"/v1/programs/{program}/expiry", headers=ngo)
+    assert sent.status_code == 200 and sent.json()["swept"] == "25.000000", sent.text
+    after = text_of(client.get("/client/what-i-have").text.split(anchor)[1])
+    assert "€25.00 was not used in time and went back to the people who gave the money." in after
+    assert "Use it by" not in after and "Left: €0.00" in after

@@ -886,7 +886,7 @@ class FundLedgerMachine(RuleBasedStateMachine):
         outcome = self._run(
             "disburse",
             self._send(sender, "disburse", program_id, recipients, amounts, reference),
-            lambda: m.disburse(sender.address, program_id, recipients, amounts),
+            lambda: m.disburse(sender.address, program_id, recipients, amounts, now=self._now()),
             moves=program.token if program else None,
         )
         if outcome is None:
@@ -911,6 +911,27 @@ class FundLedgerMachine(RuleBasedStateMachine):
         for recipient in recipients:  # fresh accounts: they hold exactly what they were paid
             assert self.w.balance(token, recipient) == m.balance(token, recipient)
         self.payments.extend(paid)
+
+    @precondition(lambda self: self.model.programs)
+    @rule(data=st.data())
+    def set_program_end(self, data: st.DataObject) -> None:
+        """The NGO sets (or moves) its program's end: before it pays anything, later only later; a
+        program with an end records its disbursements' draws and pays nothing once it has passed."""
+        a, m = self.w.actors, self.model
+        program_id = data.draw(st.sampled_from(sorted(m.programs)), label="program")
+        program = m.programs[program_id]
+        sender = self.by_address[program.ngo]
+        if data.draw(st.sampled_from([False, False, False, True]), label="other ngo"):
+            sender = self._other(sender, (a.ngo, a.ngo2))
+        now = self._now()
+        ends_at = now + data.draw(st.sampled_from([0, 1, 3_600, 30 * 86_400]), label="ends in")
+        if program.ends_at and data.draw(st.booleans(), label="earlier"):
+            ends_at = program.ends_at - 1
+        self._run(
+            "set_program_end",
+            self._send(sender, "setProgramEnd", program_id, ends_at),
+            lambda: m.set_program_end(sender.address, program_id, ends_at, now=now),
+        )
 
     @precondition(lambda self: self._payable())
     @rule(data=st.data())
