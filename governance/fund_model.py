@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Final
 UINT32_MAX: Final = 2**32 - 1
 UINT48_MAX: Final = 2**48 - 1
 UINT128_MAX: Final = 2**128 - 1
+UINT112_MAX: Final = 2**112 - 1  # a lot's amounts as the fund ledger stores them
 MAX_UINT256: Final = 2**256 - 1
 ZERO_ADDRESS: Final = "0x" + "00" * 20
 PANIC_OVERFLOW: Final = 0x11
@@ -541,6 +542,8 @@ class FundModel:
         self._require_allowed_token(token)
         if amount == 0:
             raise FundLedgerZeroAmount()
+        if amount > UINT112_MAX:
+            raise FundLedgerAmountOverflow(amount)
         if earmark != 0:
             target = self._program(earmark)
             if target.token != token:

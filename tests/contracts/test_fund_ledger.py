@@ -6,9 +6,11 @@ import pytest
 from eth_account import Account
 
 from ledger.audit import audit_funds
+from ledger.contracts import ContractClient
 from ledger.fund_ledger import DrawPlan, TrancheStatus
 from ledger.revert_errors import (
     AccessControlUnauthorizedAccount,
+    FundLedgerAmountOverflow,
     FundLedgerBadBatch,
     FundLedgerDrawTooLong,
     FundLedgerEarmarkMismatch,
@@ -137,6 +139,30 @@ def test_deposit_reverts_for_expiry_in_past(system: Allmende, actors: Actors) ->
     with pytest.raises(FundLedgerExpiryInPast) as err:
         system.funds.deposit(actors.funder, system.token.address, EUR, expiry=past)
     assert err.value.expiry == past
+
+
+def test_deposit_reverts_above_what_a_lot_stores(system: Allmende, actors: Actors) -> None:
+    # A lot keeps its amounts in 112 bits (two storage slots instead of three): more is refused.
+    with pytest.raises(FundLedgerAmountOverflow) as err:
+        system.funds.deposit(actors.funder, system.token.address, 2**112)
+    assert err.value.value == 2**112
+
+
+def test_lot_of_a_second_token_keeps_its_token_when_allowed_again(system: Allmende, actors: Actors) -> None:
+    # A lot stores its token by number: a token allowed again keeps its number, each lot its own token.
+    other = _other_token(system, actors)
+    other_token = ContractClient(system.sender, "EuroToken", other)
+    other_token.transact(actors.treasurer, "mint", actors.funder.address, 10 * EUR, bytes(32))
+    other_token.transact(actors.funder, "approve", system.funds.address, 10 * EUR)
+    system.funds.set_token_allowed(actors.admin, other, False)
+    system.funds.set_token_allowed(actors.admin, other, True)
+    first = _lot(system, actors.funder, EUR)
+    second = system.funds.deposit(actors.funder, other, 10 * EUR).event("LotDeposited").args["lotId"]
+    program = system.funds.create_program(actors.ngo, other).event("ProgramCreated").args["programId"]
+    system.funds.allocate(actors.funder, second, program, 4 * EUR)
+    assert system.funds.lot(first).token == system.token.address
+    lot = system.funds.lot(second)
+    assert (lot.token, lot.amount, lot.unallocated) == (other, 10 * EUR, 6 * EUR)
 
 
 def test_set_token_allowed_is_admin_only(system: Allmende, actors: Actors) -> None:
