@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from governance.merkle import StandardMerkleTree, hash_pair
 from ledger.claims import LEAF_TYPES
 
-MAX_CAP_DEPTH = 8
-"""The contract keeps at most 2^8 cap nodes per root."""
+MAX_CAP_DEPTH = 9
+"""The contract keeps at most 2^9 cap nodes per root."""
 
 LEAVES_PER_CAP_NODE = 64
 _ZERO_ADDRESS = "0x" + "00" * 20
@@ -44,7 +44,7 @@ class ClaimProof:
 
 
 def default_cap_depth(leaves: int) -> int:
-    """The deepest cap (at most 2^8 nodes) that still leaves 64 or more leaves under each node."""
+    """The deepest cap (at most 2^9 nodes) that still leaves 64 or more leaves under each node."""
     if leaves < 2 * LEAVES_PER_CAP_NODE:
         return 0
     return min(MAX_CAP_DEPTH, int(math.log2(leaves // LEAVES_PER_CAP_NODE)))

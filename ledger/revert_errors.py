@@ -73,7 +73,7 @@ class ClaimProgramAlreadyClaimed(ContractRevert):
 
 
 class ClaimProgramBadCap(ContractRevert):
-    """A cap must hold 1, 2, 4, ... or 256 nodes, none of them zero; it held `length`."""
+    """A cap must hold 1, 2, 4, ... or 512 nodes, none of them zero; it held `length`."""
 
     signature = "ClaimProgramBadCap(uint256)"
     selector = bytes.fromhex("7a8bdf41")

@@ -164,7 +164,7 @@ def test_add_root_is_for_the_ngo_with_a_proper_cap_before_expiry(system: Allmend
     with pytest.raises(ClaimProgramNotNgo) as err:
         setup.program.add_root(a.ngo2, [node])
     assert err.value.account == a.ngo2.address
-    for cap in ([], [node] * 3, [node] * 512, [node, bytes(32)]):
+    for cap in ([], [node] * 3, [node] * 1024, [node, bytes(32)]):
         with pytest.raises(ClaimProgramBadCap) as bad:
             setup.program.add_root(a.ngo, cap)
         assert bad.value.length == len(cap)
