@@ -472,6 +472,8 @@ def test_disburse_pays_recipients_and_traces_lots_first_in_first_out(
         (alice, 20 * EUR),
         (bob, 25 * EUR),
     ]
+    # The payment loop writes its events by hand (assembly): every field decodes as the ABI says.
+    assert {(e.args["programId"], e.args["batchId"]) for e in r.events_named("Disbursed")} == {(program, 1)}
     batch = r.event("BatchDisbursed").args
     assert (batch["batchId"], batch["count"], batch["total"]) == (1, 2, 45 * EUR)
     p = system.funds.program(program)
