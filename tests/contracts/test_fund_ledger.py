@@ -7,6 +7,7 @@ from eth_account import Account
 
 from ledger.audit import audit_funds
 from ledger.contracts import ContractClient
+from ledger.exceptions import UnknownRevert
 from ledger.fund_ledger import DrawPlan, TrancheStatus
 from ledger.revert_errors import (
     AccessControlUnauthorizedAccount,
@@ -499,6 +500,14 @@ def test_disburse_reverts_for_malformed_batches(system: Allmende, actors: Actors
     assert zero.value.index == 1
     with pytest.raises(FundLedgerZeroAmount):
         system.funds.disburse(actors.ngo, program, [(Account.create().address, 0)])
+    # The checking loop is assembly: it refuses words with stray high bits as ABI decoding would.
+    clean = system.funds.encode("disburse", program, [Account.create().address], [EUR], bytes(32))
+    for word in (5, 7):  # head of four words, then the recipients' length and first, the amounts'
+        dirty = bytearray(clean)
+        dirty[4 + 32 * word] = 1
+        with pytest.raises(UnknownRevert) as bare:
+            system.sender.send(actors.ngo, system.funds.address, bytes(dirty))
+        assert bare.value.data == "0x"
 
 
 def test_disburse_reverts_beyond_released(system: Allmende, actors: Actors) -> None:
