@@ -282,11 +282,11 @@ def write_report(results: dict[str, float], seconds: float, suites: str = "every
         " batching 20 of them and marking the batch sent with the bank's reference (burning its total"
         " once).",
         "- gas toward the floor (issue 14), measured per opcode with anvil's `debug_traceTransaction`:"
-        " `gas.deposit` 133,973 -> 112,315 (a lot is stored in two slots, its token by number:"
-        " one fresh slot less). `gas.claim.first` 94,085 -> 92,769, under the 92,897 of a Uniswap-style"
+        " `gas.deposit` 133,985 -> 112,293 (a lot is stored in two slots, its token by number:"
+        " one fresh slot less). `gas.claim.first` 94,154 -> 92,769, under the 92,897 of a Uniswap-style"
         " claim that binds no recipient (one packed calldata word, a cap of up to 512 nodes, the bitmap"
         " slot hashed once, ecrecover called directly); see docs/benchmarks-claims.md.",
-        "- disbursement, where it stops: `gas.disburse_per_recipient.batch100` 30,984 -> 29,275 (the"
+        "- disbursement, where it stops: `gas.disburse_per_recipient.batch100` 31,042 -> 29,278 (the"
         " checking and the payment loops in assembly). What a further fresh recipient costs (30,064 ->"
         " ~28,300 gas marginal): the recipient's balance slot going from zero 22,100, the token's"
         " `Transfer` event 1,756, the ledger's `Disbursed` event 2,012, 64 bytes of calldata ~530, the"
