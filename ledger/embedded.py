@@ -198,6 +198,8 @@ class _SerializedProvider(EthereumTesterProvider):
 class EmbeddedChain(Chain):
     """py-evm in this process, behind web3's EthereumTesterProvider; auto-mines each tx."""
 
+    speaks_json_rpc = False
+
     def __init__(
         self,
         backend: DurablePyEVMBackend,

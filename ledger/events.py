@@ -74,6 +74,11 @@ def _hex(value: Any) -> str:
     return text if text.startswith("0x") else "0x" + text
 
 
+def _int(value: Any) -> int:
+    """A quantity as web3 formats it (int) or as a JSON-RPC node sends it (hex string)."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
 def _bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else bytes.fromhex(str(value).removeprefix("0x"))
 
@@ -114,9 +119,9 @@ class EventDecoder:
             name=abi.name,
             args=args,
             address=address,
-            block_number=int(log["blockNumber"]),
+            block_number=_int(log["blockNumber"]),
             transaction_hash=_hex(log["transactionHash"]),
-            log_index=int(log["logIndex"]),
+            log_index=_int(log["logIndex"]),
         )
 
     def decode_all(self, logs: Iterable[Mapping[str, Any]]) -> list[Event]:
