@@ -9,7 +9,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
-from ledger._abi import normalise
+from ledger._abi import checksummed, normalise
 from ledger.artifacts import load_artifact
 
 
@@ -103,7 +103,7 @@ class EventDecoder:
 
     def decode(self, log: Mapping[str, Any]) -> Event | None:
         """The decoded event, or None for a log of an unknown contract or event."""
-        address = to_checksum_address(log["address"])
+        address = checksummed(log["address"])
         topics = [_bytes(t) for t in log["topics"]]
         abi = self._abis.get(address, {}).get(topics[0]) if topics else None
         if abi is None:
