@@ -83,7 +83,8 @@ class Engine:
         self._tag_key = lookup_tag_key(db, self.master, settings.load_master_key())  # kept through rotations
         operators = chain.accounts
         self.admin = operators[0]
-        relayers = operators[-settings.relayers :] if len(operators) > settings.relayers else operators[-1:]
+        lanes = settings.relayers or (1 if chain.is_embedded else 2)
+        relayers = operators[-lanes:] if len(operators) > lanes else operators[-1:]
         for relayer in relayers:
             system.grant(self.admin, Role.RELAYER, relayer.address)
         system.grant(self.admin, Role.TREASURER, self.admin.address)

@@ -56,7 +56,11 @@ class Settings(BaseSettings):
     port: int = 8000
     # peers whose `X-Forwarded-For` names the client's address (JSON list of addresses or networks)
     trusted_proxies: list[str] = []
-    relayers: int = 2
+    # Relayer accounts, each a lane with at most one batch in flight. None: one on the embedded chain
+    # (one core executes every batch in turn; a second lane only halves the batches, and each batch
+    # costs the chain and the gateway a fixed share), two on an external chain (nodes limit what one
+    # sender may hold in their pools).
+    relayers: int | None = Field(default=None, ge=1)
     relay_batch: int = 64
     relay_wait_ms: float = 2.0
     pin_attempts: int = 5  # failed sign-ins per voucher before it locks

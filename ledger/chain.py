@@ -20,6 +20,11 @@ class Chain(ABC):
     embedded chain, which is the only writer of its blocks; an operator sets it for a JSON-RPC
     chain whose blocks may still be replaced (QBFT blocks are final once mined: 0 suffices)."""
 
+    speaks_json_rpc: bool = True
+    """True when `web3`'s provider answers in Ethereum JSON-RPC (hex quantities, camelCase keys), so a
+    receipt can be read as sent, without web3's formatters (`TransactionSender`). The in-process
+    chain's provider answers in eth-tester's own form and sets it False."""
+
     @cached_property
     def chain_id(self) -> int:
         """The chain id, as the chain reported it when first asked (it never changes)."""

@@ -28,6 +28,8 @@ from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
 from eth.exceptions import TransactionNotFound as EVMTransactionNotFound
 from eth.vm.forks.prague import PragueVM
 from eth.vm.spoof import SpoofTransaction
+from eth_abi import abi
+from eth_abi.exceptions import DecodingError
 from eth_account import Account
 from eth_account.hdaccount import generate_mnemonic, key_from_seed, seed_from_mnemonic
 from eth_account.signers.local import LocalAccount
@@ -132,24 +134,29 @@ class DurablePyEVMBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is 
 
         eth-tester checks that the sender could pay the gas, which the zero address of a reader
         without keys cannot. Such a sender's balance is topped up inside the call's own snapshot.
+        The block's state is built once and serves the nonce too: eth-tester's own `call` built it
+        three times (for the nonce, for normalising and for running), each with cold account caches.
         """
         header = _get_block_by_number(self.chain, block_number).header
         state = self.chain.get_vm(at_header=header).state
         tx = dict(transaction)
         tx.setdefault("gas", self._max_available_gas())
+        tx.setdefault("nonce", state.get_nonce(transaction["from"]))
         unsigned = self._get_normalized_and_unsigned_evm_transaction(tx, block_number)
         spoofed = SpoofTransaction(unsigned, from_=transaction["from"])
         needed = spoofed.gas * spoofed.max_fee_per_gas + spoofed.value
-        if state.get_balance(spoofed.sender) >= needed:
-            return super().call(transaction, block_number)
+        topped_up = state.get_balance(spoofed.sender) < needed
         snapshot = state.snapshot()
         try:
-            state.set_balance(spoofed.sender, needed)
+            if topped_up:
+                state.set_balance(spoofed.sender, needed)
             computation = state.apply_transaction(spoofed)  # type: ignore[arg-type]  # py-evm spoofs it
         finally:
             state.revert(snapshot)
         if computation.is_error:
-            raise TransactionFailed(str(computation.error))
+            raise TransactionFailed(
+                str(computation.error) if topped_up else _call_failure(self, computation.error)
+            )
         return computation.output
 
     def _find_transaction(self, tx_hash: bytes) -> tuple[Any, SignedTransactionAPI, int]:
@@ -195,8 +202,20 @@ class _SerializedProvider(EthereumTesterProvider):
             return super().make_request(method, params)
 
 
+def _call_failure(backend: PyEVMBackend, error: Exception) -> str:
+    """The message eth-tester's own `call` gives a failed call: an `Error(string)` reason decoded."""
+    if backend.is_eip838_error(error):
+        try:
+            return str(abi.decode(["string"], error.args[0][4:])[0])
+        except DecodingError:
+            pass
+    return str(error)
+
+
 class EmbeddedChain(Chain):
     """py-evm in this process, behind web3's EthereumTesterProvider; auto-mines each tx."""
+
+    speaks_json_rpc = False
 
     def __init__(
         self,

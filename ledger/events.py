@@ -9,7 +9,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
-from ledger._abi import normalise
+from ledger._abi import checksummed, normalise
 from ledger.artifacts import load_artifact
 
 
@@ -74,6 +74,11 @@ def _hex(value: Any) -> str:
     return text if text.startswith("0x") else "0x" + text
 
 
+def _int(value: Any) -> int:
+    """A quantity as web3 formats it (int) or as a JSON-RPC node sends it (hex string)."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
 def _bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else bytes.fromhex(str(value).removeprefix("0x"))
 
@@ -98,7 +103,7 @@ class EventDecoder:
 
     def decode(self, log: Mapping[str, Any]) -> Event | None:
         """The decoded event, or None for a log of an unknown contract or event."""
-        address = to_checksum_address(log["address"])
+        address = checksummed(log["address"])
         topics = [_bytes(t) for t in log["topics"]]
         abi = self._abis.get(address, {}).get(topics[0]) if topics else None
         if abi is None:
@@ -114,9 +119,9 @@ class EventDecoder:
             name=abi.name,
             args=args,
             address=address,
-            block_number=int(log["blockNumber"]),
+            block_number=_int(log["blockNumber"]),
             transaction_hash=_hex(log["transactionHash"]),
-            log_index=int(log["logIndex"]),
+            log_index=_int(log["logIndex"]),
         )
 
     def decode_all(self, logs: Iterable[Mapping[str, Any]]) -> list[Event]:

@@ -19,8 +19,10 @@ from typing import Any
 
 import requests
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import TimeExhausted, TransactionNotFound
+from web3.types import RPCEndpoint
 
 from ledger.chain import Chain
 from ledger.events import Event, EventDecoder
@@ -173,6 +175,12 @@ class TransactionSender:
 
     def _receipt(self, tx_hash: bytes, deadline: float) -> Any:
         """The transaction's receipt once it is mined (TransactionError after `deadline`)."""
+        if self.chain.speaks_json_rpc:
+            while (receipt := self._raw_receipt(tx_hash)) is None:
+                if time.monotonic() > deadline:
+                    raise TransactionError(f"transaction {HexBytes(tx_hash).to_0x_hex()} not mined in time")
+                time.sleep(_RECEIPT_POLL_S)
+            return receipt
         try:
             return self.web3.eth.wait_for_transaction_receipt(
                 HexBytes(tx_hash), timeout=max(0.0, deadline - time.monotonic()), poll_latency=_RECEIPT_POLL_S
@@ -190,13 +198,40 @@ class TransactionSender:
                         f"transaction {HexBytes(tx_hash).to_0x_hex()} not confirmed by block {target} in time"
                     )
                 time.sleep(_RECEIPT_POLL_S)
-            try:
-                again = self.web3.eth.get_transaction_receipt(HexBytes(tx_hash))
-            except TransactionNotFound:  # its block was replaced: wait for it to be mined again
-                again = self._receipt(tx_hash, deadline)
+            if self.chain.speaks_json_rpc:
+                found = self._raw_receipt(tx_hash)
+                # None: its block was replaced; wait for it to be mined again
+                again = found if found is not None else self._receipt(tx_hash, deadline)
+            else:
+                try:
+                    again = self.web3.eth.get_transaction_receipt(HexBytes(tx_hash))
+                except TransactionNotFound:  # its block was replaced: wait for it to be mined again
+                    again = self._receipt(tx_hash, deadline)
             if again["blockHash"] == receipt["blockHash"]:
                 return again
             receipt = again
+
+    def _raw_receipt(self, tx_hash: bytes) -> dict[str, Any] | None:
+        """The receipt as the node sent it, with the fields `_outcome` reads as numbers, or None while
+        the transaction is not mined. web3's result formatters walk every field of every log (a
+        checksum address and a HexBytes per value) and cost the relayer more than decoding the
+        events; `EventDecoder` reads the logs as sent."""
+        response = self.web3.provider.make_request(
+            RPCEndpoint("eth_getTransactionReceipt"), [HexBytes(tx_hash).to_0x_hex()]
+        )
+        if "error" in response:
+            raise TransactionError(f"reading the receipt failed: {response['error']}")
+        raw = response.get("result")
+        if raw is None:
+            return None
+        contract = raw.get("contractAddress")
+        return {
+            **raw,
+            "status": int(raw["status"], 16),
+            "blockNumber": int(raw["blockNumber"], 16),
+            "gasUsed": int(raw["gasUsed"], 16),
+            "contractAddress": to_checksum_address(contract) if contract else None,
+        }
 
     def _replay_revert(self, tx: dict[str, Any], block_number: int, tx_hash: str) -> Exception:
         """Re-run a failed transaction on its parent block to learn the revert reason."""
