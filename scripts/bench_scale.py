@@ -5,7 +5,14 @@ then measures each the same way and writes `benchmarks/scale.json` and `docs/ben
 Built efficiently: clients are registered by the gateway's bulk CSV import in chunks (the service the
 `POST /v1/ngo/clients/import` route calls, with a progress line per chunk), events come from batch
 disbursements of `BATCH` payments per transaction (one `Disbursed` event per payment), not from one
-HTTP round trip per event. Measured, per size, against `allmende serve` started on the built data dir
+HTTP round trip per event. The first `--measured-import` clients (5,000 by default) are imported at
+the production argon2id cost of a PIN: their rate is the import rate reported. The rest of the
+population never signs in, so this process alone (`_cheap_pins`, a patch of `ledger.custody`'s module
+constants that no setting, environment variable or flag of the gateway reaches) derives their PIN keys
+at argon2id's minimum cost; every other step of their import is the production one. The gateway that
+is measured runs in its own process at the production cost, and signs in a client of the first chunk.
+
+Measured, per size, against `allmende serve` started on the built data dir
 in a process of its own (the default arrangement: the chain in a chain process):
 
 - gateway start time (process start until `/health` answers) and resident memory (gateway + chain
@@ -34,7 +41,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +52,7 @@ import httpx
 from api.gateway import Gateway
 from api.services.rounds import RoundSpec
 from api.settings import Settings
+from ledger import custody
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "scale.json"
@@ -53,6 +62,7 @@ BATCH = 100  # payments per disbursement transaction
 DISBURSE_GAS_BASE = 150_000
 DISBURSE_GAS_PER_PAYMENT = 40_000  # measured ~31k per fresh recipient (docs/benchmarks.md), with margin
 IMPORT_CHUNK = 1_000  # CSV rows per import call
+MEASURED_IMPORT = 5_000  # clients imported at the production PIN cost (the import rate's sample)
 SAMPLES = 50  # sequential requests per endpoint and size
 PROPOSALS = 3
 TARGETS: dict[str, tuple[str, float]] = {
@@ -75,9 +85,23 @@ def _settings(data_dir: Path, key: str) -> Settings:
     )
 
 
-def build(data_dir: Path, key: str, clients: int) -> dict[str, Any]:
+@contextmanager
+def _cheap_pins() -> Iterator[None]:
+    """Inside this benchmark process only: PIN keys derived at argon2id's minimum cost (1 pass, 8 KiB)
+    for clients who never sign in. A patch of module constants, not a setting: the gateway has no way
+    to set it, and the measured gateway runs in a process of its own at the production cost."""
+    saved = custody.PIN_TIME_COST, custody.PIN_MEMORY_KIB
+    custody.PIN_TIME_COST, custody.PIN_MEMORY_KIB = 1, 8
+    try:
+        yield
+    finally:
+        custody.PIN_TIME_COST, custody.PIN_MEMORY_KIB = saved
+
+
+def build(data_dir: Path, key: str, clients: int, measured: int = MEASURED_IMPORT) -> dict[str, Any]:
     """Organisations, a funded program, `clients` imported clients, >= `clients` payment events, a
-    round in its voting phase. Returns what the measurement needs and the import's timing."""
+    round in its voting phase. Returns what the measurement needs and the import's timing: the first
+    `measured` clients at the production PIN cost, the rest under `_cheap_pins`."""
     gw = Gateway.open(_settings(data_dir, key))
     try:
         admin = gw.bootstrap_admin()
@@ -110,25 +134,40 @@ def build(data_dir: Path, key: str, clients: int) -> dict[str, Any]:
             system.funds.approve_tranche_call(tranche.event("TrancheRequested").args["trancheId"]),
         )
 
-        _log(f"importing {clients:,} clients in chunks of {IMPORT_CHUNK:,}")
+        measured = min(measured, clients)
+        _log(
+            f"importing {clients:,} clients in chunks of {IMPORT_CHUNK:,}: the first {measured:,} at the"
+            " production PIN cost (measured), the rest at the minimum cost (never signing in)"
+        )
         accounts: list[str] = []
         first: dict[str, Any] = {}
+        import_s = 0.0
         started = time.perf_counter()
-        for start in range(0, clients, IMPORT_CHUNK):
-            rows = range(start, min(start + IMPORT_CHUNK, clients))
+        start = 0
+        while start < clients:
+            end = min(start + IMPORT_CHUNK, clients, measured if start < measured else clients)
+            rows, start_of_chunk, start = range(start, end), start, end
             csv = "name,birthDate\n" + "".join(f"Client {i},1970-01-{1 + i % 28:02d}\n" for i in rows)
-            report = gw.clients.import_csv(ngo.id, csv)
+            if start_of_chunk < measured:
+                report = gw.clients.import_csv(ngo.id, csv)
+            else:
+                with _cheap_pins():
+                    report = gw.clients.import_csv(ngo.id, csv)
             if report["errors"] or report["duplicates"]:
                 raise RuntimeError(f"import refused rows: {report['errors'][:3]} {report['duplicates'][:3]}")
             first = first or report["created"][0]
             accounts += [row["account"] for row in report["created"]]
             done = len(accounts)
-            rate = done / (time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            if done == measured:
+                import_s = elapsed
+            rate = done / elapsed
+            part = "" if done <= measured else " overall"
             _log(
                 f"  imported {done:,}/{clients:,} clients"
-                f" ({rate:,.1f}/s, {(clients - done) / rate:,.0f} s left)"
+                f" ({rate:,.1f}/s{part}, {(clients - done) / rate:,.0f} s left)"
             )
-        import_s = time.perf_counter() - started
+        build_import_s = time.perf_counter() - started
 
         _log(f"disbursing to {len(accounts):,} clients, {BATCH} payments per transaction")
         started = time.perf_counter()
@@ -174,6 +213,8 @@ def build(data_dir: Path, key: str, clients: int) -> dict[str, Any]:
             "voucher": first["voucherCode"],
             "pin": first["pin"],
             "import_s": import_s,
+            "imported_measured": measured,
+            "build_import_s": build_import_s,
             "disburse_s": disburse_s,
             "clients": len(accounts),
         }
@@ -308,7 +349,9 @@ def _load() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
-def run(clients: int, baseline: int, out: Path | None = None) -> dict[str, Any]:
+def run(
+    clients: int, baseline: int, out: Path | None = None, measured_import: int = MEASURED_IMPORT
+) -> dict[str, Any]:
     """Build and measure both sizes; write the JSON and the Markdown report (under `out`, else the repo)."""
     key = base64.b64encode(os.urandom(32)).decode()
     load_before = _load()
@@ -317,12 +360,17 @@ def run(clients: int, baseline: int, out: Path | None = None) -> dict[str, Any]:
     for label, size in (("baseline", baseline), ("scale", clients)):
         with tempfile.TemporaryDirectory() as tmp:
             _log(f"building the {label} deployment: {size:,} clients")
-            setup = build(Path(tmp) / "data", key, size)
+            built = time.perf_counter()
+            setup = build(Path(tmp) / "data", key, size, measured_import)
+            build_s = time.perf_counter() - built
             _log(f"measuring the {label} deployment")
             measured = measure(Path(tmp) / "data", key, setup)
         measured["clients"] = setup["clients"]
-        measured["import.clients_per_s"] = round(setup["clients"] / setup["import_s"], 1)
-        measured["import.seconds_per_10k"] = round(10_000 * setup["import_s"] / setup["clients"], 1)
+        measured["build.seconds"] = round(build_s, 1)
+        measured["import.measured_clients"] = setup["imported_measured"]
+        measured["import.clients_per_s"] = round(setup["imported_measured"] / setup["import_s"], 1)
+        measured["import.seconds_per_10k"] = round(10_000 * setup["import_s"] / setup["imported_measured"], 1)
+        measured["build.import_s"] = round(setup["build_import_s"], 1)
         measured["build.disburse_s"] = round(setup["disburse_s"], 1)
         sizes[label] = measured
     ratios = {
@@ -386,8 +434,11 @@ def report(results: dict[str, Any]) -> str:
     for metric in (
         "start_s",
         "rss_mib",
+        "import.measured_clients",
         "import.clients_per_s",
         "import.seconds_per_10k",
+        "build.seconds",
+        "build.import_s",
         "build.disburse_s",
         "verify.events",
         "verify.seconds",
@@ -399,8 +450,17 @@ def report(results: dict[str, Any]) -> str:
     lines += [
         "",
         "The ratio is p50 at the larger size over p50 at the baseline (issue 14 asks <= 1.3). The import",
-        "rate is the gateway's bulk CSV import (two argon2 derivations per client, the voucher secret",
-        "sealed under the PIN and under the recovery code); the target is 10,000 clients in <= 300 s.",
+        "rate is the gateway's bulk CSV import at the production cost (one argon2id derivation per",
+        "client for the PIN; the recovery code's key comes from HKDF), taken over the first",
+        "`import.measured_clients` clients; the target is 10,000 clients in <= 300 s.",
+        "",
+        "How the population was built: every client went through the same bulk CSV import service in",
+        f"chunks of {IMPORT_CHUNK:,} rows. Those after the measured ones never sign in, so the benchmark",
+        "process alone derived their PIN keys at argon2id's minimum cost (1 pass, 8 KiB) by patching",
+        "`ledger.custody`'s constants in its own memory (`_cheap_pins`); no setting, environment",
+        "variable or flag of the gateway can lower that cost. `build.import_s` is the whole import, both",
+        "parts. The gateway measured runs in its own process at the production cost and signs in a",
+        "client imported at that cost.",
         "",
     ]
     return "\n".join(lines)
@@ -411,10 +471,19 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = _log) -> No
     parser.add_argument("--clients", type=int, default=100_000, help="clients of the large deployment")
     parser.add_argument("--baseline", type=int, default=1_000, help="clients of the baseline deployment")
     parser.add_argument("--out", type=Path, default=None, help="write scale.json and the report here")
+    parser.add_argument(
+        "--measured-import",
+        type=int,
+        default=MEASURED_IMPORT,
+        help="clients imported at the production PIN cost (the import rate's sample); the rest never"
+        " sign in and get the minimum cost inside this process only",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.baseline <= args.clients:
         parser.error("need 1 <= --baseline <= --clients")
-    results = run(args.clients, args.baseline, args.out)
+    if args.measured_import < 1:
+        parser.error("need --measured-import >= 1 (the client signed in is one of them)")
+    results = run(args.clients, args.baseline, args.out, args.measured_import)
     log(json.dumps(results["ratios"]))
 
 
