@@ -29,3 +29,13 @@ class EventIndex:
     def events(self) -> list[Event]:
         """Every event up to the latest block."""
         return self.refresh()
+
+    def since(self, seen: int) -> list[Event]:
+        """The events after the first `seen` ones, up to the latest block: what a reader that keeps
+        its own state from the events needs, without copying the whole history per read."""
+        with self._lock:
+            head = int(self.system.chain.web3.eth.block_number)
+            if head >= self._next_block:
+                self._events.extend(self.system.events(self._next_block, head))
+                self._next_block = head + 1
+            return self._events[seen:]

@@ -86,10 +86,18 @@ def get_lot(lot_id: IdPath, funds: FundsDep, principal: Funder) -> LotPublic:
 
 
 @router.get("/funder/lots/{lot_id}/payments", response_model=list[TracedPayment])
-def lot_payments(lot_id: IdPath, funds: FundsDep, principal: Funder) -> list[TracedPayment]:
-    """Every payment this lot paid for, traced from events alone."""
+def lot_payments(
+    lot_id: IdPath,
+    funds: FundsDep,
+    principal: Funder,
+    after: Annotated[int | None, Query(ge=0, description="the last `position` of the page before")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> list[TracedPayment]:
+    """The payments this lot paid for, traced from events alone, in chain order, a page at a time: ask
+    again with `after` set to the last `position` you got until a page comes back shorter than `limit`."""
     return [
         TracedPayment(
+            position=position,
             batchId=p.batch_id,
             programId=p.program_id,
             recipient=p.recipient,
@@ -97,7 +105,7 @@ def lot_payments(lot_id: IdPath, funds: FundsDep, principal: Funder) -> list[Tra
             transactionHash=p.transaction_hash,
             sources=[{"lotId": s.lot_id, "amount": euros(s.amount)} for s in p.sources if s.lot_id == lot_id],
         )
-        for p in funds.lot_payments(principal, lot_id)
+        for position, p in funds.lot_payments(principal, lot_id, after, limit)
     ]
 
 

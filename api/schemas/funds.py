@@ -120,6 +120,7 @@ class ExpiredAidSweptPublic(BaseModel):
 
 
 class TracedPayment(BaseModel):
+    position: int = Field(description="the payment's place among all payments, in chain order: the cursor")
     batchId: int
     programId: int
     recipient: str

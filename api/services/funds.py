@@ -16,6 +16,7 @@ contract enforces them, this service lists them from events (checked against the
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import threading
@@ -35,8 +36,9 @@ from api.services.providers import ProvidersService, ProviderView
 from governance.lineage import Lineage, LotLineage, build_lineage
 from ledger.calls import Call
 from ledger.events import Event
-from ledger.fund_events import Payment, Refund, refunds, trace_payments
+from ledger.fund_events import FundReplay, Payment, Refund, refunds
 from ledger.fund_ledger import DRAW_STEP, MAX_SWEEP_ACCOUNTS, Lot
+from ledger.indexer import EventIndex
 
 MAX_SKIP_CALLS = 16  # spent allocations passed before one draw: at most 16 * DRAW_STEP
 SWEEP_SCAN = 1_000
@@ -66,6 +68,50 @@ def draw_walks(
         engine.execute(principal_id, signer, funds.skip_spent_call(program_id))
         plan = funds.draw_plan(program_id, amount)
     return plan.walked
+
+
+class PaymentTrace:
+    """Every payment traced to the lots that paid it, kept up with the chain by replaying only the
+    fund-ledger events not replayed yet (`FundReplay` is event by event), with each lot's payments
+    indexed by their position in the trace: a page of a lot's payments costs the same at a hundred
+    and at a hundred thousand payments. A receiver that returns money takes it off a payment's
+    sources (`Payment.returned`), so a page checks that the lot still paid each payment."""
+
+    def __init__(self) -> None:
+        self._replay = FundReplay()
+        self._seen = 0  # events of the index replayed (or passed over: not the fund ledger's)
+        self._by_lot: dict[int, list[int]] = {}  # lot -> positions in `traced`, ascending
+        self._lock = threading.Lock()
+
+    def page(
+        self, index: EventIndex, lot_id: int, after: int | None, limit: int
+    ) -> list[tuple[int, Payment]]:
+        """At most `limit` payments of `lot_id` after position `after`, as `(position, payment)`."""
+        with self._lock:
+            new = index.since(self._seen)
+            traced = self._replay.traced
+            known = len(traced)
+            try:
+                for e in new:
+                    if e.contract == "FundLedger":
+                        self._replay.apply(e)
+            except Exception:  # events the replay refuses: start afresh next time, and say so now
+                self._replay, self._seen, self._by_lot = FundReplay(), 0, {}
+                raise
+            self._seen += len(new)
+            for position in range(known, len(traced)):
+                for lot in dict.fromkeys(src.lot_id for src in traced[position].sources):
+                    self._by_lot.setdefault(lot, []).append(position)
+            positions = self._by_lot.get(lot_id, [])
+            start = 0 if after is None else bisect.bisect_right(positions, after)
+            out: list[tuple[int, Payment]] = []
+            for position in positions[start:]:
+                if len(out) == limit:
+                    break
+                payment = traced[position]
+                if any(src.lot_id == lot_id for src in payment.sources):
+                    out.append((position, payment))
+            return out
 
 
 @dataclass(frozen=True)
@@ -132,6 +178,7 @@ class FundsService:
         self.providers = providers or ProvidersService(engine)
         self._lineage: tuple[tuple[int, int, int], Lineage] | None = None
         self._lineage_lock = threading.Lock()
+        self._trace = PaymentTrace()
 
     def lineage(self) -> Lineage:
         """The lineage of every euro, rebuilt from events once per new event (a replay of the whole
@@ -181,12 +228,14 @@ class FundsService:
             raise NotFound("UnknownLot", f"you have no lot {lot_id}")
         return lot
 
-    def lot_payments(self, principal: Principal, lot_id: int) -> list[Payment]:
-        """Every payment the funder's lot paid for, traced from events alone."""
+    def lot_payments(
+        self, principal: Principal, lot_id: int, after: int | None = None, limit: int = 500
+    ) -> list[tuple[int, Payment]]:
+        """The payments the funder's lot paid for, traced from events alone, in chain order, a page at a
+        time: at most `limit` of them as `(position, payment)`, those after position `after` (the last
+        position of the page before). A read replays only the events new since the last one."""
         self.own_lot(principal, lot_id)
-        return [
-            p for p in trace_payments(self.gw.index.events()) if any(s.lot_id == lot_id for s in p.sources)
-        ]
+        return self._trace.page(self.gw.index, lot_id, after, limit)
 
     def lot_lineage(self, principal: Principal, lot_id: int) -> tuple[LotLineage, dict[str, ProviderView]]:
         """Where a lot's euros went, from events alone (first in, first out per account): to spending at

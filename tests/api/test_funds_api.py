@@ -62,6 +62,15 @@ def test_money_flows_from_deposit_to_payment_and_is_traced(client: TestClient, k
     r = client.get(f"/v1/funder/lots/{lot['lotId']}/payments", headers=auth(keys.funder))
     assert r.status_code == 200
     assert [(p["recipient"].lower(), p["amount"]) for p in r.json()] == [(a, "50.000000") for a in recipients]
+    # A page at a time: `after` is the last `position` of the page before.
+    every = r.json()
+    r = client.get(f"/v1/funder/lots/{lot['lotId']}/payments?limit=2", headers=auth(keys.funder))
+    assert r.status_code == 200 and r.json() == every[:2]
+    after = r.json()[-1]["position"]
+    r = client.get(f"/v1/funder/lots/{lot['lotId']}/payments?after={after}&limit=2", headers=auth(keys.funder))
+    assert r.status_code == 200 and r.json() == every[2:]
+    r = client.get(f"/v1/funder/lots/{lot['lotId']}/payments?limit=0", headers=auth(keys.funder))
+    assert (r.status_code, r.json()["code"]) == (422, "ValidationFailed")
     r = client.get("/v1/audit/verify", headers=auth(keys.auditor))
     assert r.json()["matches"] is True and r.json()["payments"] == 3
     r = client.get("/v1/public/programs")
