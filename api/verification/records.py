@@ -90,7 +90,7 @@ def collect(
     }
     holders.discard("0x" + "00" * 20)
     step("reading balances")
-    balances = {a: system.balance(a) for a in sorted(holders)}
+    balances = system.balances(sorted(holders))
     step("reading consent")
     consent_views = system.funds.consent_views(replay_consent(events).expected_views())
     step("reading rounds")

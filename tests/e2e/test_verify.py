@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from eth_utils import to_checksum_address
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -25,7 +26,7 @@ from ledger.artifacts import load_artifact
 from ledger.compiler import ReferenceCode, reference_build
 from ledger.events import Event
 from ledger.rpc import RpcChain
-from ledger.system import Allmende
+from ledger.system import BALANCE_BATCH, Allmende
 from ledger.transactions import TransactionSender
 from tests.e2e._demo_chain import ServedDemo, served_demo
 
@@ -358,3 +359,12 @@ def test_expired_restricted_money_going_back_to_its_claim_program_is_no_payment(
     assert _failed(unannounced, build, "Providers and restricted aid")
     elsewhere = replace(records, events=[*records.events, *marked, *back(other, other)])
     assert _failed(elsewhere, build, "Providers and restricted aid")
+
+
+def test_balances_come_in_batches_and_equal_one_call_each(demo: ServedDemo, records: Records) -> None:
+    system = Allmende.connect(RpcChain(demo.rpc, []), demo.book)
+    strangers = [to_checksum_address(f"0x{i:040x}") for i in range(1, BALANCE_BATCH + 2)]
+    holders = sorted(records.balances) + strangers  # more than one batch, and accounts holding nothing
+    read = system.balances(holders)
+    assert read == {a: system.balance(a) for a in holders}
+    assert any(read[a] for a in records.balances) and not any(read[a] for a in strangers)
