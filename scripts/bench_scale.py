@@ -206,7 +206,14 @@ def build(data_dir: Path, key: str, clients: int, measured: int = MEASURED_IMPOR
         for i in range(PROPOSALS):
             gw.rounds.submit_proposal(ngo.id, round_id, pid, 1_000 * EUR, f"Proposal {i}", "")
         gw.advance_time(61)  # voting is open
+        # A serving gateway keeps its read model caught up as it reads; this build only wrote, so it
+        # catches up here (timed), and the start measured is a start, not a first indexing.
+        _log("indexing the chain's events into the read model")
+        started = time.perf_counter()
+        gw.read_model.catch_up()
+        index_s = time.perf_counter() - started
         return {
+            "index_s": index_s,
             "funder_key": funder_key,
             "lot": lot,
             "round": round_id,
@@ -372,6 +379,7 @@ def run(
         measured["import.seconds_per_10k"] = round(10_000 * setup["import_s"] / setup["imported_measured"], 1)
         measured["build.import_s"] = round(setup["build_import_s"], 1)
         measured["build.disburse_s"] = round(setup["disburse_s"], 1)
+        measured["build.index_s"] = round(setup["index_s"], 1)
         sizes[label] = measured
     ratios = {
         f"{name}.ratio": round(sizes["scale"][f"{name}.p50_ms"] / sizes["baseline"][f"{name}.p50_ms"], 2)
@@ -440,6 +448,7 @@ def report(results: dict[str, Any]) -> str:
         "build.seconds",
         "build.import_s",
         "build.disburse_s",
+        "build.index_s",
         "verify.events",
         "verify.seconds",
         "verify.events_per_s",
@@ -460,7 +469,9 @@ def report(results: dict[str, Any]) -> str:
         "`ledger.custody`'s constants in its own memory (`_cheap_pins`); no setting, environment",
         "variable or flag of the gateway can lower that cost. `build.import_s` is the whole import, both",
         "parts. The gateway measured runs in its own process at the production cost and signs in a",
-        "client imported at that cost.",
+        "client imported at that cost. The build ends by indexing the chain's events into the read",
+        "model (`build.index_s`), as a serving gateway keeps it, so `start_s` is a start on an indexed",
+        "data dir; the lot trace's first (warm-up) read replays the fund ledger once per process.",
         "",
     ]
     return "\n".join(lines)
