@@ -338,7 +338,7 @@ def _verify(base: str, data_dir: Path) -> dict[str, float]:
             env={**os.environ, "COLUMNS": "200"},
         )
         seconds = time.perf_counter() - started
-    match = re.search(r"\((\d+) events\)", done.stdout)
+    match = re.search(r"\((\d+)\s+events\)", done.stdout)  # rich may wrap the title
     if done.returncode != 0 or match is None:
         raise RuntimeError(
             f"allmende verify failed ({done.returncode}): {done.stdout[-800:]} {done.stderr[-800:]}"
