@@ -66,8 +66,8 @@ def test_money_flows_from_deposit_to_payment_and_is_traced(client: TestClient, k
     every = r.json()
     r = client.get(f"/v1/funder/lots/{lot['lotId']}/payments?limit=2", headers=auth(keys.funder))
     assert r.status_code == 200 and r.json() == every[:2]
-    after = r.json()[-1]["position"]
-    r = client.get(f"/v1/funder/lots/{lot['lotId']}/payments?after={after}&limit=2", headers=auth(keys.funder))
+    page = f"/v1/funder/lots/{lot['lotId']}/payments?after={r.json()[-1]['position']}&limit=2"
+    r = client.get(page, headers=auth(keys.funder))
     assert r.status_code == 200 and r.json() == every[2:]
     r = client.get(f"/v1/funder/lots/{lot['lotId']}/payments?limit=0", headers=auth(keys.funder))
     assert (r.status_code, r.json()["code"]) == (422, "ValidationFailed")
