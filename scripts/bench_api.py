@@ -338,18 +338,10 @@ def direct_run(data_dir: Path, key: str, setup: dict[str, Any]) -> float:
                 recipient = payout_address(session.root.public(), ref)
                 signed = sign_claim(claim_key, program.domain, index, recipient, deadline)
                 proof = tree.proof(index)
-                data = program.encode(
-                    "claim",
-                    1,
-                    proof.position,
-                    index,
-                    10 * EUR,
-                    recipient,
-                    deadline,
-                    signed.r,
-                    signed.vs,
-                    proof.proof,
+                call = program.claim_call(
+                    signed, root_id=1, position=proof.position, amount=10 * EUR, proof=proof.proof
                 )
+                data = call.data
                 account = Account.from_key(claim_key)
                 request = system.forwarding.sign(
                     account, program.address, data, gas=200_000, nonce=0, deadline=deadline
