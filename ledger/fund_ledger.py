@@ -11,7 +11,7 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.calls import Call
 from ledger.contracts import ContractClient
-from ledger.transactions import TxResult
+from ledger.transactions import GAS_HEADROOM, TxResult
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -29,9 +29,6 @@ GAS_PER_DRAW = 30_000  # one allocation a disbursement draws on: read, write, ev
 GAS_PER_RECORDED_DRAW = 80_000  # the same for a receiver batch, which also stores the draw
 GAS_RECORDED_BATCH = 60_000  # a disbursement of a program with an end: listed for its sweep
 GAS_SET_PROGRAM_END = 80_000
-GAS_SWEEP_BASE = 150_000  # the checks, the token's and the registry's calls
-GAS_SWEEP_PER_ACCOUNT = 30_000  # one account: balance read, marking checked, balance moved, event
-GAS_SWEEP_PER_DRAW = 90_000  # one draw credited back to its lot as a new allocation (as for returnFunds)
 MAX_SWEEP_ACCOUNTS = 100  # the contract's MAX_SWEEP_ACCOUNTS
 DRAW_STEP = 64  # the contract's DRAW_STEP: allocations one disbursement (or skipSpent) walks at most
 GAS_SKIP_SPENT = 100_000 + 6_000 * DRAW_STEP  # one skipSpent call walking DRAW_STEP spent allocations
@@ -216,10 +213,14 @@ class FundLedgerClient(ContractClient):
         """The program's NGO sets (or moves later) when its restricted aid ends."""
         return self.build("setProgramEnd", program_id, ends_at, gas=GAS_SET_PROGRAM_END)
 
-    def sweep_expired_call(self, program_id: int, accounts: list[str], draws: int) -> Call:
-        """Anyone, after the program's end, takes back what `accounts` hold, crediting about `draws` draws."""
-        gas = GAS_SWEEP_BASE + GAS_SWEEP_PER_ACCOUNT * len(accounts) + GAS_SWEEP_PER_DRAW * max(draws, 1)
-        return self.build("sweepExpired", program_id, accounts, gas=gas)
+    def sweep_expired_call(self, program_id: int, accounts: list[str]) -> Call:
+        """Anyone, after the program's end, takes back what `accounts` hold. The gas is estimated on the
+        current state, with headroom: how many draws the sweep credits back depends on how the accounts'
+        money was drawn and on what earlier sweeps took, which no fixed figure bounds. A sweep the
+        contract would refuse raises its typed error here."""
+        data = self.encode("sweepExpired", program_id, accounts)
+        gas = int(self.sender.estimate_gas({"to": self.address, "data": data}) * GAS_HEADROOM) + 10_000
+        return Call(self.address, data, gas, f"{self.name}.sweepExpired")
 
     def disburse_to_call(
         self, program_id: int, receiver: str, amount: int, data: bytes, walks: int, receiver_gas: int

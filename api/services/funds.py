@@ -36,12 +36,14 @@ from api.services.providers import ProvidersService, ProviderView
 from governance.lineage import Lineage, LotLineage, build_lineage
 from ledger.calls import Call
 from ledger.events import Event
+from ledger.exceptions import TransactionError
 from ledger.fund_events import FundReplay, Payment, Refund, refunds
-from ledger.fund_ledger import DRAW_STEP, MAX_SWEEP_ACCOUNTS, Lot
+from ledger.fund_ledger import MAX_SWEEP_ACCOUNTS, Lot
 from ledger.indexer import EventIndex
 
 MAX_SKIP_CALLS = 16  # spent allocations passed before one draw: at most 16 * DRAW_STEP
 SWEEP_SCAN = 1_000
+SWEEP_GAS_CAP = 8_000_000  # one sweep's gas at most: below what a node lets an estimate use (10M here)
 """The most recipients of a program whose balances one request to sweep expired aid reads."""
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -439,22 +441,46 @@ class FundsService:
         recipients = list(
             dict.fromkeys(e.args["recipient"] for e in gw.read_model.for_program(program_id, ("Disbursed",)))
         )
-        accounts: list[str] = []
+        found: list[tuple[int, str]] = []  # (recipients read up to and with this one, account)
         position = after
         for recipient in recipients[after : after + SWEEP_SCAN]:
             position += 1
             if self._sweepable_account(program_id, recipient):
-                accounts.append(recipient)
-                if len(accounts) == MAX_SWEEP_ACCOUNTS:
+                found.append((position, recipient))
+                if len(found) == MAX_SWEEP_ACCOUNTS:
                     break
+        if not found:
+            return ExpiredAidSwept(program_id, 0, 0, None, position if position < len(recipients) else None)
+        # Fewer accounts while one sweep would be too large a transaction (their money may have been
+        # drawn from many lots); the next request goes on after the last account taken.
+        taken = len(found)
+        call = self._sweep_call(program_id, [account for _, account in found])
+        while call is None and len(found) > 1:
+            found = found[: len(found) // 2]
+            call = self._sweep_call(program_id, [account for _, account in found])
+        if call is None:
+            raise GatewayError(
+                "SweepTooLarge",
+                f"sending back what {found[0][1]} holds would take more gas than one sweep may use"
+                f" ({SWEEP_GAS_CAP:,}): its money was drawn from too many lots",
+                account=found[0][1],
+            )
+        if len(found) < taken:
+            position = found[-1][0]
         next_after = position if position < len(recipients) else None
-        if not accounts:
-            return ExpiredAidSwept(program_id, 0, 0, None, next_after)
-        call = funds.sweep_expired_call(program_id, accounts, self._recorded_draws(program_id))
         result = gw.execute(principal.id, gw.organisation(principal.organisation_id), call)
         swept = sum(int(e.args["amount"]) for e in result.events if e.name == "ExpiredAidSwept")
         moved = sum(1 for e in result.events if e.name == "ExpiredAidSwept")
         return ExpiredAidSwept(program_id, swept, moved, result, next_after)
+
+    def _sweep_call(self, program_id: int, accounts: list[str]) -> Call | None:
+        """The sweep of `accounts` with its gas estimated, or None when it would use more than
+        `SWEEP_GAS_CAP` (or the estimate itself ran out of gas)."""
+        try:
+            call = self.gw.system.funds.sweep_expired_call(program_id, accounts)
+        except TransactionError:  # not a typed revert: the estimate found no gas that suffices
+            return None
+        return call if call.gas <= SWEEP_GAS_CAP else None
 
     def _sweepable_account(self, program_id: int, account: str) -> bool:
         """Whether `account` holds money and its NGO marked it for the program (not a claim program)."""
@@ -465,18 +491,6 @@ class FundsService:
             and system.providers.restriction_of(token, account) == program_id
             and system.providers.marked_by(token, account) == ZERO_ADDRESS
         )
-
-    def _recorded_draws(self, program_id: int) -> int:
-        """How many draws a sweep of the program may credit back: those of its disbursements, newest
-        first, at most `DRAW_STEP` (the gas of one sweep is sized for them)."""
-        read = self.gw.read_model
-        draws = 0
-        for batch in reversed(read.for_program(program_id, ("BatchDisbursed",))):
-            events = read.for_transaction(batch.transaction_hash)
-            draws += sum(1 for e in events if e.name == "AllocationDrawn")
-            if draws >= DRAW_STEP:
-                return DRAW_STEP
-        return draws
 
     def _require_may_send_back(self, principal: Principal, program_id: int, ngo: str) -> None:
         if principal.kind == "admin" or (principal.kind == "ngo" and principal.address == ngo):

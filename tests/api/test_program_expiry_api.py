@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
 from api.gateway import Gateway
+from api.services import funds as funds_service
 from api.verification.checks import check_lineage, check_providers
 from api.verification.records import collect
 from tests.api.conftest import Keys, auth
@@ -86,3 +88,41 @@ def test_expired_aid_paid_directly_goes_back_to_the_lots_once(
     again = client.post(path, headers=auth(keys.ngo))
     assert again.status_code == 200, again.text
     assert (again.json()["swept"], again.json()["transaction"]) == ("0.000000", None)
+
+
+def test_a_sweep_too_large_for_one_transaction_takes_fewer_accounts_and_goes_on(
+    client: TestClient, keys: Keys, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway estimates a sweep's gas on the chain: where the accounts found would need more than
+    one sweep may use, it takes fewer and says where to go on; one account alone too large is refused
+    with a clear code, and nothing moves."""
+    program = _funded_program(client, keys, "100")
+    assert _rule(client, keys.ngo, program, gateway.chain.now() + 30 * DAY)["status"] == 200
+    accounts = [Account.create().address for _ in range(6)]
+    paid = client.post(
+        f"/v1/ngo/programs/{program}/disbursements",
+        json={"payments": [{"address": a, "amount": "5"} for a in accounts]},
+        headers=auth(keys.ngo),
+    )
+    assert paid.status_code == 201, paid.text
+    gateway.advance_time(31 * DAY)
+    funds = gateway.system.funds
+    one, all_six = (funds.sweep_expired_call(program, accounts[:n]).gas for n in (1, 6))
+    assert one < all_six
+    path = f"/v1/programs/{program}/expiry"
+
+    monkeypatch.setattr(funds_service, "SWEEP_GAS_CAP", one - 1)
+    refused = client.post(path, headers=auth(keys.ngo))
+    assert (refused.status_code, refused.json()["code"]) == (409, "SweepTooLarge"), refused.text
+    assert [gateway.system.balance(a) for a in accounts] == [5_000_000] * 6  # nothing moved
+
+    monkeypatch.setattr(funds_service, "SWEEP_GAS_CAP", all_six - 1)  # six are too many, three fit
+    first = client.post(path, headers=auth(keys.ngo))
+    assert first.status_code == 200, first.text
+    assert (first.json()["swept"], first.json()["accounts"], first.json()["nextAfter"]) == ("15.000000", 3, 3)
+    assert [gateway.system.balance(a) for a in accounts] == [0] * 3 + [5_000_000] * 3
+    rest = client.post(path, params={"after": 3}, headers=auth(keys.ngo))
+    assert rest.status_code == 200, rest.text
+    assert (rest.json()["swept"], rest.json()["accounts"], rest.json()["nextAfter"]) == ("15.000000", 3, None)
+    assert [gateway.system.balance(a) for a in accounts] == [0] * 6
+    assert funds.sweepable(program) == 0  # all six came back, once
