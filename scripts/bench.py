@@ -253,6 +253,12 @@ def write_report(results: dict[str, float], seconds: float, suites: str = "every
         " the load generator shares the"
         " machine's cores with the server. With callers that wait, latency is about callers /"
         " throughput (Little's law): p99 <= 250 ms at 32 callers needs some 130 operations/s or more.",
+        "- where the time goes: `api.chain_process.gateway_cpu_ms_per_op` and"
+        " `api.chain_process.chain_cpu_ms_per_op` are the CPU each process used per operation during"
+        " the timed run (user + system, from /proc), `api.in_process.gateway_cpu_ms_per_op` the one"
+        " process of that arrangement, `chain.direct_cpu_ms_per_op` the direct path's process (its"
+        " callers' signing included); `*ops_per_block` is operations per mined block (each relayed batch"
+        " is one transaction in a block of its own, and every block costs the chain a fixed share).",
         "- `api.open_loop.*`: the same mix on a fresh deployment, arriving as a Poisson process at half"
         " the measured `api.ops_per_s` whatever the answers (each request on its own thread); latency"
         " counts from each request's scheduled arrival.",

@@ -198,6 +198,31 @@ def _open_loop(ops: list[Any], run: Any, rate_per_s: float, seed: int = 7) -> tu
     return len(ops) / (time.perf_counter() - start), latencies
 
 
+def _cpu_seconds(data_dir: Path) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the gateway serving `data_dir` and by its chain
+    process, read from /proc (empty where there is no /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()) if os.path.isdir("/proc") else ():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if str(data_dir) not in command:
+            continue
+        name = "chain" if "ledger.chain_process" in command else "gateway" if " serve " in command else None
+        if name is not None:
+            used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def _block_number(http: httpx.Client) -> int:
+    """The chain's height, through the gateway's read-only JSON-RPC endpoint."""
+    answer = http.post("/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})
+    return int(answer.json()["result"], 16)
+
+
 def _send(http: httpx.Client, setup: dict[str, Any], ngo: dict[str, str], op: tuple[str, Any]) -> Any:
     """One operation of the mix over HTTP: a client's claim, ballot or payment, or an NGO's payment."""
     kind, arg = op
@@ -230,11 +255,12 @@ def http_run(
     open_rate_per_s: float | None = None,
     *,
     chain_process: bool = True,
-) -> tuple[float, list[float]]:
-    """The operations over real HTTP against `allmende serve` in a subprocess: ops/s and latencies,
-    with CONCURRENCY callers that each wait for their answer, or arriving open-loop at a fixed rate.
-    `chain_process` picks the arrangement: the embedded chain in a process of its own, or in the
-    gateway's."""
+) -> tuple[float, list[float], dict[str, float]]:
+    """The operations over real HTTP against `allmende serve` in a subprocess: ops/s, latencies and
+    where the work went (CPU ms per operation of the gateway's and the chain's process, operations
+    per block), with CONCURRENCY callers that each wait for their answer, or arriving open-loop at a
+    fixed rate. `chain_process` picks the arrangement: the embedded chain in a process of its own, or
+    in the gateway's."""
     port = _free_port()
     env = {
         **os.environ,
@@ -283,18 +309,26 @@ def http_run(
                 if r.status_code != (200 if op[0] in ("ballot", "buy") else 201):  # put, or confirmed
                     raise RuntimeError(f"{op[0]} failed: {r.status_code} {r.text}")
 
+            cpu_before, height = _cpu_seconds(data_dir), _block_number(http)
             if open_rate_per_s is None:
                 ops_per_s, latencies = _timed(ops, run)
             else:
                 ops_per_s, latencies = _open_loop(ops, run, open_rate_per_s)
+            cpu_after, blocks = _cpu_seconds(data_dir), _block_number(http) - height
     finally:
         server.terminate()
         server.wait(30)
-    return ops_per_s, latencies
+    work = {
+        f"{name}_cpu_ms_per_op": (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / len(ops)
+        for name in cpu_after
+    }
+    work["ops_per_block"] = len(ops) / max(blocks, 1)
+    return ops_per_s, latencies, work
 
 
-def direct_run(data_dir: Path, key: str, setup: dict[str, Any]) -> float:
-    """The same operations signed and relayed straight through ledger/ (forwarder + relayer)."""
+def direct_run(data_dir: Path, key: str, setup: dict[str, Any]) -> tuple[float, dict[str, float]]:
+    """The same operations signed and relayed straight through ledger/ (forwarder + relayer): ops/s,
+    and the CPU ms per operation of this process (signing and the chain) and operations per block."""
     gw = Gateway.open(_settings(data_dir, key))
     try:
         sessions = [gw.clients.sign_in(code, PIN, "bench")[1] for code in setup["codes"]]
@@ -359,8 +393,13 @@ def direct_run(data_dir: Path, key: str, setup: dict[str, Any]) -> float:
                 return
             gw.relayer.relay(request)
 
+        cpu, height = time.process_time(), gw.chain.web3.eth.block_number
         ops_per_s, _ = _timed(ops, run)
-        return ops_per_s
+        work = {
+            "cpu_ms_per_op": (time.process_time() - cpu) * 1000 / len(ops),
+            "ops_per_block": len(ops) / max(gw.chain.web3.eth.block_number - height, 1),
+        }
+        return ops_per_s, work
     finally:
         gw.close()
 
@@ -373,6 +412,7 @@ def api_throughput(rounds: int = ROUNDS) -> dict[str, float]:
     key = base64.b64encode(os.urandom(32)).decode()
     rates: dict[str, list[float]] = {"process": [], "in_process": [], "direct": []}
     latencies: dict[str, list[float]] = {"process": [], "in_process": []}
+    work: dict[str, list[float]] = {}
     for i in range(rounds):
         with (
             tempfile.TemporaryDirectory() as a,
@@ -385,11 +425,20 @@ def api_throughput(rounds: int = ROUNDS) -> dict[str, float]:
             order = order[i % 3 :] + order[: i % 3]
             for name in order:
                 if name == "direct":
-                    rates[name].append(direct_run(dirs[name], key, setups[name]))
+                    rate, used = direct_run(dirs[name], key, setups[name])
                 else:
-                    rate, lat = http_run(dirs[name], key, setups[name], chain_process=name == "process")
-                    rates[name].append(rate)
+                    rate, lat, used = http_run(dirs[name], key, setups[name], chain_process=name == "process")
                     latencies[name] += lat
+                rates[name].append(rate)
+                prefix = {
+                    "process": "api.chain_process",
+                    "in_process": "api.in_process",
+                    "direct": "chain.direct",
+                }
+                for figure, value in used.items():
+                    work.setdefault(
+                        f"{prefix[name]}_{figure}" if name == "direct" else f"{prefix[name]}.{figure}", []
+                    ).append(value)
     ratios = {
         name: statistics.median(r / d for r, d in zip(rates[name], rates["direct"], strict=True))
         for name in ("process", "in_process")
@@ -400,7 +449,7 @@ def api_throughput(rounds: int = ROUNDS) -> dict[str, float]:
     open_rate = OPEN_LOOP_SHARE * capacity
     with tempfile.TemporaryDirectory() as d:
         open_setup = _prepare(Path(d), key)
-        achieved, open_latencies = http_run(Path(d), key, open_setup, open_rate_per_s=open_rate)
+        achieved, open_latencies, _ = http_run(Path(d), key, open_setup, open_rate_per_s=open_rate)
     oq = statistics.quantiles(open_latencies, n=100)
     return {
         "api.open_loop.rate_per_s": round(open_rate, 1),
@@ -419,6 +468,7 @@ def api_throughput(rounds: int = ROUNDS) -> dict[str, float]:
         "api.in_process.latency_p50_ms": round(iq[49], 1),
         "api.in_process.latency_p99_ms": round(iq[98], 1),
         "api.rounds": rounds,
+        **{figure: round(statistics.median(values), 2) for figure, values in work.items()},
     }
 
 
