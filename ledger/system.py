@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from hexbytes import HexBytes
-from web3 import HTTPProvider
-from web3.types import RPCEndpoint
+from web3.types import BlockIdentifier
 
+from ledger._balance_reader import MAX_ACCOUNTS, decode_answer, read_call_data
 from ledger.address_book import AddressBook, Deployment
 from ledger.artifacts import load_artifact
 from ledger.attestations import AttestationsClient
@@ -68,9 +69,8 @@ CONSTRUCTOR_ARGS: dict[str, Callable[[AddressBook, str], list[Any]]] = {
 """Every contract of the system, in deploy order, with its constructor arguments."""
 
 DEPLOY_ORDER = tuple(CONSTRUCTOR_ARGS)
-BALANCE_BATCH = 10
-"""`balanceOf` calls per JSON-RPC batch: what a gateway's public /rpc runs in one batch."""
-_BALANCE_OF = "0x70a08231"  # the selector of balanceOf(address)
+MAX_BALANCE_READ = MAX_ACCOUNTS
+"""Accounts whose balances one `eth_call` reads (`System.balances`)."""
 
 
 def _deploy_data(sender: TransactionSender, name: str, args: list[Any]) -> bytes:
@@ -194,26 +194,21 @@ class Allmende:
         """Euro token balance of `account` (micro-euros)."""
         return int(self.token.call("balanceOf", account))
 
-    def balances(self, accounts: Sequence[str]) -> dict[str, int]:
-        """Euro token balances of `accounts` (micro-euros). Over HTTP JSON-RPC the `balanceOf` calls go
-        `BALANCE_BATCH` to a batch, one round trip each instead of one per account (an auditor reads
-        100,000 holders); on other chains one call each."""
-        provider = self.chain.web3.provider
-        if not isinstance(provider, HTTPProvider):
-            return {a: self.balance(a) for a in accounts}
+    def balances(self, accounts: Sequence[str], block: BlockIdentifier = "latest") -> dict[str, int]:
+        """Euro token balances of `accounts` (micro-euros) at `block`: the token's own `balanceOf`,
+        `MAX_BALANCE_READ` accounts to one `eth_call` (see `ledger._balance_reader`) instead of one
+        call and round trip each: an auditor reads 100,000 holders."""
+        token = self.token.address
         out: dict[str, int] = {}
-        for start in range(0, len(accounts), BALANCE_BATCH):
-            part = accounts[start : start + BALANCE_BATCH]
-            token = self.token.address
-            calls = [{"to": token, "data": _BALANCE_OF + a[2:].lower().zfill(64)} for a in part]
-            requests = [(RPCEndpoint("eth_call"), [call, "latest"]) for call in calls]
-            answers = provider.make_batch_request(requests)
-            if not isinstance(answers, list) or len(answers) != len(part):
-                raise LedgerError(f"the node refused a batch of {len(part)} balance reads: {answers}")
-            for account, answer in zip(part, answers, strict=True):
-                if "error" in answer or "result" not in answer:
-                    raise LedgerError(f"balanceOf({account}) failed: {answer.get('error')}")
-                out[account] = int(str(answer["result"]), 16)
+        for start in range(0, len(accounts), MAX_BALANCE_READ):
+            part = accounts[start : start + MAX_BALANCE_READ]
+            code = "0x" + read_call_data(token, part).hex()
+            try:
+                answer = self.chain.web3.eth.call({"data": HexStr(code)}, block)
+                values = decode_answer(bytes(answer), len(part))
+            except Exception as exc:  # a revert or an odd answer: the read failed, say which
+                raise LedgerError(f"reading the balances of {len(part)} accounts failed: {exc}") from exc
+            out.update(zip(part, values, strict=True))
         return out
 
     def events(self, from_block: int | None = None, to_block: int | str = "latest") -> list[Event]:

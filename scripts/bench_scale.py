@@ -13,7 +13,10 @@ at argon2id's minimum cost; every other step of their import is the production o
 is measured runs in its own process at the production cost, and signs in a client of the first chunk.
 
 Measured, per size, against `allmende serve` started on the built data dir
-in a process of its own (the default arrangement: the chain in a chain process):
+in a process of its own (the default arrangement: the chain in a chain process). Both sizes are built
+first and then served at once; their reads alternate request by request, so a load that comes and
+goes on a shared machine weighs on both sizes alike (measured one after the other, minutes apart, the
+ratio compared moments of the machine more than sizes):
 
 - gateway start time (process start until `/health` answers) and resident memory (gateway + chain
   process, VmRSS) after the reads;
@@ -42,7 +45,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -257,8 +261,22 @@ def _quantiles(samples: list[float]) -> tuple[float, float]:
     return round(q[49], 2), round(q[98], 2)
 
 
-def measure(data_dir: Path, key: str, setup: dict[str, Any]) -> dict[str, float]:
-    """Start the gateway on the built data dir and measure it (see the module docstring)."""
+@dataclass
+class _Served:
+    """One built deployment served by `allmende serve` in a process of its own, with a client signed in."""
+
+    label: str
+    data_dir: Path
+    setup: dict[str, Any]
+    server: subprocess.Popen[bytes]
+    http: httpx.Client
+    endpoints: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+    results: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _serve(label: str, data_dir: Path, key: str, setup: dict[str, Any]) -> _Served:
+    """Start the gateway on a built data dir, time its start, sign the measured client in."""
     port = _free_port()
     env = {**os.environ, "ALLMENDE_MASTER_KEY": key, "ALLMENDE_ENVIRONMENT": "test"}
     started = time.perf_counter()
@@ -269,50 +287,86 @@ def measure(data_dir: Path, key: str, setup: dict[str, Any]) -> dict[str, float]
         stderr=subprocess.DEVNULL,
         cwd=ROOT,
     )
-    base = f"http://127.0.0.1:{port}"
-    results: dict[str, float] = {}
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300)
+    served = _Served(label, data_dir, setup, server, http)
     try:
-        with httpx.Client(base_url=base, timeout=300) as http:
-            deadline = time.monotonic() + 600
-            while True:
-                try:
-                    if http.get("/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the gateway did not start")
-                time.sleep(0.05)
-            results["start_s"] = round(time.perf_counter() - started, 2)
-            session = http.post(
-                "/v1/client/session", json={"voucherCode": setup["voucher"], "pin": setup["pin"]}
-            )
-            session.raise_for_status()
-            client = {"Authorization": f"Bearer {session.json()['token']}"}
-            funder = {"Authorization": f"Bearer {setup['funder_key']}"}
-            endpoints: dict[str, tuple[str, dict[str, str]]] = {
-                "client_me": ("/v1/client/me", client),
-                "round_view": (f"/v1/client/rounds/{setup['round']}", client),
-                "lot_trace": (f"/v1/funder/lots/{setup['lot']}/payments", funder),
-                "public_rounds": ("/v1/public/rounds", {}),
-                "public_round": (f"/v1/public/rounds/{setup['round']}", {}),
-            }
-            for name, (path, headers) in endpoints.items():
-                first = http.get(path, headers=headers)  # warm: a first read may build an index
-                if first.status_code != 200:
-                    raise RuntimeError(f"{path}: {first.status_code} {first.text[:300]}")
-                samples = []
-                for _ in range(SAMPLES):
-                    t = time.perf_counter()
-                    http.get(path, headers=headers).raise_for_status()
-                    samples.append((time.perf_counter() - t) * 1000)
-                results[f"{name}.p50_ms"], results[f"{name}.p99_ms"] = _quantiles(samples)
-            results["rss_mib"] = round(_rss_kb(server.pid) / 1024, 1)
-            results.update(_verify(base, data_dir))
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                if served.http.get("/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"the {label} gateway did not start")
+            time.sleep(0.05)
+        served.results["start_s"] = round(time.perf_counter() - started, 2)
+        session = served.http.post(
+            "/v1/client/session", json={"voucherCode": setup["voucher"], "pin": setup["pin"]}
+        )
+        session.raise_for_status()
+        client = {"Authorization": f"Bearer {session.json()['token']}"}
+        funder = {"Authorization": f"Bearer {setup['funder_key']}"}
+        served.endpoints = {
+            "client_me": ("/v1/client/me", client),
+            "round_view": (f"/v1/client/rounds/{setup['round']}", client),
+            "lot_trace": (f"/v1/funder/lots/{setup['lot']}/payments", funder),
+            "public_rounds": ("/v1/public/rounds", {}),
+            "public_round": (f"/v1/public/rounds/{setup['round']}", {}),
+        }
+    except BaseException:
+        _stop(served)
+        raise
+    return served
+
+
+def _stop(served: _Served) -> None:
+    served.http.close()
+    served.server.terminate()
+    served.server.wait(60)
+
+
+def _timed_get(served: _Served, name: str) -> float:
+    path, headers = served.endpoints[name]
+    t = time.perf_counter()
+    served.http.get(path, headers=headers).raise_for_status()
+    return (time.perf_counter() - t) * 1000
+
+
+def _sample_interleaved(served: list[_Served], name: str) -> None:
+    """`SAMPLES` reads of endpoint `name` from every deployment after a warm-up, alternating."""
+    for s in served:
+        path, headers = s.endpoints[name]
+        first = s.http.get(path, headers=headers)  # warm: a first read may build an index
+        if first.status_code != 200:
+            raise RuntimeError(f"{s.label} {path}: {first.status_code} {first.text[:300]}")
+        s.samples[name] = []
+    for i in range(SAMPLES):
+        for s in served if i % 2 == 0 else reversed(served):
+            s.samples[name].append(_timed_get(s, name))
+    for s in served:
+        s.results[f"{name}.p50_ms"], s.results[f"{name}.p99_ms"] = _quantiles(s.samples[name])
+
+
+def measure(deployments: dict[str, tuple[Path, dict[str, Any]]], key: str) -> dict[str, dict[str, float]]:
+    """Serve every built deployment at once and measure them (see the module docstring): the reads
+    alternate between the deployments, request by request (the order flipped every round), so a load
+    that comes and goes on a shared machine falls on every size alike and the ratio compares sizes,
+    not moments. Then `allmende verify` runs against each, one after the other."""
+    served: list[_Served] = []
+    try:
+        for label, (data_dir, setup) in deployments.items():
+            served.append(_serve(label, data_dir, key, setup))  # one at a time: start_s is a lone start
+        for name in served[0].endpoints:
+            _sample_interleaved(served, name)
+        for s in served:
+            s.results["rss_mib"] = round(_rss_kb(s.server.pid) / 1024, 1)
+        for s in served:
+            s.results.update(_verify(str(s.http.base_url).rstrip("/"), s.data_dir))
+        return {s.label: s.results for s in served}
     finally:
-        server.terminate()
-        server.wait(60)
-    return results
+        for s in served:
+            _stop(s)
 
 
 def _verify(base: str, data_dir: Path) -> dict[str, float]:
@@ -364,23 +418,29 @@ def run(
     load_before = _load()
     began = time.perf_counter()
     sizes: dict[str, dict[str, float]] = {}
-    for label, size in (("baseline", baseline), ("scale", clients)):
-        with tempfile.TemporaryDirectory() as tmp:
+    built: dict[str, tuple[Path, dict[str, Any]]] = {}
+    with ExitStack() as stack:
+        for label, size in (("baseline", baseline), ("scale", clients)):
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "data"
             _log(f"building the {label} deployment: {size:,} clients")
-            built = time.perf_counter()
-            setup = build(Path(tmp) / "data", key, size, measured_import)
-            build_s = time.perf_counter() - built
-            _log(f"measuring the {label} deployment")
-            measured = measure(Path(tmp) / "data", key, setup)
-        measured["clients"] = setup["clients"]
-        measured["build.seconds"] = round(build_s, 1)
-        measured["import.measured_clients"] = setup["imported_measured"]
-        measured["import.clients_per_s"] = round(setup["imported_measured"] / setup["import_s"], 1)
-        measured["import.seconds_per_10k"] = round(10_000 * setup["import_s"] / setup["imported_measured"], 1)
-        measured["build.import_s"] = round(setup["build_import_s"], 1)
-        measured["build.disburse_s"] = round(setup["disburse_s"], 1)
-        measured["build.index_s"] = round(setup["index_s"], 1)
-        sizes[label] = measured
+            started = time.perf_counter()
+            setup = build(data_dir, key, size, measured_import)
+            setup["build_s"] = time.perf_counter() - started
+            built[label] = (data_dir, setup)
+        _log("measuring both deployments, their reads interleaved")
+        measured = measure(built, key)
+    for label, (_, setup) in built.items():
+        sizes[label] = measured[label]
+        sizes[label]["clients"] = setup["clients"]
+        sizes[label]["build.seconds"] = round(setup["build_s"], 1)
+        sizes[label]["import.measured_clients"] = setup["imported_measured"]
+        sizes[label]["import.clients_per_s"] = round(setup["imported_measured"] / setup["import_s"], 1)
+        sizes[label]["import.seconds_per_10k"] = round(
+            10_000 * setup["import_s"] / setup["imported_measured"], 1
+        )
+        sizes[label]["build.import_s"] = round(setup["build_import_s"], 1)
+        sizes[label]["build.disburse_s"] = round(setup["disburse_s"], 1)
+        sizes[label]["build.index_s"] = round(setup["index_s"], 1)
     ratios = {
         f"{name}.ratio": round(sizes["scale"][f"{name}.p50_ms"] / sizes["baseline"][f"{name}.p50_ms"], 2)
         for name in ("client_me", "round_view", "lot_trace", "public_rounds", "public_round")
@@ -426,8 +486,10 @@ def report(results: dict[str, Any]) -> str:
         f" each paid once by batch disbursements of {BATCH} (so at least as many events as clients)",
         f"- machine load average (1 / 5 / 15 min) before: {results['load_before']}, after:"
         f" {results['load_after']}. The machine is shared: timings taken under load are noisy.",
-        f"- reads: {SAMPLES} sequential requests per endpoint after one warm-up, over real HTTP to"
-        " `allmende serve` (chain in its own process) on the built data dir",
+        f"- reads: {SAMPLES} sequential requests per endpoint and size after one warm-up, over real HTTP"
+        " to `allmende serve` (chain in its own process) on the built data dir; both sizes are served at"
+        " once and their requests alternate (the order flipped every round), so load that comes and goes"
+        " on the machine falls on both alike",
         "",
         "| metric | baseline | scale | ratio | target |",
         "|---|---:|---:|---:|---|",

@@ -215,6 +215,16 @@ def test_state_rebuilt_from_events_equals_the_contract_views(system: Allmende, p
     assert {src.funder for pay in payments for src in pay.sources} == {people.funder.address}
 
 
+def test_balances_read_many_to_a_call_equal_balance_of_each(system: Allmende, people: People) -> None:
+    # A creation eth_call (no `to`) reading balanceOf for every account: each node runs it alike.
+    out = run_scenario(system, people)
+    holders = [*out.recipients, people.funder.address, system.funds.address, people.outsider.address]
+    read = system.balances(holders)
+    assert read == {a: system.balance(a) for a in holders}
+    assert [read[r] for r in out.recipients] == [10 * EUR, 15 * EUR, 5 * EUR]
+    assert read[people.funder.address] == MINTED - 100 * EUR + 70 * EUR
+
+
 # --- typed reverts -------------------------------------------------------------------------------------
 
 
