@@ -64,6 +64,14 @@ class AuditAttestationsWrongBlockHash(ContractRevert):
     field_names = ("blockNumber", "blockHash", "actual")
 
 
+class BalanceReaderBadAnswer(ContractRevert):
+    """`token.balanceOf(account)` failed or answered other than one word: the read fails."""
+
+    signature = "BalanceReaderBadAnswer(address,address)"
+    selector = bytes.fromhex("10e5663c")
+    field_names = ("token", "account")
+
+
 class ClaimProgramAlreadyClaimed(ContractRevert):
     """The client at `index` has claimed already."""
 
@@ -1104,6 +1112,7 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     AuditAttestationsFutureBlock,
     AuditAttestationsUnknownAttestation,
     AuditAttestationsWrongBlockHash,
+    BalanceReaderBadAnswer,
     ClaimProgramAlreadyClaimed,
     ClaimProgramBadCap,
     ClaimProgramExpired,

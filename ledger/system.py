@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_typing import HexStr
 from hexbytes import HexBytes
-from web3.types import BlockIdentifier
 
 from ledger._balance_reader import MAX_ACCOUNTS, decode_answer, read_call_data
 from ledger.address_book import AddressBook, Deployment
@@ -194,19 +192,20 @@ class Allmende:
         """Euro token balance of `account` (micro-euros)."""
         return int(self.token.call("balanceOf", account))
 
-    def balances(self, accounts: Sequence[str], block: BlockIdentifier = "latest") -> dict[str, int]:
+    def balances(self, accounts: Sequence[str], block: int | str = "latest") -> dict[str, int]:
         """Euro token balances of `accounts` (micro-euros) at `block`: the token's own `balanceOf`,
-        `MAX_BALANCE_READ` accounts to one `eth_call` (see `ledger._balance_reader`) instead of one
-        call and round trip each: an auditor reads 100,000 holders."""
+        `MAX_BALANCE_READ` accounts to one `eth_call` running `contracts/BalanceReader.sol` as creation
+        code (see `ledger._balance_reader`) instead of one call and round trip each: an auditor reads
+        100,000 holders. A `balanceOf` that fails or answers other than one word raises
+        `BalanceReaderBadAnswer` naming the account; an answer of the wrong shape, `LedgerError`."""
         token = self.token.address
         out: dict[str, int] = {}
         for start in range(0, len(accounts), MAX_BALANCE_READ):
             part = accounts[start : start + MAX_BALANCE_READ]
-            code = "0x" + read_call_data(token, part).hex()
+            answer = self.sender.call({"data": "0x" + read_call_data(token, part).hex()}, block)
             try:
-                answer = self.chain.web3.eth.call({"data": HexStr(code)}, block)
-                values = decode_answer(bytes(answer), len(part))
-            except Exception as exc:  # a revert or an odd answer: the read failed, say which
+                values = decode_answer(answer, len(part))
+            except ValueError as exc:
                 raise LedgerError(f"reading the balances of {len(part)} accounts failed: {exc}") from exc
             out.update(zip(part, values, strict=True))
         return out

@@ -30,6 +30,7 @@ from ledger.hardhat import PROJECT_ROOT, HardhatNode
 from ledger.revert_errors import (
     AccessControlUnauthorizedAccount,
     AllmendeForwarderUnauthorizedRelayer,
+    BalanceReaderBadAnswer,
     ERC20InsufficientAllowance,
     FundLedgerInsufficientFunds,
     FundLedgerLotNotExpired,
@@ -223,6 +224,16 @@ def test_balances_read_many_to_a_call_equal_balance_of_each(system: Allmende, pe
     assert read == {a: system.balance(a) for a in holders}
     assert [read[r] for r in out.recipients] == [10 * EUR, 15 * EUR, 5 * EUR]
     assert read[people.funder.address] == MINTED - 100 * EUR + 70 * EUR
+
+
+def test_a_balances_read_of_a_token_without_code_fails_alike(
+    system: Allmende, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The creation code reverts with its typed error; every node hands the revert data back alike.
+    monkeypatch.setattr(system.token, "address", people.outsider.address)
+    with pytest.raises(ContractRevert) as err:
+        system.balances([people.funder.address, people.outsider.address])
+    assert_revert(err, BalanceReaderBadAnswer, people.outsider.address, people.funder.address)
 
 
 # --- typed reverts -------------------------------------------------------------------------------------
