@@ -132,6 +132,8 @@ REVERT_STATUS: dict[str, int] = {
     "AuditAttestationsUnknownAttestation": NOT_FOUND,
     "AuditAttestationsFutureBlock": UNPROCESSABLE,
     "AuditAttestationsWrongBlockHash": UNPROCESSABLE,
+    # many balances in one read: the token did not answer balanceOf with one word
+    "BalanceReaderBadAnswer": CONFLICT,
     # participatory budget
     "ParticipatoryBudgetNotEligible": FORBIDDEN,
     "ParticipatoryBudgetNoConsent": FORBIDDEN,
