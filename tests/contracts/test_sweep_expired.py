@@ -31,7 +31,7 @@ from ledger.revert_errors import (
     ProviderRegistryProgramIsCash,
 )
 from ledger.system import Allmende
-from tests.claims_support import DAY, released_program
+from tests.claims_support import DAY, fund_model_of, released_program
 from tests.conftest import EUR, Actors
 
 FOOD = 1
@@ -63,21 +63,6 @@ def _program(system: Allmende, a: Actors, lots: list[tuple[int, int]]) -> tuple[
     return program, lot_ids
 
 
-def _model_of(system: Allmende, funder: str) -> fm.FundModel:
-    """The Python model, loaded with the fund ledger's state as its views report it now."""
-    token = system.token.address
-    state = system.funds.read_state([token])
-    model = fm.FundModel(ledger=system.funds.address, allowed_tokens=dict(state.allowed_tokens))
-    model.lots = {i: fm.Lot(**dataclasses.asdict(x)) for i, x in state.lots.items()}
-    model.programs = {i: fm.Program(**dataclasses.asdict(x)) for i, x in state.programs.items()}
-    model.allocations = {i: fm.Allocation(**dataclasses.asdict(x)) for i, x in state.allocations.items()}
-    model.lot_allocations = {i: list(v) for i, v in state.lot_allocations.items()}
-    model.program_allocations = {i: list(v) for i, v in state.program_allocations.items()}
-    model.batch_count = state.batch_count
-    model.balances = {token: {a: system.balance(a) for a in (system.funds.address, funder)}}
-    return model
-
-
 def _same_programs_and_allocations(system: Allmende, model: fm.FundModel) -> None:
     state = system.funds.read_state([system.token.address])
     assert {i: dataclasses.asdict(p) for i, p in state.programs.items()} == {
@@ -102,7 +87,7 @@ def test_stranger_sweeps_unspent_aid_back_to_the_lots(system: Allmende, actors: 
     program, (lot_a, lot_b) = _program(system, a, [(30 * EUR, 0), (20 * EUR, 10)])
     spender, keeper, late = (Account.create() for _ in range(3))
     system.providers.restrict_accounts(a.ngo, program, [spender.address, keeper.address, late.address])
-    model = _model_of(system, a.funder.address)
+    model = fund_model_of(system, [a.funder.address])
     now = system.chain.now()
     for payments in ([(spender.address, 30 * EUR)], [(keeper.address, 15 * EUR), (late.address, 5 * EUR)]):
         batch = system.funds.disburse(a.ngo, program, payments)
@@ -189,7 +174,7 @@ def test_program_end_is_set_before_paying_and_only_moves_later(system: Allmende,
     with pytest.raises(FundLedgerEndEarlier) as earlier:
         system.funds.set_program_end(a.ngo, program, ends - DAY)
     assert earlier.value.fields == {"programId": program, "current": ends, "endsAt": ends - DAY}
-    model = _model_of(system, a.funder.address)
+    model = fund_model_of(system, [a.funder.address])
     with pytest.raises(fm.FundLedgerEndEarlier) as modelled:
         model.set_program_end(a.ngo.address, program, ends - DAY, now=system.chain.now() + 1)
     assert modelled.value.fields == earlier.value.fields
@@ -204,7 +189,7 @@ def test_program_end_is_set_before_paying_and_only_moves_later(system: Allmende,
     with pytest.raises(FundLedgerEndAfterPayment) as paid:
         system.funds.set_program_end(a.ngo, plain, system.chain.now() + DAY)
     assert paid.value.fields == {"programId": plain, "disbursed": EUR}
-    model = _model_of(system, a.funder.address)
+    model = fund_model_of(system, [a.funder.address])
     with pytest.raises(fm.FundLedgerEndAfterPayment) as modelled:
         model.set_program_end(a.ngo.address, plain, system.chain.now() + DAY, now=system.chain.now() + 1)
     assert modelled.value.fields == paid.value.fields
@@ -273,3 +258,25 @@ def test_sweep_refusals(system: Allmende, actors: Actors) -> None:
     with pytest.raises(pm.ProviderRegistryProgramIsCash):
         registry.check_sweep(ledger, ledger, program, [mine])
     assert (system.balance(mine), system.balance(theirs), system.balance(cash)) == (5 * EUR, 5 * EUR, EUR)
+
+
+def test_a_disbursement_mined_at_the_end_with_explicit_gas_reports_the_end(
+    system: Allmende, actors: Actors
+) -> None:
+    """With an explicit gas limit a refused disbursement is mined and replayed to learn why. Mined in
+    the first block at the program's end, it passes on its parent block (still before the end): the
+    replay must not call it out of gas but report the end, as the estimate would have."""
+    a = actors
+    program, _ = _program(system, a, [(10 * EUR, 0)])
+    ends = system.funds.program(program).ends_at
+    pending = int(system.chain.web3.eth.get_block("pending")["timestamp"])
+    system.chain.advance_time(ends - 1 - pending)  # the next block is stamped a second before the end
+    _gas_money(system, a, a.outsider.address)  # mined then: the parent of the disbursement's block
+    assert system.chain.now() == ends - 1
+    with pytest.raises(FundLedgerProgramEnded) as ended:
+        system.funds.disburse(a.ngo, program, [(Account.create().address, EUR)], gas=1_000_000)
+    assert ended.value.fields == {"programId": program, "endsAt": ends}
+    tx_hash = ended.value.transaction_hash  # type: ignore[attr-defined]
+    receipt = system.chain.web3.eth.get_transaction_receipt(tx_hash)
+    assert receipt["status"] == 0
+    assert system.chain.web3.eth.get_block(receipt["blockNumber"])["timestamp"] == ends
