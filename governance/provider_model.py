@@ -8,14 +8,21 @@ command changes nothing.
 
 Invariants the model keeps, and a property test checks against the chain:
 - money is conserved: what was paid in (disbursed, claimed) is what accounts hold plus what was
-  burned for bank pay-outs plus what expired and went back to the claim programs that paid it;
+  burned for bank pay-outs plus what expired and went back to the claim programs that paid it
+  (`reclaimed`) or, after a fund program's end, to the fund ledger (`swept`);
 - restricted money reaches only admitted providers of one of its program's categories (each such
   payment is recorded in `restricted_payments` with the provider's categories at that moment);
 - a restricted account is never paid out to a bank, and an account is restricted by one program only
   (and marked by one claim program, or by its NGO, only);
 - after a claim program's expiry, while its fund program is still restricted, what the accounts it marked
   hold goes back to it (`reclaim`), and nothing else: not another program's accounts, not the ones the
-  NGO marked before a direct disbursement (those do not expire yet), not cash.
+  NGO marked before a direct disbursement (those expire only with their fund program's end), not cash;
+- after a fund program's end, what the accounts its NGO marked hold, up to what its recorded
+  disbursements paid, goes back to the fund ledger (`sweep_expired`), and nothing else.
+
+Disbursements and sweeps involve the fund ledger too: `disburse` and `sweep_expired` take a
+`governance.fund_model.FundModel`, which keeps the programs' ends, what each may still sweep and the
+draws a sweep credits back to the lots; this model keeps the registry's checks and the accounts.
 
 Roles are plain names (`NGO_ROLE`, ...), as in `governance.fund_model`. Only plain accounts are
 modelled (the contract refuses to restrict contracts).
