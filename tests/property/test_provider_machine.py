@@ -1,17 +1,18 @@
 """The provider registry and restricted aid against `governance.provider_model`, command by command.
 
-Two released fund programs (one per NGO), a pool of client accounts and a pool of provider accounts,
-all with gas money. Random commands: admitting and suspending providers (by their NGO, the other NGO,
-the admin, a stranger, a funder), setting programs' rules, marking accounts, disbursing, transfers
-between any of them and pay-outs (burns), and the expiry of restricted aid paid by plain
-disbursement: the passing of time (by hours and days, or to just before or at a program's end),
-setting a program's end (by its NGO, the other NGO, a stranger; in the past, now or later; before and
-after a payment; earlier or later than the current end) and sweeping after it (by anyone; own, other
-programs', unmarked and provider accounts, none, a repeated one, too many). Each example may start
-with ends, rules and marked clients already set (by the same commands), so sweeps that move money
-are common. The fund ledger's side (ends, what is sweepable, the draws a sweep credits back) is
-`governance.fund_model`'s, the registry's and the accounts' `ProviderModel`'s, the model's clock the
-next block's timestamp.
+Two released fund programs (one per NGO; the second draws first on a small lot that expires before
+any end set at the start, so sweeps give part back to its funder), a pool of client accounts and a
+pool of provider accounts, all with gas money. Random commands: admitting and suspending providers
+(by their NGO, the other NGO, the admin, a stranger, a funder), setting programs' rules, marking
+accounts, disbursing, transfers between any of them and pay-outs (burns), and the expiry of
+restricted aid paid by plain disbursement: the passing of time (by hours and days, or to just before
+or at a program's end), setting a program's end (by its NGO, the other NGO, a stranger; in the past,
+now or later; before and after a payment; earlier or later than the current end) and sweeping after
+it (by anyone; own, other programs', unmarked and provider accounts, none, a repeated one, too many).
+Each example may start with ends, rules and marked, paid clients already set (by the same commands),
+so sweeps that move money are common. The fund ledger's side (ends, what is sweepable, the draws a
+sweep credits back) is `governance.fund_model`'s, the registry's and the accounts' `ProviderModel`'s,
+the model's clock the next block's timestamp.
 
 The chain and the model both accept a command, or both reject it with the same error and arguments;
 a sweep moves the same amounts and credits the same lots. After every step the balances equal the
@@ -69,20 +70,40 @@ class World:
     def __init__(self, system: Allmende, actors: Actors, chain: EmbeddedChain) -> None:
         self.system, self.actors, self.chain = system, actors, chain
         a = actors
+        # py-evm stamps a block max(wall clock, parent + 1), a gas estimate too: keep the chain's clock
+        # well ahead of the wall clock, so that the model's clock is the next block's timestamp.
+        chain.advance_time(DAY)
         self.programs = {
             released_program(system, a, ngo=a.ngo): a.ngo,
-            released_program(system, a, ngo=a.ngo2): a.ngo2,
+            self._drawing_first_on_an_expiring_lot(system, a): a.ngo2,
         }
         self.clients = [Account.create() for _ in range(4)]
         self.providers = [Account.create() for _ in range(3)]
         for account in self.clients + self.providers:
             chain.web3.eth.send_transaction({"from": a.admin.address, "to": account.address, "value": 10**18})
         self.senders = [a.ngo, a.ngo2, a.admin, a.outsider, a.funder]
-        # py-evm stamps a block max(wall clock, parent + 1), a gas estimate too: keep the chain's clock
-        # well ahead of the wall clock, so that the model's clock is the next block's timestamp.
-        chain.advance_time(DAY)
-        self.funds = fund_model_of(system, [])
+        self.funds = fund_model_of(system, [a.funder.address])
         self.snapshot = chain.snapshot()
+
+    @staticmethod
+    def _drawing_first_on_an_expiring_lot(system: Allmende, a: Actors) -> int:
+        """A program of `a.ngo2` with 1,015 € released: its first 15 € from a lot that expires in 20
+        hours, so that what a sweep after an end a day or more away gives back of it goes to its funder
+        (the rest back to the program, as the other program's)."""
+        token = system.token.address
+        program = int(system.funds.create_program(a.ngo2, token).event("ProgramCreated").args["programId"])
+        expiry = system.chain.now() + 20 * 3_600
+        for amount, expires in ((15 * EUR, expiry), (1_000 * EUR, 0)):
+            lot = (
+                system.funds.deposit(a.funder, token, amount, expiry=expires)
+                .event("LotDeposited")
+                .args["lotId"]
+            )
+            system.funds.allocate(a.funder, lot, program, amount)
+        system.funds.set_program_approver(a.funder, program, a.approver.address)
+        request = system.funds.request_tranche(a.ngo2, program, 1_015 * EUR)
+        system.funds.approve_tranche(a.approver, request.event("TrancheRequested").args["trancheId"])
+        return program
 
 
 class ProviderMachine(RuleBasedStateMachine):
@@ -357,8 +378,9 @@ class ProviderMachine(RuleBasedStateMachine):
         funds = self.w.system.funds
         for program_id in self.w.programs:
             assert funds.sweepable(program_id) == self.funds.sweepable.get(program_id, 0)
-        held = self.funds.balance(self.w.system.token.address, funds.address)
-        assert self.w.system.balance(funds.address) == held
+        token = self.w.system.token.address
+        for holder in (funds.address, self.w.actors.funder.address):  # the funder: expired lots' parts
+            assert self.w.system.balance(holder) == self.funds.balance(token, holder)
 
     def teardown(self) -> None:
         # Swarm testing leaves rules out of some examples: each ends with a sweep of what the programs'
