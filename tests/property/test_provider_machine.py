@@ -22,6 +22,10 @@ providers of one of its program's categories. Each example ends with a sweep of 
 marked accounts, after its end when it has paid something sweepable (compared like any command), the
 programs as the model has them, and every euro, held by an account or the fund ledger, traced to a
 lot from the events alone.
+
+Two open sweep bugs, pinned by strict xfails in tests/contracts/test_sweep_expired.py, are kept out of
+the random examples until the contract is fixed (`_open_bug`): money reaching an account a program
+marked from anywhere but that program, and a program with an end paying an account it did not mark.
 """
 
 from __future__ import annotations
@@ -235,12 +239,25 @@ class ProviderMachine(RuleBasedStateMachine):
         clients = [x.address for x in self.w.clients]
         own = [x for x in clients if self.model.restricted.get(x) == program_id]
         account = own[client % len(own)] if marked and own else clients[client]
+        if self._open_bug(account, program_id):
+            return
         now = self._now()
         result = self._run(
             lambda: self.w.system.funds.disburse(ngo, program_id, [(account, amount)], gas=GAS),
             lambda: self.model.disburse(self.funds, ngo.address, program_id, account, amount, now=now),
         )
         self._mined_at(result, now)
+
+    def _open_bug(self, account: str, program_id: int | None) -> bool:
+        """Whether money from program `program_id` (None: from another account) reaching `account` would
+        take a path of the two open sweep bugs, which strict xfails in tests/contracts/test_sweep_expired.py
+        pin until the contract is fixed (then this goes, and the machine explores them again): money
+        another program or an account pays into an account a program marked (its sweep would take it),
+        and a program with an end paying an account it did not mark (its sweep would credit that draw)."""
+        marked_for = self.model.restricted.get(account)
+        if marked_for is not None and marked_for != program_id:
+            return True
+        return program_id is not None and bool(self.funds.programs[program_id].ends_at) and marked_for is None
 
     def _set_end(self, sender: LocalAccount, program_id: int, ends_at: int) -> None:
         now = self._now()
@@ -339,6 +356,8 @@ class ProviderMachine(RuleBasedStateMachine):
     def transfer(self, sender: int, to: int, amount: int) -> None:
         payer = self._account(sender)
         payee = self.w.actors.outsider.address if to == 7 else self._account(to).address
+        if payee != payer.address and self._open_bug(payee, None):
+            return
         self._run(
             lambda: self.w.system.token.transact(payer, "transfer", payee, amount),
             lambda: self.model.transfer(payer.address, payee, amount),
