@@ -851,29 +851,41 @@ class FundModel:
             raise FundLedgerEndEarlier(program_id, current, ends_at)
         program.ends_at = ends_at
 
-    def sweep_expired(
-        self, program_id: int, accounts: list[str], *, now: int
-    ) -> tuple[dict[str, int], tuple[FundsReturned, ...]]:
-        """After the program's end take back what `accounts` hold (at most what its recorded
-        disbursements have not got back, accounts in order) and credit it to their draws, last drawn
-        first, as `return_funds` does. Anyone may; the registry's marking check is the provider model's.
-        Returns what each account gave and the parts credited."""
+    def sweep_takes(self, program_id: int, accounts: list[str], *, now: int) -> list[int]:
+        """The fund ledger's checks of `sweepExpired` and what it takes from each entry of `accounts`, in
+        order: what the account holds, at most what the program's recorded disbursements have not got
+        back. Balances are read before anything moves, as the contract does, so an account listed twice
+        is counted twice (the token's second move then fails). Changes nothing."""
         program = self._program(program_id)
         if program.ends_at == 0 or now < program.ends_at:
             raise FundLedgerProgramNotEnded(program_id, program.ends_at)
         if not 0 < len(accounts) <= MAX_SWEEP_ACCOUNTS:
             raise FundLedgerTooManyAccounts(len(accounts), MAX_SWEEP_ACCOUNTS)
         left = self.sweepable.get(program_id, 0)
-        taken: dict[str, int] = {}
+        takes = []
         for account in accounts:
             take = min(self.balance(program.token, account), left)
+            takes.append(take)
+            left -= take
+        if left == self.sweepable.get(program_id, 0):
+            raise FundLedgerNothingToSweep(program_id)
+        return takes
+
+    def sweep_expired(
+        self, program_id: int, accounts: list[str], *, now: int
+    ) -> tuple[dict[str, int], tuple[FundsReturned, ...]]:
+        """After the program's end take back what `accounts` hold (`sweep_takes`) and credit it to their
+        draws, last drawn first, as `return_funds` does. Anyone may; the registry's marking check and
+        the token's moves are the provider model's (`ProviderModel.sweep_expired`). Returns what each
+        account gave and the parts credited."""
+        takes = self.sweep_takes(program_id, accounts, now=now)
+        program = self.programs[program_id]
+        swept = sum(takes)
+        self.sweepable[program_id] -= swept
+        taken: dict[str, int] = {}
+        for account, take in zip(accounts, takes, strict=True):
             if take:
                 taken[account] = taken.get(account, 0) + take
-                left -= take
-        swept = self.sweepable.get(program_id, 0) - left
-        if swept == 0:
-            raise FundLedgerNothingToSweep(program_id)
-        self.sweepable[program_id] = left
         for account, amount in taken.items():
             self._transfer(program.token, account, self.ledger, amount)
         batches = self.sweep_batches[program_id]

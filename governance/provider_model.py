@@ -8,14 +8,21 @@ command changes nothing.
 
 Invariants the model keeps, and a property test checks against the chain:
 - money is conserved: what was paid in (disbursed, claimed) is what accounts hold plus what was
-  burned for bank pay-outs plus what expired and went back to the claim programs that paid it;
+  burned for bank pay-outs plus what expired and went back to the claim programs that paid it
+  (`reclaimed`) or, after a fund program's end, to the fund ledger (`swept`);
 - restricted money reaches only admitted providers of one of its program's categories (each such
   payment is recorded in `restricted_payments` with the provider's categories at that moment);
 - a restricted account is never paid out to a bank, and an account is restricted by one program only
   (and marked by one claim program, or by its NGO, only);
 - after a claim program's expiry, while its fund program is still restricted, what the accounts it marked
   hold goes back to it (`reclaim`), and nothing else: not another program's accounts, not the ones the
-  NGO marked before a direct disbursement (those do not expire yet), not cash.
+  NGO marked before a direct disbursement (those expire only with their fund program's end), not cash;
+- after a fund program's end, what the accounts its NGO marked hold, up to what its recorded
+  disbursements paid, goes back to the fund ledger (`sweep_expired`), and nothing else.
+
+Disbursements and sweeps involve the fund ledger too: `disburse` and `sweep_expired` take a
+`governance.fund_model.FundModel`, which keeps the programs' ends, what each may still sweep and the
+draws a sweep credits back to the lots; this model keeps the registry's checks and the accounts.
 
 Roles are plain names (`NGO_ROLE`, ...), as in `governance.fund_model`. Only plain accounts are
 modelled (the contract refuses to restrict contracts).
@@ -33,6 +40,8 @@ from governance.fund_model import (
     ZERO_ADDRESS,
     AccessControlUnauthorizedAccount,
     ERC20InsufficientBalance,
+    FundModel,
+    FundsReturned,
     ModelError,
 )
 
@@ -169,7 +178,8 @@ class ProviderModel:
     balances: dict[str, int] = field(default_factory=dict)
     paid_in: int = 0
     burned: int = 0
-    reclaimed: int = 0
+    reclaimed: int = 0  # went back to claim programs after their expiry
+    swept: int = 0  # went back to the fund ledger after a fund program's end
     restricted_payments: list[RestrictedPayment] = field(default_factory=list)
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -288,14 +298,42 @@ class ProviderModel:
             if restricted_by != fund_program_id or marked_by != ZERO_ADDRESS:
                 raise ProviderRegistryNotSweepable(account, fund_program_id, restricted_by, marked_by)
 
-    def sweep(self, amounts: dict[str, int]) -> None:
-        """`EuroToken.sweepRestricted` after `check_sweep`: `amounts` go to the fund ledger."""
-        for account, amount in amounts.items():
-            balance = self.balances.get(account, 0)
-            if balance < amount:
-                raise ERC20InsufficientBalance(account, balance, amount)
-            self.balances[account] = balance - amount
-            self.reclaimed += amount
+    def disburse(
+        self, funds: FundModel, sender: str, program_id: int, account: str, amount: int, *, now: int
+    ) -> None:
+        """`FundLedger.disburse` of `amount` to `account` as the fund model `funds` decides it (its NGO
+        only, from released money, never after the program's end), then paid in here."""
+        funds.disburse(sender, program_id, [account], [amount], now=now)
+        self.pay_in(account, amount)
+
+    def sweep_expired(
+        self, funds: FundModel, program_id: int, accounts: list[str], *, now: int
+    ) -> tuple[dict[str, int], tuple[FundsReturned, ...]]:
+        """`FundLedger.sweepExpired(program_id, accounts)` as the chain runs it: the fund ledger's
+        checks and amounts (`FundModel.sweep_takes`), then the token's `sweepRestricted`: the
+        registry's `check_sweep` of every listed account, and the moves one after the other; then the
+        money leaves the accounts here (counted as `swept`) and `funds` credits it to the lots.
+        `funds` does not see transfers between accounts: it is told what the listed accounts hold
+        here first. Returns `FundModel.sweep_expired`'s outcome."""
+        program = funds.programs.get(program_id)
+        if program is not None:
+            held = funds.balances.setdefault(program.token, {})
+            for account in accounts:
+                held[account] = self.balances.get(account, 0)
+        takes = funds.sweep_takes(program_id, accounts, now=now)
+        self.check_sweep(funds.ledger, funds.ledger, program_id, accounts)
+        balances = dict(self.balances)
+        for account, take in zip(accounts, takes, strict=True):
+            if take == 0:
+                continue
+            balance = balances.get(account, 0)
+            if balance < take:
+                raise ERC20InsufficientBalance(account, balance, take)
+            balances[account] = balance - take
+        outcome = funds.sweep_expired(program_id, accounts, now=now)
+        self.balances = balances
+        self.swept += sum(takes)
+        return outcome
 
     def transfer(self, sender: str, to: str, amount: int) -> None:
         """The token's `transfer` from plain account `sender`; `to` zero is a burn (`redeem`)."""
@@ -333,8 +371,8 @@ class ProviderModel:
         )
 
     def conserved(self) -> bool:
-        """Whether what was paid in is what accounts hold plus what was burned and reclaimed."""
-        return self.paid_in == sum(self.balances.values()) + self.burned + self.reclaimed
+        """Whether what was paid in is what accounts hold plus what was burned, reclaimed and swept."""
+        return self.paid_in == sum(self.balances.values()) + self.burned + self.reclaimed + self.swept
 
     def restricted_money_well_spent(self) -> bool:
         """Whether every restricted payment reached a provider of one of its rule's categories."""

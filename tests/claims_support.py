@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from governance import fund_model as fm
 from governance.claim_tree import ClaimEntry, ClaimTree
 from governance.merkle import hash_pair, leaf_hash
 from ledger.claims import LEAF_TYPES, ClaimDomain, ClaimProgramClient, SignedClaim, sign_claim
@@ -35,6 +37,22 @@ def released_program(
     tranche = system.funds.request_tranche(ngo, program, amount).event("TrancheRequested").args["trancheId"]
     system.funds.approve_tranche(a.approver, tranche)
     return int(program)
+
+
+def fund_model_of(system: Allmende, accounts: list[str]) -> fm.FundModel:
+    """The Python fund model, loaded with the fund ledger's state as its views report it now, and
+    the token balances of the fund ledger and `accounts`."""
+    token = system.token.address
+    state = system.funds.read_state([token])
+    model = fm.FundModel(ledger=system.funds.address, allowed_tokens=dict(state.allowed_tokens))
+    model.lots = {i: fm.Lot(**dataclasses.asdict(x)) for i, x in state.lots.items()}
+    model.programs = {i: fm.Program(**dataclasses.asdict(x)) for i, x in state.programs.items()}
+    model.allocations = {i: fm.Allocation(**dataclasses.asdict(x)) for i, x in state.allocations.items()}
+    model.lot_allocations = {i: list(v) for i, v in state.lot_allocations.items()}
+    model.program_allocations = {i: list(v) for i, v in state.program_allocations.items()}
+    model.batch_count = state.batch_count
+    model.balances = {token: {a: system.balance(a) for a in (system.funds.address, *accounts)}}
+    return model
 
 
 @dataclass
