@@ -408,6 +408,7 @@ class FundsService:
         """Pay many pseudonymous accounts in one transaction; a restricted program's recipients are
         marked restricted on chain first."""
         recipients = [address for address, _ in payments]
+        self._refuse_accounts_bound_elsewhere(program_id, recipients)
         self.providers.restrict_before_paying(principal, program_id, recipients)
         amounts = [amount for _, amount in payments]
         signer = self.gw.organisation(principal.organisation_id)
@@ -416,6 +417,24 @@ class FundsService:
         recorded = funds.program(program_id).ends_at != 0  # a program with an end records its draws
         call = funds.disburse_call(program_id, recipients, amounts, sha(reference), walks, recorded=recorded)
         return self._execute(principal, call)
+
+    def _refuse_accounts_bound_elsewhere(self, program_id: int, recipients: list[str]) -> None:
+        """Money paid into an account another program marked falls under that program's rule (the
+        client could spend it only at that program's providers) and its sweep after its end would take
+        it (the chain does not refuse such a payment: design-expiry's open point). Refused here; the
+        client's account for this program is another one."""
+        system = self.gw.system
+        token = system.token.address
+        for account in dict.fromkeys(recipients):
+            other = system.providers.restriction_of(token, account)
+            if other not in (0, program_id) and system.providers.program_rule(other) != 0:
+                raise GatewayError(
+                    "RecipientBoundToAnotherProgram",
+                    f"account {account} holds aid bound to program {other}'s rule; money from program"
+                    f" {program_id} would be bound by it too: pay the client through another account",
+                    account=account,
+                    programId=other,
+                )
 
     # --- expiry of restricted aid paid directly ---------------------------------------------
 

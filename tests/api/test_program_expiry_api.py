@@ -7,6 +7,7 @@ end, another NGO, another funder, an unknown program."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -126,3 +127,33 @@ def test_a_sweep_too_large_for_one_transaction_takes_fewer_accounts_and_goes_on(
     assert (rest.json()["swept"], rest.json()["accounts"], rest.json()["nextAfter"]) == ("15.000000", 3, None)
     assert [gateway.system.balance(a) for a in accounts] == [0] * 6
     assert funds.sweepable(program) == 0  # all six came back, once
+
+
+def test_an_account_another_program_marked_takes_no_money_of_this_one(
+    client: TestClient, keys: Keys, gateway: Gateway
+) -> None:
+    """Money paid into an account a restricted program marked would fall under that program's rule
+    and its sweep; the gateway refuses it (the chain would take it) and pays the program's own
+    accounts and fresh ones as before."""
+    restricted, cash = _funded_program(client, keys, "100"), _funded_program(client, keys, "100")
+    assert _rule(client, keys.ngo, restricted, gateway.chain.now() + 30 * DAY)["status"] == 200
+    marked, fresh = Account.create().address, Account.create().address
+
+    def pay(program: int, account: str) -> Any:
+        return client.post(
+            f"/v1/ngo/programs/{program}/disbursements",
+            json={"payments": [{"address": account, "amount": "5"}]},
+            headers=auth(keys.ngo),
+        )
+
+    assert pay(restricted, marked).status_code == 201
+    refused = pay(cash, marked)
+    assert refused.status_code == 409, refused.text
+    assert (refused.json()["code"], refused.json()["programId"]) == (
+        "RecipientBoundToAnotherProgram",
+        restricted,
+    )
+    assert gateway.system.balance(marked) == 5_000_000  # nothing of the cash program's came in
+    assert pay(restricted, marked).status_code == 201  # its own program pays it again
+    assert pay(cash, fresh).status_code == 201
+    assert gateway.system.balance(marked) == 10_000_000 and gateway.system.balance(fresh) == 5_000_000
