@@ -408,8 +408,10 @@ class FundsService:
         """Pay many pseudonymous accounts in one transaction; a restricted program's recipients are
         marked restricted on chain first."""
         recipients = [address for address, _ in payments]
-        self._refuse_accounts_bound_elsewhere(program_id, recipients)
-        self.providers.restrict_before_paying(principal, program_id, recipients)
+        if self.gw.system.providers.program_rule(program_id) == 0:
+            self._refuse_accounts_bound_elsewhere(program_id, recipients)
+        else:  # marking refuses, on chain, an account another program marked
+            self.providers.restrict_before_paying(principal, program_id, recipients)
         amounts = [amount for _, amount in payments]
         signer = self.gw.organisation(principal.organisation_id)
         walks = draw_walks(self.gw, principal.id, signer, program_id, sum(amounts))
@@ -419,15 +421,15 @@ class FundsService:
         return self._execute(principal, call)
 
     def _refuse_accounts_bound_elsewhere(self, program_id: int, recipients: list[str]) -> None:
-        """Money paid into an account another program marked falls under that program's rule (the
-        client could spend it only at that program's providers) and its sweep after its end would take
-        it (the chain does not refuse such a payment: design-expiry's open point). Refused here; the
-        client's account for this program is another one."""
-        system = self.gw.system
-        token = system.token.address
+        """For a cash program: money paid into an account another program marked falls under that
+        program's rule (the client could spend it only at that program's providers) and its sweep after
+        its end would take it (the chain does not refuse such a payment: design-expiry's open point).
+        Refused here; the client's account for this program is another one."""
+        registry = self.gw.system.providers
+        token = self.gw.system.token.address
         for account in dict.fromkeys(recipients):
-            other = system.providers.restriction_of(token, account)
-            if other not in (0, program_id) and system.providers.program_rule(other) != 0:
+            other = registry.restriction_of(token, account)
+            if other not in (0, program_id) and registry.program_rule(other) != 0:
                 raise GatewayError(
                     "RecipientBoundToAnotherProgram",
                     f"account {account} holds aid bound to program {other}'s rule; money from program"

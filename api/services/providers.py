@@ -256,8 +256,8 @@ class ProvidersService:
         return rule, providers
 
     def restrict_before_paying(self, principal: Principal, program_id: int, accounts: list[str]) -> None:
-        """Before a direct disbursement of a restricted program, mark its recipients on chain, so the
-        money they receive can reach only the program's providers. Nothing to do for a cash program."""
-        if not accounts or self.gw.system.providers.program_rule(program_id) == 0:
+        """Before a direct disbursement of a restricted program (the caller knows its rule), mark its
+        recipients on chain, so the money they receive can reach only the program's providers."""
+        if not accounts:
             return
         self._execute(principal, self.gw.system.providers.restrict_accounts_call(program_id, accounts))
