@@ -267,12 +267,10 @@ class _Served:
 
     label: str
     data_dir: Path
-    setup: dict[str, Any]
     server: subprocess.Popen[bytes]
     http: httpx.Client
     endpoints: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     results: dict[str, float] = field(default_factory=dict)
-    samples: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _serve(label: str, data_dir: Path, key: str, setup: dict[str, Any]) -> _Served:
@@ -288,7 +286,7 @@ def _serve(label: str, data_dir: Path, key: str, setup: dict[str, Any]) -> _Serv
         cwd=ROOT,
     )
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300)
-    served = _Served(label, data_dir, setup, server, http)
+    served = _Served(label, data_dir, server, http)
     try:
         deadline = time.monotonic() + 600
         while True:
@@ -340,12 +338,12 @@ def _sample_interleaved(served: list[_Served], name: str) -> None:
         first = s.http.get(path, headers=headers)  # warm: a first read may build an index
         if first.status_code != 200:
             raise RuntimeError(f"{s.label} {path}: {first.status_code} {first.text[:300]}")
-        s.samples[name] = []
+    samples: list[list[float]] = [[] for _ in served]
     for i in range(SAMPLES):
-        for s in served if i % 2 == 0 else reversed(served):
-            s.samples[name].append(_timed_get(s, name))
-    for s in served:
-        s.results[f"{name}.p50_ms"], s.results[f"{name}.p99_ms"] = _quantiles(s.samples[name])
+        for j in range(len(served)) if i % 2 == 0 else reversed(range(len(served))):
+            samples[j].append(_timed_get(served[j], name))
+    for s, taken in zip(served, samples, strict=True):
+        s.results[f"{name}.p50_ms"], s.results[f"{name}.p99_ms"] = _quantiles(taken)
 
 
 def measure(deployments: dict[str, tuple[Path, dict[str, Any]]], key: str) -> dict[str, dict[str, float]]:
