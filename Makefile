@@ -100,11 +100,16 @@ bench: setup
 	$(PY) -m scripts.bench
 
 # A city: 100,000 clients vs 1,000 (SCALE_CLIENTS=... SCALE_BASELINE=... for a smaller run);
-# writes benchmarks/scale.json and docs/benchmarks-scale.md.
+# writes benchmarks/scale.json and docs/benchmarks-scale.md. SCALE_NODE=anvil runs each deployment on
+# an anvil node of its own and writes benchmarks/scale-anvil.json and docs/benchmarks-scale-anvil.md;
+# SCALE_PAYMENTS=10 pays every client ten times (with anvil: 1,000,000 events).
 SCALE_CLIENTS ?= 100000
 SCALE_BASELINE ?= 1000
+SCALE_NODE ?= embedded
+SCALE_PAYMENTS ?= 1
 bench-scale: setup
-	$(PY) -m scripts.bench_scale --clients $(SCALE_CLIENTS) --baseline $(SCALE_BASELINE)
+	$(PY) -m scripts.bench_scale --clients $(SCALE_CLIENTS) --baseline $(SCALE_BASELINE) \
+	  --node $(SCALE_NODE) --payments-per-client $(SCALE_PAYMENTS)
 
 compile: setup
 	$(VENV)/bin/allmende compile

@@ -28,6 +28,13 @@ ratio compared moments of the machine more than sizes):
 
 The machine's load average is recorded before and after: on a shared machine the timings are noisy.
 `--clients 40 --baseline 10 --out DIR` runs it tiny (the test does); no test asserts a timing.
+
+`--node anvil` builds and serves each deployment on an anvil node of its own (Foundry's EVM node,
+zero gas fees as on the production Besu network), the gateway reaching it over JSON-RPC
+(`ALLMENDE_RPC_URL`, `ALLMENDE_RPC_KEY_FILE`), and writes `benchmarks/scale-anvil.json` and
+`docs/benchmarks-scale-anvil.md`, never the embedded chain's files. `--payments-per-client N` pays
+every client N times: 100,000 clients paid 10 times make 1,000,000 payment events
+(`make bench-scale SCALE_NODE=anvil SCALE_PAYMENTS=10`).
 """
 
 from __future__ import annotations
@@ -57,10 +64,14 @@ from api.gateway import Gateway
 from api.services.rounds import RoundSpec
 from api.settings import Settings
 from ledger import custody
+from ledger.anvil import AnvilNode
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "scale.json"
 REPORT = ROOT / "docs" / "benchmarks-scale.md"
+NODES = ("embedded", "anvil")
+"""Where each deployment's chain runs: `embedded` (py-evm in the gateway's chain process, under its data
+dir) or `anvil` (a Foundry anvil node of its own per deployment, reached over JSON-RPC)."""
 EUR = 1_000_000
 BATCH = 100  # payments per disbursement transaction
 DISBURSE_GAS_BASE = 150_000
@@ -69,6 +80,7 @@ IMPORT_CHUNK = 1_000  # CSV rows per import call
 MEASURED_IMPORT = 5_000  # clients imported at the production PIN cost (the import rate's sample)
 SAMPLES = 50  # sequential requests per endpoint and size
 PROPOSALS = 3
+RPC_KEYS = 4  # a node's funded keys the gateway gets: the operator's and, from the end, its relayers'
 TARGETS: dict[str, tuple[str, float]] = {
     "ratio": ("<=", 1.3),
     "start_s": ("<=", 10.0),
@@ -80,12 +92,45 @@ def _log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
-def _settings(data_dir: Path, key: str) -> Settings:
+@dataclass(frozen=True)
+class _Node:
+    """The chain one deployment runs on: the embedded one under its data dir (no url), or a node's
+    JSON-RPC endpoint with the file of its funded keys (`pid`: the node's process, for its memory)."""
+
+    url: str | None = None
+    key_file: Path | None = None
+    pid: int | None = None
+
+    def env(self) -> dict[str, str]:
+        """The gateway's environment variables that point it at this chain."""
+        if self.url is None or self.key_file is None:
+            return {}
+        return {"ALLMENDE_RPC_URL": self.url, "ALLMENDE_RPC_KEY_FILE": str(self.key_file)}
+
+
+def _start_node(kind: str, data_dir: Path, stack: ExitStack) -> _Node:
+    """The chain of one deployment: for `anvil`, a node of its own that `stack` stops at the end of the
+    run, with zero gas fees as on the production Besu network, and its funded keys written into the
+    deployment's data dir (mode 0600) for the gateway (one hex key per line, as `rpc_key_file` reads)."""
+    if kind == "embedded":
+        return _Node()
+    node = stack.enter_context(AnvilNode(free_gas=True))
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key_file = data_dir / "rpc-keys"
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(node.private_keys[:RPC_KEYS]) + "\n")
+    return _Node(node.url, key_file, node.pid)
+
+
+def _settings(data_dir: Path, key: str, node: _Node) -> Settings:
     return Settings(
         environment="test",
         data_dir=data_dir,
         master_key=key,  # type: ignore[arg-type]  # pydantic converts it
         import_max_rows=IMPORT_CHUNK,
+        rpc_url=node.url,
+        rpc_key_file=node.key_file,
     )
 
 
@@ -102,11 +147,19 @@ def _cheap_pins() -> Iterator[None]:
         custody.PIN_TIME_COST, custody.PIN_MEMORY_KIB = saved
 
 
-def build(data_dir: Path, key: str, clients: int, measured: int = MEASURED_IMPORT) -> dict[str, Any]:
-    """Organisations, a funded program, `clients` imported clients, >= `clients` payment events, a
-    round in its voting phase. Returns what the measurement needs and the import's timing: the first
-    `measured` clients at the production PIN cost, the rest under `_cheap_pins`."""
-    gw = Gateway.open(_settings(data_dir, key))
+def build(
+    data_dir: Path,
+    key: str,
+    clients: int,
+    measured: int = MEASURED_IMPORT,
+    payments: int = 1,
+    node: _Node = _Node(),
+) -> dict[str, Any]:
+    """Organisations, a funded program, `clients` imported clients each paid `payments` times
+    (`clients * payments` `Disbursed` events), a round in its voting phase, on `node`'s chain. Returns
+    what the measurement needs and the import's timing: the first `measured` clients at the production
+    PIN cost, the rest under `_cheap_pins`."""
+    gw = Gateway.open(_settings(data_dir, key, node))
     try:
         admin = gw.bootstrap_admin()
         assert admin is not None
@@ -115,7 +168,7 @@ def build(data_dir: Path, key: str, clients: int, measured: int = MEASURED_IMPOR
         ngo, _ = gw.create_organisation("ngo", "Scale NGO")
         system = gw.system
         admin_org = gw.organisation(admin[0].id)
-        total = (clients + 10) * EUR
+        total = (clients * payments + 10) * EUR
         gw.execute(
             "scale", admin_org, system.token.mint_call(funder.address, total + 10_000 * EUR, bytes(32))
         )
@@ -173,10 +226,16 @@ def build(data_dir: Path, key: str, clients: int, measured: int = MEASURED_IMPOR
             )
         build_import_s = time.perf_counter() - started
 
-        _log(f"disbursing to {len(accounts):,} clients, {BATCH} payments per transaction")
+        events = len(accounts) * payments
+        _log(
+            f"disbursing to {len(accounts):,} clients {payments} time(s) each: {events:,} payments,"
+            f" {BATCH} per transaction"
+        )
         started = time.perf_counter()
-        for start in range(0, len(accounts), BATCH):
-            batch = accounts[start : start + BATCH]
+        for start in range(0, events, BATCH):
+            # round after round over the clients (a batch pays a client twice only if it holds more
+            # payments than there are clients)
+            batch = [accounts[i % len(accounts)] for i in range(start, min(start + BATCH, events))]
             gw.execute(
                 "scale",
                 ngo,
@@ -190,7 +249,8 @@ def build(data_dir: Path, key: str, clients: int, measured: int = MEASURED_IMPOR
                 ),
             )
             if (start // BATCH) % 100 == 99:
-                _log(f"  paid {start + len(batch):,}/{len(accounts):,}")
+                rate = (start + len(batch)) / (time.perf_counter() - started)
+                _log(f"  paid {start + len(batch):,}/{events:,} ({rate:,.0f}/s)")
         disburse_s = time.perf_counter() - started
 
         round_lot = (
@@ -228,6 +288,7 @@ def build(data_dir: Path, key: str, clients: int, measured: int = MEASURED_IMPOR
             "build_import_s": build_import_s,
             "disburse_s": disburse_s,
             "clients": len(accounts),
+            "disbursed_events": events,
         }
     finally:
         gw.close()
@@ -267,16 +328,17 @@ class _Served:
 
     label: str
     data_dir: Path
+    node: _Node
     server: subprocess.Popen[bytes]
     http: httpx.Client
     endpoints: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     results: dict[str, float] = field(default_factory=dict)
 
 
-def _serve(label: str, data_dir: Path, key: str, setup: dict[str, Any]) -> _Served:
-    """Start the gateway on a built data dir, time its start, sign the measured client in."""
+def _serve(label: str, data_dir: Path, key: str, setup: dict[str, Any], node: _Node) -> _Served:
+    """Start the gateway on a built data dir and its chain, time its start, sign the measured client in."""
     port = _free_port()
-    env = {**os.environ, "ALLMENDE_MASTER_KEY": key, "ALLMENDE_ENVIRONMENT": "test"}
+    env = {**os.environ, "ALLMENDE_MASTER_KEY": key, "ALLMENDE_ENVIRONMENT": "test", **node.env()}
     started = time.perf_counter()
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
@@ -286,7 +348,7 @@ def _serve(label: str, data_dir: Path, key: str, setup: dict[str, Any]) -> _Serv
         cwd=ROOT,
     )
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300)
-    served = _Served(label, data_dir, server, http)
+    served = _Served(label, data_dir, node, server, http)
     try:
         deadline = time.monotonic() + 600
         while True:
@@ -346,19 +408,24 @@ def _sample_interleaved(served: list[_Served], name: str) -> None:
         s.results[f"{name}.p50_ms"], s.results[f"{name}.p99_ms"] = _quantiles(taken)
 
 
-def measure(deployments: dict[str, tuple[Path, dict[str, Any]]], key: str) -> dict[str, dict[str, float]]:
+def measure(
+    deployments: dict[str, tuple[Path, dict[str, Any], _Node]], key: str
+) -> dict[str, dict[str, float]]:
     """Serve every built deployment at once and measure them (see the module docstring): the reads
     alternate between the deployments, request by request (the order flipped every round), so a load
     that comes and goes on a shared machine falls on every size alike and the ratio compares sizes,
     not moments. Then `allmende verify` runs against each, one after the other."""
     served: list[_Served] = []
     try:
-        for label, (data_dir, setup) in deployments.items():
-            served.append(_serve(label, data_dir, key, setup))  # one at a time: start_s is a lone start
+        for label, (data_dir, setup, node) in deployments.items():
+            served.append(_serve(label, data_dir, key, setup, node))  # one at a time: a lone start
         for name in served[0].endpoints:
             _sample_interleaved(served, name)
         for s in served:
             s.results["rss_mib"] = round(_rss_kb(s.server.pid) / 1024, 1)
+            if s.node.pid is not None:  # the node is this process's child, not the gateway's
+                s.results["node.rss_mib"] = round(_rss_kb(s.node.pid) / 1024, 1)
+                s.results["rss_mib"] = round(s.results["rss_mib"] + s.results["node.rss_mib"], 1)
         for s in served:
             s.results.update(_verify(str(s.http.base_url).rstrip("/"), s.data_dir))
         return {s.label: s.results for s in served}
@@ -408,28 +475,45 @@ def _load() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
+def output_paths(node: str, out: Path | None = None) -> tuple[Path, Path]:
+    """Where a run on `node` writes its JSON and its page (under `out`, else the repo): a run on anvil
+    has files of its own, so it never replaces the embedded chain's recorded results."""
+    suffix = "" if node == "embedded" else f"-{node}"
+    results = RESULTS.with_name(f"{RESULTS.stem}{suffix}{RESULTS.suffix}")
+    page = REPORT.with_name(f"{REPORT.stem}{suffix}{REPORT.suffix}")
+    return (out or results.parent) / results.name, (out or page.parent) / page.name
+
+
 def run(
-    clients: int, baseline: int, out: Path | None = None, measured_import: int = MEASURED_IMPORT
+    clients: int,
+    baseline: int,
+    out: Path | None = None,
+    measured_import: int = MEASURED_IMPORT,
+    node: str = "embedded",
+    payments: int = 1,
 ) -> dict[str, Any]:
-    """Build and measure both sizes; write the JSON and the Markdown report (under `out`, else the repo)."""
+    """Build and measure both sizes on `node`, every client paid `payments` times; write the JSON and
+    the Markdown report (under `out`, else the repo; see `output_paths`)."""
     key = base64.b64encode(os.urandom(32)).decode()
     load_before = _load()
     began = time.perf_counter()
     sizes: dict[str, dict[str, float]] = {}
-    built: dict[str, tuple[Path, dict[str, Any]]] = {}
-    with ExitStack() as stack:
+    built: dict[str, tuple[Path, dict[str, Any], _Node]] = {}
+    with ExitStack() as stack:  # the nodes, like the data dirs, last until everything is measured
         for label, size in (("baseline", baseline), ("scale", clients)):
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "data"
-            _log(f"building the {label} deployment: {size:,} clients")
+            chain = _start_node(node, data_dir, stack)
+            _log(f"building the {label} deployment on the {node} chain: {size:,} clients")
             started = time.perf_counter()
-            setup = build(data_dir, key, size, measured_import)
+            setup = build(data_dir, key, size, measured_import, payments, chain)
             setup["build_s"] = time.perf_counter() - started
-            built[label] = (data_dir, setup)
+            built[label] = (data_dir, setup, chain)
         _log("measuring both deployments, their reads interleaved")
         measured = measure(built, key)
-    for label, (_, setup) in built.items():
+    for label, (_, setup, _) in built.items():
         sizes[label] = measured[label]
         sizes[label]["clients"] = setup["clients"]
+        sizes[label]["events.disbursed"] = setup["disbursed_events"]
         sizes[label]["build.seconds"] = round(setup["build_s"], 1)
         sizes[label]["import.measured_clients"] = setup["imported_measured"]
         sizes[label]["import.clients_per_s"] = round(setup["imported_measured"] / setup["import_s"], 1)
@@ -449,12 +533,13 @@ def run(
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_before": load_before,
         "load_after": _load(),
+        "node": node,
+        "payments_per_client": payments,
         "baseline": sizes["baseline"],
         "scale": sizes["scale"],
         "ratios": ratios,
     }
-    results_path = (out or RESULTS.parent) / RESULTS.name
-    report_path = (out or REPORT.parent) / REPORT.name
+    results_path, report_path = output_paths(node, out)
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -471,17 +556,42 @@ def _verdict(metric: str, value: float) -> str:
     return f"{op} {bound:g}: {'met' if ok else 'NOT met'}"
 
 
+NODE_PAGES: dict[str, tuple[str, str, str]] = {
+    "embedded": (
+        "Benchmarks at city scale",
+        "`make bench-scale` (`scripts/bench_scale.py`)",
+        "embedded (py-evm in a chain process of the gateway's, under the data dir)",
+    ),
+    "anvil": (
+        "Benchmarks at city scale on anvil",
+        "`make bench-scale SCALE_NODE=anvil` (`scripts/bench_scale.py --node anvil`)",
+        "anvil (Foundry's EVM node, over JSON-RPC; one node per deployment, zero gas fees;"
+        " `rss_mib` includes the node's, `node.rss_mib` is the node's alone)",
+    ),
+}
+"""Per chain: the page's title, the command that writes it, the chain as the page names it."""
+
+
 def report(results: dict[str, Any]) -> str:
     """The Markdown page of one run."""
-    base, scale = results["baseline"], results["scale"]
+    node = results.get("node", "embedded")  # runs recorded before `--node` were on the embedded chain
+    payments = results.get("payments_per_client", 1)  # and paid every client once
+    base, scale = (
+        {"events.disbursed": s["clients"] * payments, **s} for s in (results["baseline"], results["scale"])
+    )
+    title, command, chain = NODE_PAGES[node]
+    paid = "once" if payments == 1 else f"{payments:,} times"
     lines = [
-        "# Benchmarks at city scale",
+        f"# {title}",
         "",
-        "Written by `make bench-scale` (`scripts/bench_scale.py`); do not edit by hand.",
+        f"Written by {command}; do not edit by hand.",
         "",
         f"- run: {results['run_utc']} UTC, {results['seconds']:,.0f} s; machine: {results['machine']}",
+        f"- chain: {chain}",
         f"- sizes: {base['clients']:,.0f} clients (baseline) and {scale['clients']:,.0f} clients,"
-        f" each paid once by batch disbursements of {BATCH} (so at least as many events as clients)",
+        f" each paid {paid} by batch disbursements of {BATCH}: {base['events.disbursed']:,.0f} and"
+        f" {scale['events.disbursed']:,.0f} `Disbursed` events (`verify.events` counts every event"
+        " verified, each payment's token `Transfer` too)",
         f"- machine load average (1 / 5 / 15 min) before: {results['load_before']}, after:"
         f" {results['load_after']}. The machine is shared: timings taken under load are noisy.",
         f"- reads: {SAMPLES} sequential requests per endpoint and size after one warm-up, over real HTTP"
@@ -502,6 +612,7 @@ def report(results: dict[str, Any]) -> str:
     for metric in (
         "start_s",
         "rss_mib",
+        *(["node.rss_mib"] if "node.rss_mib" in scale else []),
         "import.measured_clients",
         "import.clients_per_s",
         "import.seconds_per_10k",
@@ -509,6 +620,7 @@ def report(results: dict[str, Any]) -> str:
         "build.import_s",
         "build.disburse_s",
         "build.index_s",
+        "events.disbursed",
         "verify.events",
         "verify.seconds",
         "verify.events_per_s",
@@ -533,6 +645,17 @@ def report(results: dict[str, Any]) -> str:
         "model (`build.index_s`), as a serving gateway keeps it, so `start_s` is a start on an indexed",
         "data dir; the lot trace's first (warm-up) read replays the fund ledger once per process.",
         "",
+        *(
+            [
+                "The same benchmark on anvil, Foundry's EVM node, to 1,000,000 payment events",
+                "(`make bench-scale SCALE_NODE=anvil SCALE_PAYMENTS=10`, 100,000 clients paid ten times"
+                " each):",
+                "[benchmarks-scale-anvil.md](benchmarks-scale-anvil.md).",
+            ]
+            if node == "embedded"
+            else ["On the embedded chain: [benchmarks-scale.md](benchmarks-scale.md)."]
+        ),
+        "",
     ]
     return "\n".join(lines)
 
@@ -541,7 +664,21 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = _log) -> No
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--clients", type=int, default=100_000, help="clients of the large deployment")
     parser.add_argument("--baseline", type=int, default=1_000, help="clients of the baseline deployment")
-    parser.add_argument("--out", type=Path, default=None, help="write scale.json and the report here")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the results (scale[-NODE].json) and the page here"
+    )
+    parser.add_argument(
+        "--node",
+        choices=NODES,
+        default="embedded",
+        help="the chain each deployment runs on: embedded, or an anvil node of its own per deployment",
+    )
+    parser.add_argument(
+        "--payments-per-client",
+        type=int,
+        default=1,
+        help="payments to every client: the large deployment gets clients x this many Disbursed events",
+    )
     parser.add_argument(
         "--measured-import",
         type=int,
@@ -554,7 +691,11 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = _log) -> No
         parser.error("need 1 <= --baseline <= --clients")
     if args.measured_import < 1:
         parser.error("need --measured-import >= 1 (the client signed in is one of them)")
-    results = run(args.clients, args.baseline, args.out, args.measured_import)
+    if args.payments_per_client < 1:
+        parser.error("need --payments-per-client >= 1")
+    results = run(
+        args.clients, args.baseline, args.out, args.measured_import, args.node, args.payments_per_client
+    )
     log(json.dumps(results["ratios"]))
 
 
