@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import to_checksum_address
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from api.db import Database
@@ -111,12 +111,15 @@ class ReadModel:
         return self._chain.first_block - 1
 
     def _index_range(self, start: int, end: int) -> None:
-        """Index blocks `start`..`end` and remember `end`'s hash, in one transaction."""
+        """Index blocks `start`..`end` and remember `end`'s hash, in one transaction. The events go in
+        as one executemany of plain rows on the session's connection: as ORM objects they took four
+        times as long, most of the indexer's time (the ORM's bulk insert sent these rows, whose empty
+        columns differ from event to event, nearly one statement each)."""
         end_hash = self._chain.block_hash(end)
         rows = [_row(e) for e in self._chain.events(start, end)]
         with self._db.session() as s:
             if rows:
-                s.add_all(rows)
+                s.connection().execute(insert(IndexedEvent), rows)
             s.add(IndexedBlock(number=end, hash=end_hash))
             s.flush()
             oldest_kept = s.scalar(
@@ -207,22 +210,23 @@ class ReadModel:
             return [_event(r) for r in s.scalars(query)]
 
 
-def _row(e: Event) -> IndexedEvent:
+def _row(e: Event) -> dict[str, Any]:
+    """The `IndexedEvent` row of an event, every column given (one bulk insert takes rows alike)."""
     account_arg = ACCOUNT_ARG.get(e.name)
     account = e.args.get(account_arg) if account_arg else None
-    return IndexedEvent(
-        block_number=e.block_number,
-        log_index=e.log_index,
-        transaction_hash=e.transaction_hash,
-        contract=e.contract,
-        address=e.address,
-        name=e.name,
-        account=account if isinstance(account, str) else None,
-        round_id=_int(e.args.get("roundId")) if e.contract == "ParticipatoryBudget" else None,
-        program_id=_int(e.args.get("programId")) if e.contract == "FundLedger" else None,
-        lot_id=_int(e.args.get("lotId")),
-        args=json.dumps(_encode(e.args), separators=(",", ":")),
-    )
+    return {
+        "block_number": e.block_number,
+        "log_index": e.log_index,
+        "transaction_hash": e.transaction_hash,
+        "contract": e.contract,
+        "address": e.address,
+        "name": e.name,
+        "account": account if isinstance(account, str) else None,
+        "round_id": _int(e.args.get("roundId")) if e.contract == "ParticipatoryBudget" else None,
+        "program_id": _int(e.args.get("programId")) if e.contract == "FundLedger" else None,
+        "lot_id": _int(e.args.get("lotId")),
+        "args": json.dumps(_encode(e.args), separators=(",", ":")),
+    }
 
 
 def _event(r: IndexedEvent) -> Event:
