@@ -13,6 +13,8 @@ from typing import Any, Final
 
 from web3 import Web3
 from web3.exceptions import Web3RPCError
+from web3.providers import JSONBaseProvider
+from web3.types import RPCEndpoint
 
 MAX_LOG_BLOCKS_PER_QUERY: Final = 5_000
 LIMIT_EXCEEDED: Final = -32005  # EIP-1474's "limit exceeded"
@@ -30,7 +32,8 @@ def get_logs(
     the node builds, sends and the client decodes at once): the first page spans `FIRST_SPAN` blocks;
     a page with few logs (under `FEW_LOGS`) doubles the next page's span, up to `size`, and one with
     many (over `MANY_LOGS`) halves it. A page the endpoint refuses as holding too many logs is asked
-    for again as its first half. A single block the endpoint still refuses raises its error."""
+    for again as its first half. A single block the endpoint still refuses raises its error. The logs
+    are those `EventDecoder` takes: as the node sent them (`_logs_page`), or as web3 formats them."""
     if size < 1:
         raise ValueError("a page holds at least one block")
     logs: list[Any] = []
@@ -38,9 +41,7 @@ def get_logs(
     while first <= end:
         last = min(first + span - 1, end)
         try:
-            page = web3.eth.get_logs(
-                {"fromBlock": first, "toBlock": last, "address": list(addresses)}  # type: ignore[typeddict-item]
-            )
+            page = _logs_page(web3, addresses, first, last)
         except Web3RPCError as exc:
             if first == last or not _too_many_logs(exc):
                 raise
@@ -53,6 +54,23 @@ def get_logs(
         elif len(page) > MANY_LOGS:
             span = max(span // 2, 1)
     return logs
+
+
+def _logs_page(web3: Web3, addresses: Sequence[str], first: int, last: int) -> list[Any]:
+    """One `eth_getLogs`. From a node over JSON (HTTP, IPC) the logs come as the node sent them, hex
+    strings, which `EventDecoder` reads as well. web3's result formatters and attribute dicts cost more
+    than the decoding: through them, reading 40,646 events from anvil took 7.9 s instead of 2.1 s."""
+    if isinstance(web3.provider, JSONBaseProvider):
+        query = {"fromBlock": hex(first), "toBlock": hex(last), "address": list(addresses)}
+        response = web3.provider.make_request(RPCEndpoint("eth_getLogs"), [query])
+        if "error" in response:
+            raise Web3RPCError(str(response["error"]), rpc_response=response)
+        return list(response["result"])
+    return list(
+        web3.eth.get_logs(
+            {"fromBlock": first, "toBlock": last, "address": list(addresses)}  # type: ignore[typeddict-item]
+        )
+    )
 
 
 def _too_many_logs(exc: Web3RPCError) -> bool:
