@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {IAllmendeRoles} from "./interfaces/IAllmendeRoles.sol";
 import {RoleIds} from "./libraries/RoleIds.sol";
@@ -12,8 +13,17 @@ import {Permissioned} from "./Permissioned.sol";
 
 /// @title Allmende euro
 /// @notice ERC-20 with 6 decimals; every token is backed by euros the treasurer received.
+/// @dev Keeps its own balances instead of OpenZeppelin's: each account's balance and the fund program
+/// restricting it share one storage word (balance in the low 208 bits, program in the high 48), so a
+/// transfer learns whether either side is restricted from the words it updates anyway, and asks the
+/// transfer rules only then. Money into or out of an unrestricted account costs no call and no read.
 contract EuroToken is ERC20, Permissioned, IEuroToken {
+    uint256 private constant _PROGRAM_SHIFT = 208;
+    uint256 private constant _BALANCE_MASK = (1 << _PROGRAM_SHIFT) - 1;
+
     ITransferRules private _transferRules;
+    mapping(address account => uint256) private _words; // balance | restricting fund program << 208
+    uint256 private _supply; // at most _BALANCE_MASK, so no balance can overflow its bits
 
     constructor(IAllmendeRoles roles_, address forwarder)
         ERC20("Allmende Euro", "EURA")
@@ -65,7 +75,7 @@ contract EuroToken is ERC20, Permissioned, IEuroToken {
             if (balance == 0) continue;
             amounts[i] = balance;
             // Past the spending check on purpose: the rules just allowed this move and no other.
-            ERC20._update(account, program, balance);
+            _move(account, program, balance);
         }
     }
 
@@ -82,7 +92,7 @@ contract EuroToken is ERC20, Permissioned, IEuroToken {
         for (uint256 i; i < count; ++i) {
             uint256 amount = amounts[i];
             // Past the spending check on purpose: the rules just allowed this move and no other.
-            if (amount != 0) ERC20._update(accounts[i], ledger, amount);
+            if (amount != 0) _move(accounts[i], ledger, amount);
         }
     }
 
@@ -91,16 +101,69 @@ contract EuroToken is ERC20, Permissioned, IEuroToken {
         return address(_transferRules);
     }
 
-    /// @dev Money leaving a plain account asks the transfer rules first (restricted aid may reach only
-    /// accepted providers); they revert with their own typed error when the move is not allowed. Only
-    /// plain accounts are ever restricted, so money sent by a contract (a claim, a disbursement) skips
-    /// the question and its gas.
+    /// @inheritdoc IEuroToken
+    function restrictAccount(address account, uint48 fundProgramId) external {
+        if (msg.sender != address(_transferRules)) revert EuroTokenNotTransferRules(msg.sender);
+        uint256 word = _words[account];
+        // The rules mark only fresh accounts; a balance here would be restricted against its holder's will.
+        if (word != 0) revert EuroTokenAccountNotFresh(account, word & _BALANCE_MASK, uint48(word >> _PROGRAM_SHIFT));
+        if (fundProgramId == 0) return;
+        _words[account] = uint256(fundProgramId) << _PROGRAM_SHIFT;
+    }
+
+    /// @inheritdoc IEuroToken
+    function restrictionOf(address account) external view returns (uint48) {
+        return uint48(_words[account] >> _PROGRAM_SHIFT);
+    }
+
+    /// @inheritdoc IERC20
+    function balanceOf(address account) public view override(ERC20, IERC20) returns (uint256) {
+        return _words[account] & _BALANCE_MASK;
+    }
+
+    /// @inheritdoc IERC20
+    function totalSupply() public view override(ERC20, IERC20) returns (uint256) {
+        return _supply;
+    }
+
+    /// @dev Money leaving a restricted account asks the transfer rules first (restricted aid may reach
+    /// only accepted providers), and money reaching one asks them too (a restricted account takes money
+    /// only from its own program, so its program's end takes back nothing else); they revert with their
+    /// own typed error when the move is not allowed. Unrestricted accounts ask nothing.
     function _update(address from, address to, uint256 value) internal override {
-        if (from != address(0) && from.code.length == 0) {
-            ITransferRules rules_ = _transferRules;
-            if (address(rules_) != address(0)) rules_.checkTransfer(from, to, value);
+        if (from != address(0) && _words[from] >> _PROGRAM_SHIFT != 0) _transferRules.checkTransfer(from, to, value);
+        if (to != address(0) && _words[to] >> _PROGRAM_SHIFT != 0) _transferRules.checkReceipt(from, to, value);
+        _move(from, to, value);
+    }
+
+    /// @dev Moves `value` from `from` to `to` (zero: mint or burn) without asking the rules, as
+    /// OpenZeppelin's `ERC20._update` does with its own balances: same errors, same event.
+    function _move(address from, address to, uint256 value) private {
+        if (from == address(0)) {
+            uint256 supply = _supply + value;
+            if (supply > _BALANCE_MASK) revert EuroTokenSupplyTooLarge(supply);
+            _supply = supply;
+        } else {
+            uint256 word = _words[from];
+            uint256 balance = word & _BALANCE_MASK;
+            if (balance < value) revert ERC20InsufficientBalance(from, balance, value);
+            // Cannot underflow: value <= balance, and only the balance bits change.
+            unchecked {
+                _words[from] = word - value;
+            }
         }
-        super._update(from, to, value);
+        if (to == address(0)) {
+            // Cannot underflow: value <= the sender's balance <= supply.
+            unchecked {
+                _supply -= value;
+            }
+        } else {
+            // Cannot overflow into the program bits: every balance is at most the supply <= _BALANCE_MASK.
+            unchecked {
+                _words[to] += value;
+            }
+        }
+        emit Transfer(from, to, value);
     }
 
     function _msgSender() internal view override(Context, ERC2771Context) returns (address) {

@@ -35,6 +35,7 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     mapping(uint48 programId => mapping(address approver => uint256 funders)) private _approverNamings;
     mapping(uint48 lotId => uint256) private _refundCursor; // allocations of the lot a refund has walked
     mapping(address ngo => mapping(address requester => bool)) private _requesters;
+    uint48 private transient _paying; // the program whose disbursement is paying now (for the token's rules)
 
     /// @dev A lot as stored: two slots where the interface's `Lot` takes three, so a deposit writes one
     /// fresh slot less (22,100 gas). The token is kept by its number in `_tokenAt`, the amounts in 112
@@ -316,11 +317,16 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
         batchId = ++_batchCount;
         p.disbursed += total;
         uint48 endsAt = p.endsAt;
-        if (endsAt != 0) _recordSweepable(programId, endsAt, batchId, total);
+        if (endsAt != 0) {
+            _recordSweepable(programId, endsAt, batchId, total);
+            _requireMarked(p.token, programId, recipients);
+        }
         _draw(programId, p, batchId, total, endsAt != 0);
         emit BatchDisbursed(batchId, programId, uint32(count), total, paymentReference);
 
+        _paying = programId;
         _payEach(p.token, programId, batchId, recipients, amounts);
+        _paying = 0;
     }
 
     /// @inheritdoc IFundLedger
@@ -446,6 +452,11 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
     /// @inheritdoc IFundLedger
     function sweepable(uint48 programId) external view returns (uint128) {
         return _sweepable[programId];
+    }
+
+    /// @inheritdoc IFundLedger
+    function payingProgram() external view returns (uint48) {
+        return _paying;
     }
 
     /// @inheritdoc IFundLedger
@@ -658,6 +669,15 @@ contract FundLedger is IFundLedger, Permissioned, ReentrancyGuardTransient {
         if (block.timestamp >= endsAt) revert FundLedgerProgramEnded(programId, endsAt);
         _sweepBatches[programId].push(batchId);
         _sweepable[programId] += total;
+    }
+
+    /// @dev Reverts unless the token restricts every one of `recipients` by program `programId`: a program
+    /// with an end pays only accounts marked for it, so its sweep takes back only its own payments.
+    function _requireMarked(address token, uint48 programId, address[] calldata recipients) private view {
+        for (uint256 i; i < recipients.length; ++i) {
+            uint48 restrictedBy = IEuroToken(token).restrictionOf(recipients[i]);
+            if (restrictedBy != programId) revert FundLedgerRecipientNotMarked(programId, recipients[i], restrictedBy);
+        }
     }
 
     /// @dev Credits `amount` swept from program `programId`'s accounts to the draws of its recorded

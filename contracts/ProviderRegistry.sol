@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IAllmendeRoles} from "./interfaces/IAllmendeRoles.sol";
 import {IClaimProgram} from "./interfaces/IClaimProgram.sol";
 import {IClaimPrograms} from "./interfaces/IClaimPrograms.sol";
+import {IEuroToken} from "./interfaces/IEuroToken.sol";
 import {IFundLedger} from "./interfaces/IFundLedger.sol";
 import {IProviderRegistry, ITransferRules} from "./interfaces/IProviderRegistry.sol";
 import {RoleIds} from "./libraries/RoleIds.sol";
@@ -89,6 +90,20 @@ contract ProviderRegistry is IProviderRegistry, Permissioned {
     function checkTransfer(address from, address to, uint256) external view {
         uint48 fundProgramId = _restricted[msg.sender][from].fundProgramId;
         if (fundProgramId != 0) _requireMayPay(from, to, fundProgramId);
+    }
+
+    /// @inheritdoc ITransferRules
+    function checkReceipt(address from, address to, uint256) external view {
+        Restriction memory r = _restricted[msg.sender][to];
+        if (r.fundProgramId == 0) return;
+        if (r.markedBy != address(0)) {
+            if (from == r.markedBy) return; // the claim program that marked it pays a claim
+        } else if (from == address(_fundLedger)) {
+            if (_fundLedger.payingProgram() == r.fundProgramId) return; // its own program disburses
+        }
+        // A provider gives back a payment at the counter (the account may have paid it).
+        if (from != address(0) && _providers[from].status != ProviderStatus.None) return;
+        revert ProviderRegistryAccountBound(to, r.fundProgramId, from);
     }
 
     /// @inheritdoc ITransferRules
@@ -180,6 +195,8 @@ contract ProviderRegistry is IProviderRegistry, Permissioned {
             revert ProviderRegistryAccountNotFresh(account, fundProgramId, current, balance);
         }
         _restricted[token][account] = Restriction({fundProgramId: fundProgramId, markedBy: markedBy});
+        // The token keeps the mark next to the balance, so it asks these rules only for marked accounts.
+        IEuroToken(token).restrictAccount(account, fundProgramId);
         emit AccountRestricted(token, account, fundProgramId);
     }
 

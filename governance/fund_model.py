@@ -14,6 +14,7 @@ Receiver contracts (for `disburse_to`) are declared with `add_receiver`, saying 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Final
@@ -267,6 +268,12 @@ class FundLedgerNothingToSweep(ModelError):
     """The accounts hold nothing the program's recorded disbursements may take back."""
 
     field_names = ("programId",)
+
+
+class FundLedgerRecipientNotMarked(ModelError):
+    """A program with an end pays only accounts marked for it; `account` is restricted by `restrictedBy`."""
+
+    field_names = ("programId", "account", "restrictedBy")
 
 
 class FundLedgerDrawTooLong(ModelError):
@@ -731,10 +738,21 @@ class FundModel:
         tranche.status = TrancheStatus.CANCELLED
 
     def disburse(
-        self, sender: str, program_id: int, recipients: list[str], amounts: list[int], *, now: int = 0
+        self,
+        sender: str,
+        program_id: int,
+        recipients: list[str],
+        amounts: list[int],
+        *,
+        now: int = 0,
+        restriction_of: Callable[[str], int] | None = None,
+        check_receipt: Callable[[str], None] | None = None,
     ) -> Batch:
         """Pay `amounts[i]` to `recipients[i]` from the program's released money, first in, first out;
-        a program with an end records the batch's draws for a sweep (and refuses after its end)."""
+        a program with an end records the batch's draws for a sweep (and refuses after its end), and pays
+        only accounts the token restricts by it (`restriction_of`, the provider registry's marking; none
+        given: no account is marked). `check_receipt(recipient)` is the token's question to its transfer
+        rules as each payment arrives (a marked account takes money only from its own program)."""
         for amount in amounts:
             _require_uint(amount, 128, "amount")
         program = self._require_program_ngo(program_id, sender)
@@ -753,7 +771,10 @@ class FundModel:
                 raise FundLedgerAmountOverflow(total)
             raise FundLedgerInsufficientFunds(total, available)
         self._require_not_ended(program_id, program, now)
+        self._require_marked(program_id, program, recipients, restriction_of or (lambda _: 0))
         self._check_draw(program_id, program, total)
+        for recipient in recipients if check_receipt else ():
+            check_receipt(recipient)  # type: ignore[misc]  # not None: the loop runs only then
         self._check_balance(program.token, self.ledger, amounts)
 
         self.batch_count += 1
@@ -928,6 +949,16 @@ class FundModel:
                 program.released += back
                 returned.append(FundsReturned(self._new_allocation(lot_id, program_id, back), lot_id, back))
         return remaining
+
+    @staticmethod
+    def _require_marked(
+        program_id: int, program: Program, recipients: list[str], restriction_of: Callable[[str], int]
+    ) -> None:
+        """A program with an end pays only accounts marked for it."""
+        for recipient in recipients if program.ends_at else ():
+            restricted_by = restriction_of(recipient)
+            if restricted_by != program_id:
+                raise FundLedgerRecipientNotMarked(program_id, recipient, restricted_by)
 
     def _require_not_ended(self, program_id: int, program: Program, now: int) -> None:
         """A program with an end pays nothing once it has passed."""

@@ -116,6 +116,13 @@ class ProviderRegistryNotSweepable(ModelError):
     field_names = ("account", "fundProgramId", "restrictedBy", "markedBy")
 
 
+class ProviderRegistryAccountBound(ModelError):
+    """`account` is marked for fund program `fundProgramId`: it takes money only from that program and from
+    providers giving a payment back; `from` (zero: a mint) sent some."""
+
+    field_names = ("account", "fundProgramId", "from")
+
+
 class ClaimProgramNotExpired(ModelError):
     """The claim program runs until `expiry` (now is `now_`)."""
 
@@ -247,7 +254,10 @@ class ProviderModel:
         if claimed_from is not None and account not in self.providers:
             marked, markers = dict(self.restricted), dict(self.marked_by)
             self._mark(marked, markers, account, claimed_from, claim_program)
+            self.check_receipt(claim_program, account, marked=marked, markers=markers)
             self.restricted, self.marked_by = marked, markers
+        elif claim_program != ZERO_ADDRESS:
+            self.check_receipt(claim_program, account)
         self.balances[account] = self.balances.get(account, 0) + amount
         self.paid_in += amount
 
@@ -303,7 +313,15 @@ class ProviderModel:
     ) -> None:
         """`FundLedger.disburse` of `amount` to `account` as the fund model `funds` decides it (its NGO
         only, from released money, never after the program's end), then paid in here."""
-        funds.disburse(sender, program_id, [account], [amount], now=now)
+        funds.disburse(
+            sender,
+            program_id,
+            [account],
+            [amount],
+            now=now,
+            restriction_of=lambda x: self.restricted.get(x, 0),
+            check_receipt=lambda x: self.check_receipt(funds.ledger, x, paying=program_id),
+        )
         self.pay_in(account, amount)
 
     def sweep_expired(
@@ -335,6 +353,33 @@ class ProviderModel:
         self.swept += sum(takes)
         return outcome
 
+    def check_receipt(
+        self,
+        sender: str,
+        to: str,
+        *,
+        paying: int = 0,
+        marked: dict[str, int] | None = None,
+        markers: dict[str, str] | None = None,
+    ) -> None:
+        """`checkReceipt`: money from `sender` may reach `to`. A marked account takes it only from its own
+        program (the fund ledger, `sender`, paying for program `paying`, when the NGO marked it; the claim
+        program that marked it) and from a provider giving back a payment."""
+        marked = self.restricted if marked is None else marked
+        markers = self.marked_by if markers is None else markers
+        fund_program_id = marked.get(to, 0)
+        if fund_program_id == 0:
+            return
+        marked_by = markers.get(to, ZERO_ADDRESS)
+        if marked_by != ZERO_ADDRESS:
+            if sender == marked_by:
+                return
+        elif paying == fund_program_id:
+            return
+        if sender != ZERO_ADDRESS and sender in self.providers:
+            return
+        raise ProviderRegistryAccountBound(to, fund_program_id, sender)
+
     def transfer(self, sender: str, to: str, amount: int) -> None:
         """The token's `transfer` from plain account `sender`; `to` zero is a burn (`redeem`)."""
         fund_program_id = self.restricted.get(sender, 0)
@@ -344,6 +389,8 @@ class ProviderModel:
             provider is None or provider.status != ProviderStatus.ADMITTED or provider.categories & rule == 0
         ):
             raise ProviderRegistryRestrictedTransfer(sender, to, fund_program_id, rule)
+        if to != ZERO_ADDRESS:
+            self.check_receipt(sender, to)
         balance = self.balances.get(sender, 0)
         if balance < amount:
             raise ERC20InsufficientBalance(sender, balance, amount)

@@ -296,12 +296,36 @@ class ERC2771UntrustfulTarget(ContractRevert):
     field_names = ("target", "forwarder")
 
 
+class EuroTokenAccountNotFresh(ContractRevert):
+    """`account` holds `balance` or is restricted by fund program `fundProgramId` already."""
+
+    signature = "EuroTokenAccountNotFresh(address,uint256,uint48)"
+    selector = bytes.fromhex("961bf1f7")
+    field_names = ("account", "balance", "fundProgramId")
+
+
 class EuroTokenNoTransferRules(ContractRevert):
     """No transfer rules are bound, so no money is restricted and none expires."""
 
     signature = "EuroTokenNoTransferRules()"
     selector = bytes.fromhex("e71a7b25")
     field_names = ()
+
+
+class EuroTokenNotTransferRules(ContractRevert):
+    """Only the bound transfer rules restrict accounts; `caller` is not them."""
+
+    signature = "EuroTokenNotTransferRules(address)"
+    selector = bytes.fromhex("093c040b")
+    field_names = ("caller",)
+
+
+class EuroTokenSupplyTooLarge(ContractRevert):
+    """Minting would raise the supply to `supply`, beyond what a balance can hold (2^208 - 1)."""
+
+    signature = "EuroTokenSupplyTooLarge(uint256)"
+    selector = bytes.fromhex("66c64bab")
+    field_names = ("supply",)
 
 
 class EuroTokenTransferRulesAlreadySet(ContractRevert):
@@ -502,6 +526,14 @@ class FundLedgerReceiverRejected(ContractRevert):
     signature = "FundLedgerReceiverRejected(address)"
     selector = bytes.fromhex("e7966d33")
     field_names = ("receiver",)
+
+
+class FundLedgerRecipientNotMarked(ContractRevert):
+    """Program `programId` has an end: it pays only accounts marked for it, not `account`."""
+
+    signature = "FundLedgerRecipientNotMarked(uint48,address,uint48)"
+    selector = bytes.fromhex("162d7ac8")
+    field_names = ("programId", "account", "restrictedBy")
 
 
 class FundLedgerSelfApproval(ContractRevert):
@@ -952,6 +984,14 @@ class PayoutsZeroReference(ContractRevert):
     field_names = ()
 
 
+class ProviderRegistryAccountBound(ContractRevert):
+    """`account` takes money only from fund program `fundProgramId`, not from `from`."""
+
+    signature = "ProviderRegistryAccountBound(address,uint48,address)"
+    selector = bytes.fromhex("68f23fa9")
+    field_names = ("account", "fundProgramId", "from")
+
+
 class ProviderRegistryAccountIsContract(ContractRevert):
     """Only plain accounts are restricted: `account` holds code."""
 
@@ -1141,7 +1181,10 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     ERC2771ForwarderMismatchedValue,
     ERC2771ForwarderNoRefundReceiver,
     ERC2771UntrustfulTarget,
+    EuroTokenAccountNotFresh,
     EuroTokenNoTransferRules,
+    EuroTokenNotTransferRules,
+    EuroTokenSupplyTooLarge,
     EuroTokenTransferRulesAlreadySet,
     EuroTokenZeroAmount,
     FailedCall,
@@ -1167,6 +1210,7 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     FundLedgerProgramEnded,
     FundLedgerProgramNotEnded,
     FundLedgerReceiverRejected,
+    FundLedgerRecipientNotMarked,
     FundLedgerSelfApproval,
     FundLedgerTokenMismatch,
     FundLedgerTokenNotAllowed,
@@ -1223,6 +1267,7 @@ ERRORS: tuple[type[ContractRevert], ...] = (
     PayoutsRestrictedMoney,
     PayoutsZeroAmount,
     PayoutsZeroReference,
+    ProviderRegistryAccountBound,
     ProviderRegistryAccountIsContract,
     ProviderRegistryAccountIsProvider,
     ProviderRegistryAccountNotFresh,

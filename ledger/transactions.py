@@ -3,7 +3,7 @@
 Nonces are tracked per account here (one lock per account), so many accounts can send
 concurrently without asking the node for a nonce each time. A revert comes back as the typed
 `ContractRevert` named after the Solidity error: before sending when gas is estimated, after
-mining (by replaying the call on the parent block, then on its own block) when an explicit gas
+mining (by replaying the call on its own block, then on the parent block) when an explicit gas
 limit was given.
 
 On a chain with `confirmations` > 0 an outcome is reported only once that many blocks are built on
@@ -235,14 +235,16 @@ class TransactionSender:
         }
 
     def _replay_revert(self, tx: dict[str, Any], block_number: int, tx_hash: str) -> Exception:
-        """Re-run a failed transaction to learn the revert reason: on its parent block, and when it
-        passes there, on its own block. A call runs with its block's timestamp, so a revert that
-        depends on the time (a program's end, a lot's expiry) reached in the transaction's block
-        passes on the parent. Its own block's state holds only the failed transaction's nonce and fee
-        beyond the parent's, and the block's other transactions: a reason found there is the likeliest."""
+        """Re-run a failed transaction to learn the revert reason: on its own block, and when it passes
+        there, on its parent. A call runs with its block's timestamp, so only its own block sees the
+        time the transaction saw (a program's end or a lot's expiry reached in that block): on the parent
+        a later check that does not depend on the time could be found first. Its own block's state holds
+        only the failed transaction's nonce and fee beyond the parent's, and the block's other
+        transactions: when one that came after it makes it pass there, the parent's state is the one
+        it ran on."""
         replay = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
         error: Exception = UnknownRevert("0x")  # both replays succeeded: out of gas, most likely
-        for block in (block_number - 1, block_number):
+        for block in (block_number, block_number - 1):
             try:
                 self.web3.eth.call(replay, block)  # type: ignore[arg-type]
             except Exception as exc:

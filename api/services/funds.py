@@ -405,35 +405,34 @@ class FundsService:
     def disburse(
         self, principal: Principal, program_id: int, payments: list[tuple[str, int]], reference: str
     ) -> OperationResult:
-        """Pay many pseudonymous accounts in one transaction; a restricted program's recipients are
-        marked restricted on chain first."""
+        """Pay many pseudonymous accounts in one transaction. The recipients of a restricted program, or
+        of a program with an end (which pays only accounts marked for it), are marked on chain first."""
         recipients = [address for address, _ in payments]
-        if self.gw.system.providers.program_rule(program_id) == 0:
+        funds = self.gw.system.funds
+        recorded = funds.program(program_id).ends_at != 0  # a program with an end records its draws
+        if self.gw.system.providers.program_rule(program_id) == 0 and not recorded:
             self._refuse_accounts_bound_elsewhere(program_id, recipients)
         else:  # marking refuses, on chain, an account another program marked
             self.providers.restrict_before_paying(principal, program_id, recipients)
         amounts = [amount for _, amount in payments]
         signer = self.gw.organisation(principal.organisation_id)
         walks = draw_walks(self.gw, principal.id, signer, program_id, sum(amounts))
-        funds = self.gw.system.funds
-        recorded = funds.program(program_id).ends_at != 0  # a program with an end records its draws
         call = funds.disburse_call(program_id, recipients, amounts, sha(reference), walks, recorded=recorded)
         return self._execute(principal, call)
 
     def _refuse_accounts_bound_elsewhere(self, program_id: int, recipients: list[str]) -> None:
-        """For a cash program: money paid into an account another program marked falls under that
-        program's rule (the client could spend it only at that program's providers) and its sweep after
-        its end would take it (the chain does not refuse such a payment: design-expiry's open point).
-        Refused here; the client's account for this program is another one."""
+        """For a program that does not mark its recipients: an account another program marked takes money
+        only from that program (the chain refuses the payment with `ProviderRegistryAccountBound`), so the
+        whole batch is refused here first, naming the account, before a transaction fails."""
         registry = self.gw.system.providers
         token = self.gw.system.token.address
         for account in dict.fromkeys(recipients):
             other = registry.restriction_of(token, account)
-            if other not in (0, program_id) and registry.program_rule(other) != 0:
+            if other != 0 and (other != program_id or registry.marked_by(token, account) != ZERO_ADDRESS):
                 raise GatewayError(
                     "RecipientBoundToAnotherProgram",
-                    f"account {account} holds aid bound to program {other}'s rule; money from program"
-                    f" {program_id} would be bound by it too: pay the client through another account",
+                    f"account {account} holds aid bound to program {other}; it takes money only from that"
+                    f" program: pay the client through another account",
                     account=account,
                     programId=other,
                 )

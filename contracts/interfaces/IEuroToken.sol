@@ -29,6 +29,12 @@ interface IEuroToken is IERC20 {
     error EuroTokenTransferRulesAlreadySet(address rules);
     /// @notice No transfer rules are bound, so no money is restricted and none expires.
     error EuroTokenNoTransferRules();
+    /// @notice Only the bound transfer rules restrict accounts; `caller` is not them.
+    error EuroTokenNotTransferRules(address caller);
+    /// @notice `account` holds `balance` or is restricted by fund program `fundProgramId` already.
+    error EuroTokenAccountNotFresh(address account, uint256 balance, uint48 fundProgramId);
+    /// @notice Minting would raise the supply to `supply`, beyond what a balance can hold (2^208 - 1).
+    error EuroTokenSupplyTooLarge(uint256 supply);
 
     /// @notice Mints `amount` to `to` against received fiat. Treasurer only.
     function mint(address to, uint256 amount, bytes32 fiatReference) external;
@@ -52,6 +58,14 @@ interface IEuroToken is IERC20 {
     /// caller is the fund ledger, the program is still restricted and its NGO marked every account);
     /// anything else reverts (an amount above the balance with `ERC20InsufficientBalance`).
     function sweepRestricted(uint48 fundProgramId, address[] calldata accounts, uint256[] calldata amounts) external;
+
+    /// @notice Restricts `account`'s money by fund program `fundProgramId` from now on: every transfer out of
+    /// it and into it asks the transfer rules (`checkTransfer`, `checkReceipt`). The bound transfer rules
+    /// only, for a fresh account (no balance, not restricted); a zero program changes nothing.
+    function restrictAccount(address account, uint48 fundProgramId) external;
+
+    /// @notice The fund program restricting `account` (zero: none).
+    function restrictionOf(address account) external view returns (uint48);
 
     /// @notice The transfer rules the token asks (zero before they are bound).
     function transferRules() external view returns (address);

@@ -229,6 +229,9 @@ interface IFundLedger {
     error FundLedgerTooManyAccounts(uint256 count, uint256 max);
     /// @notice The accounts given hold nothing the program's restricted disbursements may take back.
     error FundLedgerNothingToSweep(uint48 programId);
+    /// @notice Program `programId` has an end: it pays only accounts marked for it, not `account`.
+    /// @dev `restrictedBy` is the program restricting `account` (zero: none).
+    error FundLedgerRecipientNotMarked(uint48 programId, address account, uint48 restrictedBy);
 
     /// @notice Allows or disallows `token`. Admin only.
     function setTokenAllowed(address token, bool allowed) external;
@@ -372,6 +375,10 @@ interface IFundLedger {
     /// @notice What program `programId`'s disbursements recorded since its end was set have paid and not
     /// yet got back by a sweep: the most any sweep of the program can still take.
     function sweepable(uint48 programId) external view returns (uint128);
+
+    /// @notice The program whose `disburse` is paying its recipients in this transaction right now, zero
+    /// otherwise: the transfer rules read it to let a marked account take money from its own program only.
+    function payingProgram() external view returns (uint48);
 
     /// @notice Returns the unspent rest of expired lot `lotId` to its funder: its unallocated money and
     /// what its allocations have not drawn. Anyone may call it. Money reserved from the lot stays

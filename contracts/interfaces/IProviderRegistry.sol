@@ -10,6 +10,12 @@ interface ITransferRules {
     /// `amount` from `from` to `to` (zero for a burn) under the rules.
     function checkTransfer(address from, address to, uint256 amount) external view;
 
+    /// @notice Reverts (with `ProviderRegistryAccountBound`) when the calling token may not move `amount`
+    /// from `from` (zero for a mint) into `to`, an account restricted by a fund program: such an account
+    /// takes money only from its own program (the fund ledger disbursing for it, or the claim program that
+    /// marked it) and from providers giving back a payment, so the program's end takes back nothing else.
+    function checkReceipt(address from, address to, uint256 amount) external view;
+
     /// @notice Reverts unless the calling token may move the whole balances of `accounts` to `program`
     /// because their aid expired: `program` is the claim program that marked each of them, it has expired,
     /// and its fund program is still restricted (money a loosened, cash program paid is its holder's).
@@ -113,6 +119,9 @@ interface IProviderRegistry is ITransferRules {
     error ProviderRegistryProgramIsCash(uint48 fundProgramId);
     /// @notice Only the fund ledger may sweep ended programs' accounts; `caller` asked.
     error ProviderRegistryNotFundLedger(address caller);
+    /// @notice `account` takes money only from fund program `fundProgramId`, not from `from`.
+    /// @dev Besides its program, providers may give a payment back; `from` zero is a mint.
+    error ProviderRegistryAccountBound(address account, uint48 fundProgramId, address from);
     /// @notice `account` is not marked for fund program `fundProgramId` by its NGO.
     error ProviderRegistryNotSweepable(address account, uint48 fundProgramId, uint48 restrictedBy, address markedBy);
 

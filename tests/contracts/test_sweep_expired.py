@@ -25,7 +25,9 @@ from ledger.revert_errors import (
     FundLedgerNotProgramNgo,
     FundLedgerProgramEnded,
     FundLedgerProgramNotEnded,
+    FundLedgerRecipientNotMarked,
     FundLedgerTooManyAccounts,
+    ProviderRegistryAccountBound,
     ProviderRegistryNotFundLedger,
     ProviderRegistryNotSweepable,
     ProviderRegistryProgramIsCash,
@@ -92,7 +94,12 @@ def test_stranger_sweeps_unspent_aid_back_to_the_lots(system: Allmende, actors: 
     for payments in ([(spender.address, 30 * EUR)], [(keeper.address, 15 * EUR), (late.address, 5 * EUR)]):
         batch = system.funds.disburse(a.ngo, program, payments)
         drawn = model.disburse(
-            a.ngo.address, program, [r for r, _ in payments], [x for _, x in payments], now=now
+            a.ngo.address,
+            program,
+            [r for r, _ in payments],
+            [x for _, x in payments],
+            now=now,
+            restriction_of=lambda _: program,  # all three are marked for it
         )
         assert [(e.args["lotId"], e.args["amount"]) for e in batch.events if e.name == "AllocationDrawn"] == [
             (d.lot_id, d.amount) for d in drawn.draws
@@ -200,7 +207,9 @@ def test_program_end_is_set_before_paying_and_only_moves_later(system: Allmende,
         system.funds.disburse(a.ngo, program, [(Account.create().address, EUR)])
     assert ended.value.fields == {"programId": program, "endsAt": ends + DAY}
     system.funds.set_program_end(a.ngo, program, system.chain.now() + 30 * DAY)
-    system.funds.disburse(a.ngo, program, [(Account.create().address, EUR)])
+    client = Account.create().address
+    system.providers.restrict_accounts(a.ngo, program, [client])
+    system.funds.disburse(a.ngo, program, [(client, EUR)])
     assert system.funds.sweepable(program) == EUR
 
 
@@ -271,10 +280,12 @@ def test_a_disbursement_mined_at_the_end_with_explicit_gas_reports_the_end(
     ends = system.funds.program(program).ends_at
     # An empty block stamped a second before the end: the parent of the disbursement's block, which
     # is stamped a second later (the chain's clock is a month ahead of the wall clock now).
+    client = Account.create().address
+    system.providers.restrict_accounts(a.ngo, program, [client])
     system.chain.advance_time(ends - 1 - system.chain.now())
     assert system.chain.now() == ends - 1
     with pytest.raises(FundLedgerProgramEnded) as ended:
-        system.funds.disburse(a.ngo, program, [(Account.create().address, EUR)], gas=1_000_000)
+        system.funds.disburse(a.ngo, program, [(client, EUR)], gas=1_000_000)
     assert ended.value.fields == {"programId": program, "endsAt": ends}
     tx_hash = ended.value.transaction_hash  # type: ignore[attr-defined]
     receipt = system.chain.web3.eth.get_transaction_receipt(tx_hash)
@@ -282,55 +293,106 @@ def test_a_disbursement_mined_at_the_end_with_explicit_gas_reports_the_end(
     assert system.chain.web3.eth.get_block(receipt["blockNumber"])["timestamp"] == ends
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a sweep is capped by what the program paid in all, not by what it paid the account, "
-    "so money another program paid a marked account goes back to this program's lots (found by the "
-    "provider machine; the lineage cannot trace it)",
-)
-def test_a_sweep_takes_no_money_another_program_paid(system: Allmende, actors: Actors) -> None:
-    """design-expiry: "one program's end never takes another program's money". Program P (an end,
-    lot A) pays its marked client and an unmarked one; program Q (no end, lot B) pays the marked
-    client too. P's sweep may take what P paid the client, not Q's money."""
-    a = actors
-    token = system.token.address
-    program, (lot_a,) = _program(system, a, [(30 * EUR, 0)])
-    other = released_program(system, a, amount=10 * EUR, ngo=a.ngo2)
-    marked, unmarked = Account.create().address, Account.create().address
-    system.providers.restrict_accounts(a.ngo, program, [marked])
-    system.funds.disburse(a.ngo, program, [(marked, 5 * EUR), (unmarked, 5 * EUR)])
-    system.funds.disburse(a.ngo2, other, [(marked, 3 * EUR)])
-    assert system.funds.sweepable(program) == 10 * EUR
-    system.chain.advance_time(31 * DAY)
-
-    system.funds.sweep_expired(a.outsider, program, [marked])
-
-    assert system.balance(marked) == 3 * EUR  # what Q paid stays with the client
+def _lineage_agrees(system: Allmende) -> object:
     lineage = build_lineage(
-        system.events(), token, system.funds.address, system.book.address("ProviderRegistry")
+        system.events(), system.token.address, system.funds.address, system.book.address("ProviderRegistry")
     )
     accounts = [x for x in lineage.model.queues if not x.startswith("swept:")]
     balances = {x: system.balance(x) for x in accounts}
     assert lineage.differences(balances, system.balance(system.funds.address)) == []
-    assert lineage.lot(lot_a).held == 25 * EUR  # 30 - 5 paid to the unmarked client, who keeps it
+    return lineage
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a program with an end may pay an account it did not mark; that payment counts in "
-    "sweepable and its draw is credited first (last drawn first) when a marked account is swept, so "
-    "the sweep credits a lot the swept money did not come from (found by the provider machine)",
-)
-def test_a_sweep_credits_the_lots_the_swept_money_came_from(system: Allmende, actors: Actors) -> None:
-    """Lot A (expires in 10 days) pays the marked client, lot B the unmarked one; after the end the
-    marked client's 15 € came from lot A and go to its funder, lot B is not credited."""
+def test_a_marked_account_takes_money_only_from_its_program(system: Allmende, actors: Actors) -> None:
+    """design-expiry: "one program's end never takes another program's money". Program P (an end, lot A)
+    marked its client: program Q cannot pay the client, nor a mint or another account; a provider can
+    give a payment back. P's sweep then takes only P's money, and the lineage agrees."""
     a = actors
-    token = system.token.address
+    program, (lot_a,) = _program(system, a, [(30 * EUR, 0)])
+    other = released_program(system, a, amount=10 * EUR, ngo=a.ngo2)
+    marked = Account.create()
+    system.providers.restrict_accounts(a.ngo, program, [marked.address])
+    assert system.token.call("restrictionOf", marked.address) == program
+    system.funds.disburse(a.ngo, program, [(marked.address, 5 * EUR)])
+
+    with pytest.raises(ProviderRegistryAccountBound) as bound:
+        system.funds.disburse(a.ngo2, other, [(marked.address, 3 * EUR)])
+    assert bound.value.fields == {
+        "account": marked.address,
+        "fundProgramId": program,
+        "from": system.funds.address,
+    }
+    with pytest.raises(ProviderRegistryAccountBound) as minted:
+        system.mint(a.treasurer, marked.address, EUR)
+    assert minted.value.fields == {"account": marked.address, "fundProgramId": program, "from": ZERO}
+    stranger = Account.create()
+    system.funds.disburse(a.ngo2, other, [(stranger.address, 3 * EUR)])
+    _gas_money(system, a, stranger.address)
+    with pytest.raises(ProviderRegistryAccountBound):
+        system.token.transact(stranger, "transfer", marked.address, EUR)
+    # A provider gives back a payment at the counter.
+    shop = Account.create()
+    system.providers.admit(a.ngo, shop.address, FOOD)
+    _gas_money(system, a, marked.address)
+    _gas_money(system, a, shop.address)
+    system.token.transact(marked, "transfer", shop.address, 2 * EUR)
+    system.token.transact(shop, "transfer", marked.address, EUR)
+    assert system.balance(marked.address) == 4 * EUR
+    # The registry's model refuses the same moves.
+    model = pm.ProviderModel(
+        restricted={marked.address: program},
+        providers={shop.address: pm.Provider(a.ngo.address, FOOD, pm.ProviderStatus.ADMITTED)},
+    )
+    with pytest.raises(pm.ProviderRegistryAccountBound) as modelled:
+        model.check_receipt(system.funds.address, marked.address, paying=other)
+    assert modelled.value.fields == bound.value.fields
+    model.check_receipt(system.funds.address, marked.address, paying=program)
+    model.check_receipt(shop.address, marked.address)
+
+    system.chain.advance_time(31 * DAY)
+    system.funds.sweep_expired(a.outsider, program, [marked.address])
+    assert system.balance(marked.address) == 0
+    assert system.balance(stranger.address) == 3 * EUR  # what Q paid stays with Q's client
+    lineage = _lineage_agrees(system)
+    lot = lineage.lot(lot_a)  # 2 spent at the shop, 1 of it given back and swept with the rest
+    assert (lot.in_fund_ledger, lot.held, lot.held_by_providers, lot.refunded_by_providers) == (
+        29 * EUR,
+        0,
+        EUR,
+        EUR,
+    )
+
+
+def test_a_program_with_an_end_pays_only_accounts_marked_for_it(system: Allmende, actors: Actors) -> None:
+    """A program with an end pays no unmarked account and no account of another program (its sweep would
+    credit its lots with money they did not give, or take what another program paid), so after the end
+    the marked client's 15 € go back to lot A, the lot they came from."""
+    a = actors
     program, (lot_a, lot_b) = _program(system, a, [(15 * EUR, 10), (30 * EUR, 0)])
-    marked, unmarked = Account.create().address, Account.create().address
+    other, _ = _program(system, a, [(5 * EUR, 0)])
+    marked, unmarked, elsewhere = (Account.create().address for _ in range(3))
     system.providers.restrict_accounts(a.ngo, program, [marked])
+    system.providers.restrict_accounts(a.ngo, other, [elsewhere])
+    for account, restricted_by in ((unmarked, 0), (elsewhere, other)):
+        with pytest.raises(FundLedgerRecipientNotMarked) as refused:
+            system.funds.disburse(a.ngo, program, [(marked, EUR), (account, EUR)])
+        assert refused.value.fields == {
+            "programId": program,
+            "account": account,
+            "restrictedBy": restricted_by,
+        }
+        model = fund_model_of(system, [marked, account])
+        with pytest.raises(fm.FundLedgerRecipientNotMarked) as modelled:
+            model.disburse(
+                a.ngo.address,
+                program,
+                [marked, account],
+                [EUR, EUR],
+                now=system.chain.now() + 1,
+                restriction_of=lambda x: {marked: program, elsewhere: other}.get(x, 0),
+            )
+        assert modelled.value.fields == refused.value.fields
     system.funds.disburse(a.ngo, program, [(marked, 15 * EUR)])
-    system.funds.disburse(a.ngo, program, [(unmarked, 5 * EUR)])
     system.chain.advance_time(31 * DAY)
 
     result = system.funds.sweep_expired(a.outsider, program, [marked])
@@ -339,10 +401,6 @@ def test_a_sweep_credits_the_lots_the_swept_money_came_from(system: Allmende, ac
         (e.args["lotId"], e.args["amount"], e.args["toFunder"]) for e in result.events_named("FundsReturned")
     ]
     assert returned == [(lot_a, 15 * EUR, True)]
-    lineage = build_lineage(
-        system.events(), token, system.funds.address, system.book.address("ProviderRegistry")
-    )
-    accounts = [x for x in lineage.model.queues if not x.startswith("swept:")]
-    balances = {x: system.balance(x) for x in accounts}
-    assert lineage.differences(balances, system.balance(system.funds.address)) == []
-    assert lineage.lot(lot_b).held == 25 * EUR
+    lineage = _lineage_agrees(system)
+    assert (lineage.lot(lot_b).in_fund_ledger, lineage.lot(lot_a).in_fund_ledger) == (30 * EUR, 0)
+    assert lineage.lot(lot_a).refunded == 15 * EUR  # expired meanwhile: straight to its funder

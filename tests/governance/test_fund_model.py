@@ -60,7 +60,7 @@ def test_governance_model_stays_pure() -> None:
     tree = ast.parse(Path(fm.__file__).read_text())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert imported <= {"__future__", "dataclasses", "enum", "typing"}
+    assert imported <= {"__future__", "collections.abc", "dataclasses", "enum", "typing"}
 
 
 def test_disbursement_draws_first_in_first_out(model: fm.FundModel) -> None:
