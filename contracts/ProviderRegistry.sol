@@ -188,7 +188,7 @@ contract ProviderRegistry is IProviderRegistry, Permissioned {
         Restriction memory currentRestriction = _restricted[token][account];
         uint48 current = currentRestriction.fundProgramId;
         if (current == fundProgramId && currentRestriction.markedBy == markedBy) return;
-        // The token asks only when money leaves a plain account: a contract could pass marked money on.
+        // Only plain accounts are marked: a contract could pass marked money on.
         if (account.code.length != 0) revert ProviderRegistryAccountIsContract(account);
         uint256 balance = IERC20(token).balanceOf(account);
         if (current != 0 || balance != 0) {

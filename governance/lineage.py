@@ -6,7 +6,10 @@ each disbursement (to a person or to a claim program), each refund to a funder, 
 program's unclaimed rest went back to. Everywhere else the euro token's `Transfer` events move money
 between plain accounts and contracts, and `governance.lineage_model` follows it first in, first out
 per account: a claim pays the oldest money its program holds, a payment at a provider the oldest money
-the client holds, a payout (a burn) the oldest money the provider or client holds.
+the client holds, a payout (a burn) the oldest money the provider or client holds. A provider's refund
+to an account that paid it gives back the lots of that account's payments first (newest first), as
+far as the provider still holds them, then its oldest money: a marked account holds only its program's
+money, so what it gets back is its program's again and that program's end takes back its own lots.
 
 Money the fund ledger sends out enters the lineage from the fund events, not from its `Transfer`s; the
 two must agree per transaction and recipient (`unmatched_outflows`), and what the lineage says each
@@ -16,7 +19,7 @@ belongs to no lot (`UNFUNDED`). Only the euro token is followed; lots in other t
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -144,6 +147,8 @@ class _Builder:
         self.sweeping: Counter[tuple[str, str]] = Counter()  # (transaction, account) announced, not yet moved
         self.sweep_pools: dict[tuple[str, str], str] = {}  # (transaction, account) -> its program's pool
         self.restricted: dict[int, dict[str, None]] = {}  # fund program -> accounts marked for it, in order
+        # (account, provider) -> lot -> what the account paid the provider and has not had back
+        self.paid_to_providers: defaultdict[tuple[str, str], Counter[int]] = defaultdict(Counter)
 
     def apply(self, e: Event) -> None:
         try:
@@ -184,11 +189,23 @@ class _Builder:
         elif target == ZERO:
             m.burn(source, value)
         else:
-            slices = m.move(source, target, value)
-            mask = lineage.providers.get(target)
-            if mask is not None and source not in lineage.providers:
-                for lot, part in slices:
-                    lineage.spent[(lot, target, mask)] += part
+            self._between_accounts(source, target, value)
+
+    def _between_accounts(self, source: str, target: str, value: int) -> None:
+        """A payment between two accounts; a provider's to an account that paid it gives back the lots of
+        those payments first."""
+        m, lineage = self.lineage.model, self.lineage
+        if source in lineage.providers and target not in lineage.providers:
+            owed = self.paid_to_providers[(target, source)]
+            for lot, part in m.give_back(source, target, value, owed):
+                owed[lot] -= min(owed[lot], part)
+            return
+        slices = m.move(source, target, value)
+        mask = lineage.providers.get(target)
+        if mask is not None and source not in lineage.providers:
+            for lot, part in slices:
+                lineage.spent[(lot, target, mask)] += part
+                self.paid_to_providers[(source, target)][lot] += part
 
     def _credit(self, e: Event, account: str, lot: int, amount: int) -> None:
         if lot not in self.lineage.lots or not amount:

@@ -4,7 +4,9 @@ Each account holds a queue of slices `(lot id, amount)`, oldest first. Money ent
 accounts the model follows (a fund ledger's payment from its lots, a treasurer's mint) is `credit`ed
 with the lot it came from (`UNFUNDED`, lot 0, for money no lot paid: a mint straight to an account).
 A transfer (`move`) takes the sender's oldest slices first and appends them, in order, to the
-receiver's queue; a burn (`burn`, a payout to a bank account) records the oldest slices as paid out;
+receiver's queue; a payment given back (`give_back`: a provider's refund to an account that paid it)
+takes the lots of that account's payments first; a burn (`burn`, a payout to a bank account) records
+the oldest slices as paid out;
 money leaving to a place that accounts for it by lot itself (`debit`: a deposit into the fund ledger)
 takes the oldest slices; a return that names its lots (`take_back`: a claim program's unclaimed rest
 going back to the lots that paid it) takes exactly those lots, newest first.
@@ -61,6 +63,29 @@ class LineageModel:
             self._append(target, lot, part)
             self.moved[(lot, source, target)] += part
         return slices
+
+    def give_back(self, source: str, target: str, amount: int, lots: Counter[int]) -> list[Slice]:
+        """`source` pays `target` `amount` back: up to `lots[lot]` of each lot named (what `target` once
+        paid `source` of it and has not had back), newest slices first, then oldest slices first, as a
+        `move`; returns the slices moved."""
+        queue = self.queues.get(source, deque())
+        held = sum(s[1] for s in queue)
+        if amount < 0 or held < amount:
+            raise LineageShortfall(source, amount, held)
+        wanted, remaining, out = Counter(+lots), amount, []
+        for s in reversed(queue):
+            part = min(s[1], wanted[s[0]], remaining)
+            if part:
+                s[1] -= part
+                wanted[s[0]] -= part
+                remaining -= part
+                out.append((s[0], part))
+        self.queues[source] = deque(s for s in queue if s[1])
+        out += self._take_oldest(source, remaining)
+        for lot, part in out:
+            self._append(target, lot, part)
+            self.moved[(lot, source, target)] += part
+        return out
 
     def burn(self, holder: str, amount: int) -> list[Slice]:
         """`holder`'s `amount` is paid out (burned), oldest slices first; returns them."""

@@ -3,8 +3,9 @@ pragma solidity ^0.8.24;
 
 /// @title Rules a token asks before it moves money
 /// @notice A token that enforces spending rules calls `checkTransfer` before it moves money out of a
-/// plain account (not a contract). The rules keep restrictions per token (the caller), so asking on
-/// behalf of another token reads nothing of this one.
+/// restricted account and `checkReceipt` before it moves money into one (the token learns which accounts
+/// are restricted from `restrictAccount`, called by these rules when they mark one). The rules keep
+/// restrictions per token (the caller), so asking on behalf of another token reads nothing of this one.
 interface ITransferRules {
     /// @notice Reverts (with `ProviderRegistryRestrictedTransfer`) when the calling token may not move
     /// `amount` from `from` to `to` (zero for a burn) under the rules.
@@ -41,9 +42,13 @@ interface ITransferRules {
 /// provider, not to a bank pay-out (a burn). The rule is read when the money moves, so loosening a
 /// program to cash frees its accounts at once. When a claim program that marked accounts expires while
 /// its fund program is still restricted, the token moves what those accounts still hold back to that claim
-/// program (`checkReclaim`), which returns it to the lots it came from. Restricted accounts are plain accounts, never
-/// contracts, which is why the token asks only when money leaves a plain account: a claim or a
-/// disbursement, sent by a contract, costs no more than before. Nothing here names a person: accounts are pseudonymous, a provider's name
+/// program (`checkReclaim`), which returns it to the lots it came from; a fund program with an end
+/// sweeps the accounts its NGO marked (`checkSweep`). A marked account takes money only from its own
+/// program (the fund ledger paying for it, the claim program that marked it) and from providers giving a
+/// payment back (`checkReceipt`), so an end takes back no other program's money. Restricted accounts
+/// are plain accounts, never contracts (a contract could pass marked money on). The token keeps each
+/// account's mark next to its balance and asks only for marked accounts, so money between unmarked
+/// accounts costs no call. Nothing here names a person: accounts are pseudonymous, a provider's name
 /// and address are public and kept off chain behind `metadataHash`.
 interface IProviderRegistry is ITransferRules {
     /// @notice A provider's state.

@@ -404,3 +404,30 @@ def test_a_program_with_an_end_pays_only_accounts_marked_for_it(system: Allmende
     lineage = _lineage_agrees(system)
     assert (lineage.lot(lot_b).in_fund_ledger, lineage.lot(lot_a).in_fund_ledger) == (30 * EUR, 0)
     assert lineage.lot(lot_a).refunded == 15 * EUR  # expired meanwhile: straight to its funder
+
+
+def test_a_refund_into_a_marked_account_is_traced_through_its_sweep(system: Allmende, actors: Actors) -> None:
+    """Q's client pays the shop first (lot B), then P's client (lot A); the shop gives P's client its
+    payment back, and P's sweep after its end credits lot A with all of it: the lineage must agree."""
+    a = actors
+    program, (lot_a,) = _program(system, a, [(10 * EUR, 0)])
+    other, (lot_b,) = _program(system, a, [(10 * EUR, 0)])
+    mine, theirs, shop = Account.create(), Account.create(), Account.create()
+    system.providers.restrict_accounts(a.ngo, program, [mine.address])
+    system.providers.restrict_accounts(a.ngo, other, [theirs.address])
+    system.funds.disburse(a.ngo, program, [(mine.address, 5 * EUR)])
+    system.funds.disburse(a.ngo, other, [(theirs.address, 5 * EUR)])
+    system.providers.admit(a.ngo, shop.address, FOOD)
+    for account in (mine, theirs, shop):
+        _gas_money(system, a, account.address)
+    system.token.transact(theirs, "transfer", shop.address, 3 * EUR)
+    system.token.transact(mine, "transfer", shop.address, 2 * EUR)
+    system.token.transact(shop, "transfer", mine.address, 2 * EUR)
+    system.chain.advance_time(31 * DAY)
+
+    system.funds.sweep_expired(a.outsider, program, [mine.address])
+
+    lineage = _lineage_agrees(system)
+    assert lineage.problems == []  # type: ignore[attr-defined]
+    assert lineage.lot(lot_a).in_fund_ledger == 10 * EUR  # type: ignore[attr-defined]
+    assert lineage.model.slices(shop.address) == [(lot_b, 3 * EUR)]  # type: ignore[attr-defined]

@@ -24,10 +24,9 @@ programs as the model has them, and every euro, held by an account or the fund l
 lot from the events alone.
 
 Money into a marked account from anywhere but its program, and a program with an end paying an account
-it did not mark, are tried like any command: the chain and the model both refuse them. One path is kept
-out of the random examples (`_open_path`): a provider giving money back into a marked account, which
-the chain allows (a refund at the counter) but whose euros the lineage follows first in, first out
-through the provider, so they may come from a lot the program's sweep does not credit.
+it did not mark, are tried like any command: the chain and the model both refuse them. A provider may
+give money back into a marked account (a refund at the counter): the lineage gives back the lots of
+that account's payments first, so the program's sweep takes back its own lots.
 """
 
 from __future__ import annotations
@@ -248,11 +247,6 @@ class ProviderMachine(RuleBasedStateMachine):
         )
         self._mined_at(result, now)
 
-    def _open_path(self, sender: str, to: str) -> bool:
-        """Whether a transfer from `sender` to `to` takes the path kept out of the examples: a provider
-        giving money back into an account a program marked (see the module's docstring)."""
-        return sender in self.model.providers and to in self.model.restricted
-
     def _set_end(self, sender: LocalAccount, program_id: int, ends_at: int) -> None:
         now = self._now()
         result = self._run(
@@ -350,8 +344,6 @@ class ProviderMachine(RuleBasedStateMachine):
     def transfer(self, sender: int, to: int, amount: int) -> None:
         payer = self._account(sender)
         payee = self.w.actors.outsider.address if to == 7 else self._account(to).address
-        if self._open_path(payer.address, payee):
-            return
         self._run(
             lambda: self.w.system.token.transact(payer, "transfer", payee, amount),
             lambda: self.model.transfer(payer.address, payee, amount),
