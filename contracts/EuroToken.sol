@@ -129,22 +129,14 @@ contract EuroToken is ERC20, Permissioned, IEuroToken {
     /// @dev Money leaving a restricted account asks the transfer rules first (restricted aid may reach
     /// only accepted providers), and money reaching one asks them too (a restricted account takes money
     /// only from its own program, so its program's end takes back nothing else); they revert with their
-    /// own typed error when the move is not allowed. Unrestricted accounts ask nothing.
+    /// own typed error when the move is not allowed. Unrestricted accounts ask nothing. Each side's word
+    /// is read once: the rules are views, so they cannot change it in between.
     function _update(address from, address to, uint256 value) internal override {
-        if (from != address(0) && _words[from] >> _PROGRAM_SHIFT != 0) _transferRules.checkTransfer(from, to, value);
-        if (to != address(0) && _words[to] >> _PROGRAM_SHIFT != 0) _transferRules.checkReceipt(from, to, value);
-        _move(from, to, value);
-    }
-
-    /// @dev Moves `value` from `from` to `to` (zero: mint or burn) without asking the rules, as
-    /// OpenZeppelin's `ERC20._update` does with its own balances: same errors, same event.
-    function _move(address from, address to, uint256 value) private {
         if (from == address(0)) {
-            uint256 supply = _supply + value;
-            if (supply > _BALANCE_MASK) revert EuroTokenSupplyTooLarge(supply);
-            _supply = supply;
+            _mintSupply(value);
         } else {
             uint256 word = _words[from];
+            if (word >> _PROGRAM_SHIFT != 0) _transferRules.checkTransfer(from, to, value);
             uint256 balance = word & _BALANCE_MASK;
             if (balance < value) revert ERC20InsufficientBalance(from, balance, value);
             // Cannot underflow: value <= balance, and only the balance bits change.
@@ -158,10 +150,33 @@ contract EuroToken is ERC20, Permissioned, IEuroToken {
                 _supply -= value;
             }
         } else {
+            uint256 word = _words[to];
+            if (word >> _PROGRAM_SHIFT != 0) _transferRules.checkReceipt(from, to, value);
             // Cannot overflow into the program bits: every balance is at most the supply <= _BALANCE_MASK.
             unchecked {
-                _words[to] += value;
+                _words[to] = word + value;
             }
+        }
+        emit Transfer(from, to, value);
+    }
+
+    /// @dev Raises the supply by `value`, refusing a supply a balance could not hold.
+    function _mintSupply(uint256 value) private {
+        uint256 supply = _supply + value;
+        if (supply > _BALANCE_MASK) revert EuroTokenSupplyTooLarge(supply);
+        _supply = supply;
+    }
+
+    /// @dev Moves `value` from account `from` to account `to` without asking the rules (a reclaim or a
+    /// sweep the rules allowed as a whole), as OpenZeppelin's `ERC20._update` would: same error, same event.
+    function _move(address from, address to, uint256 value) private {
+        uint256 word = _words[from];
+        uint256 balance = word & _BALANCE_MASK;
+        if (balance < value) revert ERC20InsufficientBalance(from, balance, value);
+        // Cannot underflow (value <= balance) nor overflow into the program bits (balances <= supply).
+        unchecked {
+            _words[from] = word - value;
+            _words[to] += value;
         }
         emit Transfer(from, to, value);
     }

@@ -389,11 +389,11 @@ class ProviderModel:
             provider is None or provider.status != ProviderStatus.ADMITTED or provider.categories & rule == 0
         ):
             raise ProviderRegistryRestrictedTransfer(sender, to, fund_program_id, rule)
-        if to != ZERO_ADDRESS:
-            self.check_receipt(sender, to)
         balance = self.balances.get(sender, 0)
         if balance < amount:
             raise ERC20InsufficientBalance(sender, balance, amount)
+        if to != ZERO_ADDRESS:
+            self.check_receipt(sender, to)
         self.balances[sender] = balance - amount
         if to == ZERO_ADDRESS:
             self.burned += amount
