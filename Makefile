@@ -36,7 +36,7 @@ devnet: setup
 	$(VENV)/bin/allmende devnet --data-dir $(DATA_DIR)/devnet
 
 test: setup browser fonts $(SLITHER_PASSED)
-	$(PY) -m pytest -n 2 --dist worksteal --hypothesis-profile=ci --durations=30
+	$(PY) -m pytest -n 2 --dist loadfile --hypothesis-profile=ci --durations=30
 
 # The client pages' browser tests drive Debian's Chromium (never a browser Playwright downloads).
 # Present: nothing to do. Missing: installed with apt-get when we are root, else a clear refusal.
