@@ -254,8 +254,7 @@ class ProviderModel:
         if claimed_from is not None and account not in self.providers:
             marked, markers = dict(self.restricted), dict(self.marked_by)
             self._mark(marked, markers, account, claimed_from, claim_program)
-            self.check_receipt(claim_program, account, marked=marked, markers=markers)
-            self.restricted, self.marked_by = marked, markers
+            self.restricted, self.marked_by = marked, markers  # the marker pays it: always received
         elif claim_program != ZERO_ADDRESS:
             self.check_receipt(claim_program, account)
         self.balances[account] = self.balances.get(account, 0) + amount
@@ -359,18 +358,14 @@ class ProviderModel:
         to: str,
         *,
         paying: int = 0,
-        marked: dict[str, int] | None = None,
-        markers: dict[str, str] | None = None,
     ) -> None:
         """`checkReceipt`: money from `sender` may reach `to`. A marked account takes it only from its own
         program (the fund ledger, `sender`, paying for program `paying`, when the NGO marked it; the claim
         program that marked it) and from a provider giving back a payment."""
-        marked = self.restricted if marked is None else marked
-        markers = self.marked_by if markers is None else markers
-        fund_program_id = marked.get(to, 0)
+        fund_program_id = self.restricted.get(to, 0)
         if fund_program_id == 0:
             return
-        marked_by = markers.get(to, ZERO_ADDRESS)
+        marked_by = self.marked_by.get(to, ZERO_ADDRESS)
         if marked_by != ZERO_ADDRESS:
             if sender == marked_by:
                 return
