@@ -199,7 +199,15 @@ class _SerializedProvider(EthereumTesterProvider):
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         with self._lock:
-            return super().make_request(method, params)
+            try:
+                return super().make_request(method, params)
+            except (OverflowError, MemoryError) as exc:
+                # web3 reads every revert as an `Error(string)` to word its message; a custom
+                # error whose first argument, read as a string's offset, points at a huge length
+                # makes that read overflow. The revert itself is in the context: raise it.
+                if isinstance(exc.__context__, TransactionFailed):
+                    raise exc.__context__ from None
+                raise
 
 
 def _call_failure(backend: PyEVMBackend, error: Exception) -> str:
@@ -207,7 +215,7 @@ def _call_failure(backend: PyEVMBackend, error: Exception) -> str:
     if backend.is_eip838_error(error):
         try:
             return str(abi.decode(["string"], error.args[0][4:])[0])
-        except DecodingError:
+        except (DecodingError, OverflowError, MemoryError):  # a custom error, not a reason
             pass
     return str(error)
 

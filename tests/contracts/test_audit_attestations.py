@@ -87,6 +87,22 @@ def test_a_block_not_yet_mined_or_a_wrong_hash_is_refused(
     assert unknown.value.attestationId == 1
 
 
+def test_a_revert_whose_first_word_reads_as_a_huge_string_length_is_still_typed(
+    system: Allmende, chain: EmbeddedChain, auditor: LocalAccount
+) -> None:
+    # The embedded chain's provider tries every revert as Error(string). Here the first
+    # argument (block 32) reads as an offset pointing at the wrong hash, a length no index fits.
+    assert system.attestations is not None
+    head, _ = _head(chain)
+    if head <= 32:
+        chain.backend.mine_blocks(33 - head)
+    actual = bytes(chain.web3.eth.get_block(32)["hash"])
+    wrong_hash = b"\x01" * 32
+    with pytest.raises(AuditAttestationsWrongBlockHash) as wrong:
+        system.attestations.attest(auditor, 32, wrong_hash, REPORT)
+    assert (wrong.value.blockNumber, wrong.value.blockHash, wrong.value.actual) == (32, wrong_hash, actual)
+
+
 def test_latest_lists_the_newest_first_and_is_bounded(
     system: Allmende, chain: EmbeddedChain, auditor: LocalAccount
 ) -> None:
