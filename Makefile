@@ -102,7 +102,7 @@ bench: setup
 # A city: 100,000 clients vs 1,000 (SCALE_CLIENTS=... SCALE_BASELINE=... for a smaller run);
 # writes benchmarks/scale.json and docs/benchmarks-scale.md. SCALE_NODE=anvil runs each deployment on
 # an anvil node of its own and writes benchmarks/scale-anvil.json and docs/benchmarks-scale-anvil.md;
-# SCALE_PAYMENTS=10 pays every client ten times (with anvil: 1,000,000 events).
+# SCALE_PAYMENTS=5 pays every client five times (with anvil: 500,000 payments, over 1,000,000 events).
 SCALE_CLIENTS ?= 100000
 SCALE_BASELINE ?= 1000
 SCALE_NODE ?= embedded
