@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -126,9 +127,45 @@ def _is_solc_select_shim(path: Path) -> bool:
     return head.startswith(b"#!") and b"solc_select" in head
 
 
+# A directory of earlier outputs, by input and compiler, when set: the test suite's runs compile
+# the same sources again and again (every `allmende verify` does). Never set for a release build
+# or an auditor's verification, which compile afresh.
+CACHE_ENV = "ALLMENDE_COMPILER_CACHE"
+
+
 def run_compiler(compiler_input: dict[str, Any], root: Path = PROJECT_ROOT) -> dict[str, Any]:
-    """Run the pinned compiler (native solc when installed, else solc-js through node)."""
+    """Run the pinned compiler (native solc when installed, else solc-js through node).
+
+    With `ALLMENDE_COMPILER_CACHE` set, an output is kept there under the hash of the input and
+    the compiler's identity, and read back for the same pair (solc is deterministic)."""
     native = _native_solc()
+    cache = os.environ.get(CACHE_ENV)
+    if not cache:
+        return _compile(compiler_input, native, root)
+    identity = f"native {SOLC_VERSION} {native}" if native else _solc_js_identity(root)
+    text = json.dumps(compiler_input, sort_keys=True, separators=(",", ":"))
+    key = hashlib.sha256(f"{identity}\n{text}".encode()).hexdigest()
+    path = Path(cache) / f"{key}.json"
+    if path.is_file():
+        cached: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return cached
+    output = _compile(compiler_input, native, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{key}.{os.getpid()}.part")
+    partial.write_text(json.dumps(output), encoding="utf-8")
+    partial.replace(path)  # atomic: a concurrent reader sees the whole output or none
+    return output
+
+
+def _solc_js_identity(root: Path) -> str:
+    package = root / "node_modules" / "solc" / "package.json"
+    try:
+        return "solc-js " + hashlib.sha256(package.read_bytes()).hexdigest()
+    except OSError:
+        return "solc-js missing"
+
+
+def _compile(compiler_input: dict[str, Any], native: Path | None, root: Path) -> dict[str, Any]:
     if native is not None:
         import solcx
 

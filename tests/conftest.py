@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, settings
 
+from ledger.compiler import CACHE_ENV
 from ledger.embedded import EmbeddedChain
 from ledger.roles import Role
 from ledger.system import Allmende
@@ -49,6 +51,18 @@ class Actors:
     allocator: LocalAccount
     relayer: LocalAccount
     outsider: LocalAccount
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiler_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One compiler output per input for the whole run (its workers and their subprocesses):
+    each `allmende verify` compiles the sources, and solc-js takes about ten seconds."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "compiler-cache"
+    patch = pytest.MonkeyPatch()
+    patch.setenv(CACHE_ENV, str(path))
+    yield path
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

@@ -39,8 +39,33 @@ def _diff_excerpt(name: str, committed: str, built: str, max_lines: int = 12) ->
 # --- (a) artifacts -----------------------------------------------------------------------------
 
 
+def test_the_compiler_cache_returns_an_output_only_for_the_same_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def compile_once(compiler_input: dict[str, Any], native: Path | None, root: Path) -> dict[str, Any]:
+        calls.append(compiler_input)
+        return {"contracts": {}, "n": len(calls)}
+
+    monkeypatch.setattr(compiler, "_compile", compile_once)
+    monkeypatch.setenv(compiler.CACHE_ENV, str(tmp_path / "cache"))
+    one = {"language": "Solidity", "sources": {"a.sol": {"content": "contract A {}"}}}
+    other = {"language": "Solidity", "sources": {"a.sol": {"content": "contract B {}"}}}
+    assert compiler.run_compiler(one) == {"contracts": {}, "n": 1}
+    assert compiler.run_compiler(json.loads(json.dumps(one))) == {"contracts": {}, "n": 1}
+    assert compiler.run_compiler(other) == {"contracts": {}, "n": 2}
+    assert len(calls) == 2 and len(list((tmp_path / "cache").glob("*.json"))) == 2
+    assert not list((tmp_path / "cache").glob("*.part"))
+    monkeypatch.delenv(compiler.CACHE_ENV)
+    assert compiler.run_compiler(one) == {"contracts": {}, "n": 3}  # unset: always compiled
+
+
 @pytest.mark.node
-def test_recompiled_artifacts_equal_the_committed_files_byte_for_byte() -> None:
+def test_recompiled_artifacts_equal_the_committed_files_byte_for_byte(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(compiler.CACHE_ENV, raising=False)  # a fresh build, not an earlier output
     built = compiler.render_artifacts()
     committed = {p.name: p.read_bytes() for p in sorted(ARTIFACTS_DIR.glob("*.json"))}
     missing = sorted(set(built) - set(committed))
