@@ -57,20 +57,30 @@ def get_logs(
 
 
 def _logs_page(web3: Web3, addresses: Sequence[str], first: int, last: int) -> list[Any]:
-    """One `eth_getLogs`. From a node over JSON (HTTP, IPC) the logs come as the node sent them, hex
-    strings, which `EventDecoder` reads as well. web3's result formatters and attribute dicts cost more
-    than the decoding: through them, reading 40,646 events from anvil took 7.9 s instead of 2.1 s."""
-    if isinstance(web3.provider, JSONBaseProvider):
-        query = {"fromBlock": hex(first), "toBlock": hex(last), "address": list(addresses)}
-        response = web3.provider.make_request(RPCEndpoint("eth_getLogs"), [query])
-        if "error" in response:
-            raise Web3RPCError(str(response["error"]), rpc_response=response)
-        return list(response["result"])
+    """One `eth_getLogs`, as the node sent its logs when it speaks JSON (see `raw_logs`)."""
+    query = {"fromBlock": hex(first), "toBlock": hex(last), "address": list(addresses)}
+    raw = raw_logs(web3, query)
+    if raw is not None:
+        return raw
     return list(
         web3.eth.get_logs(
             {"fromBlock": first, "toBlock": last, "address": list(addresses)}  # type: ignore[typeddict-item]
         )
     )
+
+
+def raw_logs(web3: Web3, query: Mapping[str, Any]) -> list[Any] | None:
+    """`eth_getLogs` past web3's result formatters, for a node reached over JSON (HTTP, IPC): the logs
+    as the node sent them, hex strings, which `EventDecoder` reads as well. None for other providers.
+
+    The formatters and attribute dicts cost more than the decoding: through them, reading 40,646
+    events from anvil took 7.9 s instead of 2.1 s. A refusal raises `Web3RPCError`."""
+    if not isinstance(web3.provider, JSONBaseProvider):
+        return None
+    response = web3.provider.make_request(RPCEndpoint("eth_getLogs"), [dict(query)])
+    if "error" in response:
+        raise Web3RPCError(str(response["error"]), rpc_response=response)
+    return list(response["result"])
 
 
 def _too_many_logs(exc: Web3RPCError) -> bool:
