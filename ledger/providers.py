@@ -128,8 +128,13 @@ class ProviderRegistryClient(ContractClient):
 
     def marked_by(self, token: str, account: str) -> str:
         """The claim program that marked `account` in `token` (zero address: its NGO marked it, or nobody)."""
-        _, marked_by = self.call("restriction", token, account)
-        return to_checksum_address(marked_by)
+        return self.restriction(token, account)[1]
+
+    def restriction(self, token: str, account: str) -> tuple[int, str]:
+        """(fund program restricting `account` in `token`, claim program that marked it), in one read:
+        (0, zero address) for an account nobody marked; a zero claim program when its NGO marked it."""
+        fund_program_id, marked_by = self.call("restriction", token, account)
+        return int(fund_program_id), to_checksum_address(marked_by)
 
     def source_of(self, program: str) -> tuple[int, str]:
         """(fund program id, token) of a registered claim program; (0, zero address) when not registered."""

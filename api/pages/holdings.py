@@ -141,8 +141,8 @@ def _paid_directly(gateway: Gateway, session: ClientSession) -> Holding | None:
     is marked by one program's NGO, so it is one entry."""
     system = gateway.system
     account, token = gateway.claims.account(session), system.token.address
-    program_id = system.providers.restriction_of(token, account)
-    if not program_id or system.providers.marked_by(token, account) != ZERO:
+    program_id, marked_by = system.providers.restriction(token, account)
+    if not program_id or marked_by != ZERO:
         return None
     ends_at = system.funds.program(program_id).ends_at
     if not ends_at:

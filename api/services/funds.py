@@ -427,8 +427,8 @@ class FundsService:
         registry = self.gw.system.providers
         token = self.gw.system.token.address
         for account in dict.fromkeys(recipients):
-            other = registry.restriction_of(token, account)
-            if other != 0 and (other != program_id or registry.marked_by(token, account) != ZERO_ADDRESS):
+            other, marked_by = registry.restriction(token, account)
+            if other != 0 and (other != program_id or marked_by != ZERO_ADDRESS):
                 raise GatewayError(
                     "RecipientBoundToAnotherProgram",
                     f"account {account} holds aid bound to program {other}; it takes money only from that"
@@ -506,10 +506,9 @@ class FundsService:
         """Whether `account` holds money and its NGO marked it for the program (not a claim program)."""
         system = self.gw.system
         token = system.token.address
-        return (
-            system.balance(account) > 0
-            and system.providers.restriction_of(token, account) == program_id
-            and system.providers.marked_by(token, account) == ZERO_ADDRESS
+        return system.balance(account) > 0 and system.providers.restriction(token, account) == (
+            program_id,
+            ZERO_ADDRESS,
         )
 
     def _require_may_send_back(self, principal: Principal, program_id: int, ngo: str) -> None:
