@@ -19,9 +19,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, SignedTransactionAPI
+from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
@@ -66,7 +66,54 @@ LOCK_FILE: Final = "lock"
 HD_PATH: Final = "m/44'/60'/0'/0/{index}"  # the common wallet path, so keys can be imported
 _KEYS_FORMAT: Final = "allmende-operator-keys/1"
 _CONFIG_KEY: Final = b"allmende:chain-config"
+_CALL_STIPEND: Final = 2_300
 _CONFIG: Final = json.dumps({"chain_id": CHAIN_ID, "vm": "prague"}, sort_keys=True).encode()
+
+
+def estimate_gas(state: StateAPI, transaction: SignedTransactionAPI) -> int:
+    """A gas limit under which `transaction` succeeds, found in two runs for most transactions where
+    py-evm's search takes about thirteen (halving from the block's gas limit to 21,000 apart).
+
+    One run at the block's gas limit: what it burns before refunds is the least it needs. A call
+    forwards at most 63/64 of what is left, so that amount plus a call stipend, times 64/63, covers
+    a transaction whose calls nest one deep, as ours mostly do; a second run confirms it. When it
+    does not suffice (a forwarded request asks for its own gas, say), the limit doubles until it
+    does and the answer is searched between the last two, to within the transaction's intrinsic
+    gas, as py-evm's own search is."""
+    most = cast(SignedTransactionAPI, SpoofTransaction(transaction, gas=state.gas_limit, gas_price=0))
+    snapshot = state.snapshot()
+    try:
+        computation = state.apply_transaction(most)
+        if computation.is_error:
+            raise computation.error
+        burnt = state.gas_limit - computation.get_gas_remaining()
+    finally:
+        state.revert(snapshot)
+    if burnt <= transaction.intrinsic_gas:
+        return int(transaction.intrinsic_gas)
+    failed, enough = 0, min((burnt + _CALL_STIPEND) * 64 // 63, state.gas_limit)
+    while not _succeeds(state, transaction, enough):
+        if enough == state.gas_limit:  # succeeded above, fails now: not for want of gas
+            raise TransactionFailed("the transaction fails at every gas limit tried")
+        failed, enough = enough, min(2 * enough, state.gas_limit)
+    while failed and enough - failed > transaction.intrinsic_gas:
+        middle = (failed + enough) // 2
+        if _succeeds(state, transaction, middle):
+            enough = middle
+        else:
+            failed = middle
+    return int(enough)
+
+
+def _succeeds(state: StateAPI, transaction: SignedTransactionAPI, gas: int) -> bool:
+    trial = cast(SignedTransactionAPI, SpoofTransaction(transaction, gas=gas, gas_price=0))
+    snapshot = state.snapshot()
+    try:
+        return not state.apply_transaction(trial).is_error
+    except Exception:  # invalid at that limit (under the calldata floor, say)
+        return False
+    finally:
+        state.revert(snapshot)
 
 
 class AllmendeDevChain(MiningChain):
@@ -77,6 +124,7 @@ class AllmendeDevChain(MiningChain):
 
     chain_id = CHAIN_ID
     vm_configuration = ((BlockNumber(0), PragueVM),)
+    gas_estimator = staticmethod(estimate_gas)
 
     def create_header_from_parent(
         self, parent_header: BlockHeaderAPI, **header_params: Any
