@@ -98,9 +98,12 @@ def test_a_revert_whose_first_word_reads_as_a_huge_string_length_is_still_typed(
         chain.backend.mine_blocks(33 - head)
     actual = bytes(chain.web3.eth.get_block(32)["hash"])
     wrong_hash = b"\x01" * 32
-    with pytest.raises(AuditAttestationsWrongBlockHash) as wrong:
+    with pytest.raises(AuditAttestationsWrongBlockHash) as wrong:  # eth_estimateGas
         system.attestations.attest(auditor, 32, wrong_hash, REPORT)
     assert (wrong.value.blockNumber, wrong.value.blockHash, wrong.value.actual) == (32, wrong_hash, actual)
+    with pytest.raises(AuditAttestationsWrongBlockHash) as called:  # eth_call
+        system.attestations.call("attest", 32, wrong_hash, REPORT, sender=auditor.address)
+    assert called.value.actual == actual
 
 
 def test_latest_lists_the_newest_first_and_is_bounded(
