@@ -255,7 +255,9 @@ class ProcessChain(Chain):
     @classmethod
     def open(cls, data_dir: Path, *, timeout: int = 30) -> ProcessChain:
         """Start the chain process on `data_dir` and wait until it answers."""
-        data_dir = Path(data_dir)
+        # Absolute: the process runs in the package's directory, not in ours, so a relative path
+        # (`allmende serve --data-dir data`) would name another directory there.
+        data_dir = Path(data_dir).absolute()
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         process = subprocess.Popen(
             [sys.executable, "-m", "ledger.chain_process", str(data_dir)],

@@ -122,6 +122,20 @@ def test_close_releases_the_data_dir_and_keeps_the_chain(tmp_path: Path) -> None
         assert [a.address for a in again.accounts] == [a.address for a in c.accounts]
 
 
+def test_a_data_dir_relative_to_the_callers_directory_is_the_one_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The process starts in the package's directory: the path it gets must not be relative.
+    monkeypatch.chdir(tmp_path)
+    c = ProcessChain.open(Path("data") / "chain")
+    try:
+        assert c.data_dir == tmp_path / "data" / "chain"
+        assert (tmp_path / "data" / "chain" / "operator-keys.json").is_file()
+        assert c.web3.eth.block_number >= 0 and c.accounts
+    finally:
+        c.close()
+
+
 def test_second_process_on_the_same_data_dir_is_refused(chain: ProcessChain) -> None:
     with pytest.raises(ChainInUse):
         ProcessChain.open(chain.data_dir)
