@@ -199,7 +199,7 @@ _computed: weakref.WeakKeyDictionary[Gateway, tuple[tuple[int, int, int], Figure
 )
 
 
-def _figures(gateway: Gateway, events: list[Any]) -> Figures:
+def _figures(gateway: Gateway, events: Sequence[Any]) -> Figures:
     """The figures of `events`, computed once per new event: a page view on a long chain costs one
     pass over its events only when the chain has moved (anyone may ask, without signing in)."""
     last = events[-1] if events else None
@@ -218,7 +218,7 @@ class Ledger:
 
     gateway: Gateway
     figures: Figures
-    events: list[Any]
+    events: Sequence[Any]
     program_names: dict[int, str]
     program_texts: dict[int, tuple[str, str, str]]  # program -> (name, description, NGO id)
     org_names: dict[str, str]  # address -> organisation name
