@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, cast
 
-from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, SignedTransactionAPI, StateAPI
+from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
@@ -80,15 +80,10 @@ def estimate_gas(state: StateAPI, transaction: SignedTransactionAPI) -> int:
     does not suffice (a forwarded request asks for its own gas, say), the limit doubles until it
     does and the answer is searched between the last two, to within the transaction's intrinsic
     gas, as py-evm's own search is."""
-    most = cast(SignedTransactionAPI, SpoofTransaction(transaction, gas=state.gas_limit, gas_price=0))
-    snapshot = state.snapshot()
-    try:
-        computation = state.apply_transaction(most)
-        if computation.is_error:
-            raise computation.error
-        burnt = state.gas_limit - computation.get_gas_remaining()
-    finally:
-        state.revert(snapshot)
+    computation = _run(state, transaction, state.gas_limit)
+    if computation.is_error:
+        raise computation.error
+    burnt = state.gas_limit - computation.get_gas_remaining()
     if burnt <= transaction.intrinsic_gas:
         return int(transaction.intrinsic_gas)
     failed, enough = 0, min((burnt + _CALL_STIPEND) * 64 // 63, state.gas_limit)
@@ -105,15 +100,21 @@ def estimate_gas(state: StateAPI, transaction: SignedTransactionAPI) -> int:
     return int(enough)
 
 
-def _succeeds(state: StateAPI, transaction: SignedTransactionAPI, gas: int) -> bool:
+def _run(state: StateAPI, transaction: SignedTransactionAPI, gas: int) -> ComputationAPI:
+    """`transaction` applied with a gas limit of `gas`, then undone."""
     trial = cast(SignedTransactionAPI, SpoofTransaction(transaction, gas=gas, gas_price=0))
     snapshot = state.snapshot()
     try:
-        return not state.apply_transaction(trial).is_error
-    except Exception:  # invalid at that limit (under the calldata floor, say)
-        return False
+        return state.apply_transaction(trial)
     finally:
         state.revert(snapshot)
+
+
+def _succeeds(state: StateAPI, transaction: SignedTransactionAPI, gas: int) -> bool:
+    try:
+        return not _run(state, transaction, gas).is_error
+    except Exception:  # invalid at that limit (under the calldata floor, say)
+        return False
 
 
 class AllmendeDevChain(MiningChain):
